@@ -1,0 +1,39 @@
+// Process-wide settings: threads, seeding, BLAS identity, CUDA availability.
+#include <pybind11/pybind11.h>
+
+#include "../core/blas.h"
+#include "../core/parallel.h"
+#include "../core/random.h"
+#include "../cuda/cuda_api.h"
+#include "bindings.h"
+
+namespace py = pybind11;
+
+namespace lamina::bind {
+
+void register_runtime(py::module_& m) {
+    m.def("set_num_threads", &set_num_threads, py::arg("n"));
+    m.def("get_num_threads", &get_num_threads);
+    m.def("manual_seed", [](uint64_t s) { manual_seed(s); }, py::arg("seed"));
+    m.def("get_rng_state", [] {
+        Generator& g = default_generator();
+        return py::make_tuple(g.seed, g.offset.load());
+    });
+    m.def("set_rng_state", [](uint64_t seed, uint64_t offset) {
+        default_generator().seed = seed;
+        default_generator().offset = offset;
+    });
+    m.def("blas_corename", [] { return std::string(blas_corename()); });
+    m.def("blas_config", [] { return std::string(blas_config()); });
+    m.def("cuda_built", &cuda::built_with_cuda);
+    m.def("cuda_is_available", &cuda::is_available);
+    m.def("cuda_device_count", &cuda::device_count);
+    m.def("cuda_synchronize", &cuda::synchronize);
+#ifdef _OPENMP
+    m.attr("has_openmp") = true;
+#else
+    m.attr("has_openmp") = false;
+#endif
+}
+
+}  // namespace lamina::bind

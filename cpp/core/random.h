@@ -1,0 +1,20 @@
+// The seeded generator: state is (seed, offset). Each random op reserves a range of counters,
+// so lamina.manual_seed(s) makes every random op reproducible, and the state is two integers that
+// a checkpoint can save and restore.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+namespace lamina {
+
+struct Generator {
+    uint64_t seed = 0x853c49e6748fea9bull;
+    std::atomic<uint64_t> offset{0};
+    // Reserves n counters; returns the first. Atomic: ops run with the GIL released.
+    uint64_t reserve(uint64_t n) { return offset.fetch_add(n); }
+};
+
+Generator& default_generator();
+void manual_seed(uint64_t seed);
+
+}  // namespace lamina

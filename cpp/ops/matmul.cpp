@@ -1,0 +1,125 @@
+// matmul forward (and, with the op library, backward): everything funnels into gemm_into, which
+// finds a BLAS-compatible layout for each operand (plain or transposed) before copying anything.
+#include "matmul.h"
+
+#include "../core/blas.h"
+#include "../core/index_math.h"
+#include "../cuda/cuda_api.h"
+
+namespace lamina {
+
+namespace {
+
+// How a 2-D operand [R, C] can be handed to BLAS without a copy.
+struct BlasOperand {
+    Tensor t;       // possibly a contiguous copy
+    bool trans;     // stored column-major (a transposed view)
+    int64_t ld;     // leading dimension
+};
+
+BlasOperand as_blas_operand(const Tensor& x) {
+    const int64_t R = x.shape()[0], C = x.shape()[1];
+    const int64_t s0 = x.strides()[0], s1 = x.strides()[1];
+    // Row-major: unit column stride (any stride is fine for a single column), row stride >= C.
+    if ((s1 == 1 || C == 1) && (s0 >= std::max<int64_t>(C, 1) || R == 1))
+        return {x, false, R == 1 ? std::max<int64_t>(C, 1) : s0};
+    // Column-major (e.g. w.t()): unit row stride, column stride >= R.
+    if ((s0 == 1 || R == 1) && (s1 >= std::max<int64_t>(R, 1) || C == 1))
+        return {x, true, C == 1 ? std::max<int64_t>(R, 1) : s1};
+    Tensor c = x.contiguous();
+    return {c, false, std::max<int64_t>(C, 1)};
+}
+
+std::string op_shapes(const Tensor& a, const Tensor& b) {
+    return detail::cat("matmul: shapes ", a.shape(), " and ", b.shape());
+}
+
+}  // namespace
+
+void gemm_into(Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta) {
+    LAMINA_CHECK(a.dim() == 2 && b.dim() == 2 && out.dim() == 2, "gemm: expected 2-D operands, got ",
+                 a.shape(), ", ", b.shape(), " -> ", out.shape());
+    const int64_t M = a.shape()[0], K = a.shape()[1], N = b.shape()[1];
+    LAMINA_CHECK(b.shape()[0] == K, op_shapes(a, b), " cannot be multiplied (", M, "x", K, " and ",
+                 b.shape()[0], "x", N, ")");
+    LAMINA_CHECK(out.shape()[0] == M && out.shape()[1] == N, "gemm: output shape ", out.shape(),
+                 " does not match ", Shape{M, N});
+    LAMINA_CHECK_TYPE(a.dtype() == b.dtype() && a.dtype() == out.dtype(),
+                      "matmul: expected both operands to have the same dtype, got ",
+                      dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
+    LAMINA_CHECK_RUNTIME(a.device() == b.device() && a.device() == out.device(),
+                         "matmul: expected all tensors on the same device, got ", a.device(), " and ",
+                         b.device());
+    LAMINA_CHECK_RUNTIME(out.strides()[1] == 1 || N <= 1, "gemm: output must have unit column stride");
+    const BlasOperand A = as_blas_operand(a), B = as_blas_operand(b);
+    const int64_t ldc = M == 1 ? std::max<int64_t>(N, 1) : out.strides()[0];
+    if (out.device().is_cuda()) {
+        cuda::gemm(out.dtype(), A.trans, B.trans, M, N, K, alpha, A.t.data_ptr(), A.ld, B.t.data_ptr(),
+                   B.ld, beta, out.data_ptr(), ldc);
+        return;
+    }
+    dispatch_float(out.dtype(), "matmul", [&](auto tag) {
+        using T = decltype(tag);
+        gemm(A.trans, B.trans, M, N, K, static_cast<T>(alpha), A.t.data<T>(), A.ld, B.t.data<T>(), B.ld,
+             static_cast<T>(beta), out.data<T>(), ldc);
+    });
+}
+
+Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
+    LAMINA_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both arguments need at least 1 dimension, got shapes ",
+                 a_in.shape(), " and ", b_in.shape());
+    LAMINA_CHECK_TYPE(is_floating(a_in.dtype()) && a_in.dtype() == b_in.dtype(),
+                      "matmul: expected two floating-point tensors of the same dtype, got ",
+                      dtype_name(a_in.dtype()), " and ", dtype_name(b_in.dtype()));
+    const bool a_vec = a_in.dim() == 1, b_vec = b_in.dim() == 1;
+    const Tensor a = a_vec ? a_in.unsqueeze(0) : a_in;    // [K] -> [1, K]
+    const Tensor b = b_vec ? b_in.unsqueeze(-1) : b_in;   // [K] -> [K, 1]
+    const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+    LAMINA_CHECK(b.size(-2) == K, op_shapes(a_in, b_in), " cannot be multiplied (inner dimensions ", K,
+                 " and ", b.size(-2), " differ)");
+    const Shape ab(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+    const Shape batch = broadcast_shapes(ab, bb, "matmul (batch dimensions)");
+
+    Shape out_shape = batch;
+    out_shape.push_back(M);
+    out_shape.push_back(N);
+    Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
+
+    if (batch.empty()) {
+        gemm_into(out, a, b, 1.0, 0.0);
+    } else if (bb.empty() && a.is_contiguous()) {
+        // [..., M, K] @ [K, N]: one tall GEMM over all batch rows.
+        Tensor a2 = a.reshape({-1, K});
+        Tensor o2 = out.view({-1, N});
+        gemm_into(o2, a2, b, 1.0, 0.0);
+    } else {
+        Shape sa = batch, sb = batch;
+        sa.insert(sa.end(), {M, K});
+        sb.insert(sb.end(), {K, N});
+        const Tensor ae = a.expand(sa), be = b.expand(sb);
+        const int64_t nb = shape_numel(batch);
+        // Walk the batch index with strided math (broadcast batch dims have stride 0).
+        StridedIndexer<2> ix;
+        ix.ndim = static_cast<int>(batch.size());
+        LAMINA_CHECK_RUNTIME(ix.ndim <= kMaxDims, "matmul: too many batch dimensions");
+        for (int d = 0; d < ix.ndim; ++d) {
+            ix.sizes[d] = batch[d];
+            ix.strides[0][d] = ae.strides()[d];
+            ix.strides[1][d] = be.strides()[d];
+        }
+        const Shape sa2{M, K}, sb2{K, N}, ta2(ae.strides().end() - 2, ae.strides().end()),
+            tb2(be.strides().end() - 2, be.strides().end());
+        Tensor o3 = out.view({nb, M, N});
+        for (int64_t i = 0; i < nb; ++i) {
+            Tensor ai = ae.as_strided(sa2, ta2, ae.offset() + ix.offset(i, 0));
+            Tensor bi = be.as_strided(sb2, tb2, be.offset() + ix.offset(i, 1));
+            Tensor oi = o3.select(0, i);
+            gemm_into(oi, ai, bi, 1.0, 0.0);
+        }
+    }
+    if (a_vec) out = out.squeeze(-2);
+    if (b_vec) out = out.squeeze(-1);
+    return out;
+}
+
+}  // namespace lamina

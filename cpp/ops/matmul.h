@@ -1,0 +1,15 @@
+// matmul with NumPy/PyTorch semantics: 1-D x 1-D dot, 2-D GEMM, and batched GEMM with broadcast
+// batch dimensions. Shapes: a [..., M, K] @ b [..., K, N] -> [..., M, N] (1-D operands are
+// promoted by a unit dimension that is removed again from the result).
+#pragma once
+#include "../core/tensor.h"
+
+namespace lamina {
+
+Tensor matmul_forward(const Tensor& a, const Tensor& b);
+
+// 2-D only, the core of every linear layer: out[M,N] = op(a) @ op(b) (+ beta * out). Operands may
+// be transposed views; they are handed to BLAS with a transpose flag instead of being copied.
+void gemm_into(Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta);
+
+}  // namespace lamina

@@ -1,0 +1,60 @@
+"""lamina: a deep-learning framework with an optimized C++ core and a PyTorch-shaped API.
+
+    import lamina
+    x = lamina.randn(64, 784)
+    w = lamina.randn(784, 10, requires_grad=True)
+    loss = (x @ w).sum()
+    loss.backward()
+"""
+from __future__ import annotations
+
+
+def _load_blas() -> None:
+    # The extension links libscipy_openblas.so; load it globally first so editable installs and
+    # unusual layouts find it (the installed module also has an rpath to it).
+    import ctypes
+    import os
+
+    import scipy_openblas32
+
+    lib = os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library(True))
+    ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
+
+
+_load_blas()
+
+
+def _dev_build_hook() -> None:
+    # Development only: LAMINA_EXT_DIR names a CMake build folder whose _C module is used instead
+    # of the installed one (see CONTRIBUTING.md), so several checkouts can build side by side.
+    import os
+
+    ext = os.environ.get("LAMINA_EXT_DIR")
+    if ext:
+        __path__.insert(0, ext)
+
+
+_dev_build_hook()
+
+from . import _C  # noqa: E402
+from ._dtype import (  # noqa: E402
+    bool_, double, dtype, float32, float64, get_default_dtype, int64, long, set_default_dtype,
+)
+from ._dtype import bool_ as bool  # noqa: E402,A001
+from ._dtype import float32 as float  # noqa: E402,A001
+from .tensor import Tensor  # noqa: E402
+from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
+from .ops.creation import (  # noqa: E402
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones, ones_like,
+    rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
+)
+from .ops.matmul import matmul  # noqa: E402
+from .ops.shape import (  # noqa: E402
+    clone, flatten, permute, reshape, squeeze, transpose, unsqueeze,
+)
+from . import autograd, cuda  # noqa: E402
+from ._runtime import (  # noqa: E402
+    blas_info, get_num_threads, get_rng_state, manual_seed, seed, set_num_threads, set_rng_state,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,45 @@
+"""Process-wide settings: threads (OpenMP and OpenBLAS together), the seeded generator, BLAS info."""
+from __future__ import annotations
+
+import time
+
+from . import _C
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the threads used by lamina's kernels and by OpenBLAS (one shared pool)."""
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
+    _C.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads lamina's kernels and OpenBLAS use."""
+    return _C.get_num_threads()
+
+
+def manual_seed(seed: int) -> None:
+    """Seeds the generator behind every random op, so runs are reproducible."""
+    _C.manual_seed(int(seed) & 0xFFFFFFFFFFFFFFFF)
+
+
+def seed() -> int:
+    """Seeds the generator from the clock and returns the seed."""
+    s = time.time_ns() & 0xFFFFFFFFFFFFFFFF
+    _C.manual_seed(s)
+    return s
+
+
+def get_rng_state() -> tuple:
+    """The generator state (seed, offset); pass it to ``set_rng_state`` to replay."""
+    return tuple(_C.get_rng_state())
+
+
+def set_rng_state(state) -> None:
+    seed_, offset = state
+    _C.set_rng_state(int(seed_), int(offset))
+
+
+def blas_info() -> dict:
+    """Which OpenBLAS kernel is active (OPENBLAS_CORETYPE changes it) and how it was built."""
+    return {"corename": _C.blas_corename(), "config": _C.blas_config(), "threads": get_num_threads()}

@@ -1,0 +1,166 @@
+"""Backpropagation: walks the graph from the outputs in reverse topological order, calling each
+node's backward once every gradient for its outputs has arrived, and accumulating into leaves.
+"""
+from __future__ import annotations
+
+from .. import _C
+from . import grad_mode
+from .function import AccumulateGrad, _edge
+
+_anomaly = False
+
+
+def _sum_to(grad, shape, node_name):
+    """Reduces a broadcast gradient back to an input's shape (or says which op got it wrong)."""
+    from ..ops.reduce import sum_to
+
+    try:
+        return sum_to(grad, tuple(shape))
+    except ValueError:
+        raise RuntimeError(
+            f"{node_name} returned a gradient of shape {list(grad.shape)} for an input of shape "
+            f"{list(shape)}"
+        ) from None
+
+
+def _check_finite(node, grads):
+    from ..ops.elementwise import all_finite
+
+    for g in grads:
+        if g is not None and g.dtype.is_floating_point and not all_finite(g):
+            raise RuntimeError(
+                f"Function '{node.name}' returned nan or inf values in its gradient "
+                f"(raised by lamina.autograd.detect_anomaly)"
+            )
+
+
+def _accumulate_into_leaf(leaf, g, create_graph):
+    from ..tensor import Tensor
+
+    if tuple(g.shape) != tuple(leaf.shape):
+        g = _sum_to(g, leaf.shape, "AccumulateGrad")
+    if leaf.grad is None:
+        # Own the memory unless building a higher-order graph: a later in-place accumulation
+        # must not write into a tensor that an op (or the user) still holds.
+        leaf.grad = g if create_graph else Tensor._wrap(g._c.clone())
+    elif create_graph:
+        leaf.grad = leaf.grad + g
+    else:
+        leaf.grad._c.copy_(_C.add_forward(leaf.grad._c, g._c, 1.0))
+
+
+def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_graph: bool = False,
+                 allow_unused: bool = False):
+    """Core of ``Tensor.backward`` and ``autograd.grad``.
+
+    ``roots``: output tensors; ``grad_roots``: their gradients. With ``inputs`` (a list of
+    tensors) it returns their gradients instead of accumulating into ``.grad``.
+    """
+    from ..tensor import Tensor
+
+    pending: dict = {}  # node -> gradients per output number
+
+    def add(node, nr, g):
+        slot = pending.get(node)
+        if slot is None:
+            slot = [None] * (len(node.out_meta) if not isinstance(node, AccumulateGrad) else 1)
+            pending[node] = slot
+        slot[nr] = g if slot[nr] is None else slot[nr] + g
+
+    root_edges = []
+    for i, r in enumerate(roots):
+        e = _edge(r)
+        if e is None:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        root_edges.append(e)
+
+    # Count the edges into each node reachable from the roots.
+    deps: dict = {}
+    stack = []
+    for node, _ in root_edges:
+        if node not in deps:
+            deps[node] = 0
+            stack.append(node)
+    while stack:
+        n = stack.pop()
+        for e in n.next:
+            if e is None:
+                continue
+            m = e[0]
+            if m in deps:
+                deps[m] += 1
+            else:
+                deps[m] = 1
+                stack.append(m)
+
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for t in inputs:
+            e = _edge(t)
+            if e is None:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+            capture[e] = None
+
+    for (node, nr), g in zip(root_edges, grad_roots):
+        add(node, nr, g)
+    ready = [n for n in dict.fromkeys(n for n, _ in root_edges) if deps[n] == 0]
+
+    prev_mode = grad_mode._enabled
+    grad_mode._enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            grads = pending.pop(node, None)
+            if capture is not None and grads is not None:
+                for nr, g in enumerate(grads):
+                    if (node, nr) in capture and g is not None:
+                        capture[(node, nr)] = g
+            if isinstance(node, AccumulateGrad):
+                if capture is None and grads is not None and grads[0] is not None:
+                    _accumulate_into_leaf(node.leaf, grads[0], create_graph)
+                continue
+            if grads is None:
+                grads = [None] * len(node.out_meta)
+            for i, g in enumerate(grads):
+                if g is None and node.out_meta[i] is not None:
+                    shape, dt, dev = node.out_meta[i]
+                    grads[i] = Tensor._zeros_c(shape, dt, dev)
+            out = node.apply(grads)
+            if not isinstance(out, tuple):
+                out = (out,)
+            if len(out) != len(node.next):
+                raise RuntimeError(
+                    f"function {node.name} returned an incorrect number of gradients "
+                    f"(expected {len(node.next)}, got {len(out)})"
+                )
+            if _anomaly:
+                _check_finite(node, out)
+            if not retain_graph:
+                node.release()
+            for e, g, meta in zip(node.next, out, node.in_meta):
+                if e is None:
+                    continue
+                m, nr = e
+                if g is not None:
+                    if tuple(g.shape) != tuple(meta[0]):
+                        g = _sum_to(g, meta[0], node.name)
+                    add(m, nr, g)
+                deps[m] -= 1
+                if deps[m] == 0:
+                    ready.append(m)
+    finally:
+        grad_mode._enabled = prev_mode
+
+    if capture is not None:
+        result = []
+        for t in inputs:
+            g = capture[_edge(t)]
+            if g is None and not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior."
+                )
+            result.append(g)
+        return result
+    return None

@@ -1,0 +1,232 @@
+"""Tensor creation: ``tensor``, ``from_numpy``, ``zeros``/``ones``/``full``/``empty``, ``arange``,
+``linspace``, ``eye``, the seeded random ``rand``/``randn``/``randint`` and their ``*_like`` forms.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _C
+from .. import _dtype as D
+from ..tensor import Tensor
+
+
+def _device(device) -> str:
+    if device is None:
+        return "cpu"
+    return str(device)
+
+
+def _shape(size) -> list:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    out = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = int(s.item())
+        if not isinstance(s, numbers.Integral):
+            raise TypeError(f"size must be a sequence of ints, got {size!r}")
+        if s < 0:
+            raise ValueError(f"negative dimension in size {tuple(size)}")
+        out.append(int(s))
+    return out
+
+
+def _to_c(data, dtype=None, device=None):
+    """A new C++ tensor holding a copy of ``data`` (nested lists, numbers, numpy arrays, Tensors)."""
+    dt = None if dtype is None else D.as_dtype(dtype)
+    if isinstance(data, Tensor):
+        c = data._c.clone()
+        if dt is not None:
+            c = c.to_dtype(dt._c)
+        return c.to_device(_device(device)) if device is not None else c
+    if isinstance(data, np.ndarray):
+        arr = data
+    else:
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:
+            raise ValueError(f"tensor(): could not build a tensor from {type(data).__name__}: {e}") from None
+        if arr.dtype == object:
+            try:  # lists of 0-d tensors
+                arr = np.asarray([np.asarray(x) for x in data])
+            except Exception:
+                raise TypeError(f"tensor(): could not infer a dtype for {data!r}") from None
+        if arr.dtype.kind == "f":
+            arr = arr.astype(D.get_default_dtype()._np)
+    if dt is None:
+        kind = arr.dtype.kind
+        if kind == "f":
+            dt = D.float64 if arr.dtype == np.float64 else D.float32
+        elif kind in "iu":
+            dt = D.int64
+        elif kind == "b":
+            dt = D.bool_
+        else:
+            raise TypeError(f"tensor(): unsupported data of numpy dtype {arr.dtype}")
+    arr = np.array(arr, dtype=dt._np, copy=True, order="C")
+    c = _C.from_numpy(arr)
+    return c.to_device(_device(device)) if device is not None and _device(device) != "cpu" else c
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor copying ``data`` (a number, nested list, numpy array or tensor).
+
+    Python floats become the default dtype (float32), ints int64, bools bool; numpy arrays keep
+    their dtype (float64 stays float64), as in PyTorch.
+    """
+    t = Tensor._wrap(_to_c(data, dtype, device))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a numpy array or tensor when nothing must change."""
+    if isinstance(data, Tensor) and (dtype is None or D.as_dtype(dtype) is data.dtype) and (
+            device is None or _device(device) == data.device):
+        return data
+    if isinstance(data, np.ndarray) and device in (None, "cpu"):
+        try:
+            t = from_numpy(data)
+            return t if dtype is None else t.to(dtype)
+        except TypeError:
+            pass
+    return tensor(data, dtype, device)
+
+
+def from_numpy(arr: np.ndarray) -> Tensor:
+    """A tensor sharing ``arr``'s memory (writes through either side are seen by the other)."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray, got {type(arr).__name__}")
+    return Tensor._wrap(_C.from_numpy(arr))
+
+
+def _new(size, dtype, device, requires_grad, fill=None) -> Tensor:
+    dt = D.get_default_dtype() if dtype is None else D.as_dtype(dtype)
+    c = _C.empty(_shape(size), dt._c, _device(device))
+    if fill is not None:
+        _C.fill_(c, fill)
+    t = Tensor._wrap(c)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uninitialised memory of the given shape."""
+    return _new(size, dtype, device, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _new(size, dtype, device, requires_grad, 0.0)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _new(size, dtype, device, requires_grad, 1.0)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value``; the dtype follows the value when not given."""
+    if dtype is None:
+        if isinstance(fill_value, bool):
+            dtype = D.bool_
+        elif isinstance(fill_value, numbers.Integral):
+            dtype = D.int64
+    return _new((tuple(size),) if not isinstance(size, numbers.Integral) else (size,), dtype, device,
+                requires_grad, float(fill_value))
+
+
+def _like(t: Tensor, dtype, device):
+    return (t.shape, t.dtype if dtype is None else dtype, t.device if device is None else device)
+
+
+def empty_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return empty(s, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def zeros_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return zeros(s, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return ones(s, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return full(s, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Values from start (inclusive) to end (exclusive); int64 unless a bound is a float."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = D.int64 if ints else D.get_default_dtype()
+    dt = D.as_dtype(dtype)
+    t = Tensor._wrap(_C.arange(float(start), float(end), float(step), dt._c, _device(device)))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def linspace(start, end, steps: int, dtype=None, device=None) -> Tensor:
+    """``steps`` evenly spaced values from start to end inclusive."""
+    if steps < 0:
+        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    dt = D.get_default_dtype() if dtype is None else D.as_dtype(dtype)
+    return tensor(np.linspace(start, end, steps), dtype=dt, device=device)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None) -> Tensor:
+    """The identity matrix (n x m)."""
+    dt = D.get_default_dtype() if dtype is None else D.as_dtype(dtype)
+    return tensor(np.eye(n, m), dtype=dt, device=device)
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform on [0, 1), from the seeded generator (``lamina.manual_seed``)."""
+    t = _new(size, dtype, device, False)
+    _C.uniform_(t._c, 0.0, 1.0)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal, from the seeded generator."""
+    t = _new(size, dtype, device, False)
+    _C.normal_(t._c, 0.0, 1.0)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def randint(low, high=None, size=None, dtype=None, device=None) -> Tensor:
+    """Integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint() needs a size, e.g. randint(10, (3, 4))")
+        low, high, size = 0, low, high
+    t = _new((tuple(size),), D.int64 if dtype is None else dtype, device, False)
+    _C.randint_(t._c, int(low), int(high))
+    return t
+
+
+def randperm(n: int, dtype=None, device=None) -> Tensor:
+    """A seeded random permutation of 0..n-1."""
+    keys = rand(n, dtype=D.float64)
+    return tensor(np.argsort(keys.numpy(), kind="stable"), dtype=D.int64 if dtype is None else dtype,
+                  device=device)
+
+
+def rand_like(t, dtype=None, device=None) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return rand(s, dtype=d, device=dev)
+
+
+def randn_like(t, dtype=None, device=None) -> Tensor:
+    s, d, dev = _like(t, dtype, device)
+    return randn(s, dtype=d, device=dev)

@@ -1,0 +1,301 @@
+"""Shape and view ops (reshape, view, transpose, permute, expand, squeeze, unsqueeze, flatten,
+basic indexing, contiguous, clone, to). Views share memory with their input; their backward maps
+the gradient back through the inverse view.
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import _C
+from .. import _dtype as D
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+W = Tensor._wrap
+
+
+def _sizes(shape) -> list:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return [int(s) for s in shape]
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape, must_view):
+        ctx.in_shape = x._c.shape
+        return W(x._c.view(shape) if must_view else x._c.reshape(shape))
+
+    @staticmethod
+    def backward(ctx, dout):
+        return W(dout._c.reshape(list(ctx.in_shape))), None, None
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    """The same elements in a new shape; a view when the strides allow, a copy otherwise."""
+    return Reshape.apply(x, _sizes(shape), False)
+
+
+def view(x: Tensor, *shape) -> Tensor:
+    """A view with a new shape; raises when the memory layout cannot be viewed that way."""
+    if len(shape) == 1 and isinstance(shape[0], D.dtype):
+        raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
+    return Reshape.apply(x, _sizes(shape), True)
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merges dimensions start_dim..end_dim into one."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    nd = x.ndim
+    s, e = start_dim % nd if -nd <= start_dim < nd else None, end_dim % nd if -nd <= end_dim < nd else None
+    if s is None or e is None:
+        raise IndexError(f"flatten: dimension out of range for a {nd}-d tensor (start_dim={start_dim}, end_dim={end_dim})")
+    if s > e:
+        raise ValueError(f"flatten: start_dim ({start_dim}) cannot come after end_dim ({end_dim})")
+    sh = list(x.shape)
+    m = 1
+    for v in sh[s:e + 1]:
+        m *= v
+    return Reshape.apply(x, sh[:s] + [m] + sh[e + 1:], False)
+
+
+class Transpose(Function):
+    @staticmethod
+    def forward(ctx, x, d0, d1):
+        ctx.d = (d0, d1)
+        return W(x._c.transpose(d0, d1))
+
+    @staticmethod
+    def backward(ctx, dout):
+        return W(dout._c.transpose(*ctx.d)), None, None
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swaps two dimensions (a view)."""
+    return Transpose.apply(x, dim0, dim1)
+
+
+def t(x: Tensor) -> Tensor:
+    """Transposes a matrix (a 0-d or 1-d tensor is returned as is)."""
+    if x.ndim > 2:
+        raise ValueError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return x if x.ndim < 2 else Transpose.apply(x, 0, 1)
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, dims):
+        nd = x.ndim
+        ctx.inv = [0] * nd
+        for i, d in enumerate(dims):
+            ctx.inv[d % nd if nd else 0] = i
+        return W(x._c.permute(dims))
+
+    @staticmethod
+    def backward(ctx, dout):
+        return W(dout._c.permute(ctx.inv)), None
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    """Reorders dimensions (a view)."""
+    return Permute.apply(x, _sizes(dims))
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x._c.shape
+        return W(x._c.expand(shape))
+
+    @staticmethod
+    def backward(ctx, dout):
+        from .reduce import sum_to
+
+        return sum_to(dout, ctx.in_shape), None
+
+
+def expand(x: Tensor, *shape) -> Tensor:
+    """Broadcasts size-1 dimensions to larger sizes without copying (-1 keeps a size)."""
+    return Expand.apply(x, _sizes(shape))
+
+
+def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    return Expand.apply(x, list(other.shape))
+
+
+class Squeeze(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.in_shape = x._c.shape
+        return W(x._c.squeeze_all() if dim is None else x._c.squeeze(dim))
+
+    @staticmethod
+    def backward(ctx, dout):
+        return W(dout._c.reshape(list(ctx.in_shape))), None
+
+
+def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
+    """Removes size-1 dimensions (all of them, or just ``dim`` if it has size 1)."""
+    return Squeeze.apply(x, dim)
+
+
+class Unsqueeze(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return W(x._c.unsqueeze(dim))
+
+    @staticmethod
+    def backward(ctx, dout):
+        return W(dout._c.squeeze(ctx.dim)), None
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Inserts a size-1 dimension at ``dim``."""
+    return Unsqueeze.apply(x, dim)
+
+
+class Contiguous(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return W(x._c.contiguous())
+
+    @staticmethod
+    def backward(ctx, dout):
+        return dout
+
+
+def contiguous(x: Tensor) -> Tensor:
+    """Row-major memory: the tensor itself when already contiguous, a copy otherwise."""
+    if x._c.is_contiguous():
+        return x
+    return Contiguous.apply(x)
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return W(x._c.clone())
+
+    @staticmethod
+    def backward(ctx, dout):
+        return dout
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy with its own memory (differentiable)."""
+    return Clone.apply(x)
+
+
+class To(Function):
+    @staticmethod
+    def forward(ctx, x, dtype, device):
+        ctx.src = (x.dtype, x.device)
+        c = x._c
+        if dtype is not None:
+            c = c.to_dtype(dtype._c)
+        if device is not None:
+            c = c.to_device(device)
+        return W(c)
+
+    @staticmethod
+    def backward(ctx, dout):
+        dt, dev = ctx.src
+        c = dout._c.to_device(dev)
+        if dt.is_floating_point:
+            c = c.to_dtype(dt._c)
+        return W(c), None, None
+
+
+def to(x: Tensor, dtype=None, device=None, copy: bool = False) -> Tensor:
+    """Converts dtype and/or device; returns ``x`` itself when nothing changes (unless copy)."""
+    if device is not None:
+        device = str(device)
+        if device == "cuda:0" and x.device == "cuda":
+            device = "cuda"
+    same_dt = dtype is None or dtype is x.dtype
+    same_dev = device is None or device == x.device or (device == "cuda" and x.device == "cuda:0")
+    if same_dt and same_dev:
+        return clone(x) if copy else x
+    return To.apply(x, None if same_dt else dtype, None if same_dev else device)
+
+
+# ---- basic indexing: ints, slices, None, Ellipsis -------------------------------------------
+
+def _basic_view(c, key):
+    """Applies a basic index (ints, slices, None, ...) to a C++ tensor, returning a view."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    n_real = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if sum(1 for k in key if k is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if n_real > c.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {c.ndim} (got {n_real}, shape {list(c.shape)})")
+    expanded = []
+    for k in key:
+        if k is Ellipsis:
+            expanded.extend([slice(None)] * (c.ndim - n_real))
+        else:
+            expanded.append(k)
+    dim = 0
+    for k in expanded:
+        if k is None:
+            c = c.unsqueeze(dim)
+            dim += 1
+        elif isinstance(k, slice):
+            step = 1 if k.step is None else int(k.step)
+            if step <= 0:
+                raise ValueError("step must be greater than zero")
+            n = c.shape[dim]
+            start = 0 if k.start is None else int(k.start)
+            stop = n if k.stop is None else int(k.stop)
+            c = c.slice(dim, start, stop, step)
+            dim += 1
+        elif isinstance(k, (numbers.Integral,)) or (isinstance(k, Tensor) and k.ndim == 0 and k.dtype is D.int64):
+            c = c.select(dim, int(k))
+        else:
+            raise TypeError(f"unsupported index {k!r}")
+    return c
+
+
+def _is_basic(key) -> bool:
+    keys = key if isinstance(key, tuple) else (key,)
+    for k in keys:
+        if k is None or k is Ellipsis or isinstance(k, (slice, numbers.Integral)):
+            continue
+        if isinstance(k, Tensor) and k.ndim == 0 and k.dtype is D.int64:
+            continue
+        return False
+    return True
+
+
+class BasicIndex(Function):
+    @staticmethod
+    def forward(ctx, x, key):
+        ctx.in_shape, ctx.key, ctx.meta = x._c.shape, key, (x._c.dtype, x._c.device)
+        return W(_basic_view(x._c, key))
+
+    @staticmethod
+    def backward(ctx, dout):
+        dt, dev = ctx.meta
+        g = _C.empty(list(ctx.in_shape), dt, dev)
+        _C.fill_(g, 0.0)
+        _basic_view(g, ctx.key).copy_(dout._c)
+        return W(g), None
+
+
+def getitem(x: Tensor, key) -> Tensor:
+    """``x[key]``: basic indexing gives a view; integer/bool tensor indices gather (copies)."""
+    if _is_basic(key):
+        return BasicIndex.apply(x, key)
+    from .indexing import advanced_getitem
+
+    return advanced_getitem(x, key)
+
+
+def setitem(x: Tensor, key, value) -> None:
+    """``x[key] = value`` in place (value broadcasts to the indexed shape)."""
+    from .indexing import setitem as _setitem
+
+    _setitem(x, key, value)

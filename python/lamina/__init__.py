@@ -52,7 +52,12 @@ from .ops.matmul import matmul  # noqa: E402
 from .ops.shape import (  # noqa: E402
     clone, flatten, permute, reshape, squeeze, transpose, unsqueeze,
 )
-from . import autograd, cuda  # noqa: E402
+from .ops.elementwise import *  # noqa: E402,F401,F403
+from .ops.activation import *  # noqa: E402,F401,F403
+from .ops.reduce import *  # noqa: E402,F401,F403
+from .ops.softmax import *  # noqa: E402,F401,F403
+from .ops.indexing import *  # noqa: E402,F401,F403
+from . import autograd, cuda, nn  # noqa: E402
 from ._runtime import (  # noqa: E402
     blas_info, get_num_threads, get_rng_state, manual_seed, seed, set_num_threads, set_rng_state,
 )

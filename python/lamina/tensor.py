@@ -143,6 +143,13 @@ class Tensor:
 
         retain_grad(self)
 
+    def register_hook(self, hook):
+        """Calls ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient. Returns a handle with ``.remove()``."""
+        from .autograd.hooks import register_hook
+
+        return register_hook(self, hook)
+
     @property
     def data(self) -> "Tensor":
         return Tensor._wrap(self._c)

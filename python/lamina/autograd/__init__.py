@@ -10,3 +10,7 @@ __all__ = ["Function", "Context", "backward", "grad", "no_grad", "enable_grad", 
 from .gradcheck import GradcheckError, gradcheck  # noqa: E402
 
 __all__ += ["gradcheck", "GradcheckError"]
+from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402
+from .hooks import register_hook  # noqa: E402
+
+__all__ += ["detect_anomaly", "set_detect_anomaly"]

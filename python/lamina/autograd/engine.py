@@ -112,6 +112,12 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
         while ready:
             node = ready.pop()
             grads = pending.pop(node, None)
+            if node.hooks and grads is not None:
+                for nr, hook in node.hooks:
+                    if grads[nr] is not None:
+                        r = hook(grads[nr])
+                        if r is not None:
+                            grads[nr] = r
             if capture is not None and grads is not None:
                 for nr, g in enumerate(grads):
                     if (node, nr) in capture and g is not None:

@@ -55,9 +55,10 @@ class Node:
     reduce gradients the op returns.
     """
 
-    __slots__ = ("fn", "ctx", "next", "in_meta", "out_meta", "name", "__weakref__")
+    __slots__ = ("fn", "ctx", "next", "in_meta", "out_meta", "name", "hooks", "__weakref__")
 
     def __init__(self, fn, ctx, nxt, in_meta, out_meta, name):
+        self.hooks = None  # [(output_nr, fn)]: tensor hooks / retain_grad, run on arriving grads
         self.fn = fn
         self.ctx = ctx
         self.next = nxt
@@ -83,9 +84,10 @@ class Node:
 class AccumulateGrad:
     """The sink for a leaf tensor: adds incoming gradients into ``leaf.grad``."""
 
-    __slots__ = ("leaf", "name", "__weakref__")
+    __slots__ = ("leaf", "name", "hooks", "__weakref__")
 
     def __init__(self, leaf) -> None:
+        self.hooks = None
         self.leaf = leaf
         self.name = "AccumulateGrad"
 

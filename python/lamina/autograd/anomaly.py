@@ -1,0 +1,35 @@
+"""``lamina.autograd.detect_anomaly()``: backward raises on the first op whose gradient has NaN or
+Inf, naming it. Off by default (non-finite values are not an error)."""
+from __future__ import annotations
+
+from . import engine
+
+
+class detect_anomaly:
+    """Context manager (or decorator) that turns on NaN/Inf checks in backward."""
+
+    def __init__(self, check_nan: bool = True) -> None:
+        self.check = check_nan
+
+    def __enter__(self):
+        self._prev = engine._anomaly
+        engine._anomaly = self.check
+        return self
+
+    def __exit__(self, *exc):
+        engine._anomaly = self._prev
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            with detect_anomaly(self.check):
+                return fn(*a, **k)
+
+        return wrapper
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    engine._anomaly = bool(mode)

@@ -14,4 +14,5 @@ PYBIND11_MODULE(_C, m) {
     lamina::bind::register_reduce(m);
     lamina::bind::register_conv(m);
     lamina::bind::register_nn(m);
+    lamina::bind::register_optim(m);
 }

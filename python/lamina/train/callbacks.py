@@ -1,0 +1,200 @@
+"""Callbacks for fit(): a base class with epoch/batch hooks, EarlyStopping (stop when the
+validation error starts to rise, restoring the best weights), ModelCheckpoint,
+LearningRateScheduler, CSVLogger and the progress bar."""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import sys
+import time
+
+
+class Callback:
+    """Subclass and override any hook. ``self.ctx`` gives model, optimizer, scheduler,
+    history and ``stop_training`` (set it True to stop after this epoch)."""
+
+    ctx = None
+
+    def set_context(self, ctx) -> None:
+        self.ctx = ctx
+
+    @property
+    def model(self):
+        return self.ctx.model
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch: int, logs=None): ...
+    def on_epoch_end(self, epoch: int, logs=None): ...
+    def on_batch_begin(self, batch: int, logs=None): ...
+    def on_batch_end(self, batch: int, logs=None): ...
+
+
+def _better(mode: str, min_delta: float):
+    if mode == "min":
+        return lambda cur, best: cur < best - min_delta
+    return lambda cur, best: cur > best + min_delta
+
+
+def _mode_for(monitor: str, mode: str) -> str:
+    if mode != "auto":
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+        return mode
+    return "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+
+
+class EarlyStopping(Callback):
+    """Stops training when ``monitor`` has not improved by more than ``min_delta`` for
+    ``patience`` epochs — the classic rule: stop when validation error begins to rise — and
+    (by default) restores the weights of the best epoch."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0, mode: str = "auto",
+                 restore_best_weights: bool = True, baseline: float | None = None, verbose: bool = False) -> None:
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(min_delta)
+        self.mode = _mode_for(monitor, mode)
+        self.restore_best_weights, self.baseline, self.verbose = restore_best_weights, baseline, verbose
+        self._better = _better(self.mode, self.min_delta)
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = None
+        self.best_epoch = None
+        self.best = self.baseline if self.baseline is not None else (math.inf if self.mode == "min" else -math.inf)
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        cur = (logs or {}).get(self.monitor)
+        if cur is None:
+            raise KeyError(f"EarlyStopping: monitored metric {self.monitor!r} is not in the logs "
+                           f"(available: {sorted(logs or {})}); pass val_data for val_* metrics")
+        if self._better(cur, self.best):
+            self.best, self.best_epoch, self.wait = cur, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = {k: v.clone() for k, v in self.model.state_dict().items()}
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.ctx.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+        if self.verbose and self.stopped_epoch is not None:
+            print(f"Early stopping at epoch {self.stopped_epoch + 1}; best {self.monitor} "
+                  f"{self.best:.4g} at epoch {self.best_epoch + 1}")
+
+
+class ModelCheckpoint(Callback):
+    """Saves after each epoch (or only on improvement with ``save_best_only``). ``filepath`` may
+    contain ``{epoch}`` and any log key (``{val_loss:.3f}``). With ``save_weights_only`` it saves
+    the model's state_dict; otherwise the whole training state (model, optimizer, scheduler,
+    epoch, RNG, history) so ``fit(..., resume_from=path)`` continues exactly."""
+
+    def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto",
+                 save_weights_only: bool = False) -> None:
+        self.filepath, self.monitor, self.save_best_only = str(filepath), monitor, save_best_only
+        self.mode = _mode_for(monitor, mode)
+        self.save_weights_only = save_weights_only
+        self._better = _better(self.mode, 0.0)
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        from .. import serialization
+        from .checkpoint import save_training_state
+
+        logs = logs or {}
+        if self.save_best_only:
+            cur = logs.get(self.monitor)
+            if cur is None or not self._better(cur, self.best):
+                return
+            self.best = cur
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_weights_only:
+            serialization.save(self.model.state_dict(), path)
+        else:
+            save_training_state(path, self.ctx.model, self.ctx.optimizer, self.ctx.scheduler, epoch,
+                                self.ctx.history)
+
+
+class LearningRateScheduler(Callback):
+    """Sets every param group's lr to ``schedule(epoch, lr)`` at the start of each epoch."""
+
+    def __init__(self, schedule) -> None:
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for g in self.ctx.optimizer.param_groups:
+            g["lr"] = float(self.schedule(epoch, g["lr"]))
+
+
+class CSVLogger(Callback):
+    """Appends one row per epoch (epoch and every log value) to a CSV file."""
+
+    def __init__(self, filename: str, separator: str = ",", append: bool = False) -> None:
+        self.filename, self.sep, self.append = str(filename), separator, append
+        self._keys = None
+
+    def on_train_begin(self, logs=None):
+        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._writer = None
+        self._header_done = exists
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._writer is None:
+            self._keys = sorted(logs)
+            self._writer = csv.writer(self._file, delimiter=self.sep)
+            if not self._header_done:
+                self._writer.writerow(["epoch"] + self._keys)
+        self._writer.writerow([epoch] + [logs.get(k, "") for k in self._keys])
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        self._file.close()
+
+
+def _fmt(logs: dict) -> str:
+    keys = [k for k in logs if k not in ("time", "samples_per_s", "lr")]
+    return " - ".join(f"{k} {logs[k]:.4f}" for k in keys)
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch with loss, metrics and samples/s on a terminal; one summary line per
+    epoch otherwise. fit() adds it when progress=True."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0, self._seen = time.perf_counter(), 0
+        self.epoch = epoch
+        if self.tty:
+            try:
+                from tqdm import tqdm
+            except ImportError:  # pragma: no cover - tqdm is a dependency
+                self.tty = False
+                return
+            self.bar = tqdm(total=self.ctx.steps_per_epoch, desc=f"Epoch {epoch + 1}/{self.ctx.epochs}",
+                            file=self.stream, leave=True, dynamic_ncols=True)
+
+    def on_batch_end(self, batch, logs=None):
+        if self.bar is not None:
+            self._seen += logs.get("size", 0)
+            rate = self._seen / max(time.perf_counter() - self._t0, 1e-9)
+            self.bar.set_postfix(loss=f"{logs.get('loss', float('nan')):.4f}", samples_s=f"{rate:.0f}", refresh=False)
+            self.bar.update(1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.bar is not None:
+            self.bar.set_postfix_str(_fmt(logs) + f" - {logs.get('samples_per_s', 0):.0f} samples/s")
+            self.bar.close()
+            self.bar = None
+        else:
+            print(f"Epoch {epoch + 1}/{self.ctx.epochs} - {_fmt(logs)} - {logs.get('time', 0):.2f}s - "
+                  f"{logs.get('samples_per_s', 0):.0f} samples/s", file=self.stream, flush=True)

@@ -1,6 +1,9 @@
-// matmul forward (and, with the op library, backward): everything funnels into gemm_into, which
-// finds a BLAS-compatible layout for each operand (plain or transposed) before copying anything.
+// matmul forward and backward: everything funnels into gemm_into, which finds a BLAS-compatible
+// layout for each operand (plain or transposed) before copying anything. The backward hands BLAS
+// transposed views and sums over broadcast batch dimensions by accumulating GEMMs (beta = 1).
 #include "matmul.h"
+
+#include <vector>
 
 #include "../core/blas.h"
 #include "../core/index_math.h"
@@ -120,6 +123,103 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
     if (a_vec) out = out.squeeze(-2);
     if (b_vec) out = out.squeeze(-1);
     return out;
+}
+
+namespace {
+
+// out[i] = l[i] @ r[i] for every index i of `batch`, where l, r, out have been expanded to
+// batch + [2-D]. `out` views a contiguous buffer of `nslots` matrices and may be broadcast
+// (stride 0) along batch dimensions: the first GEMM into a slot overwrites it (beta = 0), later
+// ones accumulate (beta = 1), which is the sum over the broadcast dimensions the gradient needs.
+void batched_gemm_sum(Tensor& out, const Tensor& l, const Tensor& r, const Shape& batch, int64_t nslots) {
+    if (out.numel() == 0) return;
+    const int nd = static_cast<int>(batch.size());
+    LAMINA_CHECK_RUNTIME(nd <= kMaxDims, "matmul: too many batch dimensions");
+    StridedIndexer<3> ix;
+    ix.ndim = nd;
+    for (int d = 0; d < nd; ++d) {
+        ix.sizes[d] = batch[d];
+        ix.strides[0][d] = out.strides()[d];
+        ix.strides[1][d] = l.strides()[d];
+        ix.strides[2][d] = r.strides()[d];
+    }
+    auto last2 = [](const Tensor& t, bool strides) {
+        const Shape& v = strides ? t.strides() : t.shape();
+        return Shape(v.end() - 2, v.end());
+    };
+    const Shape so = last2(out, false), to = last2(out, true), sl = last2(l, false), tl = last2(l, true),
+                sr = last2(r, false), tr = last2(r, true);
+    const int64_t slot_size = std::max<int64_t>(1, so[0] * so[1]);
+    std::vector<char> written(static_cast<size_t>(nslots), 0);
+    const int64_t nb = shape_numel(batch);
+    for (int64_t i = 0; i < nb; ++i) {
+        const int64_t oo = ix.offset(i, 0);
+        Tensor oi = out.as_strided(so, to, out.offset() + oo);
+        const Tensor li = l.as_strided(sl, tl, l.offset() + ix.offset(i, 1));
+        const Tensor ri = r.as_strided(sr, tr, r.offset() + ix.offset(i, 2));
+        char& w = written[static_cast<size_t>(oo / slot_size)];
+        gemm_into(oi, li, ri, 1.0, w ? 1.0 : 0.0);
+        w = 1;
+    }
+}
+
+Shape with_last2(const Shape& batch, int64_t r, int64_t c) {
+    Shape s = batch;
+    s.push_back(r);
+    s.push_back(c);
+    return s;
+}
+
+}  // namespace
+
+std::pair<Tensor, Tensor> matmul_backward(const Tensor& dout_in, const Tensor& a_in, const Tensor& b_in,
+                                          bool need_a, bool need_b) {
+    const bool a_vec = a_in.dim() == 1, b_vec = b_in.dim() == 1;
+    const Tensor a = a_vec ? a_in.unsqueeze(0) : a_in;
+    const Tensor b = b_vec ? b_in.unsqueeze(-1) : b_in;
+    const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+    const Shape ab(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+    const Shape batch = broadcast_shapes(ab, bb, "matmul (batch dimensions)");
+    const Shape out_shape = with_last2(batch, M, N);
+    // Undo the 1-D promotion on dout: [..., N] -> [..., 1, N] and/or [..., M] -> [..., M, 1].
+    Tensor dout = dout_in.to(a.dtype());
+    if (b_vec) dout = dout.unsqueeze(-1);
+    if (a_vec) dout = dout.unsqueeze(-2);
+    LAMINA_CHECK(dout.shape() == out_shape, "matmul backward: gradient of shape ", dout_in.shape(),
+                 " does not match the output of ", a_in.shape(), " @ ", b_in.shape());
+
+    Tensor da, db;
+    if (need_a) da = Tensor::empty(a.shape(), a.dtype(), a.device());
+    if (need_b) db = Tensor::empty(b.shape(), b.dtype(), b.device());
+    const Tensor bt = b.transpose(-2, -1), at = a.transpose(-2, -1);
+    if (batch.empty()) {
+        if (need_a) gemm_into(da, dout, bt, 1.0, 0.0);  // [M,N] @ [N,K]
+        if (need_b) gemm_into(db, at, dout, 1.0, 0.0);  // [K,M] @ [M,N]
+    } else if (bb.empty()) {
+        // b is one matrix shared by every batch: fold the batch into the rows (one tall GEMM each).
+        const int64_t rows = shape_numel(batch) * M;
+        const Tensor d2 = dout.reshape({rows, N});
+        if (need_a) {
+            Tensor da2 = da.view({rows, K});
+            gemm_into(da2, d2, bt, 1.0, 0.0);
+        }
+        if (need_b) {
+            const Tensor a2 = a.reshape({rows, K});
+            gemm_into(db, a2.transpose(0, 1), d2, 1.0, 0.0);  // sums over batch rows for free
+        }
+    } else {
+        if (need_a) {
+            Tensor dae = da.expand(with_last2(batch, M, K));
+            batched_gemm_sum(dae, dout, bt.expand(with_last2(batch, N, K)), batch, shape_numel(ab));
+        }
+        if (need_b) {
+            Tensor dbe = db.expand(with_last2(batch, K, N));
+            batched_gemm_sum(dbe, at.expand(with_last2(batch, K, M)), dout, batch, shape_numel(bb));
+        }
+    }
+    if (need_a && a_vec) da = da.squeeze(0);
+    if (need_b && b_vec) db = db.squeeze(-1);
+    return {da, db};
 }
 
 }  // namespace lamina

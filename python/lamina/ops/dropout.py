@@ -1,6 +1,52 @@
-"""(placeholder: being written) The dropout op family. C++: cpp/ops/."""
+"""``F.dropout``: zeroes each element with probability ``p`` and scales the rest by 1 / (1 - p).
+The mask comes from the seeded Philox generator (``lamina.manual_seed``): element i uses counter
+offset + i, so it does not depend on the thread count, and the backward rebuilds the very same
+mask from the saved (seed, offset) instead of storing it. C++: cpp/ops/dropout.cpp.
+"""
 from __future__ import annotations
 
-__all__: list = []          # names exported as lamina.<name>
-FUNCTIONAL: list = []       # names exported as lamina.nn.functional.<name>
-TENSOR_METHODS: dict = {}   # Tensor method / operator name -> function
+from .. import _C
+from ..autograd import grad_mode
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+W = Tensor._wrap
+
+__all__: list = []
+FUNCTIONAL: list = ["dropout"]
+TENSOR_METHODS: dict = {}
+
+
+class Dropout(Function):
+    @staticmethod
+    def forward(ctx, x, p):
+        out, seed, offset = _C.dropout_forward(x._c, p)
+        ctx.state = (p, seed, offset)
+        return W(out)
+
+    @staticmethod
+    def backward(ctx, dout):
+        p, seed, offset = ctx.state
+        return W(_C.dropout_backward(dout._c, p, seed, offset)), None
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Randomly zeroes elements with probability ``p`` during training, scaling survivors by
+    ``1 / (1 - p)`` so the expectation is unchanged. ``training=False`` or ``p=0`` returns the input;
+    ``p=1`` gives zeros. With ``inplace=True`` the result is written into ``input``."""
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"dropout: expected a floating-point tensor, got {input.dtype}")
+    if not training or p == 0.0:
+        return input
+    if not inplace:
+        return Dropout.apply(input, p)
+    if input.requires_grad and input.grad_fn is None and grad_mode.is_grad_enabled():
+        raise RuntimeError("dropout: a leaf Variable that requires grad is being used in an in-place operation.")
+    out = Dropout.apply(input, p)
+    input._c.copy_(out._c)
+    if out.grad_fn is not None:
+        input.grad_fn, input._output_nr, input.requires_grad = out.grad_fn, out._output_nr, True
+    return input

@@ -1,6 +1,38 @@
-"""(placeholder: being written) The linear op family. C++: cpp/ops/."""
+"""Fused linear layer ``F.linear(x, weight, bias)``: ``x @ weight.T + bias`` in one C++ call (one
+GEMM with the bias broadcast into the output first). C++: cpp/ops/linear.cpp.
+"""
 from __future__ import annotations
 
-__all__: list = []          # names exported as lamina.<name>
-FUNCTIONAL: list = []       # names exported as lamina.nn.functional.<name>
-TENSOR_METHODS: dict = {}   # Tensor method / operator name -> function
+from .. import _C
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+W = Tensor._wrap
+
+__all__: list = []
+FUNCTIONAL: list = ["linear"]
+TENSOR_METHODS: dict = {}
+
+
+class Linear(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return W(_C.linear_forward(x._c, weight._c, None if bias is None else bias._c))
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, weight = ctx.saved_tensors
+        nx, nw, nb = (ctx.needs_input_grad + (False,) * 3)[:3]
+        dx, dw, db = _C.linear_backward(dout._c, x._c, weight._c, nx, nw, nb)
+        return (W(dx) if nx else None, W(dw) if nw else None, W(db) if nb else None)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``: input ``(..., in_features)``, weight ``(out_features,
+    in_features)``, bias ``(out_features,)`` or None -> ``(..., out_features)``."""
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"linear: expected Tensors, got {type(input).__name__} and {type(weight).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"linear: bias must be a Tensor or None, got {type(bias).__name__}")
+    return Linear.apply(input, weight, bias)

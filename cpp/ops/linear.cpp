@@ -1,0 +1,103 @@
+// Fused linear layer on the CPU (CUDA through the same gemm_into): the batch dimensions of x are
+// folded into GEMM rows, the weight is handed to BLAS as a transposed view, and the bias is
+// broadcast into the output before a beta = 1 GEMM so no separate add pass is needed.
+#include "linear.h"
+
+#include "../core/parallel.h"
+#include "copy.h"
+#include "matmul.h"
+
+namespace lamina {
+
+namespace {
+
+void check_linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& b) {
+    LAMINA_CHECK(w.dim() == 2, "linear: weight must be 2-D [out_features, in_features], got shape ", w.shape());
+    LAMINA_CHECK(x.dim() >= 1, "linear: input must have at least 1 dimension, got a scalar");
+    LAMINA_CHECK(x.size(-1) == w.size(1), "linear: input of shape ", x.shape(), " has ", x.size(-1),
+                 " features but weight of shape ", w.shape(), " expects ", w.size(1),
+                 " (mat1 and mat2 shapes cannot be multiplied)");
+    LAMINA_CHECK_TYPE(is_floating(x.dtype()) && x.dtype() == w.dtype(),
+                      "linear: expected input and weight of the same floating dtype, got ",
+                      dtype_name(x.dtype()), " and ", dtype_name(w.dtype()));
+    if (b) {
+        LAMINA_CHECK(b->dim() == 1 && b->size(0) == w.size(0), "linear: bias must have shape [",
+                     w.size(0), "], got ", b->shape());
+        LAMINA_CHECK_TYPE(b->dtype() == w.dtype(), "linear: bias dtype ", dtype_name(b->dtype()),
+                          " differs from weight dtype ", dtype_name(w.dtype()));
+    }
+}
+
+// Rows of the folded GEMM: every dimension but the last (explicit, so zero-size features work).
+int64_t rows(const Tensor& x) { return shape_numel(Shape(x.shape().begin(), x.shape().end() - 1)); }
+
+Shape out_shape(const Tensor& x, int64_t out_features) {
+    Shape s(x.shape().begin(), x.shape().end() - 1);
+    s.push_back(out_features);
+    return s;
+}
+
+}  // namespace
+
+Tensor linear_forward(const Tensor& x, const Tensor& weight, const std::optional<Tensor>& bias) {
+    check_linear(x, weight, bias);
+    const int64_t IN = weight.size(1), OUT = weight.size(0);
+    const int64_t R = rows(x);
+    const Tensor x2 = x.reshape({R, IN});
+    Tensor out = Tensor::empty(out_shape(x, OUT), x.dtype(), x.device());
+    Tensor o2 = out.view({R, OUT});
+    if (bias) copy_(o2, *bias);  // broadcast the bias over rows, then accumulate the GEMM onto it
+    gemm_into(o2, x2, weight.transpose(0, 1), 1.0, bias ? 1.0 : 0.0);
+    return out;
+}
+
+std::tuple<Tensor, Tensor, Tensor> linear_backward(const Tensor& dout_in, const Tensor& x, const Tensor& weight,
+                                                   bool need_x, bool need_w, bool need_b) {
+    const int64_t IN = weight.size(1), OUT = weight.size(0);
+    LAMINA_CHECK(dout_in.shape() == out_shape(x, OUT), "linear backward: gradient of shape ", dout_in.shape(),
+                 " does not match the output shape ", out_shape(x, OUT));
+    const int64_t R = rows(x);
+    const Tensor d2 = dout_in.to(x.dtype()).reshape({R, OUT});
+    Tensor dx, dw, db;
+    if (need_x) {
+        dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+        Tensor dx2 = dx.view({R, IN});
+        gemm_into(dx2, d2, weight, 1.0, 0.0);  // [R,OUT] @ [OUT,IN]
+    }
+    if (need_w) {
+        dw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+        gemm_into(dw, d2.transpose(0, 1), x.reshape({R, IN}), 1.0, 0.0);  // [OUT,R] @ [R,IN]
+    }
+    if (need_b) {
+        db = Tensor::empty({OUT}, x.dtype(), x.device());
+        if (!x.device().is_cpu()) {
+            // ones[1,R] @ dy[R,OUT]: a GEMV through the GEMM door works on every device.
+            Tensor ones = Tensor::empty({1, R}, x.dtype());
+            dispatch_float(x.dtype(), "linear", [&](auto tag) {
+                using T = decltype(tag);
+                for (int64_t r = 0; r < R; ++r) ones.data<T>()[r] = T(1);
+            });
+            Tensor db2 = db.view({1, OUT});
+            gemm_into(db2, ones.to(x.device()), d2, 1.0, 0.0);
+        } else {
+            const Tensor dc = d2.contiguous();
+            dispatch_float(x.dtype(), "linear", [&](auto tag) {
+                using T = decltype(tag);
+                const T* g = dc.data<T>();
+                T* o = db.data<T>();
+                // Threads own column ranges; rows are walked in order so each row is read contiguously.
+                const int64_t grain = std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(R, 1));
+                parallel_for(0, OUT, grain, [&](int64_t cb, int64_t ce) {
+                    for (int64_t c = cb; c < ce; ++c) o[c] = T(0);
+                    for (int64_t r = 0; r < R; ++r) {
+                        const T* row = g + r * OUT;
+                        for (int64_t c = cb; c < ce; ++c) o[c] += row[c];
+                    }
+                });
+            });
+        }
+    }
+    return {dx, dw, db};
+}
+
+}  // namespace lamina

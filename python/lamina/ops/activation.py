@@ -1,6 +1,156 @@
-"""(placeholder: being written) The activation op family. C++: cpp/ops/."""
+"""Pointwise activations: sigmoid, bipolar_sigmoid, tanh, relu, leaky_relu, elu, softplus, gelu,
+identity and ``step`` (Heaviside with a surrogate gradient). C++: cpp/ops/activation.cpp, element
+formulas in cpp/ops/formulas.h. Sigmoid-like activations and relu differentiate from the saved
+output, the others from the saved input. In-place forms follow the rules in ops/elementwise.py.
+"""
 from __future__ import annotations
 
-__all__: list = []          # names exported as lamina.<name>
-FUNCTIONAL: list = []       # names exported as lamina.nn.functional.<name>
-TENSOR_METHODS: dict = {}   # Tensor method / operator name -> function
+from .. import _C
+from .. import _dtype as D
+from ..autograd import grad_mode
+from ..autograd.function import Function
+from ..tensor import Tensor
+from .elementwise import _FLOATS, _check_leaf, _rebind, _records
+
+W = Tensor._wrap
+_A = _C.Act
+
+
+class _Act(Function):
+    act = None
+    saves_out = False
+
+    @classmethod
+    def forward(cls, ctx, x, p0, p1):
+        c = _C.activation_forward(x._c, cls.act, p0, p1)
+        ctx.saved, ctx.p = (c if cls.saves_out else x._c), (p0, p1)
+        return W(c)
+
+    @classmethod
+    def backward(cls, ctx, dout):
+        p0, p1 = ctx.p
+        return W(_C.activation_backward(dout._c, ctx.saved, cls.act, p0, p1)), None, None
+
+
+_FN = {a: type(n, (_Act,), {"act": a, "saves_out": _C.activation_saves_output(a)}) for n, a in (
+    ("Identity", _A.identity), ("Sigmoid", _A.sigmoid), ("BipolarSigmoid", _A.bipolar_sigmoid),
+    ("Tanh", _A.tanh), ("Relu", _A.relu), ("LeakyRelu", _A.leaky_relu), ("Elu", _A.elu),
+    ("Softplus", _A.softplus), ("Gelu", _A.gelu), ("GeluTanh", _A.gelu_tanh), ("Step", _A.step_ste),
+    ("StepSigmoid", _A.step_sigmoid))}
+
+
+def _apply(act, x, p0=0.0, p1=0.0, promote=False):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{act.name}(): argument 'input' must be Tensor, not {type(x).__name__}")
+    if promote and x._c.dtype not in _FLOATS:
+        x = x.to(D._default)  # torch.sigmoid / torch.tanh of integers give floats
+    if not (grad_mode._enabled and x.requires_grad):
+        return W(_C.activation_forward(x._c, act, p0, p1))  # fast path: nothing to record
+    return _FN[act].apply(x, p0, p1)
+
+
+def _apply_(act, name, x, p0=0.0, p1=0.0):
+    if _records(x):
+        _check_leaf(x, name)
+        return _rebind(x, _FN[act].apply(x, p0, p1), name)
+    _C.activation_(x._c, act, p0, p1)
+    return x
+
+
+def identity(input: Tensor) -> Tensor:
+    """The identity activation (a "linear" layer output); gradient 1. (lamina extra)"""
+    return _apply(_A.identity, input)
+
+
+linear_activation = identity
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+    return _apply(_A.sigmoid, input, promote=True)
+
+
+def sigmoid_(input: Tensor) -> Tensor:
+    return _apply_(_A.sigmoid, "sigmoid_", input)
+
+
+def bipolar_sigmoid(input: Tensor) -> Tensor:
+    """2 * sigmoid(x) - 1 (= tanh(x / 2)), values in (-1, 1). (lamina extra)"""
+    return _apply(_A.bipolar_sigmoid, input, promote=True)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return _apply(_A.tanh, input, promote=True)
+
+
+def tanh_(input: Tensor) -> Tensor:
+    return _apply_(_A.tanh, "tanh_", input)
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); gradient 0 at x == 0, as in PyTorch."""
+    if inplace:
+        return _apply_(_A.relu, "relu_", input)
+    return _apply(_A.relu, input)
+
+
+def relu_(input: Tensor) -> Tensor:
+    return _apply_(_A.relu, "relu_", input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise."""
+    if inplace:
+        return _apply_(_A.leaky_relu, "leaky_relu_", input, float(negative_slope))
+    return _apply(_A.leaky_relu, input, float(negative_slope))
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return _apply_(_A.leaky_relu, "leaky_relu_", input, float(negative_slope))
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    if inplace:
+        return _apply_(_A.elu, "elu_", input, float(alpha))
+    return _apply(_A.elu, input, float(alpha))
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return _apply_(_A.elu, "elu_", input, float(alpha))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
+    return _apply(_A.softplus, input, float(beta), float(threshold))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (approximate='none', with erf) or its tanh approximation (approximate='tanh')."""
+    if approximate == "none":
+        return _apply(_A.gelu, input)
+    if approximate == "tanh":
+        return _apply(_A.gelu_tanh, input)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def step(x: Tensor, threshold: float = 0.0, surrogate: str = "ste", beta: float = 1.0) -> Tensor:
+    """Heaviside step: 1 where x >= threshold, else 0. (lamina extra)
+
+    Its true derivative is zero almost everywhere, so backward uses a surrogate:
+    ``"ste"`` (straight-through: 1 where |x - threshold| <= 1, else 0) or ``"sigmoid"``
+    (beta * s * (1 - s) with s = sigmoid(beta * (x - threshold))).
+    """
+    if surrogate == "ste":
+        return _apply(_A.step_ste, x, float(threshold), float(beta))
+    if surrogate == "sigmoid":
+        return _apply(_A.step_sigmoid, x, float(threshold), float(beta))
+    raise ValueError(f"step: surrogate must be 'ste' or 'sigmoid', got {surrogate!r}")
+
+
+__all__ = ["sigmoid", "sigmoid_", "tanh", "tanh_", "relu", "relu_"]
+FUNCTIONAL: list = ["identity", "linear_activation", "sigmoid", "bipolar_sigmoid", "tanh", "relu",
+                    "relu_", "leaky_relu", "leaky_relu_", "elu", "elu_", "softplus", "gelu", "step"]
+TENSOR_METHODS: dict = {"sigmoid": sigmoid, "sigmoid_": sigmoid_, "tanh": tanh, "tanh_": tanh_,
+                        "relu": relu, "relu_": relu_}

@@ -1,6 +1,629 @@
-"""(placeholder: being written) The elementwise op family. C++: cpp/ops/."""
+"""Elementwise ops: arithmetic with broadcasting and PyTorch type promotion (add, sub, mul, div,
+pow, maximum, minimum, their reflected and in-place forms), unary math (neg, exp, log, sqrt, abs,
+sin, cos, square, reciprocal, sign), clamp, where, comparisons and predicates. C++:
+cpp/ops/elementwise.cpp; every backward runs there too, already reduced to the input's shape.
+
+Type promotion (as in PyTorch): a Python scalar never widens a tensor of its own category
+(float32 tensor * 2.5 stays float32) but lifts an integer/bool tensor to the default float dtype
+(int64 tensor * 2.5 -> float32); division is always true division. One difference: arithmetic on
+two bool tensors computes in int64 (PyTorch keeps some of it bool).
+
+In-place forms (``add_``, ``x += y``, ``clamp_``, ...): when no graph is recorded (grad mode off,
+or neither operand requires grad) the result is written into ``self``'s memory, so views of
+``self`` see it. On a leaf that requires grad (in grad mode) they raise RuntimeError. Otherwise
+(a non-leaf in the graph) the op is computed out of place and ``self`` is rebound to the result
+(its storage, ``grad_fn`` and ``requires_grad``): the graph stays correct, but views taken of
+``self`` before the op do not see the new values.
+"""
 from __future__ import annotations
 
-__all__: list = []          # names exported as lamina.<name>
-FUNCTIONAL: list = []       # names exported as lamina.nn.functional.<name>
-TENSOR_METHODS: dict = {}   # Tensor method / operator name -> function
+import numbers
+
+from .. import _C
+from .. import _dtype as D
+from ..autograd import grad_mode
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+W = Tensor._wrap
+_B = _C.BinaryOp
+_U = _C.UnaryOp
+ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM = _B.add, _B.sub, _B.mul, _B.div, _B.pow, _B.maximum, _B.minimum
+_F32, _F64, _I64, _BOOL = D.float32._c, D.float64._c, D.int64._c, D.bool_._c
+_FLOATS = frozenset((_F32, _F64))
+
+
+# ---- type promotion with Python scalars ----------------------------------------------------------
+
+def _scalar_dtype(cdt, s, op):
+    """The dtype a tensor of C++ dtype ``cdt`` op Python scalar ``s`` computes in (PyTorch rules)."""
+    if cdt in _FLOATS:
+        if not isinstance(s, numbers.Number):
+            raise TypeError(f"{op.name}: expected a Tensor or a Python number, got {type(s).__name__}")
+        return cdt
+    if isinstance(s, bool):
+        r = cdt
+    elif isinstance(s, numbers.Integral):
+        r = _I64
+    elif isinstance(s, numbers.Real):
+        return D._default._c
+    else:
+        raise TypeError(f"{op.name}: expected a Tensor or a Python number, got {type(s).__name__}")
+    if op is DIV:
+        return D._default._c
+    return r
+
+
+# ---- binary arithmetic -------------------------------------------------------------------------
+
+class _BinaryTT(Function):
+    """tensor op tensor; subclasses set ``op``."""
+
+    op = None
+
+    @classmethod
+    def forward(cls, ctx, a, b, alpha):
+        c = _C.binary_forward(a._c, b._c, cls.op, alpha)
+        ctx.a, ctx.b, ctx.out, ctx.alpha = a._c, b._c, c, alpha
+        return W(c)
+
+    @classmethod
+    def backward(cls, ctx, dout):
+        na, nb = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        da, db = _C.binary_backward(dout._c, ctx.a, ctx.b, ctx.out, cls.op, ctx.alpha, na, nb)
+        return (None if da is None else W(da), None if db is None else W(db), None)
+
+
+class _BinaryTS(Function):
+    """tensor op scalar (``reverse``: scalar op tensor); subclasses set ``op``."""
+
+    op = None
+
+    @classmethod
+    def forward(cls, ctx, a, s, reverse, dt, alpha):
+        c = _C.binary_scalar_forward(a._c, s, cls.op, reverse, dt, alpha)
+        ctx.a, ctx.s, ctx.rev, ctx.out, ctx.alpha = a._c, s, reverse, c, alpha
+        return W(c)
+
+    @classmethod
+    def backward(cls, ctx, dout):
+        da = _C.binary_scalar_backward(dout._c, ctx.a, ctx.s, ctx.out, cls.op, ctx.rev, ctx.alpha)
+        return W(da), None, None, None, None
+
+
+def _pair(name, op):
+    tt = type(name, (_BinaryTT,), {"op": op})
+    ts = type(name + "Scalar", (_BinaryTS,), {"op": op})
+    return tt, ts
+
+
+_FNS = {op: _pair(n, op) for n, op in (("Add", ADD), ("Sub", SUB), ("Mul", MUL), ("Div", DIV),
+                                        ("Pow", POW), ("Maximum", MAXIMUM), ("Minimum", MINIMUM))}
+
+
+def _arith(op, a, b, alpha=1.0):
+    tt, ts = _FNS[op]
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if op is DIV and a._c.dtype not in _FLOATS and b._c.dtype not in _FLOATS:
+                a = a.to(D._default)
+            if not (grad_mode._enabled and (a.requires_grad or b.requires_grad)):
+                return W(_C.binary_forward(a._c, b._c, op, alpha))  # fast path: nothing to record
+            return tt.apply(a, b, alpha)
+        if op is POW and a._c.dtype == _I64 and isinstance(b, numbers.Integral) and b < 0:
+            raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
+        dt = _scalar_dtype(a._c.dtype, b, op)
+        if not (grad_mode._enabled and a.requires_grad):
+            return W(_C.binary_scalar_forward(a._c, float(b), op, False, dt, alpha))
+        return ts.apply(a, float(b), False, dt, alpha)
+    if isinstance(b, Tensor):
+        dt = _scalar_dtype(b._c.dtype, a, op)
+        if not (grad_mode._enabled and b.requires_grad):
+            return W(_C.binary_scalar_forward(b._c, float(a), op, True, dt, alpha))
+        return ts.apply(b, float(a), True, dt, alpha)
+    raise TypeError(f"{op.name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+
+
+def add(input, other, *, alpha=1) -> Tensor:
+    """``input + alpha * other`` with broadcasting; either side may be a Python number."""
+    return _arith(ADD, input, other, float(alpha))
+
+
+def sub(input, other, *, alpha=1) -> Tensor:
+    """``input - alpha * other`` with broadcasting."""
+    return _arith(SUB, input, other, float(alpha))
+
+
+subtract = sub
+
+
+def rsub(input, other, *, alpha=1) -> Tensor:
+    """``other - alpha * input``."""
+    if isinstance(other, Tensor):
+        return _arith(SUB, other, input, float(alpha))
+    return _FNS[SUB][1].apply(input, float(other), True, _scalar_dtype(input._c.dtype, other, SUB), float(alpha))
+
+
+def mul(input, other) -> Tensor:
+    """Elementwise product with broadcasting."""
+    return _arith(MUL, input, other)
+
+
+multiply = mul
+
+
+def div(input, other, *, rounding_mode=None) -> Tensor:
+    """True division (integers divide to the default float dtype)."""
+    if rounding_mode is not None:
+        raise NotImplementedError("div: rounding_mode is not supported; use true division")
+    return _arith(DIV, input, other)
+
+
+divide = true_divide = div
+
+
+def pow(input, exponent) -> Tensor:  # noqa: A001
+    """``input ** exponent``: tensor ** scalar, scalar ** tensor or tensor ** tensor."""
+    return _arith(POW, input, exponent)
+
+
+def maximum(input, other) -> Tensor:
+    """Elementwise maximum (NaN propagates; ties share the gradient)."""
+    return _arith(MAXIMUM, input, other)
+
+
+def minimum(input, other) -> Tensor:
+    """Elementwise minimum (NaN propagates; ties share the gradient)."""
+    return _arith(MINIMUM, input, other)
+
+
+def _radd(self, other):
+    return _arith(ADD, other, self) if _is_operand(other) else NotImplemented
+
+
+def _rsub(self, other):
+    return _arith(SUB, other, self) if _is_operand(other) else NotImplemented
+
+
+def _rmul(self, other):
+    return _arith(MUL, other, self) if _is_operand(other) else NotImplemented
+
+
+def _rdiv(self, other):
+    return _arith(DIV, other, self) if _is_operand(other) else NotImplemented
+
+
+def _rpow(self, other):
+    return _arith(POW, other, self) if _is_operand(other) else NotImplemented
+
+
+def _is_operand(x) -> bool:
+    return isinstance(x, (Tensor, numbers.Number))
+
+
+def _op(fn):
+    """An operator: NotImplemented for operands we do not handle, so Python tries the other side."""
+    def f(self, other):
+        return fn(self, other) if _is_operand(other) else NotImplemented
+    f.__name__ = fn.__name__
+    return f
+
+
+# ---- in place -----------------------------------------------------------------------------------
+
+def _check_leaf(self, name):
+    if self.requires_grad and self.grad_fn is None:
+        raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _rebind(self, r, name):
+    """Makes ``self`` the out-of-place result ``r`` (graph-recording in-place ops)."""
+    if r._c.shape != self._c.shape:
+        raise RuntimeError(f"{name}: output with shape {list(self._c.shape)} doesn't match the broadcast "
+                           f"shape {list(r._c.shape)}")
+    if r._c.dtype != self._c.dtype:
+        if r._c.dtype in _FLOATS and self._c.dtype not in _FLOATS:
+            raise RuntimeError(f"{name}: result type {D.from_c(r._c.dtype).name} can't be cast to the "
+                               f"desired output type {self.dtype.name}")
+        r = r.to(self.dtype)
+    self._c, self.grad_fn, self._output_nr, self.requires_grad = r._c, r.grad_fn, r._output_nr, r.requires_grad
+    return self
+
+
+def _records(self, other=None) -> bool:
+    return grad_mode._enabled and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
+
+
+def _arith_(op, name, self, other, alpha=1.0):
+    if _records(self, other):
+        _check_leaf(self, name)
+        return _rebind(self, _arith(op, self, other, alpha), name)
+    if isinstance(other, Tensor):
+        _C.binary_(self._c, other._c, op, alpha)
+        return self
+    dt = _scalar_dtype(self._c.dtype, other, op)
+    if dt in _FLOATS and self._c.dtype not in _FLOATS:
+        raise RuntimeError(f"{name}: result type {D.from_c(dt).name} can't be cast to the desired output "
+                           f"type {self.dtype.name}")
+    _C.binary_scalar_(self._c, float(other), op, False, alpha)
+    return self
+
+
+def add_(self, other, *, alpha=1) -> Tensor:
+    """In-place ``self += alpha * other`` (see the module docstring for the autograd rules)."""
+    return _arith_(ADD, "add_", self, other, float(alpha))
+
+
+def sub_(self, other, *, alpha=1) -> Tensor:
+    return _arith_(SUB, "sub_", self, other, float(alpha))
+
+
+def mul_(self, other) -> Tensor:
+    return _arith_(MUL, "mul_", self, other)
+
+
+def div_(self, other) -> Tensor:
+    return _arith_(DIV, "div_", self, other)
+
+
+def pow_(self, exponent) -> Tensor:
+    return _arith_(POW, "pow_", self, exponent)
+
+
+def _iop(fn):
+    def f(self, other):
+        return fn(self, other) if _is_operand(other) else NotImplemented
+    f.__name__ = fn.__name__
+    return f
+
+
+# ---- unary --------------------------------------------------------------------------------------
+
+class _Unary(Function):
+    op = None
+
+    @classmethod
+    def forward(cls, ctx, x):
+        c = _C.unary_forward(x._c, cls.op)
+        ctx.x, ctx.out = x._c, c
+        return W(c)
+
+    @classmethod
+    def backward(cls, ctx, dout):
+        return W(_C.unary_backward(dout._c, ctx.x, ctx.out, cls.op))
+
+
+_UNARY = {op: type(n, (_Unary,), {"op": op}) for n, op in (
+    ("Neg", _U.neg), ("Exp", _U.exp), ("Log", _U.log), ("Sqrt", _U.sqrt), ("Abs", _U.abs),
+    ("Sin", _U.sin), ("Cos", _U.cos), ("Square", _U.square), ("Reciprocal", _U.reciprocal),
+    ("Sign", _U.sign))}
+_FLOAT_MATH = frozenset((_U.exp, _U.log, _U.sqrt, _U.sin, _U.cos, _U.reciprocal))
+
+
+def _unary(op, x):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op.name}(): argument 'input' must be Tensor, not {type(x).__name__}")
+    if op in _FLOAT_MATH and x._c.dtype not in _FLOATS:
+        x = x.to(D._default)  # integer input: computed in the default float dtype, like PyTorch
+    if not (grad_mode._enabled and x.requires_grad):
+        return W(_C.unary_forward(x._c, op))
+    return _UNARY[op].apply(x)
+
+
+def _unary_(op, name, x):
+    if _records(x):
+        _check_leaf(x, name)
+        return _rebind(x, _unary(op, x), name)
+    _C.unary_(x._c, op)
+    return x
+
+
+def neg(input) -> Tensor:
+    """``-input``."""
+    return _unary(_U.neg, input)
+
+
+negative = neg
+
+
+def exp(input) -> Tensor:
+    """e to the power of each element (integers promote to the default float dtype)."""
+    return _unary(_U.exp, input)
+
+
+def log(input) -> Tensor:
+    """Natural logarithm."""
+    return _unary(_U.log, input)
+
+
+def sqrt(input) -> Tensor:
+    """Square root."""
+    return _unary(_U.sqrt, input)
+
+
+def abs(input) -> Tensor:  # noqa: A001
+    """Absolute value (gradient sign(x), 0 at 0)."""
+    return _unary(_U.abs, input)
+
+
+absolute = abs
+
+
+def sin(input) -> Tensor:
+    return _unary(_U.sin, input)
+
+
+def cos(input) -> Tensor:
+    return _unary(_U.cos, input)
+
+
+def square(input) -> Tensor:
+    """``input * input``."""
+    return _unary(_U.square, input)
+
+
+def reciprocal(input) -> Tensor:
+    """``1 / input``."""
+    return _unary(_U.reciprocal, input)
+
+
+def sign(input) -> Tensor:
+    """-1, 0 or 1 per element; its gradient is zero."""
+    return _unary(_U.sign, input)
+
+
+def neg_(self):
+    return _unary_(_U.neg, "neg_", self)
+
+
+def exp_(self):
+    return _unary_(_U.exp, "exp_", self)
+
+
+def log_(self):
+    return _unary_(_U.log, "log_", self)
+
+
+def sqrt_(self):
+    return _unary_(_U.sqrt, "sqrt_", self)
+
+
+def abs_(self):
+    return _unary_(_U.abs, "abs_", self)
+
+
+def square_(self):
+    return _unary_(_U.square, "square_", self)
+
+
+def reciprocal_(self):
+    return _unary_(_U.reciprocal, "reciprocal_", self)
+
+
+def sign_(self):
+    return _unary_(_U.sign, "sign_", self)
+
+
+# ---- clamp --------------------------------------------------------------------------------------
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        c = _C.clamp_forward(x._c, 0.0 if lo is None else lo, 0.0 if hi is None else hi,
+                             lo is not None, hi is not None)
+        ctx.x, ctx.b = x._c, (lo, hi)
+        return W(c)
+
+    @staticmethod
+    def backward(ctx, dout):
+        lo, hi = ctx.b
+        dx = _C.clamp_backward(dout._c, ctx.x, 0.0 if lo is None else lo, 0.0 if hi is None else hi,
+                               lo is not None, hi is not None)
+        return W(dx), None, None
+
+
+def _clamp_args(input, min, max, name):
+    if min is None and max is None:
+        raise ValueError(f"{name}: at least one of 'min' or 'max' must not be None")
+    for v in (min, max):
+        if v is not None and not isinstance(v, numbers.Number):
+            raise TypeError(f"{name}: min/max must be numbers or Tensors, got {type(v).__name__}")
+    floaty = any(isinstance(v, float) for v in (min, max))
+    return (None if min is None else float(min)), (None if max is None else float(max)), floaty
+
+
+def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002
+    """Limits every element to [min, max] (either bound optional; tensors broadcast).
+    The gradient passes where min <= x <= max."""
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = input
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    lo, hi, floaty = _clamp_args(input, min, max, "clamp")
+    if floaty and input._c.dtype not in _FLOATS:
+        input = input.to(D._default)
+    return Clamp.apply(input, lo, hi)
+
+
+clip = clamp
+
+
+def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
+    """In-place clamp (see the module docstring for the autograd rules)."""
+    if _records(self, min) or _records(self, max):
+        _check_leaf(self, "clamp_")
+        return _rebind(self, clamp(self, min, max), "clamp_")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        self._c.copy_(clamp(self, min, max)._c)
+        return self
+    lo, hi, floaty = _clamp_args(self, min, max, "clamp_")
+    if floaty and self._c.dtype not in _FLOATS:
+        raise RuntimeError(f"clamp_: result type float can't be cast to the desired output type {self.dtype.name}")
+    _C.clamp_(self._c, 0.0 if lo is None else lo, 0.0 if hi is None else hi, lo is not None, hi is not None)
+    return self
+
+
+clip_ = clamp_
+
+
+# ---- where --------------------------------------------------------------------------------------
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, x, y):
+        ctx.cond, ctx.meta = cond._c, (x._c.shape, x._c.dtype, y._c.shape, y._c.dtype)
+        return W(_C.where_forward(cond._c, x._c, y._c))
+
+    @staticmethod
+    def backward(ctx, dout):
+        xs, xd, ys, yd = ctx.meta
+        nx, ny = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+        dx, dy = _C.where_backward(dout._c, ctx.cond, list(xs), xd, list(ys), yd, nx, ny)
+        return None, (None if dx is None else W(dx)), (None if dy is None else W(dy))
+
+
+def _scalar_tensor(s):
+    from .creation import tensor
+
+    if not isinstance(s, numbers.Number):
+        raise TypeError(f"where: expected a Tensor or a Python number, got {type(s).__name__}")
+    return tensor(s)
+
+
+def where(condition, input=None, other=None) -> Tensor:
+    """``input`` where ``condition`` (a bool tensor) holds, else ``other``; all three broadcast.
+    ``input``/``other`` may be Python numbers."""
+    if input is None or other is None:
+        raise NotImplementedError("where(condition) with one argument is not supported; use nonzero")
+    if not isinstance(condition, Tensor):
+        raise TypeError(f"where: condition must be a bool Tensor, got {type(condition).__name__}")
+    if not isinstance(input, Tensor):
+        input = _scalar_tensor(input)
+    if not isinstance(other, Tensor):
+        other = _scalar_tensor(other)
+    return Where.apply(condition, input, other)
+
+
+# ---- comparisons and predicates (bool results, no gradient) -------------------------------------
+
+def _compare(op, a, b) -> Tensor:
+    if isinstance(b, Tensor):
+        if isinstance(a, Tensor):
+            return W(_C.binary_forward(a._c, b._c, op, 1.0))
+        return W(_C.binary_scalar_forward(b._c, float(a), op, True, _scalar_dtype(b._c.dtype, a, op), 1.0))
+    if isinstance(a, Tensor):
+        return W(_C.binary_scalar_forward(a._c, float(b), op, False, _scalar_dtype(a._c.dtype, b, op), 1.0))
+    raise TypeError(f"{op.name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
+
+
+def eq(input, other) -> Tensor:
+    """Elementwise ``==`` (bool tensor)."""
+    return _compare(_B.eq, input, other)
+
+
+def ne(input, other) -> Tensor:
+    """Elementwise ``!=``."""
+    return _compare(_B.ne, input, other)
+
+
+def lt(input, other) -> Tensor:
+    """Elementwise ``<``."""
+    return _compare(_B.lt, input, other)
+
+
+def le(input, other) -> Tensor:
+    """Elementwise ``<=``."""
+    return _compare(_B.le, input, other)
+
+
+def gt(input, other) -> Tensor:
+    """Elementwise ``>``."""
+    return _compare(_B.gt, input, other)
+
+
+def ge(input, other) -> Tensor:
+    """Elementwise ``>=``."""
+    return _compare(_B.ge, input, other)
+
+
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+
+def logical_and(input, other) -> Tensor:
+    """True where both are nonzero."""
+    return _compare(_B.logical_and, input, other)
+
+
+def logical_or(input, other) -> Tensor:
+    """True where either is nonzero."""
+    return _compare(_B.logical_or, input, other)
+
+
+def logical_not(input) -> Tensor:
+    """True where the element is zero (False)."""
+    return W(_C.unary_forward(input._c, _U.logical_not))
+
+
+def isnan(input) -> Tensor:
+    """True where the element is NaN."""
+    return W(_C.unary_forward(input._c, _U.isnan))
+
+
+def isfinite(input) -> Tensor:
+    """True where the element is neither NaN nor infinite."""
+    return W(_C.unary_forward(input._c, _U.isfinite))
+
+
+def all_finite(t: Tensor) -> bool:
+    """Whether every element of ``t`` is finite (used by ``autograd.detect_anomaly``)."""
+    return _C.all_finite(t._c)
+
+
+def _invert(self):
+    if self._c.dtype != _BOOL:
+        raise TypeError(f"~ (bitwise not) is only supported for bool tensors here, got {self.dtype}")
+    return logical_not(self)
+
+
+def _bool_op(op, name):
+    def f(self, other):
+        if not _is_operand(other):
+            return NotImplemented
+        if self._c.dtype != _BOOL or (isinstance(other, Tensor) and other._c.dtype != _BOOL):
+            raise TypeError(f"{name}: only bool tensors are supported (logical {name})")
+        return _compare(op, self, other)
+    return f
+
+
+__all__ = [
+    "add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide", "true_divide", "pow",
+    "maximum", "minimum", "neg", "negative", "exp", "log", "sqrt", "abs", "absolute", "sin", "cos",
+    "square", "reciprocal", "sign", "clamp", "clip", "where", "eq", "ne", "lt", "le", "gt", "ge",
+    "greater", "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or",
+    "logical_not", "isnan", "isfinite",
+]
+FUNCTIONAL: list = []
+TENSOR_METHODS: dict = {
+    "add": add, "sub": sub, "subtract": sub, "mul": mul, "multiply": mul, "div": div, "divide": div,
+    "true_divide": div, "pow": pow, "maximum": maximum, "minimum": minimum,
+    "neg": neg, "negative": neg, "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "absolute": abs,
+    "sin": sin, "cos": cos, "square": square, "reciprocal": reciprocal, "sign": sign,
+    "clamp": clamp, "clip": clamp, "where": lambda self, condition, other: where(condition, self, other),
+    "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "logical_not": logical_not,
+    "logical_and": logical_and, "logical_or": logical_or, "isnan": isnan, "isfinite": isfinite,
+    "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "neg_": neg_, "exp_": exp_,
+    "log_": log_, "sqrt_": sqrt_, "abs_": abs_, "square_": square_, "reciprocal_": reciprocal_,
+    "sign_": sign_, "clamp_": clamp_, "clip_": clamp_,
+    "__add__": _op(add), "__radd__": _radd, "__iadd__": _iop(add_),
+    "__sub__": _op(sub), "__rsub__": _rsub, "__isub__": _iop(sub_),
+    "__mul__": _op(mul), "__rmul__": _rmul, "__imul__": _iop(mul_),
+    "__truediv__": _op(div), "__rtruediv__": _rdiv, "__itruediv__": _iop(div_),
+    "__pow__": _op(pow), "__rpow__": _rpow, "__ipow__": _iop(pow_),
+    "__neg__": neg, "__abs__": abs, "__pos__": lambda self: self,
+    "__eq__": _op(eq), "__ne__": _op(ne), "__lt__": _op(lt), "__le__": _op(le), "__gt__": _op(gt),
+    "__ge__": _op(ge), "__invert__": _invert,
+    "__and__": _bool_op(_B.logical_and, "and"), "__or__": _bool_op(_B.logical_or, "or"),
+}

@@ -1,0 +1,103 @@
+// Activations on the CPU: the element formulas live in formulas.h (shared with CUDA); here each
+// activation picks its functor once per call and runs it through ew::map's vectorisable loops.
+#include "activation.h"
+
+#include "elementwise.h"
+#include "formulas.h"
+
+namespace lamina {
+
+namespace {
+
+const char* act_name(Act a) {
+    static const char* names[] = {"identity", "sigmoid", "bipolar_sigmoid", "tanh", "relu", "leaky_relu",
+                                  "elu", "softplus", "gelu", "gelu", "step", "step"};
+    return names[static_cast<int>(a)];
+}
+
+template <class T, class R>
+void with_act(Act act, T p0, T p1, const R& run) {
+    switch (act) {
+        case Act::Identity: return run([](T x) { return x; });
+        case Act::Sigmoid: return run([](T x) { return fm::sigmoid(x); });
+        case Act::BipolarSigmoid: return run([](T x) { return fm::bipolar_sigmoid(x); });
+        case Act::Tanh: return run([](T x) { return std::tanh(x); });
+        case Act::Relu: return run([](T x) { return fm::relu(x); });
+        case Act::LeakyRelu: return run([p0](T x) { return fm::leaky_relu(x, p0); });
+        case Act::Elu: return run([p0](T x) { return fm::elu(x, p0); });
+        case Act::Softplus: return run([p0, p1](T x) { return fm::softplus(x, p0, p1); });
+        case Act::Gelu: return run([](T x) { return fm::gelu(x); });
+        case Act::GeluTanh: return run([](T x) { return fm::gelu_tanh(x); });
+        case Act::StepSte:
+        case Act::StepSigmoid: return run([p0](T x) { return fm::step(x, p0); });
+    }
+}
+
+void act_kernel(Tensor& out, const Tensor& x, Act act, double p0, double p1) {
+    const char* name = act_name(act);
+    if (act == Act::Relu && x.dtype() == DType::Int64) {
+        ew::map<int64_t, int64_t, 1>(out, {&x}, [](int64_t v) { return v > 0 ? v : int64_t(0); });
+        return;
+    }
+    dispatch_float(x.dtype(), name, [&](auto tag) {
+        using T = decltype(tag);
+        with_act<T>(act, static_cast<T>(p0), static_cast<T>(p1),
+                    [&](const auto& f) { ew::map<T, T, 1>(out, {&x}, f); });
+    });
+}
+
+}  // namespace
+
+bool activation_saves_output(Act act) {
+    return act == Act::Sigmoid || act == Act::BipolarSigmoid || act == Act::Tanh || act == Act::Relu;
+}
+
+Tensor activation_forward(const Tensor& x, Act act, double p0, double p1) {
+    ew::check_cpu(act_name(act), x);
+    Tensor out = Tensor::empty(x.shape(), x.dtype());
+    act_kernel(out, x, act, p0, p1);
+    return out;
+}
+
+void activation_(Tensor& x, Act act, double p0, double p1) {
+    ew::check_cpu(act_name(act), x);
+    for (int64_t d = 0; d < x.dim(); ++d)
+        LAMINA_CHECK_RUNTIME(!(x.strides()[d] == 0 && x.shape()[d] > 1), act_name(act),
+                             "_: unsupported operation: more than one element of the written-to tensor "
+                             "(shape ", x.shape(), ", an expanded view) refers to a single memory location");
+    act_kernel(x, x, act, p0, p1);
+}
+
+Tensor activation_backward(const Tensor& dout, const Tensor& saved, Act act, double p0, double p1) {
+    const char* name = act_name(act);
+    ew::check_cpu(name, dout);
+    const DType dt = saved.dtype();
+    const Tensor d = dout.to(dt);
+    Tensor dx = Tensor::empty(saved.shape(), dt);
+    dispatch_float(dt, name, [&](auto tag) {
+        using T = decltype(tag);
+        const T a = static_cast<T>(p0), b = static_cast<T>(p1);
+        auto run = [&](const auto& slope) {
+            ew::map<T, T, 2>(dx, {&d, &saved}, [slope](T g, T s) { return T(g * slope(s)); });
+        };
+        switch (act) {
+            case Act::Identity: ew::map<T, T, 1>(dx, {&d}, [](T g) { return g; }); break;
+            case Act::Sigmoid: run([](T y) { return fm::sigmoid_grad_from_out(y); }); break;
+            case Act::BipolarSigmoid: run([](T y) { return fm::bipolar_sigmoid_grad_from_out(y); }); break;
+            case Act::Tanh: run([](T y) { return fm::tanh_grad_from_out(y); }); break;
+            case Act::Relu:
+                ew::map<T, T, 2>(dx, {&d, &saved}, [](T g, T y) { return y > T(0) ? g : T(0); });
+                break;
+            case Act::LeakyRelu: run([a](T x) { return fm::leaky_relu_grad(x, a); }); break;
+            case Act::Elu: run([a](T x) { return fm::elu_grad(x, a); }); break;
+            case Act::Softplus: run([a, b](T x) { return fm::softplus_grad(x, a, b); }); break;
+            case Act::Gelu: run([](T x) { return fm::gelu_grad(x); }); break;
+            case Act::GeluTanh: run([](T x) { return fm::gelu_tanh_grad(x); }); break;
+            case Act::StepSte: run([a](T x) { return fm::step_grad_ste(x, a); }); break;
+            case Act::StepSigmoid: run([a, b](T x) { return fm::step_grad_sigmoid(x, a, b); }); break;
+        }
+    });
+    return dx;
+}
+
+}  // namespace lamina

@@ -1,0 +1,19 @@
+"""Data loading with PyTorch's semantics: datasets, samplers, ``DataLoader``, transforms and the
+datasets lamina can read offline (``lamina.data.datasets``).
+
+    from lamina.data import DataLoader, TensorDataset
+    loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
+"""
+from . import datasets, transforms
+from .dataloader import DataLoader, default_collate, default_convert
+from .dataset import (
+    ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split,
+)
+from .sampler import (
+    BatchSampler, Generator, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+)
+
+__all__ = ["DataLoader", "default_collate", "default_convert", "Dataset", "IterableDataset",
+           "ChainDataset", "ConcatDataset", "Subset", "TensorDataset", "random_split", "Sampler",
+           "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler", "Generator",
+           "datasets", "transforms"]

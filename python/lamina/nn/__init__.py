@@ -1,5 +1,5 @@
 """``lamina.nn``: modules, layers, losses, initialisers and the functional API (PyTorch names)."""
-from . import functional, init  # noqa: F401
+from . import functional, init, utils  # noqa: F401
 from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401
 from .layers import *  # noqa: F401,F403
 from .layers import (  # noqa: F401

@@ -42,6 +42,16 @@ void check_dims(int64_t M, int64_t N, int64_t K) {
 
 }  // namespace
 
+BlasSerialScope::BlasSerialScope() { scipy_openblas_set_num_threads(1); }
+BlasSerialScope::~BlasSerialScope() { scipy_openblas_set_num_threads(get_num_threads()); }
+
+// A threaded GEMM started inside a parallel region would deadlock (see BlasSerialScope): fail loudly.
+static void check_not_nested() {
+    LAMINA_CHECK_RUNTIME(!in_parallel_region() || scipy_openblas_get_num_threads() == 1,
+                         "gemm: called inside a parallel region while BLAS is multi-threaded; hold a "
+                         "BlasSerialScope around the region (cpp/core/blas.h)");
+}
+
 void blas_init() { scipy_openblas_set_threads_callback_function(&run_on_openmp); }
 
 void blas_set_num_threads(int n) { scipy_openblas_set_num_threads(n); }
@@ -54,6 +64,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
     if (M == 0 || N == 0) return;
     if (K == 0) return scale_rows(M, N, beta, C, ldc);
     check_dims(M, N, K);
+    check_not_nested();
     scipy_cblas_sgemm(CblasRowMajor, tr(ta), tr(tb), (blasint)M, (blasint)N, (blasint)K, alpha, A,
                       (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
 }
@@ -63,6 +74,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const
     if (M == 0 || N == 0) return;
     if (K == 0) return scale_rows(M, N, beta, C, ldc);
     check_dims(M, N, K);
+    check_not_nested();
     scipy_cblas_dgemm(CblasRowMajor, tr(ta), tr(tb), (blasint)M, (blasint)N, (blasint)K, alpha, A,
                       (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
 }

@@ -1,6 +1,154 @@
-"""(placeholder: being written) The conv op family. C++: cpp/ops/."""
+"""Convolutions, NCHW: conv1d, conv2d, conv_transpose1d, conv_transpose2d (im2col + GEMM).
+C++: cpp/ops/conv2d.cpp, cpp/ops/conv_transpose2d.cpp, cpp/ops/im2col.cpp. 1-D convolutions run
+the 2-D kernels with a unit height.
+"""
 from __future__ import annotations
 
-__all__: list = []          # names exported as lamina.<name>
-FUNCTIONAL: list = []       # names exported as lamina.nn.functional.<name>
-TENSOR_METHODS: dict = {}   # Tensor method / operator name -> function
+import numbers
+from typing import Optional, Sequence, Union
+
+from .. import _C
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+W = Tensor._wrap
+
+_IntOrPair = Union[int, Sequence[int]]
+
+
+def _ntuple(v, n: int, name: str, op: str) -> tuple:
+    """An int (repeated) or a sequence of n ints (a 1-sequence is repeated too, like torch)."""
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return (int(v),) * n
+    if isinstance(v, (tuple, list)) and all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in v):
+        if len(v) == n:
+            return tuple(int(a) for a in v)
+        if len(v) == 1:
+            return (int(v[0]),) * n
+    raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+
+
+def _check_tensors(op: str, input, weight, bias) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected input to be a Tensor, got {type(input).__name__}")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{op}: expected weight to be a Tensor, got {type(weight).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{op}: expected bias to be a Tensor or None, got {type(bias).__name__}")
+
+
+class _Conv(Function):
+    """Forward and backward of conv{1,2}d (transposed=False) and conv_transpose{1,2}d."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, params, transposed):
+        ctx.save_for_backward(x, w)
+        ctx.params = params
+        ctx.transposed = transposed
+        fwd = _C.conv_transpose2d_forward if transposed else _C.conv2d_forward
+        return W(fwd(x._c, w._c, None if b is None else b._c, params))
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, w = ctx.saved_tensors
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        bwd = _C.conv_transpose2d_backward if ctx.transposed else _C.conv2d_backward
+        dx, dw, db = bwd(dout._c, x._c, w._c, ctx.params, nx, nw, nb)
+        return (W(dx) if dx is not None else None, W(dw) if dw is not None else None,
+                W(db) if db is not None else None, None, None)
+
+
+def _conv(op: str, input, weight, bias, stride, padding, dilation, groups, dims: int) -> Tensor:
+    _check_tensors(op, input, weight, bias)
+    n = dims
+    st = _ntuple(stride, n, "stride", op)
+    dl = _ntuple(dilation, n, "dilation", op)
+    extra = (0,) * n
+    if isinstance(padding, str):
+        if padding == "valid":
+            pd = (0,) * n
+        elif padding == "same":
+            # Total padding d*(k-1) per axis; PyTorch puts the odd one at the end.
+            if any(v != 1 for v in st):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride {st})")
+            ks = tuple(weight.shape[2:]) if weight.ndim == n + 2 else (1,) * n  # bad rank: C++ reports it
+            total = [d * (k - 1) for d, k in zip(dl, ks)]
+            pd, extra = tuple(t // 2 for t in total), tuple(t % 2 for t in total)
+        else:
+            raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
+    else:
+        pd = _ntuple(padding, n, "padding", op)
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
+        raise TypeError(f"{op}: groups must be an int, got {type(groups).__name__}")
+    if any(extra):
+        # Odd total padding: pad one more on both sides, then drop the first output row/column,
+        # which equals PyTorch's extra padding at the end only.
+        pd = tuple(p + e for p, e in zip(pd, extra))
+    if n == 1:
+        params = _C.ConvParams((1, st[0]), (0, pd[0]), (1, dl[0]), (0, 0), int(groups), 1)
+    else:
+        params = _C.ConvParams(st, pd, dl, (0, 0), int(groups), 2)
+    out = _Conv.apply(input, weight, bias, params, False)
+    if any(extra):
+        idx = [slice(None)] * (out.ndim - n) + [slice(1, None) if e else slice(None) for e in extra]
+        out = out[tuple(idx)]
+    return out
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: _IntOrPair = 1,
+           padding: Union[_IntOrPair, str] = 0, dilation: _IntOrPair = 1, groups: int = 1) -> Tensor:
+    """2-D convolution (cross-correlation) over an (N, C, H, W) or (C, H, W) input.
+
+    weight is (OC, C/groups, KH, KW), bias (OC,) or None; stride, padding and dilation are ints
+    or (h, w) pairs, padding may also be 'valid' or 'same'. Output height is
+    floor((H + 2*padding - dilation*(KH-1) - 1) / stride) + 1, likewise for the width.
+    """
+    return _conv("conv2d", input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: _IntOrPair = 1,
+           padding: Union[_IntOrPair, str] = 0, dilation: _IntOrPair = 1, groups: int = 1) -> Tensor:
+    """1-D convolution over an (N, C, L) or (C, L) input; weight is (OC, C/groups, K)."""
+    return _conv("conv1d", input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+def _conv_transpose(op: str, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                    dims: int) -> Tensor:
+    _check_tensors(op, input, weight, bias)
+    n = dims
+    st = _ntuple(stride, n, "stride", op)
+    pd = _ntuple(padding, n, "padding", op)
+    opd = _ntuple(output_padding, n, "output_padding", op)
+    dl = _ntuple(dilation, n, "dilation", op)
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
+        raise TypeError(f"{op}: groups must be an int, got {type(groups).__name__}")
+    if n == 1:
+        params = _C.ConvParams((1, st[0]), (0, pd[0]), (1, dl[0]), (0, opd[0]), int(groups), 1)
+    else:
+        params = _C.ConvParams(st, pd, dl, opd, int(groups), 2)
+    return _Conv.apply(input, weight, bias, params, True)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: _IntOrPair = 1,
+                     padding: _IntOrPair = 0, output_padding: _IntOrPair = 0, groups: int = 1,
+                     dilation: _IntOrPair = 1) -> Tensor:
+    """2-D transposed convolution (the gradient of conv2d with respect to its input).
+
+    weight is (C_in, C_out/groups, KH, KW). Output height is
+    (H - 1)*stride - 2*padding + dilation*(KH-1) + output_padding + 1.
+    """
+    return _conv_transpose("conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 2)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: _IntOrPair = 1,
+                     padding: _IntOrPair = 0, output_padding: _IntOrPair = 0, groups: int = 1,
+                     dilation: _IntOrPair = 1) -> Tensor:
+    """1-D transposed convolution over (N, C_in, L); weight is (C_in, C_out/groups, K)."""
+    return _conv_transpose("conv_transpose1d", input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 1)
+
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+FUNCTIONAL = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+TENSOR_METHODS: dict = {}

@@ -1,6 +1,177 @@
-"""(placeholder: being written) The pool op family. C++: cpp/ops/."""
+"""Pooling, NCHW: max_pool1d/2d (with int64 argmax indices), avg_pool1d/2d, adaptive_avg_pool2d,
+adaptive_max_pool2d. C++: cpp/ops/pool.cpp. 1-D pools run the 2-D kernels with a unit height.
+"""
 from __future__ import annotations
 
-__all__: list = []          # names exported as lamina.<name>
-FUNCTIONAL: list = []       # names exported as lamina.nn.functional.<name>
-TENSOR_METHODS: dict = {}   # Tensor method / operator name -> function
+import numbers
+from typing import Optional, Sequence, Union
+
+from .. import _C
+from ..autograd.function import Function
+from ..tensor import Tensor
+from .conv import _ntuple
+
+W = Tensor._wrap
+
+_IntOrPair = Union[int, Sequence[int]]
+
+
+def _check_input(op: str, input) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: expected input to be a Tensor, got {type(input).__name__}")
+
+
+def _params(op, n, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad=True,
+            divisor_override=None):
+    k = _ntuple(kernel_size, n, "kernel_size", op)
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
+        _ntuple(stride, n, "stride", op)
+    p = _ntuple(padding, n, "padding", op)
+    d = _ntuple(dilation, n, "dilation", op)
+    if divisor_override is None:
+        div = 0
+    else:
+        if not isinstance(divisor_override, numbers.Integral) or isinstance(divisor_override, bool):
+            raise TypeError(f"{op}: divisor_override must be an int or None, got {type(divisor_override).__name__}")
+        if divisor_override <= 0:
+            raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
+        div = int(divisor_override)
+    if n == 1:
+        k, s, p, d = (1,) + k, (1,) + s, (0,) + p, (1,) + d
+    return _C.PoolParams(k, s, p, d, bool(ceil_mode), bool(count_include_pad), div, n)
+
+
+class _MaxPool(Function):
+    @staticmethod
+    def forward(ctx, x, params):
+        out, idx = _C.max_pool2d_forward(x._c, params)
+        ctx.save_for_backward(x)
+        ctx.dims = params.dims
+        ctx.idx = idx
+        idx = W(idx)
+        ctx.mark_non_differentiable(idx)
+        return W(out), idx
+
+    @staticmethod
+    def backward(ctx, dout, _didx):
+        (x,) = ctx.saved_tensors
+        return W(_C.max_pool2d_backward(dout._c, ctx.idx, x._c, ctx.dims)), None
+
+
+class _AdaptiveMaxPool(Function):
+    @staticmethod
+    def forward(ctx, x, output_size):
+        out, idx = _C.adaptive_max_pool2d_forward(x._c, output_size)
+        ctx.save_for_backward(x)
+        ctx.idx = idx
+        idx = W(idx)
+        ctx.mark_non_differentiable(idx)
+        return W(out), idx
+
+    @staticmethod
+    def backward(ctx, dout, _didx):
+        (x,) = ctx.saved_tensors
+        return W(_C.max_pool2d_backward(dout._c, ctx.idx, x._c, 2)), None
+
+
+class _AvgPool(Function):
+    @staticmethod
+    def forward(ctx, x, params):
+        ctx.save_for_backward(x)
+        ctx.params = params
+        return W(_C.avg_pool2d_forward(x._c, params))
+
+    @staticmethod
+    def backward(ctx, dout):
+        (x,) = ctx.saved_tensors
+        return W(_C.avg_pool2d_backward(dout._c, x._c, ctx.params)), None
+
+
+class _AdaptiveAvgPool(Function):
+    @staticmethod
+    def forward(ctx, x, output_size):
+        ctx.save_for_backward(x)
+        return W(_C.adaptive_avg_pool2d_forward(x._c, output_size))
+
+    @staticmethod
+    def backward(ctx, dout):
+        (x,) = ctx.saved_tensors
+        return W(_C.adaptive_avg_pool2d_backward(dout._c, x._c)), None
+
+
+def max_pool2d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPair] = None,
+               padding: _IntOrPair = 0, dilation: _IntOrPair = 1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """2-D max pooling over (N, C, H, W) or (C, H, W). stride defaults to kernel_size; padding
+    (implicit -inf) is at most half the kernel. With return_indices, also returns the int64 argmax
+    positions h*W + w within each plane (ties: the first maximum), as PyTorch does."""
+    _check_input("max_pool2d", input)
+    out, idx = _MaxPool.apply(input, _params("max_pool2d", 2, kernel_size, stride, padding, dilation, ceil_mode))
+    return (out, idx) if return_indices else out
+
+
+def max_pool1d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPair] = None,
+               padding: _IntOrPair = 0, dilation: _IntOrPair = 1, ceil_mode: bool = False,
+               return_indices: bool = False):
+    """1-D max pooling over (N, C, L) or (C, L); indices are positions along L."""
+    _check_input("max_pool1d", input)
+    out, idx = _MaxPool.apply(input, _params("max_pool1d", 1, kernel_size, stride, padding, dilation, ceil_mode))
+    return (out, idx) if return_indices else out
+
+
+def avg_pool2d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPair] = None,
+               padding: _IntOrPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: Optional[int] = None) -> Tensor:
+    """2-D average pooling. count_include_pad counts the zero padding in the divisor;
+    divisor_override replaces the divisor altogether."""
+    _check_input("avg_pool2d", input)
+    return _AvgPool.apply(input, _params("avg_pool2d", 2, kernel_size, stride, padding, 1, ceil_mode,
+                                         count_include_pad, divisor_override))
+
+
+def avg_pool1d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPair] = None,
+               padding: _IntOrPair = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """1-D average pooling over (N, C, L) or (C, L)."""
+    _check_input("avg_pool1d", input)
+    return _AvgPool.apply(input, _params("avg_pool1d", 1, kernel_size, stride, padding, 1, ceil_mode,
+                                         count_include_pad))
+
+
+def _output_size(op: str, input: Tensor, output_size) -> tuple:
+    if input.ndim not in (3, 4):
+        raise ValueError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got input of shape "
+                         f"{'x'.join(map(str, input.shape))} ({input.ndim}-D)")
+    if output_size is None or isinstance(output_size, numbers.Integral):
+        output_size = (output_size, output_size)
+    if not isinstance(output_size, (tuple, list)) or len(output_size) != 2:
+        raise ValueError(f"{op}: output_size must be an int, None or a pair, got {output_size!r}")
+    sizes = (input.shape[-2], input.shape[-1])
+    out = []
+    for o, s in zip(output_size, sizes):
+        if o is None:
+            out.append(int(s))
+        elif isinstance(o, numbers.Integral) and not isinstance(o, bool):
+            out.append(int(o))
+        else:
+            raise ValueError(f"{op}: output_size must be an int, None or a pair, got {output_size!r}")
+    return tuple(out)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed output size (int or (h, w); None keeps that input size).
+    Window o covers [floor(o*In/Out), ceil((o+1)*In/Out))."""
+    _check_input("adaptive_avg_pool2d", input)
+    return _AdaptiveAvgPool.apply(input, _output_size("adaptive_avg_pool2d", input, output_size))
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to a fixed output size; with return_indices also the int64 argmax positions."""
+    _check_input("adaptive_max_pool2d", input)
+    out, idx = _AdaptiveMaxPool.apply(input, _output_size("adaptive_max_pool2d", input, output_size))
+    return (out, idx) if return_indices else out
+
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d"]
+FUNCTIONAL = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
+              "adaptive_max_pool2d"]
+TENSOR_METHODS: dict = {}

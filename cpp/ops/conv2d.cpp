@@ -1,0 +1,379 @@
+// conv2d / conv1d: argument checks (shape errors show the output-size arithmetic), then the CPU
+// forward (per image: im2col, one GEMM per group with the bias pre-filled) and right below it the
+// backward pieces (data grad = col2im(W^T dY), weight grad = sum dY cols^T, bias grad = sum dY),
+// which conv_transpose2d.cpp reuses with the roles swapped.
+#include "conv2d.h"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "../core/blas.h"
+#include "../core/check.h"
+#include "../core/parallel.h"
+
+namespace lamina {
+
+namespace {
+
+std::string pair_str(const std::array<int64_t, 2>& v, int64_t dims) {
+    if (dims == 1 || v[0] == v[1]) return std::to_string(v[1]);
+    return detail::cat("(", v[0], ", ", v[1], ")");
+}
+
+std::string kernel_str(int64_t kh, int64_t kw, int64_t dims) {
+    return dims == 1 ? std::to_string(kw) : detail::cat(kh, "x", kw);
+}
+
+const char* axis_name(int a, int64_t dims) { return dims == 1 ? "length" : (a == 0 ? "height" : "width"); }
+const char* axis_letter(int a, int64_t dims) { return dims == 1 ? "L" : (a == 0 ? "H" : "W"); }
+
+// "floor((7 - 5 + 2*0) / 2) + 1 = 2" (the dilated form when d > 1).
+std::string out_size_expr(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+    const int64_t r = conv_out_size(in, k, s, p, d);
+    if (d == 1) return detail::cat("floor((", in, " - ", k, " + 2*", p, ") / ", s, ") + 1 = ", r);
+    return detail::cat("floor((", in, " + 2*", p, " - ", d, "*(", k, " - 1) - 1) / ", s, ") + 1 = ", r);
+}
+
+std::string transpose_out_expr(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int64_t op) {
+    return detail::cat("(", in, " - 1)*", s, " - 2*", p, " + ", d, "*(", k, " - 1) + ", op, " + 1 = ",
+                       conv_transpose_out_size(in, k, s, p, d, op));
+}
+
+// Runs body(n, scratch) for every image n. With several images and threads: OpenMP over the batch,
+// each thread with its own scratch and single-threaded BLAS. Otherwise in order on this thread, so
+// BLAS and the im2col loops get the threads.
+template <class T, class F>
+void for_each_image(int64_t N, int64_t scratch, const F& body) {
+    const int64_t nt = std::min<int64_t>(get_num_threads(), N);
+#ifdef _OPENMP
+    if (nt > 1 && !in_parallel_region()) {
+        BlasSerialScope serial;
+#pragma omp parallel num_threads(static_cast<int>(nt))
+        {
+            std::unique_ptr<T[]> buf(scratch > 0 ? new T[scratch] : nullptr);
+#pragma omp for schedule(static)
+            for (int64_t n = 0; n < N; ++n) body(n, buf.get());
+        }
+        return;
+    }
+#endif
+    std::unique_ptr<T[]> buf(scratch > 0 ? new T[scratch] : nullptr);
+    for (int64_t n = 0; n < N; ++n) body(n, buf.get());
+}
+
+}  // namespace
+
+namespace detail {
+
+ConvPlan plan_conv(const char* op, const Tensor& x, const Tensor& w, const OptTensor& b,
+                   const ConvParams& p, bool transposed) {
+    const int64_t dims = p.dims;
+    LAMINA_CHECK(dims == 1 || dims == 2, op, ": dims must be 1 or 2, got ", dims);
+    const char* bat = dims == 2 ? "(N, C, H, W)" : "(N, C, L)";
+    const char* unb = dims == 2 ? "(C, H, W)" : "(C, L)";
+    const char* wl = transposed ? (dims == 2 ? "(C_in, C_out/groups, KH, KW)" : "(C_in, C_out/groups, K)")
+                                : (dims == 2 ? "(OC, C/groups, KH, KW)" : "(OC, C/groups, K)");
+    LAMINA_CHECK(x.dim() == dims + 1 || x.dim() == dims + 2, op, ": expected a ", dims + 1, "-D ", unb,
+                 " or ", dims + 2, "-D ", bat, " input, got input of shape ", dims_str(x.shape()), " (",
+                 x.dim(), "-D)");
+    LAMINA_CHECK(w.dim() == dims + 2, op, ": expected a ", dims + 2, "-D weight ", wl,
+                 ", got weight of shape ", dims_str(w.shape()), " (", w.dim(), "-D)");
+    LAMINA_CHECK_TYPE(is_floating(x.dtype()), op,
+                      ": expected a floating-point input (float32 or float64), got ", dtype_name(x.dtype()));
+    LAMINA_CHECK_TYPE(w.dtype() == x.dtype(), op, ": input and weight must have the same dtype, got input ",
+                      dtype_name(x.dtype()), " and weight ", dtype_name(w.dtype()));
+    if (b) {
+        LAMINA_CHECK_TYPE(b->dtype() == x.dtype(), op, ": input and bias must have the same dtype, got input ",
+                          dtype_name(x.dtype()), " and bias ", dtype_name(b->dtype()));
+    }
+    LAMINA_CHECK_RUNTIME(x.device() == w.device() && (!b || b->device() == x.device()), op,
+                         ": expected all tensors on the same device, got input on ", x.device(),
+                         " and weight on ", w.device());
+    LAMINA_CHECK_RUNTIME(x.device().is_cpu(), op, ": no CUDA kernel yet; move the tensors to the CPU");
+
+    const int a0 = dims == 2 ? 0 : 1;
+    for (int a = a0; a < 2; ++a) {
+        LAMINA_CHECK(p.stride[a] >= 1, op, ": stride must be positive, got stride ", pair_str(p.stride, dims));
+        LAMINA_CHECK(p.padding[a] >= 0, op, ": padding must be non-negative, got padding ",
+                     pair_str(p.padding, dims));
+        LAMINA_CHECK(p.dilation[a] >= 1, op, ": dilation must be positive, got dilation ",
+                     pair_str(p.dilation, dims));
+    }
+    const int64_t groups = p.groups;
+    LAMINA_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
+
+    Shape xs = x.shape(), ws = w.shape();
+    const bool batched = x.dim() == dims + 2;
+    if (!batched) xs.insert(xs.begin(), 1);
+    if (dims == 1) {
+        xs.insert(xs.begin() + 2, 1);
+        ws.insert(ws.begin() + 2, 1);
+    }
+    const int64_t N = xs[0], Cx = xs[1], H = xs[2], Wd = xs[3], KH = ws[2], KW = ws[3];
+    LAMINA_CHECK(KH >= 1 && KW >= 1, op, ": kernel size must be positive, got weight ", dims_str(w.shape()));
+    const std::array<int64_t, 2> in{H, Wd}, k{KH, KW};
+    const std::string desc =
+        detail::cat(op, ": input ", dims_str(x.shape()), ", kernel ", kernel_str(KH, KW, dims), ", stride ",
+                    pair_str(p.stride, dims), ", padding ", pair_str(p.padding, dims), ", dilation ",
+                    pair_str(p.dilation, dims));
+
+    ConvPlan pl;
+    pl.N = N;
+    pl.groups = groups;
+    ConvGeometry& g = pl.g;
+    g.KH = KH;
+    g.KW = KW;
+    g.sh = p.stride[0];
+    g.sw = p.stride[1];
+    g.ph = p.padding[0];
+    g.pw = p.padding[1];
+    g.dh = p.dilation[0];
+    g.dw = p.dilation[1];
+    if (dims == 1) {
+        g.sh = g.dh = 1;
+        g.ph = 0;
+    }
+    int64_t outC = 0;
+    std::array<int64_t, 2> out{1, 1};
+    if (!transposed) {
+        const int64_t OC = ws[0], Cg = ws[1];
+        LAMINA_CHECK(Cx % groups == 0, op, ": groups ", groups, " must divide the input channels ", Cx,
+                     " (input ", dims_str(x.shape()), ")");
+        LAMINA_CHECK(OC % groups == 0, op, ": groups ", groups, " must divide the output channels ", OC,
+                     " (weight ", dims_str(w.shape()), ")");
+        LAMINA_CHECK(Cx == Cg * groups, op, ": expected input with ", Cg * groups, " channels (weight ",
+                     dims_str(w.shape()), ", groups ", groups, "), got input ", dims_str(x.shape()));
+        for (int a = a0; a < 2; ++a) {
+            const int64_t s = a ? g.sw : g.sh, pd = a ? g.pw : g.ph, d = a ? g.dw : g.dh;
+            const int64_t eff = d * (k[a] - 1) + 1;
+            if (eff > in[a] + 2 * pd) {
+                const bool dil = (dims == 1 ? g.dw == 1 : (g.dh == 1 && g.dw == 1));
+                const std::string kstr =
+                    dil ? detail::cat("kernel ", kernel_str(KH, KW, dims))
+                        : detail::cat("dilated kernel ",
+                                      kernel_str(g.dh * (KH - 1) + 1, g.dw * (KW - 1) + 1, dims),
+                                      " (dilation*(kernel-1)+1)");
+                throw ValueError(detail::cat(
+                    desc, " -> output ", axis_name(a, dims), " ", out_size_expr(in[a], k[a], s, pd, d), ": ",
+                    kstr, " is larger than the padded input ",
+                    kernel_str(H + 2 * g.ph, Wd + 2 * g.pw, dims), " (", axis_letter(a, dims),
+                    " + 2*padding); add padding or use a smaller kernel"));
+            }
+            out[a] = conv_out_size(in[a], k[a], s, pd, d);
+        }
+        pl.OC = OC;
+        outC = OC;
+        g.C = Cx;
+        g.H = H;
+        g.W = Wd;
+        g.OH = out[0];
+        g.OW = out[1];
+        pl.x4 = xs;
+        pl.out4 = {N, OC, g.OH, g.OW};
+    } else {
+        const int64_t Cin = ws[0], Coutg = ws[1];
+        LAMINA_CHECK(Cin % groups == 0, op, ": groups ", groups, " must divide the input channels ", Cin,
+                     " (weight ", dims_str(w.shape()), ")");
+        LAMINA_CHECK(Cx == Cin, op, ": expected input with ", Cin, " channels (weight ", dims_str(w.shape()),
+                     ", groups ", groups, "), got input ", dims_str(x.shape()));
+        for (int a = a0; a < 2; ++a) {
+            const int64_t s = a ? g.sw : g.sh, pd = a ? g.pw : g.ph, d = a ? g.dw : g.dh;
+            const int64_t opad = p.output_padding[a];
+            LAMINA_CHECK(opad >= 0 && (opad < s || opad < d), op, ": output_padding ",
+                         pair_str(p.output_padding, dims), " must be smaller than either stride ",
+                         pair_str(p.stride, dims), " or dilation ", pair_str(p.dilation, dims));
+            out[a] = conv_transpose_out_size(in[a], k[a], s, pd, d, opad);
+            LAMINA_CHECK(out[a] >= 1, desc, " -> output ", axis_name(a, dims), " ",
+                         transpose_out_expr(in[a], k[a], s, pd, d, opad), " is not positive; reduce padding");
+        }
+        outC = Coutg * groups;
+        pl.OC = Cin;  // the matching forward convolution maps outC channels to Cin
+        g.C = outC;
+        g.H = out[0];
+        g.W = out[1];
+        g.OH = H;
+        g.OW = Wd;
+        pl.x4 = {N, outC, out[0], out[1]};
+        pl.out4 = xs;
+    }
+    pl.w4 = ws;
+    if (b) {
+        LAMINA_CHECK(b->dim() == 1 && b->shape()[0] == outC, op, ": expected bias of shape [", outC,
+                     "], got bias of shape ", b->shape());
+    }
+    pl.out_shape = {N, outC, out[0], out[1]};
+    if (dims == 1) pl.out_shape.erase(pl.out_shape.begin() + 2);
+    if (!batched) pl.out_shape.erase(pl.out_shape.begin());
+    return pl;
+}
+
+// ---- forward: out_n[OC, L] = W[OC, Kg] x cols_n[Kg, L] (+ b), one GEMM per group ----
+Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, const ConvPlan& pl) {
+    Tensor out = Tensor::empty(pl.out4, x.dtype(), x.device());
+    dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
+        using T = decltype(tag);
+        const ConvGeometry& g = pl.g;
+        const int64_t G = pl.groups, L = g.col_cols(), OCg = pl.OC / G, Kg = g.col_rows() / G;
+        const bool direct = g.is_pointwise();
+        const T* xp = x.data<T>();
+        const T* wp = w.data<T>();
+        const T* bp = b ? b->data<T>() : nullptr;
+        T* op = out.data<T>();
+        for_each_image<T>(pl.N, direct ? 0 : g.col_rows() * L, [&](int64_t n, T* cols) {
+            const T* xn = xp + n * g.C * g.H * g.W;
+            T* on = op + n * pl.OC * L;
+            const T* src = xn;
+            if (!direct) {
+                im2col(xn, g, cols);
+                src = cols;
+            }
+            T beta = 0;
+            if (bp) {
+                for (int64_t oc = 0; oc < pl.OC; ++oc) std::fill(on + oc * L, on + (oc + 1) * L, bp[oc]);
+                beta = 1;
+            }
+            for (int64_t gr = 0; gr < G; ++gr)
+                gemm(false, false, OCg, L, Kg, T(1), wp + gr * OCg * Kg, Kg, src + gr * Kg * L, L, beta,
+                     on + gr * OCg * L, L);
+        });
+    });
+    return out;
+}
+
+// ---- backward ----
+// dx_n = col2im(W^T[Kg, OCg] x dy_n[OCg, L]) per group; a pointwise conv writes W^T dy_n directly.
+Tensor conv_data_grad_cpu(const Tensor& dy, const Tensor& w, const ConvPlan& pl) {
+    Tensor dx = Tensor::empty(pl.x4, dy.dtype(), dy.device());
+    dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        const ConvGeometry& g = pl.g;
+        const int64_t G = pl.groups, L = g.col_cols(), OCg = pl.OC / G, Kg = g.col_rows() / G;
+        const bool direct = g.is_pointwise();
+        const T* dyp = dy.data<T>();
+        const T* wp = w.data<T>();
+        T* dxp = dx.data<T>();
+        for_each_image<T>(pl.N, direct ? 0 : g.col_rows() * L, [&](int64_t n, T* cols) {
+            const T* dyn = dyp + n * pl.OC * L;
+            T* dxn = dxp + n * g.C * g.H * g.W;
+            T* dst = direct ? dxn : cols;
+            for (int64_t gr = 0; gr < G; ++gr)
+                gemm(true, false, Kg, L, OCg, T(1), wp + gr * OCg * Kg, Kg, dyn + gr * OCg * L, L, T(0),
+                     dst + gr * Kg * L, L);
+            if (!direct) col2im(cols, g, dxn);
+        });
+    });
+    return dx;
+}
+
+// dw_g[OCg, Kg] = sum_n dy_n,g[OCg, L] x cols_n,g[Kg, L]^T. Threads split the batch and each
+// accumulates into its own buffer; the buffers are summed at the end (no two threads share dw).
+Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& pl) {
+    Tensor dw = Tensor::empty(pl.w4, dy.dtype(), dy.device());
+    dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        const ConvGeometry& g = pl.g;
+        const int64_t G = pl.groups, L = g.col_cols(), OCg = pl.OC / G, Kg = g.col_rows() / G;
+        const int64_t wsize = pl.OC * Kg, scratch = g.is_pointwise() ? 0 : g.col_rows() * L;
+        const T* dyp = dy.data<T>();
+        const T* xp = x.data<T>();
+        T* dwp = dw.data<T>();
+        auto image = [&](int64_t n, T* cols, T* acc, T beta) {
+            const T* xn = xp + n * g.C * g.H * g.W;
+            const T* dyn = dyp + n * pl.OC * L;
+            const T* src = xn;
+            if (scratch) {
+                im2col(xn, g, cols);
+                src = cols;
+            }
+            for (int64_t gr = 0; gr < G; ++gr)
+                gemm(false, true, OCg, Kg, L, T(1), dyn + gr * OCg * L, L, src + gr * Kg * L, L, beta,
+                     acc + gr * OCg * Kg, Kg);
+        };
+        if (pl.N == 0) {
+            std::fill(dwp, dwp + wsize, T(0));
+            return;
+        }
+        const int64_t nt = std::min<int64_t>(get_num_threads(), pl.N);
+#ifdef _OPENMP
+        if (nt > 1 && !in_parallel_region()) {
+            std::vector<std::unique_ptr<T[]>> accs(nt);
+            BlasSerialScope serial;
+#pragma omp parallel num_threads(static_cast<int>(nt))
+            {
+                const int64_t t = omp_get_thread_num(), T_ = omp_get_num_threads();
+                const int64_t b = t * pl.N / T_, e = (t + 1) * pl.N / T_;
+                if (b < e) {
+                    accs[t].reset(new T[wsize]);
+                    std::unique_ptr<T[]> cols(scratch ? new T[scratch] : nullptr);
+                    for (int64_t n = b; n < e; ++n) image(n, cols.get(), accs[t].get(), n == b ? T(0) : T(1));
+                }
+            }
+            parallel_for(0, wsize, kGrainElementwise, [&](int64_t i0, int64_t i1) {
+                for (int64_t i = i0; i < i1; ++i) {
+                    T s = 0;
+                    for (const auto& a : accs)
+                        if (a) s += a[i];
+                    dwp[i] = s;
+                }
+            });
+            return;
+        }
+#endif
+        std::unique_ptr<T[]> cols(scratch ? new T[scratch] : nullptr);
+        for (int64_t n = 0; n < pl.N; ++n) image(n, cols.get(), dwp, n == 0 ? T(0) : T(1));
+    });
+    return dw;
+}
+
+// db[c] = sum over batch and positions of dy[n, c, ...]; accumulated in double.
+Tensor conv_bias_grad_cpu(const Tensor& dy) {
+    const int64_t N = dy.shape()[0], C = dy.shape()[1], L = (N * C != 0) ? dy.numel() / (N * C) : 0;
+    Tensor db = Tensor::empty({C}, dy.dtype(), dy.device());
+    dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        const T* p = dy.data<T>();
+        T* out = db.data<T>();
+        parallel_for(0, C, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, N * L)),
+                     [&](int64_t c0, int64_t c1) {
+                         for (int64_t c = c0; c < c1; ++c) {
+                             double s = 0;
+                             for (int64_t n = 0; n < N; ++n) {
+                                 const T* r = p + (n * C + c) * L;
+                                 for (int64_t i = 0; i < L; ++i) s += r[i];
+                             }
+                             out[c] = static_cast<T>(s);
+                         }
+                     });
+    });
+    return db;
+}
+
+}  // namespace detail
+
+Tensor conv2d_forward(const Tensor& x, const Tensor& w, const OptTensor& b, const ConvParams& p) {
+    const char* op = p.dims == 1 ? "conv1d" : "conv2d";
+    const detail::ConvPlan pl = detail::plan_conv(op, x, w, b, p, false);
+    const Tensor xc = x.contiguous().reshape(pl.x4), wc = w.contiguous().reshape(pl.w4);
+    OptTensor bc;
+    if (b) bc = b->contiguous();
+    return detail::conv_forward_cpu(xc, wc, bc, pl).view(pl.out_shape);
+}
+
+ConvGrads conv2d_backward(const Tensor& dout, const Tensor& x, const Tensor& w, const ConvParams& p,
+                          bool need_dx, bool need_dw, bool need_db) {
+    const char* op = p.dims == 1 ? "conv1d backward" : "conv2d backward";
+    const detail::ConvPlan pl = detail::plan_conv(op, x, w, std::nullopt, p, false);
+    LAMINA_CHECK(dout.shape() == pl.out_shape, op, ": expected dout of shape ", pl.out_shape, ", got ",
+                 dout.shape());
+    LAMINA_CHECK_TYPE(dout.dtype() == x.dtype(), op, ": dout dtype ", dtype_name(dout.dtype()),
+                      " differs from input dtype ", dtype_name(x.dtype()));
+    const Tensor dy = dout.contiguous().reshape(pl.out4);
+    OptTensor dx, dw, db;
+    if (need_dx) dx = detail::conv_data_grad_cpu(dy, w.contiguous().reshape(pl.w4), pl).view(x.shape());
+    if (need_dw) dw = detail::conv_weight_grad_cpu(dy, x.contiguous().reshape(pl.x4), pl).view(w.shape());
+    if (need_db) db = detail::conv_bias_grad_cpu(dy);
+    return {dx, dw, db};
+}
+
+}  // namespace lamina

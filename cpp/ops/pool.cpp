@@ -1,0 +1,450 @@
+// Pooling: argument checks (output-size arithmetic in the messages), then per-plane CPU kernels,
+// OpenMP over planes (each thread owns whole planes, rows stay contiguous), forward then backward
+// for max, average, adaptive average and adaptive max. max 2x2 stride 2 has its own fast loop.
+#include "pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "../core/check.h"
+#include "../core/parallel.h"
+#include "im2col.h"
+
+namespace lamina {
+
+namespace {
+
+struct PoolPlan {
+    int64_t P = 0, H = 1, W = 1, OH = 1, OW = 1;  // planes, input and output plane size
+    int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+    Shape out_shape;
+};
+
+int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+    const int64_t num = in + 2 * p - d * (k - 1) - 1;
+    int64_t o = (ceil_mode ? ceil_div(num, s) : floor_div(num, s)) + 1;
+    // PyTorch's rule: the last window must start inside the input or the left padding.
+    if (ceil_mode && o > 0 && (o - 1) * s >= in + p) --o;
+    return o;
+}
+
+std::string pool_expr(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+    const char* f = ceil_mode ? "ceil" : "floor";
+    const int64_t r = pool_out_size(in, k, s, p, d, ceil_mode);
+    if (d == 1) return detail::cat(f, "((", in, " - ", k, " + 2*", p, ") / ", s, ") + 1 = ", r);
+    return detail::cat(f, "((", in, " + 2*", p, " - ", d, "*(", k, " - 1) - 1) / ", s, ") + 1 = ", r);
+}
+
+std::string pstr(const std::array<int64_t, 2>& v, int64_t dims) {
+    if (dims == 1 || v[0] == v[1]) return std::to_string(v[1]);
+    return detail::cat("(", v[0], ", ", v[1], ")");
+}
+
+std::string kstr(int64_t kh, int64_t kw, int64_t dims) {
+    return dims == 1 ? std::to_string(kw) : detail::cat(kh, "x", kw);
+}
+
+// Rank / dtype / device checks shared by every pool; returns the spatial sizes (H = 1 for 1-D).
+void check_input(const char* op, const Tensor& x, int64_t dims, int64_t& P, int64_t& H, int64_t& W) {
+    const char* bat = dims == 2 ? "(N, C, H, W)" : "(N, C, L)";
+    const char* unb = dims == 2 ? "(C, H, W)" : "(C, L)";
+    LAMINA_CHECK(x.dim() == dims + 1 || x.dim() == dims + 2, op, ": expected a ", dims + 1, "-D ", unb,
+                 " or ", dims + 2, "-D ", bat, " input, got input of shape ", dims_str(x.shape()), " (",
+                 x.dim(), "-D)");
+    LAMINA_CHECK_TYPE(is_floating(x.dtype()), op,
+                      ": expected a floating-point input (float32 or float64), got ", dtype_name(x.dtype()));
+    LAMINA_CHECK_RUNTIME(x.device().is_cpu(), op, ": no CUDA kernel yet; move the tensor to the CPU");
+    H = dims == 2 ? x.size(-2) : 1;
+    W = x.size(-1);
+    P = 1;
+    for (int64_t d = 0; d < x.dim() - dims; ++d) P *= x.shape()[d];
+}
+
+PoolPlan plan_pool(const char* op, const Tensor& x, const PoolParams& p, bool has_dilation) {
+    const int64_t dims = p.dims;
+    LAMINA_CHECK(dims == 1 || dims == 2, op, ": dims must be 1 or 2, got ", dims);
+    PoolPlan pl;
+    check_input(op, x, dims, pl.P, pl.H, pl.W);
+    const int a0 = dims == 2 ? 0 : 1;
+    for (int a = a0; a < 2; ++a) {
+        LAMINA_CHECK(p.kernel[a] >= 1, op, ": kernel_size must be positive, got kernel_size ",
+                     pstr(p.kernel, dims));
+        LAMINA_CHECK(p.stride[a] >= 1, op, ": stride must be positive, got stride ", pstr(p.stride, dims));
+        LAMINA_CHECK(p.padding[a] >= 0, op, ": padding must be non-negative, got padding ",
+                     pstr(p.padding, dims));
+        LAMINA_CHECK(p.dilation[a] >= 1, op, ": dilation must be positive, got dilation ",
+                     pstr(p.dilation, dims));
+        LAMINA_CHECK(p.padding[a] <= p.kernel[a] / 2, op, ": padding ", pstr(p.padding, dims),
+                     " must be at most half the kernel size ", pstr(p.kernel, dims), " (", p.kernel[a],
+                     " // 2 = ", p.kernel[a] / 2, "), got input ", dims_str(x.shape()));
+    }
+    if (dims == 2) {
+        pl.kh = p.kernel[0];
+        pl.sh = p.stride[0];
+        pl.ph = p.padding[0];
+        pl.dh = p.dilation[0];
+    }
+    pl.kw = p.kernel[1];
+    pl.sw = p.stride[1];
+    pl.pw = p.padding[1];
+    pl.dw = p.dilation[1];
+    const std::string desc = detail::cat(
+        op, ": input ", dims_str(x.shape()), ", kernel ", kstr(pl.kh, pl.kw, dims), ", stride ",
+        pstr(p.stride, dims), ", padding ", pstr(p.padding, dims),
+        has_dilation ? ", dilation " + pstr(p.dilation, dims) : std::string(), p.ceil_mode ? ", ceil_mode" : "");
+    const int64_t in[2] = {pl.H, pl.W}, k[2] = {pl.kh, pl.kw}, s[2] = {pl.sh, pl.sw},
+                  pd[2] = {pl.ph, pl.pw}, dl[2] = {pl.dh, pl.dw};
+    int64_t out[2] = {1, 1};
+    for (int a = a0; a < 2; ++a) {
+        out[a] = pool_out_size(in[a], k[a], s[a], pd[a], dl[a], p.ceil_mode);
+        if (out[a] < 1) {
+            const bool dil = pl.dh == 1 && pl.dw == 1;
+            const std::string ks = dil ? "kernel " + kstr(pl.kh, pl.kw, dims)
+                                       : "dilated kernel " + kstr(pl.dh * (pl.kh - 1) + 1, pl.dw * (pl.kw - 1) + 1, dims) +
+                                             " (dilation*(kernel-1)+1)";
+            throw ValueError(detail::cat(desc, " -> output ", dims == 1 ? "length" : (a ? "width" : "height"),
+                                         " ", pool_expr(in[a], k[a], s[a], pd[a], dl[a], p.ceil_mode), ": ", ks,
+                                         " is larger than the padded input ",
+                                         kstr(pl.H + 2 * pl.ph, pl.W + 2 * pl.pw, dims), " (",
+                                         dims == 1 ? "L" : (a ? "W" : "H"),
+                                         " + 2*padding); add padding or use a smaller kernel"));
+        }
+    }
+    pl.OH = out[0];
+    pl.OW = out[1];
+    pl.out_shape = Shape(x.shape().begin(), x.shape().end() - dims);
+    if (dims == 2) pl.out_shape.push_back(pl.OH);
+    pl.out_shape.push_back(pl.OW);
+    return pl;
+}
+
+// Planes per thread so that each thread does at least kGrainElementwise window reads.
+int64_t plane_grain(int64_t per_plane) {
+    return std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, per_plane));
+}
+
+template <class T>
+inline bool takes_max(T v, T m) {
+    return v > m || v != v;  // NaN propagates, ties keep the first max (PyTorch's rule)
+}
+
+template <class T>
+void max_pool_plane(const T* x, T* out, int64_t* idx, const PoolPlan& g, const int64_t* taps) {
+    const int64_t W = g.W;
+    const bool fast = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 &&
+                      g.dh == 1 && g.dw == 1 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
+    if (fast) {
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+            const T* r0 = x + 2 * oh * W;
+            const T* r1 = r0 + W;
+            T* o = out + oh * g.OW;
+            int64_t* ix = idx + oh * g.OW;
+            const int64_t base = 2 * oh * W;
+            for (int64_t ow = 0; ow < g.OW; ++ow) {
+                const int64_t c = 2 * ow;
+                T m = r0[c];
+                int64_t mi = base + c;
+                if (takes_max(r0[c + 1], m)) m = r0[c + 1], mi = base + c + 1;
+                if (takes_max(r1[c], m)) m = r1[c], mi = base + W + c;
+                if (takes_max(r1[c + 1], m)) m = r1[c + 1], mi = base + W + c + 1;
+                o[ow] = m;
+                ix[ow] = mi;
+            }
+        }
+        return;
+    }
+    // Tap ranges depend only on the output row / column: computed once per call (`taps`).
+    const int64_t* th = taps;
+    const int64_t* tw = taps + 2 * g.OH;
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const int64_t kh0 = th[2 * oh], kh1 = th[2 * oh + 1];
+        const int64_t ih0 = oh * g.sh - g.ph;
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+            const int64_t kw0 = tw[2 * ow], kw1 = tw[2 * ow + 1];
+            const int64_t iw0 = ow * g.sw - g.pw;
+            T m = -std::numeric_limits<T>::infinity();
+            int64_t mi = (ih0 + kh0 * g.dh) * W + iw0 + kw0 * g.dw;
+            for (int64_t kh = kh0; kh < kh1; ++kh) {
+                const int64_t ih = ih0 + kh * g.dh;
+                const T* row = x + ih * W + iw0;
+                for (int64_t kw = kw0; kw < kw1; ++kw) {
+                    // Branch-free select: random data makes the comparison unpredictable.
+                    const T v = row[kw * g.dw];
+                    const bool take = takes_max(v, m);
+                    m = take ? v : m;
+                    mi = take ? ih * W + iw0 + kw * g.dw : mi;
+                }
+            }
+            out[oh * g.OW + ow] = m;
+            idx[oh * g.OW + ow] = mi;
+        }
+    }
+}
+
+// [kh0, kh1) per output row, then [kw0, kw1) per output column.
+std::vector<int64_t> pool_taps(const PoolPlan& g) {
+    std::vector<int64_t> t(2 * (g.OH + g.OW));
+    for (int64_t oh = 0; oh < g.OH; ++oh) window_tap_range(oh, g.kh, g.H, g.sh, g.ph, g.dh, t[2 * oh], t[2 * oh + 1]);
+    int64_t* tw = t.data() + 2 * g.OH;
+    for (int64_t ow = 0; ow < g.OW; ++ow) window_tap_range(ow, g.kw, g.W, g.sw, g.pw, g.dw, tw[2 * ow], tw[2 * ow + 1]);
+    return t;
+}
+
+// Adaptive windows: [floor(o*In/Out), ceil((o+1)*In/Out)).
+inline void adaptive_range(int64_t o, int64_t in, int64_t out, int64_t& b, int64_t& e) {
+    b = floor_div(o * in, out);
+    e = ceil_div((o + 1) * in, out);
+}
+
+// dx plane p = dout plane p added at its argmax positions (windows may overlap, hence +=).
+// Out-of-range indices (only possible from a hand-made indices tensor) are skipped.
+void scatter_max(const Tensor& dout, const Tensor& indices, Tensor& dx, int64_t P, int64_t HW) {
+    const int64_t OHW = P ? dout.numel() / P : 0;
+    dispatch_float(dx.dtype(), "max_pool2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        const T* dy = dout.data<T>();
+        const int64_t* ix = indices.data<int64_t>();
+        T* d = dx.data<T>();
+        parallel_for(0, P, plane_grain(OHW + HW), [&](int64_t p0, int64_t p1) {
+            for (int64_t p = p0; p < p1; ++p) {
+                T* dp = d + p * HW;
+                std::fill(dp, dp + HW, T(0));
+                const T* g = dy + p * OHW;
+                const int64_t* ip = ix + p * OHW;
+                for (int64_t i = 0; i < OHW; ++i)
+                    if (static_cast<uint64_t>(ip[i]) < static_cast<uint64_t>(HW)) dp[ip[i]] += g[i];
+            }
+        });
+    });
+}
+
+}  // namespace
+
+// ---- max pool ----
+std::tuple<Tensor, Tensor> max_pool2d_forward(const Tensor& x_in, const PoolParams& p) {
+    const char* op = p.dims == 1 ? "max_pool1d" : "max_pool2d";
+    const PoolPlan g = plan_pool(op, x_in, p, true);
+    const Tensor x = x_in.contiguous();
+    Tensor out = Tensor::empty(g.out_shape, x.dtype(), x.device());
+    Tensor idx = Tensor::empty(g.out_shape, DType::Int64, x.device());
+    dispatch_float(x.dtype(), op, [&](auto tag) {
+        using T = decltype(tag);
+        const T* xp = x.data<T>();
+        T* op_ = out.data<T>();
+        int64_t* ip = idx.data<int64_t>();
+        const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
+        const std::vector<int64_t> taps = pool_taps(g);
+        parallel_for(0, g.P, plane_grain(OHW * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+            for (int64_t pl = p0; pl < p1; ++pl)
+                max_pool_plane(xp + pl * HW, op_ + pl * OHW, ip + pl * OHW, g, taps.data());
+        });
+    });
+    return {out, idx};
+}
+
+Tensor max_pool2d_backward(const Tensor& dout, const Tensor& indices, const Tensor& x, int64_t dims) {
+    LAMINA_CHECK(dims == 1 || dims == 2, "max_pool2d backward: dims must be 1 or 2, got ", dims);
+    LAMINA_CHECK(dout.shape() == indices.shape() && dout.dim() == x.dim() && x.dim() > dims,
+                 "max_pool2d backward: expected dout and indices of the same shape and rank as the input ",
+                 dims_str(x.shape()), ", got dout ", dims_str(dout.shape()), " and indices ",
+                 dims_str(indices.shape()));
+    LAMINA_CHECK_TYPE(indices.dtype() == DType::Int64 && dout.dtype() == x.dtype(),
+                      "max_pool2d backward: expected int64 indices and dout of the input's dtype");
+    // Indices are flat positions within one (H, W) plane; the leading dims enumerate the planes.
+    const int64_t nd = x.dim();
+    int64_t P = 1, HW = 1;
+    for (int64_t d = 0; d < nd - dims; ++d) P *= x.shape()[d];
+    for (int64_t d = nd - dims; d < nd; ++d) HW *= x.shape()[d];
+    Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+    scatter_max(dout.contiguous(), indices.contiguous(), dx, P, HW);
+    return dx;
+}
+
+// ---- average pool ----
+template <class T, bool Backward>
+static void avg_pool_planes(const T* in, T* out, const PoolPlan& g, const PoolParams& p) {
+    // Forward: in = x planes, out = y planes. Backward: in = dout planes, out = dx planes.
+    const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
+    parallel_for(0, g.P, plane_grain(OHW * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+        for (int64_t pl = p0; pl < p1; ++pl) {
+            const T* src = in + pl * (Backward ? OHW : HW);
+            T* dst = out + pl * (Backward ? HW : OHW);
+            if (Backward) std::fill(dst, dst + HW, T(0));
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+                const int64_t h0 = oh * g.sh - g.ph, h1p = std::min(h0 + g.kh, g.H + g.ph);
+                const int64_t hs = std::max<int64_t>(h0, 0), he = std::min(h1p, g.H);
+                for (int64_t ow = 0; ow < g.OW; ++ow) {
+                    const int64_t w0 = ow * g.sw - g.pw, w1p = std::min(w0 + g.kw, g.W + g.pw);
+                    const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w1p, g.W);
+                    const int64_t o = oh * g.OW + ow;
+                    if (hs >= he || ws >= we) {
+                        if (!Backward) dst[o] = T(0);
+                        continue;
+                    }
+                    const int64_t div = p.divisor_override ? p.divisor_override
+                                        : p.count_include_pad ? (h1p - h0) * (w1p - w0)
+                                                              : (he - hs) * (we - ws);
+                    if (Backward) {
+                        const T gv = src[o] / static_cast<T>(div);
+                        for (int64_t ih = hs; ih < he; ++ih)
+                            for (int64_t iw = ws; iw < we; ++iw) dst[ih * g.W + iw] += gv;
+                    } else {
+                        T s = 0;
+                        for (int64_t ih = hs; ih < he; ++ih)
+                            for (int64_t iw = ws; iw < we; ++iw) s += src[ih * g.W + iw];
+                        dst[o] = s / static_cast<T>(div);
+                    }
+                }
+            }
+        }
+    });
+}
+
+Tensor avg_pool2d_forward(const Tensor& x_in, const PoolParams& p) {
+    const char* op = p.dims == 1 ? "avg_pool1d" : "avg_pool2d";
+    PoolParams q = p;
+    q.dilation = {1, 1};
+    LAMINA_CHECK(p.divisor_override >= 0, op, ": divisor_override must be positive, got ", p.divisor_override);
+    const PoolPlan g = plan_pool(op, x_in, q, false);
+    const Tensor x = x_in.contiguous();
+    Tensor out = Tensor::empty(g.out_shape, x.dtype(), x.device());
+    dispatch_float(x.dtype(), op, [&](auto tag) {
+        using T = decltype(tag);
+        avg_pool_planes<T, false>(x.data<T>(), out.data<T>(), g, q);
+    });
+    return out;
+}
+
+Tensor avg_pool2d_backward(const Tensor& dout_in, const Tensor& x, const PoolParams& p) {
+    const char* op = p.dims == 1 ? "avg_pool1d backward" : "avg_pool2d backward";
+    PoolParams q = p;
+    q.dilation = {1, 1};
+    const PoolPlan g = plan_pool(op, x, q, false);
+    LAMINA_CHECK(dout_in.shape() == g.out_shape, op, ": expected dout of shape ", g.out_shape, ", got ",
+                 dout_in.shape());
+    const Tensor dout = dout_in.contiguous();
+    Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+    dispatch_float(x.dtype(), op, [&](auto tag) {
+        using T = decltype(tag);
+        avg_pool_planes<T, true>(dout.data<T>(), dx.data<T>(), g, q);
+    });
+    return dx;
+}
+
+// ---- adaptive pools ----
+namespace {
+
+PoolPlan plan_adaptive(const char* op, const Tensor& x, const std::array<int64_t, 2>& os) {
+    PoolPlan g;
+    check_input(op, x, 2, g.P, g.H, g.W);
+    LAMINA_CHECK(os[0] >= 0 && os[1] >= 0, op, ": output_size must be non-negative, got (", os[0], ", ",
+                 os[1], ")");
+    LAMINA_CHECK(g.H >= 1 && g.W >= 1, op, ": expected an input with non-zero height and width, got input ",
+                 dims_str(x.shape()));
+    g.OH = os[0];
+    g.OW = os[1];
+    g.out_shape = Shape(x.shape().begin(), x.shape().end() - 2);
+    g.out_shape.push_back(g.OH);
+    g.out_shape.push_back(g.OW);
+    return g;
+}
+
+}  // namespace
+
+template <class T, bool Backward>
+static void adaptive_avg_planes(const T* in, T* out, const PoolPlan& g) {
+    const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
+    parallel_for(0, g.P, plane_grain(HW + OHW), [&](int64_t p0, int64_t p1) {
+        for (int64_t pl = p0; pl < p1; ++pl) {
+            const T* src = in + pl * (Backward ? OHW : HW);
+            T* dst = out + pl * (Backward ? HW : OHW);
+            if (Backward) std::fill(dst, dst + HW, T(0));
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+                int64_t hs, he;
+                adaptive_range(oh, g.H, g.OH, hs, he);
+                for (int64_t ow = 0; ow < g.OW; ++ow) {
+                    int64_t ws, we;
+                    adaptive_range(ow, g.W, g.OW, ws, we);
+                    const T div = static_cast<T>((he - hs) * (we - ws));
+                    const int64_t o = oh * g.OW + ow;
+                    if (Backward) {
+                        const T gv = src[o] / div;
+                        for (int64_t ih = hs; ih < he; ++ih)
+                            for (int64_t iw = ws; iw < we; ++iw) dst[ih * g.W + iw] += gv;
+                    } else {
+                        T s = 0;
+                        for (int64_t ih = hs; ih < he; ++ih)
+                            for (int64_t iw = ws; iw < we; ++iw) s += src[ih * g.W + iw];
+                        dst[o] = s / div;
+                    }
+                }
+            }
+        }
+    });
+}
+
+Tensor adaptive_avg_pool2d_forward(const Tensor& x_in, const std::array<int64_t, 2>& output_size) {
+    const PoolPlan g = plan_adaptive("adaptive_avg_pool2d", x_in, output_size);
+    const Tensor x = x_in.contiguous();
+    Tensor out = Tensor::empty(g.out_shape, x.dtype(), x.device());
+    dispatch_float(x.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
+        using T = decltype(tag);
+        adaptive_avg_planes<T, false>(x.data<T>(), out.data<T>(), g);
+    });
+    return out;
+}
+
+Tensor adaptive_avg_pool2d_backward(const Tensor& dout_in, const Tensor& x) {
+    LAMINA_CHECK(dout_in.dim() == x.dim() && x.dim() >= 3, "adaptive_avg_pool2d backward: expected dout of rank ",
+                 x.dim(), ", got ", dims_str(dout_in.shape()));
+    const PoolPlan g = plan_adaptive("adaptive_avg_pool2d backward", x, {dout_in.size(-2), dout_in.size(-1)});
+    LAMINA_CHECK(dout_in.shape() == g.out_shape, "adaptive_avg_pool2d backward: expected dout of shape ",
+                 g.out_shape, ", got ", dout_in.shape());
+    const Tensor dout = dout_in.contiguous();
+    Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+    dispatch_float(x.dtype(), "adaptive_avg_pool2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        adaptive_avg_planes<T, true>(dout.data<T>(), dx.data<T>(), g);
+    });
+    return dx;
+}
+
+std::tuple<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x_in,
+                                                        const std::array<int64_t, 2>& output_size) {
+    const PoolPlan g = plan_adaptive("adaptive_max_pool2d", x_in, output_size);
+    const Tensor x = x_in.contiguous();
+    Tensor out = Tensor::empty(g.out_shape, x.dtype(), x.device());
+    Tensor idx = Tensor::empty(g.out_shape, DType::Int64, x.device());
+    dispatch_float(x.dtype(), "adaptive_max_pool2d", [&](auto tag) {
+        using T = decltype(tag);
+        const T* xp = x.data<T>();
+        T* op = out.data<T>();
+        int64_t* ip = idx.data<int64_t>();
+        const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
+        parallel_for(0, g.P, plane_grain(HW + OHW), [&](int64_t p0, int64_t p1) {
+            for (int64_t pl = p0; pl < p1; ++pl) {
+                const T* src = xp + pl * HW;
+                for (int64_t oh = 0; oh < g.OH; ++oh) {
+                    int64_t hs, he;
+                    adaptive_range(oh, g.H, g.OH, hs, he);
+                    for (int64_t ow = 0; ow < g.OW; ++ow) {
+                        int64_t ws, we;
+                        adaptive_range(ow, g.W, g.OW, ws, we);
+                        T m = -std::numeric_limits<T>::infinity();
+                        int64_t mi = hs * g.W + ws;
+                        for (int64_t ih = hs; ih < he; ++ih)
+                            for (int64_t iw = ws; iw < we; ++iw)
+                                if (takes_max(src[ih * g.W + iw], m)) m = src[ih * g.W + iw], mi = ih * g.W + iw;
+                        op[pl * OHW + oh * g.OW + ow] = m;
+                        ip[pl * OHW + oh * g.OW + ow] = mi;
+                    }
+                }
+            }
+        });
+    });
+    return {out, idx};
+}
+
+}  // namespace lamina

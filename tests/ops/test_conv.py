@@ -1,0 +1,245 @@
+"""conv1d / conv2d / conv_transpose1d / conv_transpose2d against PyTorch (values and dX, dW, db)
+and float64 finite differences; every argument error with its output-size arithmetic."""
+import re
+
+import numpy as np
+import pytest
+from helpers import check_op
+
+import lamina
+import lamina.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def _conv_case(lfn, tfn, xs, ws, bias, kw, noncontig=False, fd=True):
+    specs = [xs, ws] + ([(ws[0] if lfn is F.conv2d or lfn is F.conv1d else ws[1] * kw.get("groups", 1),)]
+                        if bias else [])
+    if bias:
+        check_op(lambda x, w, b: lfn(x, w, b, **kw), lambda x, w, b: tfn(x, w, b, **kw), specs,
+                 noncontig=noncontig, fd=fd)
+    else:
+        check_op(lambda x, w: lfn(x, w, **kw), lambda x, w: tfn(x, w, **kw), specs, noncontig=noncontig, fd=fd)
+
+
+CONV2D_CASES = [
+    # (input, weight, bias, kwargs)
+    ((2, 3, 7, 7), (4, 3, 3, 3), True, {}),
+    ((2, 3, 9, 8), (4, 3, 2, 2), True, {"stride": 3}),                      # stride > kernel
+    ((1, 2, 5, 6), (3, 2, 3, 3), True, {"padding": 1}),                     # batch 1, padding
+    ((2, 3, 7, 9), (4, 3, 3, 2), True, {"stride": (2, 1), "padding": (1, 0)}),  # non-square
+    ((1, 2, 9, 9), (3, 2, 3, 3), False, {"dilation": 2, "padding": 2}),     # dilation
+    ((1, 2, 8, 7), (2, 2, 2, 3), True, {"dilation": (2, 1), "stride": (1, 2)}),
+    ((2, 4, 6, 5), (6, 2, 3, 3), True, {"groups": 2}),                      # groups
+    ((2, 4, 6, 6), (4, 1, 3, 3), True, {"groups": 4, "padding": 1}),        # depthwise
+    ((1, 3, 5, 5), (6, 1, 3, 3), False, {"groups": 3}),                     # depth multiplier
+    ((2, 5, 4, 3), (3, 5, 1, 1), True, {}),                                 # 1x1, skips im2col
+    ((2, 5, 5, 5), (3, 5, 1, 1), False, {"stride": 2}),                     # 1x1 strided
+    ((1, 2, 6, 8), (2, 2, 1, 3), True, {"padding": (0, 1)}),                # non-square kernel
+    ((1, 1, 4, 4), (2, 1, 2, 2), True, {"padding": 3}),                     # padding > kernel
+    ((3, 3, 5, 5), (4, 3, 5, 5), True, {}),                                 # kernel == input
+    ((1, 2, 1, 9), (2, 2, 1, 3), True, {"stride": 2}),                      # height 1
+]
+
+
+@pytest.mark.parametrize("xs,ws,bias,kw", CONV2D_CASES)
+def test_conv2d(xs, ws, bias, kw):
+    _conv_case(F.conv2d, TF.conv2d, xs, ws, bias, kw)
+
+
+@pytest.mark.parametrize("xs,ws,bias,kw", [CONV2D_CASES[0], CONV2D_CASES[3], CONV2D_CASES[7], CONV2D_CASES[9]])
+def test_conv2d_noncontiguous(xs, ws, bias, kw):
+    _conv_case(F.conv2d, TF.conv2d, xs, ws, bias, kw, noncontig=True, fd=False)
+
+
+def test_conv2d_unbatched():
+    _conv_case(F.conv2d, TF.conv2d, (3, 6, 5), (2, 3, 3, 3), True, {"padding": 1})
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("padding,ks", [("same", (3, 3)), ("same", (2, 4)), ("same", (4, 3)), ("valid", (3, 2))])
+def test_conv2d_padding_strings(padding, ks):
+    _conv_case(F.conv2d, TF.conv2d, (1, 2, 6, 7), (3, 2) + ks, True, {"padding": padding})
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv2d_batch_threads(threads):
+    """The batch-parallel path (per-thread columns and dW accumulators) and the serial path."""
+    old = lamina.get_num_threads()
+    lamina.set_num_threads(threads)
+    try:
+        _conv_case(F.conv2d, TF.conv2d, (5, 3, 10, 9), (4, 3, 3, 3), True, {"padding": 1, "stride": (1, 2)},
+                   fd=False)
+        _conv_case(F.conv2d, TF.conv2d, (3, 6, 6, 5), (6, 3, 3, 3), True, {"groups": 2}, fd=False)
+        _conv_case(F.conv2d, TF.conv2d, (3, 4, 6, 5), (5, 4, 1, 1), True, {}, fd=False)
+        _conv_case(F.conv_transpose2d, TF.conv_transpose2d, (4, 3, 5, 4), (3, 2, 3, 3), True, {"stride": 2},
+                   fd=False)
+    finally:
+        lamina.set_num_threads(old)
+    assert lamina.get_num_threads() == old
+
+
+def test_conv2d_larger_float32():
+    """A realistic layer (im2col parallel over channels with one image, BLAS threads)."""
+    _conv_case(F.conv2d, TF.conv2d, (1, 16, 20, 20), (8, 16, 3, 3), True, {"padding": 1}, fd=False)
+
+
+def test_conv2d_empty_batch():
+    x = lamina.zeros(0, 3, 5, 5, requires_grad=True)
+    w = lamina.randn(4, 3, 3, 3, requires_grad=True)
+    out = F.conv2d(x, w)
+    assert tuple(out.shape) == (0, 4, 3, 3)
+    out.sum().backward()
+    assert tuple(x.grad.shape) == (0, 3, 5, 5)
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 3, 3, 3), np.float32))
+
+
+def test_conv2d_only_needed_grads():
+    x = lamina.randn(2, 3, 5, 5)
+    w = lamina.randn(4, 3, 3, 3, requires_grad=True)
+    b = lamina.randn(4)
+    F.conv2d(x, w, b).sum().backward()
+    assert x.grad is None and b.grad is None and w.grad is not None
+    tw = torch.from_numpy(w.detach().numpy().copy()).requires_grad_()
+    TF.conv2d(torch.from_numpy(x.numpy()), tw, torch.from_numpy(b.numpy())).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+CONV1D_CASES = [
+    ((2, 3, 10), (4, 3, 3), True, {"stride": 2, "padding": 1, "dilation": 2}),
+    ((1, 4, 9), (6, 2, 3), False, {"groups": 2}),
+    ((2, 3, 7), (2, 3, 1), True, {}),
+    ((3, 8), (2, 3, 4), True, {"padding": 2}),  # unbatched
+    ((1, 2, 8), (3, 2, 4), True, {"padding": "same"}),
+]
+
+
+@pytest.mark.parametrize("xs,ws,bias,kw", CONV1D_CASES)
+def test_conv1d(xs, ws, bias, kw):
+    _conv_case(F.conv1d, TF.conv1d, xs, ws, bias, kw)
+
+
+CONVT_CASES = [
+    ((2, 4, 5, 5), (4, 3, 3, 3), True, {"stride": 2, "padding": 1, "output_padding": 1}),
+    ((2, 4, 4, 3), (4, 2, 3, 3), True, {"groups": 2}),
+    ((1, 2, 4, 4), (2, 3, 3, 2), False, {"dilation": 2, "stride": (1, 2)}),
+    ((1, 2, 3, 4), (2, 3, 2, 2), True, {"stride": 3}),                     # stride > kernel
+    ((2, 3, 4, 3), (3, 2, 1, 1), True, {}),                                # 1x1
+    ((3, 4, 4), (3, 2, 3, 3), True, {"padding": 1, "stride": 2, "output_padding": (0, 1)}),  # unbatched
+    ((1, 2, 3, 3), (2, 1, 3, 3), True, {"stride": 1, "dilation": 2, "output_padding": 1}),  # op < dilation
+]
+
+
+@pytest.mark.parametrize("xs,ws,bias,kw", CONVT_CASES)
+def test_conv_transpose2d(xs, ws, bias, kw):
+    _conv_case(F.conv_transpose2d, TF.conv_transpose2d, xs, ws, bias, kw)
+
+
+def test_conv_transpose2d_noncontiguous():
+    _conv_case(F.conv_transpose2d, TF.conv_transpose2d, (2, 4, 5, 5), (4, 3, 3, 3), True,
+               {"stride": 2, "padding": 1}, noncontig=True, fd=False)
+
+
+def test_conv_transpose1d():
+    _conv_case(F.conv_transpose1d, TF.conv_transpose1d, (2, 4, 6), (4, 3, 3), True,
+               {"stride": 2, "padding": 1, "output_padding": 1})
+    _conv_case(F.conv_transpose1d, TF.conv_transpose1d, (2, 4, 5), (4, 1, 2), False, {"groups": 2})
+
+
+def test_top_level_exports():
+    assert lamina.nn.functional.conv2d is F.conv2d
+    for name in ("conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"):
+        assert hasattr(torch, name) and name in lamina.ops.conv.__all__
+
+
+# ---- errors ----
+
+def _raises(exc, msg, fn, *a, **k):
+    with pytest.raises(exc, match=re.escape(msg)):
+        fn(*a, **k)
+
+
+def test_error_kernel_larger_than_padded_input():
+    x, w = lamina.randn(1, 3, 3, 3), lamina.randn(4, 3, 5, 5)
+    _raises(ValueError, "conv2d: input 1x3x3x3, kernel 5x5, stride 1, padding 0, dilation 1 -> output height "
+            "floor((3 - 5 + 2*0) / 1) + 1 = -1: kernel 5x5 is larger than the padded input 3x3 "
+            "(H + 2*padding); add padding or use a smaller kernel", F.conv2d, x, w)
+
+
+def test_error_width_arithmetic_with_stride():
+    x, w = lamina.randn(1, 1, 8, 3), lamina.randn(2, 1, 3, 5)
+    _raises(ValueError, "conv2d: input 1x1x8x3, kernel 3x5, stride 2, padding 0, dilation 1 -> output width "
+            "floor((3 - 5 + 2*0) / 2) + 1 = 0: kernel 3x5 is larger than the padded input 8x3 (W + 2*padding)",
+            F.conv2d, x, w, stride=2)
+
+
+def test_error_dilated_kernel():
+    x, w = lamina.randn(1, 1, 5, 5), lamina.randn(2, 1, 3, 3)
+    _raises(ValueError, "dilation 3 -> output height floor((5 + 2*0 - 3*(3 - 1) - 1) / 1) + 1 = -1: dilated "
+            "kernel 7x7 (dilation*(kernel-1)+1) is larger than the padded input 5x5", F.conv2d, x, w, dilation=3)
+
+
+def test_error_conv1d_arithmetic():
+    _raises(ValueError, "conv1d: input 1x2x3, kernel 5, stride 1, padding 0, dilation 1 -> output length "
+            "floor((3 - 5 + 2*0) / 1) + 1 = -1: kernel 5 is larger than the padded input 3 (L + 2*padding)",
+            F.conv1d, lamina.randn(1, 2, 3), lamina.randn(2, 2, 5))
+
+
+def test_error_channel_mismatch():
+    x, w = lamina.randn(8, 3, 32, 32), lamina.randn(32, 16, 3, 3)
+    _raises(ValueError, "conv2d: expected input with 16 channels (weight 32x16x3x3, groups 1), got input 8x3x32x32",
+            F.conv2d, x, w)
+
+
+def test_error_rank():
+    _raises(ValueError, "conv2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got input of shape 7x7 (2-D)",
+            F.conv2d, lamina.randn(7, 7), lamina.randn(2, 1, 3, 3))
+    _raises(ValueError, "conv2d: expected a 4-D weight (OC, C/groups, KH, KW), got weight of shape 2x1x3 (3-D)",
+            F.conv2d, lamina.randn(1, 1, 7, 7), lamina.randn(2, 1, 3))
+    _raises(ValueError, "conv1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got input of shape 1x1x7x7 (4-D)",
+            F.conv1d, lamina.randn(1, 1, 7, 7), lamina.randn(2, 1, 3))
+
+
+def test_error_bad_stride_padding_dilation_groups():
+    x, w = lamina.randn(1, 2, 7, 7), lamina.randn(2, 2, 3, 3)
+    _raises(ValueError, "conv2d: stride must be positive, got stride (0, 1)", F.conv2d, x, w, stride=(0, 1))
+    _raises(ValueError, "conv2d: padding must be non-negative, got padding -1", F.conv2d, x, w, padding=-1)
+    _raises(ValueError, "conv2d: dilation must be positive, got dilation 0", F.conv2d, x, w, dilation=0)
+    _raises(ValueError, "conv2d: groups must be positive, got 0", F.conv2d, x, w, groups=0)
+    _raises(ValueError, "conv2d: stride must be an int or a tuple of 2 ints, got (1, 2, 3)", F.conv2d, x, w,
+            stride=(1, 2, 3))
+    _raises(ValueError, "padding='same' is not supported for strided convolutions", F.conv2d, x, w, stride=2,
+            padding="same")
+    _raises(ValueError, "conv2d: padding must be 'valid', 'same', an int or a tuple, got 'full'", F.conv2d, x, w,
+            padding="full")
+
+
+def test_error_groups_do_not_divide():
+    _raises(ValueError, "conv2d: groups 3 must divide the input channels 4 (input 1x4x5x5)",
+            F.conv2d, lamina.randn(1, 4, 5, 5), lamina.randn(6, 2, 3, 3), groups=3)
+    _raises(ValueError, "conv2d: groups 3 must divide the output channels 4 (weight 4x2x3x3)",
+            F.conv2d, lamina.randn(1, 6, 5, 5), lamina.randn(4, 2, 3, 3), groups=3)
+
+
+def test_error_dtype_and_bias():
+    x = lamina.randn(1, 2, 5, 5)
+    w64 = lamina.randn(3, 2, 3, 3, dtype=lamina.float64)
+    _raises(TypeError, "conv2d: input and weight must have the same dtype, got input float32 and weight float64",
+            F.conv2d, x, w64)
+    _raises(TypeError, "conv2d: expected a floating-point input (float32 or float64), got int64",
+            F.conv2d, lamina.zeros(1, 2, 5, 5, dtype=lamina.int64), lamina.randn(3, 2, 3, 3))
+    _raises(ValueError, "conv2d: expected bias of shape [3], got bias of shape [4]",
+            F.conv2d, x, lamina.randn(3, 2, 3, 3), lamina.randn(4))
+    _raises(TypeError, "conv2d: expected weight to be a Tensor, got ndarray", F.conv2d, x, np.zeros((3, 2, 3, 3)))
+
+
+def test_error_conv_transpose():
+    x, w = lamina.randn(1, 2, 3, 3), lamina.randn(2, 3, 3, 3)
+    _raises(ValueError, "conv_transpose2d: output_padding 2 must be smaller than either stride 2 or dilation 1",
+            F.conv_transpose2d, x, w, stride=2, output_padding=2)
+    _raises(ValueError, "conv_transpose2d: input 1x2x1x1, kernel 1x1, stride 1, padding 1, dilation 1 -> output "
+            "height (1 - 1)*1 - 2*1 + 1*(1 - 1) + 0 + 1 = -1 is not positive; reduce padding",
+            F.conv_transpose2d, lamina.randn(1, 2, 1, 1), lamina.randn(2, 3, 1, 1), padding=1)
+    _raises(ValueError, "conv_transpose2d: expected input with 2 channels (weight 2x3x3x3, groups 1), got input "
+            "1x3x3x3", F.conv_transpose2d, lamina.randn(1, 3, 3, 3), w)

@@ -64,6 +64,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 }
 
 bool Tensor::is_contiguous() const {
+    if (numel_ == 0) return true;  // no element is ever addressed; numpy hands out zero strides here
     int64_t expect = 1;
     for (int64_t d = dim() - 1; d >= 0; --d) {
         if (shape_[d] == 1) continue;

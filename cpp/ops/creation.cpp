@@ -69,7 +69,16 @@ void uniform_(Tensor& t, double low, double high) {
     LAMINA_CHECK_TYPE(is_floating(t.dtype()), "uniform_: expected a floating-point tensor, got ", dtype_name(t.dtype()));
     Generator& g = default_generator();
     const uint64_t seed = g.seed, off = g.reserve(t.numel());
-    generate_(t, "uniform_", [&](uint64_t i) { return low + (high - low) * philox_uniform(seed, off, i); });
+    dispatch_float(t.dtype(), "uniform_", [&](auto tag) {
+        using T = decltype(tag);
+        // Rounding to T can reach `high` (any u >= 1 - 2^-25 becomes 1.0f); keep [low, high).
+        const T hi = static_cast<T>(high);
+        const double top = high > low ? static_cast<double>(std::nextafter(hi, static_cast<T>(low))) : low;
+        generate_(t, "uniform_", [&](uint64_t i) {
+            const double v = low + (high - low) * philox_uniform(seed, off, i);
+            return static_cast<T>(v) >= hi && high > low ? top : v;
+        });
+    });
 }
 
 void normal_(Tensor& t, double mean, double std) {

@@ -41,8 +41,8 @@ def _to_c(data, dtype=None, device=None):
         if dt is not None:
             c = c.to_dtype(dt._c)
         return c.to_device(_device(device)) if device is not None else c
-    if isinstance(data, np.ndarray):
-        arr = data
+    if isinstance(data, (np.ndarray, np.generic)):  # numpy scalars keep their dtype, like arrays
+        arr = np.asarray(data)
     else:
         try:
             arr = np.asarray(data)
@@ -53,7 +53,7 @@ def _to_c(data, dtype=None, device=None):
                 arr = np.asarray([np.asarray(x) for x in data])
             except Exception:
                 raise TypeError(f"tensor(): could not infer a dtype for {data!r}") from None
-        if arr.dtype.kind == "f":
+        if arr.dtype.kind == "f" and dt is None:
             arr = arr.astype(D.get_default_dtype()._np)
     if dt is None:
         kind = arr.dtype.kind

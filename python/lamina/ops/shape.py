@@ -239,7 +239,10 @@ def _basic_view(c, key):
         else:
             expanded.append(k)
     dim = 0
+    src_dim, src_shape = 0, list(c.shape)  # for messages: the dimension in the indexed tensor
     for k in expanded:
+        if k is not None:
+            src_dim += 1
         if k is None:
             c = c.unsqueeze(dim)
             dim += 1
@@ -253,7 +256,11 @@ def _basic_view(c, key):
             c = c.slice(dim, start, stop, step)
             dim += 1
         elif isinstance(k, (numbers.Integral,)) or (isinstance(k, Tensor) and k.ndim == 0 and k.dtype is D.int64):
-            c = c.select(dim, int(k))
+            i, n = int(k), c.shape[dim]
+            if not -n <= i < n:
+                raise IndexError(f"index {i} is out of bounds for dimension {src_dim - 1} with size {n} "
+                                 f"(tensor of shape {src_shape})")
+            c = c.select(dim, i)
         else:
             raise TypeError(f"unsupported index {k!r}")
     return c

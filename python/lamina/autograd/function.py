@@ -67,11 +67,21 @@ class Node:
         self.name = name
 
     def apply(self, grads):
+        if self.ctx._released:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (through {self.name}): its saved "
+                "values were freed by the first .backward() or autograd.grad(). Specify "
+                "retain_graph=True if you need to backward through the graph a second time."
+            )
         return self.fn(self.ctx, *grads)
 
     def release(self) -> None:
-        self.ctx._released = True
-        self.ctx.saved_tensors_ = ()
+        # Drop everything forward left on the context (saved tensors or raw C++ tensors kept as
+        # attributes), so the memory goes now rather than when the graph is collected.
+        ctx = self.ctx
+        ctx.__dict__.clear()
+        ctx._released = True
+        ctx.saved_tensors_ = ()
 
     def __repr__(self) -> str:
         return f"<{self.name}>"

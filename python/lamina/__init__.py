@@ -57,7 +57,12 @@ from .ops.activation import *  # noqa: E402,F401,F403
 from .ops.reduce import *  # noqa: E402,F401,F403
 from .ops.softmax import *  # noqa: E402,F401,F403
 from .ops.indexing import *  # noqa: E402,F401,F403
+from .ops.conv import *  # noqa: E402,F401,F403
+from .ops.pool import *  # noqa: E402,F401,F403
 from . import autograd, cuda, nn  # noqa: E402
+from . import data, optim, models, train  # noqa: E402,F401
+from .serialization import load, save  # noqa: E402
+from .summary import summary  # noqa: E402
 from ._runtime import (  # noqa: E402
     blas_info, get_num_threads, get_rng_state, manual_seed, seed, set_num_threads, set_rng_state,
 )

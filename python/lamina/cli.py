@@ -2,7 +2,7 @@
 
     lamina train lenet5 --dataset digits --epochs 20      # the main demo (data ships with lamina)
     lamina train mlp --dataset mnist --data ../shared/data/mnist
-    lamina demo                                           # same as the first line, fewer epochs
+    lamina demo                                           # the same, 10 epochs
     lamina gemm                                           # SGEMM GFLOP/s
 """
 from __future__ import annotations
@@ -32,8 +32,15 @@ def _gemm(args) -> int:
     return 0
 
 
+# Per-dataset defaults that reach >= 97% (digits) / >= 98% (MNIST 8k) with LeNet-5; flags override.
+RECIPES = {
+    "digits": {"optimizer": "sgd", "lr": 0.02, "batch_size": 16},
+    "mnist": {"optimizer": "adam", "lr": 2e-3, "batch_size": 64},
+}
+
+
 def _datasets(args):
-    from lamina.data import datasets
+    from lamina.data import datasets, transforms
 
     if args.dataset == "digits":
         return datasets.Digits(train=True, seed=args.seed), datasets.Digits(train=False, seed=args.seed), 8
@@ -41,11 +48,13 @@ def _datasets(args):
         if not args.data:
             raise SystemExit("lamina train: --dataset mnist needs --data PATH (a folder with MNIST IDX files); "
                              "lamina never downloads data")
+        norm = transforms.Normalize((0.1307,), (0.3081,))
         try:
-            return datasets.MNIST(args.data, train=True), datasets.MNIST(args.data, train=False), 28
+            return (datasets.MNIST(args.data, train=True, transform=norm),
+                    datasets.MNIST(args.data, train=False, transform=norm), 28)
         except FileNotFoundError:
             # Only the 10k test set present (as in ../shared/data/mnist): split it 8,000 / 2,000.
-            tr, te = datasets.mnist_split(args.data, n_train=8000, seed=args.seed)
+            tr, te = datasets.mnist_split(args.data, n_train=8000, seed=args.seed, transform=norm)
             return tr, te, 28
     raise SystemExit(f"unknown dataset {args.dataset!r}")
 
@@ -65,16 +74,21 @@ def _train(args) -> int:
         model = LeNet5(input_size=size)
     else:
         model = MLP([size * size, 256, 256, 10])
-    opt = (optim.Adam(model.parameters(), lr=args.lr or 1e-3) if args.optimizer == "adam"
-           else optim.SGD(model.parameters(), lr=args.lr or 0.05, momentum=0.9))
+    recipe = RECIPES[args.dataset]
+    opt_name = args.optimizer or recipe["optimizer"]
+    lr = args.lr or recipe["lr"]
+    args.batch_size = args.batch_size or recipe["batch_size"]
+    opt = (optim.Adam(model.parameters(), lr=lr) if opt_name == "adam"
+           else optim.SGD(model.parameters(), lr=lr, momentum=0.9))
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
     print(f"lamina {lamina.__version__}: training {args.model} on {args.dataset} "
           f"({len(train_ds)} train / {len(test_ds)} test), {args.epochs} epochs, batch {args.batch_size}, "
-          f"{type(opt).__name__}, {lamina.get_num_threads()} thread(s)")
+          f"{type(opt).__name__} lr {lr} with cosine decay, {lamina.get_num_threads()} thread(s)")
     loader = DataLoader(train_ds, batch_size=args.batch_size, shuffle=True)
     test_loader = DataLoader(test_ds, batch_size=256)
     t0 = time.perf_counter()
     hist = fit(model, nn.CrossEntropyLoss(), opt, loader, val_data=test_loader, epochs=args.epochs,
-               progress=not args.quiet)
+               scheduler=sched, progress=not args.quiet)
     wall = time.perf_counter() - t0
     acc = hist["val_accuracy"][-1]
     print(f"test accuracy {acc * 100:.2f}% after {len(hist.epoch)} epochs in {wall:.1f} s "
@@ -94,17 +108,17 @@ def main(argv=None) -> int:
     t.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
     t.add_argument("--data", help="folder with MNIST IDX files (raw or .gz)")
     t.add_argument("--epochs", type=int, default=20)
-    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--lr", type=float, default=None)
-    t.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    t.add_argument("--optimizer", choices=["sgd", "adam"], default=None)
     t.add_argument("--threads", type=int, default=0)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save", help="write the trained weights here (lamina.save)")
     t.add_argument("--quiet", action="store_true", help="no progress output")
     t.set_defaults(func=_train)
-    d = sub.add_parser("demo", help="train LeNet-5 on the bundled digits (5 epochs)")
+    d = sub.add_parser("demo", help="train LeNet-5 on the bundled digits (10 epochs)")
     d.set_defaults(func=lambda a: _train(argparse.Namespace(
-        model="lenet5", dataset="digits", data=None, epochs=5, batch_size=32, lr=None, optimizer="sgd", threads=0,
+        model="lenet5", dataset="digits", data=None, epochs=10, batch_size=None, lr=None, optimizer=None, threads=0,
         seed=0, save=None, quiet=False)))
     g = sub.add_parser("gemm", help="multiply matrices and print GFLOP/s")
     g.add_argument("--threads", type=int, default=0)

@@ -1,6 +1,317 @@
-"""(placeholder: being written) The reduce op family. C++: cpp/ops/."""
+"""Reductions: sum, mean, prod, max/min (with indices), amax/amin, argmax/argmin, var/std,
+logsumexp, any/all, and ``sum_to`` (the autograd engine's broadcast-gradient reduction).
+C++: cpp/ops/reduce.cpp. ``dim`` may be None (every dim), an int, or a tuple/list of ints.
+"""
 from __future__ import annotations
 
-__all__: list = []          # names exported as lamina.<name>
-FUNCTIONAL: list = []       # names exported as lamina.nn.functional.<name>
-TENSOR_METHODS: dict = {}   # Tensor method / operator name -> function
+import builtins
+import math
+from collections import namedtuple
+
+from .. import _C
+from .. import _dtype as D
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+W = Tensor._wrap
+
+# torch.return_types.max / min: a tuple with named fields.
+max_result = namedtuple("max", ["values", "indices"])
+min_result = namedtuple("min", ["values", "indices"])
+
+
+def _check_tensor(x, op: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): expected a Tensor as input, got {type(x).__name__}")
+
+
+def _dims(dim, op: str) -> list:
+    """None -> [] (all dims); int -> [int]; tuple/list -> list of ints."""
+    if dim is None:
+        return []
+    if isinstance(dim, (tuple, list)):
+        for d in dim:
+            if isinstance(d, builtins.bool) or not isinstance(d, int):
+                raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got {dim!r}")
+        return [int(d) for d in dim]
+    if isinstance(dim, builtins.bool) or not isinstance(dim, int):
+        raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got {dim!r}")
+    return [int(dim)]
+
+
+def _count(shape, dims) -> int:
+    """Number of elements reduced over ``dims`` ([] = all) of ``shape``."""
+    nd = len(shape)
+    if not dims:
+        return math.prod(shape)
+    n = 1
+    for d in dims:
+        n *= shape[d % nd] if nd else 1
+    return n
+
+
+# ---- sum_to ------------------------------------------------------------------------------
+
+class SumTo(Function):
+    @staticmethod
+    def forward(ctx, t, shape):
+        ctx.in_shape = t._c.shape
+        return W(_C.sum_to(t._c, list(shape)))
+
+    @staticmethod
+    def backward(ctx, dout):
+        return W(dout._c.reshape(list(_keep_shape_for_sum_to(ctx.in_shape, dout.shape))).expand(
+            list(ctx.in_shape)).contiguous()), None
+
+
+def _keep_shape_for_sum_to(in_shape, shape):
+    lead = len(in_shape) - len(shape)
+    return [1] * lead + list(shape)
+
+
+def sum_to(t: Tensor, shape) -> Tensor:
+    """Sums ``t`` over its broadcast dimensions back to ``shape``: leading extra dims are summed
+    away and dims where ``shape`` has 1 are summed with keepdim. ValueError when ``shape`` is not
+    broadcast-compatible with ``t.shape``."""
+    shape = tuple(int(s) for s in shape)
+    if tuple(t.shape) == shape:
+        return t
+    return SumTo.apply(t, shape)
+
+
+# ---- sum / mean --------------------------------------------------------------------------
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, mean):
+        ctx.in_shape, ctx.dims = x._c.shape, dims
+        ctx.scale = 1.0 / _count(x._c.shape, dims) if mean and _count(x._c.shape, dims) else 1.0
+        if mean:
+            return W(_C.mean_forward(x._c, dims, keepdim))
+        return W(_C.sum_forward(x._c, dims, keepdim))
+
+    @staticmethod
+    def backward(ctx, dout):
+        return W(_C.sum_backward(dout._c, list(ctx.in_shape), ctx.dims, ctx.scale)), None, None, None
+
+
+def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    """Sum of all elements, or over ``dim`` (int or tuple). bool/int64 inputs sum to int64."""
+    _check_tensor(input, "sum")
+    if dtype is not None:
+        input = input.to(D.as_dtype(dtype))
+    return Sum.apply(input, _dims(dim, "sum"), builtins.bool(keepdim), False)
+
+
+def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Arithmetic mean of all elements, or over ``dim``; floating inputs only (empty -> nan)."""
+    _check_tensor(input, "mean")
+    if dtype is not None:
+        input = input.to(D.as_dtype(dtype))
+    return Sum.apply(input, _dims(dim, "mean"), builtins.bool(keepdim), True)
+
+
+# ---- prod --------------------------------------------------------------------------------
+
+class Prod(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.save_for_backward(x)
+        ctx.dims = dims
+        return W(_C.prod_forward(x._c, dims, keepdim))
+
+    @staticmethod
+    def backward(ctx, dout):
+        (x,) = ctx.saved_tensors
+        return W(_C.prod_backward(dout._c, x._c, ctx.dims)), None, None
+
+
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Product of all elements, or over ``dim`` (gradient exact even with zeros)."""
+    _check_tensor(input, "prod")
+    if dtype is not None:
+        input = input.to(D.as_dtype(dtype))
+    return Prod.apply(input, _dims(dim, "prod"), builtins.bool(keepdim))
+
+
+# ---- max / min / amax / amin / argmax / argmin -------------------------------------------
+
+class MaxDim(Function):
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, is_max):
+        v, i = _C.max_dim_forward(x._c, dim, keepdim, is_max)
+        ctx.in_shape, ctx.dim, ctx.keepdim = x._c.shape, dim, keepdim
+        ctx.save_for_backward(W(i))
+        idx = W(i)
+        ctx.mark_non_differentiable(idx)
+        return W(v), idx
+
+    @staticmethod
+    def backward(ctx, dvals, didx):
+        (idx,) = ctx.saved_tensors
+        d = dvals._c
+        i = idx._c
+        if not ctx.keepdim and len(ctx.in_shape) > 0:
+            d = d.unsqueeze(ctx.dim)
+            i = i.unsqueeze(ctx.dim)
+        return W(_C.max_dim_backward(d, i, list(ctx.in_shape), ctx.dim)), None, None, None
+
+
+class Amax(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, is_max):
+        out = W(_C.amax_forward(x._c, dims, keepdim, is_max))
+        ctx.save_for_backward(x, out)
+        ctx.dims = dims
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, out = ctx.saved_tensors
+        return W(_C.amax_backward(dout._c, x._c, out._c, ctx.dims)), None, None, None
+
+
+def _max_min(input, dim, keepdim, is_max, op):
+    _check_tensor(input, op)
+    if isinstance(dim, Tensor):
+        from . import elementwise
+
+        fn = getattr(elementwise, "maximum" if is_max else "minimum", None)
+        if fn is None:
+            raise NotImplementedError(f"{op}(input, other): elementwise form is not available")
+        return fn(input, dim)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{op}(): keepdim requires dim")
+        return Amax.apply(input, [], False, is_max)
+    if isinstance(dim, builtins.bool) or not isinstance(dim, int):
+        raise TypeError(f"{op}(): dim must be an int, got {dim!r}")
+    v, i = MaxDim.apply(input, int(dim), builtins.bool(keepdim), is_max)
+    return (max_result if is_max else min_result)(v, i)
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """``max(x)``: the largest value; ``max(x, dim)``: (values, indices) along dim (first index on
+    ties); ``max(x, other)``: elementwise maximum."""
+    return _max_min(input, dim, keepdim, True, "max")
+
+
+def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """``min(x)``: the smallest value; ``min(x, dim)``: (values, indices) along dim."""
+    return _max_min(input, dim, keepdim, False, "min")
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (all dims when empty); the gradient is shared among ties."""
+    _check_tensor(input, "amax")
+    return Amax.apply(input, _dims(dim, "amax"), builtins.bool(keepdim), True)
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim`` (all dims when empty); the gradient is shared among ties."""
+    _check_tensor(input, "amin")
+    return Amax.apply(input, _dims(dim, "amin"), builtins.bool(keepdim), False)
+
+
+def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index (int64) of the largest value: into the flattened tensor, or along ``dim``."""
+    _check_tensor(input, "argmax")
+    if dim is None:
+        return W(_C.argmax_forward(input._c, [], False, True))
+    return W(_C.argmax_forward(input._c, _dims(dim, "argmax"), builtins.bool(keepdim), True))
+
+
+def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index (int64) of the smallest value: into the flattened tensor, or along ``dim``."""
+    _check_tensor(input, "argmin")
+    if dim is None:
+        return W(_C.argmax_forward(input._c, [], False, False))
+    return W(_C.argmax_forward(input._c, _dims(dim, "argmin"), builtins.bool(keepdim), False))
+
+
+# ---- var / std ---------------------------------------------------------------------------
+
+class Var(Function):
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim, take_sqrt):
+        out, m = _C.var_forward(x._c, dims, correction, keepdim, take_sqrt)
+        out = W(out)
+        ctx.save_for_backward(x, W(m), out)
+        ctx.args = (dims, correction, take_sqrt)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, m, out = ctx.saved_tensors
+        dims, corr, take_sqrt = ctx.args
+        return W(_C.var_backward(dout._c, x._c, m._c, out._c, dims, corr, take_sqrt)), None, None, None, None
+
+
+def _var(input, dim, unbiased, keepdim, correction, take_sqrt):
+    op = "std" if take_sqrt else "var"
+    _check_tensor(input, op)
+    if isinstance(dim, builtins.bool):  # var(x, unbiased)
+        unbiased, dim = dim, None
+    if correction is None:
+        correction = 1.0 if unbiased is None or unbiased else 0.0
+    elif unbiased is not None:
+        raise TypeError(f"{op}(): pass either unbiased or correction, not both")
+    return Var.apply(input, _dims(dim, op), float(correction), builtins.bool(keepdim), take_sqrt)
+
+
+def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Variance over ``dim`` with divisor ``N - correction`` (default 1: unbiased)."""
+    return _var(input, dim, unbiased, keepdim, correction, False)
+
+
+def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Standard deviation over ``dim`` with divisor ``N - correction`` (default 1: unbiased)."""
+    return _var(input, dim, unbiased, keepdim, correction, True)
+
+
+# ---- logsumexp ---------------------------------------------------------------------------
+
+class LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        out = W(_C.logsumexp_forward(x._c, dims, keepdim))
+        ctx.save_for_backward(x, out)
+        ctx.dims = dims
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, out = ctx.saved_tensors
+        return W(_C.logsumexp_backward(dout._c, x._c, out._c, ctx.dims)), None, None
+
+
+def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(x)))`` over ``dim``, computed stably (max subtracted first)."""
+    _check_tensor(input, "logsumexp")
+    if not input.dtype.is_floating_point:
+        input = input.to(D.get_default_dtype())
+    return LogSumExp.apply(input, _dims(dim, "logsumexp"), builtins.bool(keepdim))
+
+
+# ---- any / all ---------------------------------------------------------------------------
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where any element (over ``dim``, or all) is nonzero; a bool tensor."""
+    _check_tensor(input, "any")
+    return W(_C.any_forward(input._c, _dims(dim, "any"), builtins.bool(keepdim), False))
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element (over ``dim``, or all) is nonzero; a bool tensor."""
+    _check_tensor(input, "all")
+    return W(_C.any_forward(input._c, _dims(dim, "all"), builtins.bool(keepdim), True))
+
+
+__all__: list = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
+                 "logsumexp", "any", "all"]
+FUNCTIONAL: list = []
+TENSOR_METHODS: dict = {
+    "sum": sum, "mean": mean, "prod": prod, "max": max, "min": min, "amax": amax, "amin": amin,
+    "argmax": argmax, "argmin": argmin, "var": var, "std": std, "logsumexp": logsumexp,
+    "any": any, "all": all,
+}

@@ -92,8 +92,9 @@ Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {
         gemm_into(out, a, b, 1.0, 0.0);
     } else if (bb.empty() && a.is_contiguous()) {
         // [..., M, K] @ [K, N]: one tall GEMM over all batch rows.
-        Tensor a2 = a.reshape({-1, K});
-        Tensor o2 = out.view({-1, N});
+        const int64_t rows = shape_numel(batch) * M;  // explicit: -1 is ambiguous when K == 0
+        Tensor a2 = a.reshape({rows, K});
+        Tensor o2 = out.view({rows, N});
         gemm_into(o2, a2, b, 1.0, 0.0);
     } else {
         Shape sa = batch, sb = batch;

@@ -37,36 +37,47 @@ def _batch_size(x) -> int:
     return x.shape[0] if hasattr(x, "shape") and len(x.shape) else 1
 
 
+class _Meter:
+    """Sample-weighted running averages of the loss and each metric over an epoch."""
+
+    def __init__(self, metrics) -> None:
+        self.metrics = metrics
+        self.loss_sum, self.n = 0.0, 0
+        self.sums = {name: [0.0, 0] for name, _ in metrics}
+
+    def update(self, out, y, bs: int, loss_value=None) -> None:
+        if loss_value is not None:
+            self.loss_sum += loss_value * bs
+        self.n += bs
+        for name, fn in self.metrics:
+            r = fn(out, y)
+            s, c = r if isinstance(r, tuple) else (float(r) * bs, bs)
+            self.sums[name][0] += s
+            self.sums[name][1] += c
+
+    def logs(self, prefix: str = "", with_loss: bool = True) -> dict:
+        out = {prefix + "loss": self.loss_sum / max(self.n, 1)} if with_loss else {}
+        for name, (s, c) in self.sums.items():
+            out[prefix + name] = s / max(c, 1)
+        return out
+
+
 def evaluate(model, loss_fn, data, metrics=("accuracy",), batch_size: int = 256, prefix: str = "") -> dict:
     """Average loss and metrics over ``data`` in eval mode without recording a graph."""
     loader = _loader(data, batch_size, False)
-    mets = resolve(metrics)
+    meter = _Meter(resolve(metrics))
     was_training = model.training
     model.eval()
-    total, n = 0.0, 0
-    sums = {name: [0.0, 0] for name, _ in mets}
     try:
         with no_grad():
             for batch in loader:
                 x, y = _split(batch)
                 out = model(x)
-                bs = _batch_size(x)
-                if loss_fn is not None:
-                    total += float(loss_fn(out, y).item()) * bs
-                n += bs
-                for name, fn in mets:
-                    r = fn(out, y)
-                    s, c = r if isinstance(r, tuple) else (float(r) * bs, bs)
-                    sums[name][0] += s
-                    sums[name][1] += c
+                lv = float(loss_fn(out, y).item()) if loss_fn is not None else None
+                meter.update(out, y, _batch_size(x), lv)
     finally:
         model.train(was_training)
-    logs = {}
-    if loss_fn is not None:
-        logs[prefix + "loss"] = total / max(n, 1)
-    for name, (s, c) in sums.items():
-        logs[prefix + name] = s / max(c, 1)
-    return logs
+    return meter.logs(prefix, with_loss=loss_fn is not None)
 
 
 def predict(model, data, batch_size: int = 256):
@@ -130,8 +141,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
             cb.on_epoch_begin(epoch)
         model.train()
         t0 = time.perf_counter()
-        total, n = 0.0, 0
-        sums = {name: [0.0, 0] for name, _ in mets}
+        meter = _Meter(mets)
         for i, batch in enumerate(train_loader):
             x, y = _split(batch)
             for cb in cbs:
@@ -143,19 +153,11 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
             optimizer.step()
             bs = _batch_size(x)
             lv = float(loss.item())
-            total += lv * bs
-            n += bs
-            for name, fn in mets:
-                r = fn(out, y)
-                s, c = r if isinstance(r, tuple) else (float(r) * bs, bs)
-                sums[name][0] += s
-                sums[name][1] += c
+            meter.update(out, y, bs, lv)
             for cb in cbs:
                 cb.on_batch_end(i, {"loss": lv, "size": bs})
         elapsed = time.perf_counter() - t0
-        logs = {"loss": total / max(n, 1)}
-        for name, (s, c) in sums.items():
-            logs[name] = s / max(c, 1)
+        logs = meter.logs()
         if val_data is not None:
             logs.update(evaluate(model, loss_fn, val_data, metrics, batch_size=max(batch_size, 256), prefix="val_"))
         if scheduler is not None:
@@ -165,7 +167,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
                 scheduler.step()
         logs["lr"] = float(optimizer.param_groups[0]["lr"])
         logs["time"] = elapsed
-        logs["samples_per_s"] = n / max(elapsed, 1e-9)
+        logs["samples_per_s"] = meter.n / max(elapsed, 1e-9)
         history.record(epoch, logs)
         for cb in cbs:
             cb.on_epoch_end(epoch, logs)

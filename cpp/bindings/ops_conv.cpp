@@ -43,6 +43,9 @@ void register_conv(py::module_& m) {
 
     m.def("max_pool2d_forward", &max_pool2d_forward, nogil());
     m.def("max_pool2d_backward", &max_pool2d_backward, nogil());
+    m.def("max_pool2d_is_2x2", &max_pool2d_is_2x2);
+    m.def("max_pool2d_2x2_forward", &max_pool2d_2x2_forward, nogil());
+    m.def("max_pool2d_2x2_backward", &max_pool2d_2x2_backward, nogil());
     m.def("avg_pool2d_forward", &avg_pool2d_forward, nogil());
     m.def("avg_pool2d_backward", &avg_pool2d_backward, nogil());
     m.def("adaptive_avg_pool2d_forward", &adaptive_avg_pool2d_forward, nogil());

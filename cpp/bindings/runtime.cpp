@@ -1,6 +1,7 @@
 // Process-wide settings: threads, seeding, BLAS identity, CUDA availability.
 #include <pybind11/pybind11.h>
 
+#include "../core/allocator.h"
 #include "../core/blas.h"
 #include "../core/parallel.h"
 #include "../core/random.h"
@@ -23,6 +24,17 @@ void register_runtime(py::module_& m) {
         default_generator().seed = seed;
         default_generator().offset = offset;
     });
+    m.def("cpu_cache_stats", [] {
+        const CacheStats s = cpu_cache_stats();
+        py::dict d;
+        d["cached_bytes"] = s.cached_bytes;
+        d["limit_bytes"] = s.limit_bytes;
+        d["hits"] = s.hits;
+        d["misses"] = s.misses;
+        return d;
+    });
+    m.def("cpu_empty_cache", &cpu_empty_cache);
+    m.def("cpu_set_cache_limit", &cpu_set_cache_limit, py::arg("bytes"));
     m.def("blas_corename", [] { return std::string(blas_corename()); });
     m.def("blas_config", [] { return std::string(blas_config()); });
     m.def("cuda_built", &cuda::built_with_cuda);

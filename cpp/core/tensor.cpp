@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "../cuda/cuda_api.h"
+#include "allocator.h"
 #include "../ops/copy.h"
 
 namespace lamina {
@@ -18,11 +19,12 @@ std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device) {
         st->data = std::shared_ptr<void>(p, [](void* q) { cuda::free(q); });
         return st;
     }
-    // 64-byte alignment: a full cache line and an AVX-512 register.
-    const size_t bytes = ((nbytes + 63) / 64) * 64;
-    void* p = bytes ? std::aligned_alloc(64, bytes) : std::aligned_alloc(64, 64);
-    if (!p) throw std::runtime_error(detail::cat("out of memory allocating ", nbytes, " bytes"));
-    st->data = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    // 64-byte alignment (a cache line, an AVX-512 register), through the caching allocator.
+    try {
+        st->data = cpu_allocate(nbytes);
+    } catch (const std::bad_alloc&) {
+        throw std::runtime_error(detail::cat("out of memory allocating ", nbytes, " bytes"));
+    }
     return st;
 }
 

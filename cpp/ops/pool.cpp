@@ -262,6 +262,143 @@ Tensor max_pool2d_backward(const Tensor& dout, const Tensor& indices, const Tens
     return dx;
 }
 
+// ---- max pool, 2x2 stride 2 without indices ----
+bool max_pool2d_is_2x2(const Tensor& x, const PoolParams& p) {
+    return p.dims == 2 && x.dim() >= 3 && p.kernel[0] == 2 && p.kernel[1] == 2 && p.stride[0] == 2 &&
+           p.stride[1] == 2 && p.padding[0] == 0 && p.padding[1] == 0 && p.dilation[0] == 1 &&
+           p.dilation[1] == 1 && !p.ceil_mode && x.size(-1) >= 2 && x.size(-2) >= 2 &&
+           is_floating(x.dtype()) && x.device().is_cpu();
+}
+
+namespace {
+
+// m = the window's max with NaN winning (the same result as the indexed kernel's scan).
+template <class T>
+inline T nan_max(T a, T b) {
+    return ((b > a) | (b != b)) ? b : a;
+}
+
+// Output rows [rb, re) (row r = plane r / OH, output row r % OH). Written as plain max selects
+// (which the vectoriser turns into vmaxps) over a vertical then a horizontal pass; a NaN breaks
+// those, so a row that holds one is redone with nan_max.
+template <class T>
+void pool2x2_rows(const T* x, T* out, int64_t rb, int64_t re, int64_t H, int64_t W, int64_t OH, int64_t OW) {
+    std::vector<T> vbuf(2 * OW);
+    T* v = vbuf.data();
+    for (int64_t r = rb; r < re; ++r) {
+        const int64_t p = r / OH, oh = r % OH;
+        const T* r0 = x + p * H * W + 2 * oh * W;
+        const T* r1 = r0 + W;
+        T* o = out + r * OW;
+        bool nan = false;
+        for (int64_t c = 0; c < 2 * OW; ++c) {
+            const T a = r0[c], b = r1[c];
+            v[c] = a > b ? a : b;
+            nan |= (a != a) | (b != b);
+        }
+        for (int64_t ow = 0; ow < OW; ++ow) {
+            const T a = v[2 * ow], b = v[2 * ow + 1];
+            o[ow] = a > b ? a : b;
+        }
+        if (nan)
+            for (int64_t ow = 0; ow < OW; ++ow)
+                o[ow] = nan_max(nan_max(r0[2 * ow], r0[2 * ow + 1]), nan_max(r1[2 * ow], r1[2 * ow + 1]));
+    }
+}
+
+// dx for output rows [rb, re): each 2x2 window gets dout at its first max (or first NaN), zeros
+// elsewhere; rows and columns past 2*OH / 2*OW (odd sizes) are zero. The winner is picked with
+// float selects (0/1 weights), not branches, for the same reason as the forward.
+template <class T>
+void unpool2x2_rows(const T* x, const T* dy, T* dx, int64_t rb, int64_t re, int64_t H, int64_t W,
+                    int64_t OH, int64_t OW) {
+    std::vector<T> vbuf(2 * OW), mbuf(OW);
+    T* v = vbuf.data();
+    T* mx = mbuf.data();
+    for (int64_t r = rb; r < re; ++r) {
+        const int64_t p = r / OH, oh = r % OH;
+        const T* x0 = x + p * H * W + 2 * oh * W;
+        const T* x1 = x0 + W;
+        T* d0 = dx + p * H * W + 2 * oh * W;
+        T* d1 = d0 + W;
+        const T* g = dy + r * OW;
+        bool nan = false;
+        for (int64_t c = 0; c < 2 * OW; ++c) {
+            const T a = x0[c], b = x1[c];
+            v[c] = a > b ? a : b;
+            nan |= (a != a) | (b != b);
+        }
+        for (int64_t ow = 0; ow < OW; ++ow) {
+            const T a = v[2 * ow], b = v[2 * ow + 1];
+            mx[ow] = a > b ? a : b;
+        }
+        if (nan)
+            for (int64_t ow = 0; ow < OW; ++ow)
+                mx[ow] = nan_max(nan_max(x0[2 * ow], x0[2 * ow + 1]), nan_max(x1[2 * ow], x1[2 * ow + 1]));
+        for (int64_t ow = 0; ow < OW; ++ow) {
+            const T a = x0[2 * ow], b = x0[2 * ow + 1], c = x1[2 * ow], e = x1[2 * ow + 1], m = mx[ow];
+            // A NaN max is matched by the first NaN tap (x != x), a number by equality.
+            const T fa = static_cast<T>((a == m) | (a != a));
+            const T fb = static_cast<T>((b == m) | (b != b)) * (T(1) - fa);
+            const T fc = static_cast<T>((c == m) | (c != c)) * (T(1) - fa - fb);
+            const T fe = T(1) - fa - fb - fc;
+            d0[2 * ow] = fa * g[ow];
+            d0[2 * ow + 1] = fb * g[ow];
+            d1[2 * ow] = fc * g[ow];
+            d1[2 * ow + 1] = fe * g[ow];
+        }
+        if (2 * OW < W) {
+            d0[W - 1] = T(0);
+            d1[W - 1] = T(0);
+        }
+        if (oh == OH - 1 && 2 * OH < H) std::fill(d1 + W, d1 + 2 * W, T(0));
+    }
+}
+
+Shape pooled_shape(const Tensor& x) {
+    Shape s = x.shape();
+    s[s.size() - 2] /= 2;
+    s[s.size() - 1] /= 2;
+    return s;
+}
+
+}  // namespace
+
+Tensor max_pool2d_2x2_forward(const Tensor& x_in) {
+    const Tensor x = x_in.contiguous();
+    const int64_t H = x.size(-2), W = x.size(-1), OH = H / 2, OW = W / 2;
+    Tensor out = Tensor::empty(pooled_shape(x), x.dtype(), x.device());
+    const int64_t rows = OW ? out.numel() / OW : 0;
+    dispatch_float(x.dtype(), "max_pool2d", [&](auto tag) {
+        using T = decltype(tag);
+        const T* xp = x.data<T>();
+        T* op = out.data<T>();
+        parallel_for(0, rows, std::max<int64_t>(1, kGrainElementwise / (4 * std::max<int64_t>(OW, 1))),
+                     [&](int64_t b, int64_t e) { pool2x2_rows(xp, op, b, e, H, W, OH, OW); });
+    });
+    return out;
+}
+
+Tensor max_pool2d_2x2_backward(const Tensor& dout_in, const Tensor& x_in) {
+    const Tensor x = x_in.contiguous(), dout = dout_in.contiguous();
+    const int64_t H = x.size(-2), W = x.size(-1), OH = H / 2, OW = W / 2;
+    LAMINA_CHECK(dout.shape() == pooled_shape(x), "max_pool2d backward: dout ", dims_str(dout.shape()),
+                 " does not match input ", dims_str(x.shape()), " pooled 2x2");
+    Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+    const int64_t rows = dout.numel() / std::max<int64_t>(OW, 1);
+    dispatch_float(x.dtype(), "max_pool2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        if (OH == 0 || OW == 0) {
+            std::fill(dx.data<T>(), dx.data<T>() + dx.numel(), T(0));
+            return;
+        }
+        parallel_for(0, rows, std::max<int64_t>(1, kGrainElementwise / (8 * OW)), [&](int64_t b, int64_t e) {
+            unpool2x2_rows(x.data<T>(), dout.data<T>(), dx.data<T>(), b, e, H, W, OH, OW);
+        });
+    });
+    return dx;
+}
+
 // ---- average pool ----
 template <class T, bool Backward>
 static void avg_pool_planes(const T* in, T* out, const PoolPlan& g, const PoolParams& p) {

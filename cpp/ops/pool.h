@@ -24,6 +24,14 @@ struct PoolParams {
 
 // -> (out, indices int64)
 std::tuple<Tensor, Tensor> max_pool2d_forward(const Tensor& x, const PoolParams& p);
+
+// The common 2x2, stride 2, unpadded, undilated case when nobody asked for indices: values only
+// (a vectorised kernel, ~5x faster than tracking indices), and a backward that finds each window's
+// argmax again from x (same first-max / NaN rule). Windows do not overlap, so dx is written, not
+// accumulated. x [N, C, H, W] (or [C, H, W]) -> out [N, C, H/2, W/2].
+bool max_pool2d_is_2x2(const Tensor& x, const PoolParams& p);
+Tensor max_pool2d_2x2_forward(const Tensor& x);
+Tensor max_pool2d_2x2_backward(const Tensor& dout, const Tensor& x);
 // Scatters dout to the argmax positions (shared by max_pool and adaptive_max_pool): -> dx like x.
 // dims: number of spatial dims (1 for max_pool1d); indices are flat positions within one plane.
 Tensor max_pool2d_backward(const Tensor& dout, const Tensor& indices, const Tensor& x, int64_t dims);

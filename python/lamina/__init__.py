@@ -64,7 +64,8 @@ from . import data, optim, models, train  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402
 from .summary import summary  # noqa: E402
 from ._runtime import (  # noqa: E402
-    blas_info, get_num_threads, get_rng_state, manual_seed, seed, set_num_threads, set_rng_state,
+    blas_info, empty_cache, get_num_threads, get_rng_state, manual_seed, memory_stats, seed, set_cache_limit,
+    set_num_threads, set_rng_state,
 )
 
 __version__ = "0.1.0"

@@ -43,3 +43,18 @@ def set_rng_state(state) -> None:
 def blas_info() -> dict:
     """Which OpenBLAS kernel is active (OPENBLAS_CORETYPE changes it) and how it was built."""
     return {"corename": _C.blas_corename(), "config": _C.blas_config(), "threads": get_num_threads()}
+
+
+def memory_stats() -> dict:
+    """The CPU caching allocator: bytes cached for reuse, the limit, hits and misses."""
+    return dict(_C.cpu_cache_stats())
+
+
+def empty_cache() -> None:
+    """Returns every cached CPU block to the system (like torch.cuda.empty_cache)."""
+    _C.cpu_empty_cache()
+
+
+def set_cache_limit(nbytes: int) -> None:
+    """Caps how much freed CPU memory lamina keeps for reuse (default 4 GiB; 0 turns caching off)."""
+    _C.cpu_set_cache_limit(int(nbytes))

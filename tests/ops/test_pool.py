@@ -174,3 +174,34 @@ def test_error_rank_values_dtype():
             "shape 4x4 (2-D)", F.adaptive_avg_pool2d, lamina.randn(4, 4), 2)
     _raises(ValueError, "adaptive_max_pool2d: output_size must be non-negative, got (-1, 2)",
             F.adaptive_max_pool2d, lamina.randn(1, 4, 4), (-1, 2))
+
+
+# The 2x2 / stride 2 path without indices has its own kernels (values only, argmax found again in
+# backward); check odd sizes, ties, NaN and 3-D input against torch explicitly.
+@pytest.mark.parametrize("shape", [(2, 3, 7, 9), (1, 1, 2, 2), (3, 5, 4)])
+def test_max_pool2x2_fast_path(shape):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x.reshape(-1)[::5] = x.reshape(-1)[1::5][: x.reshape(-1)[::5].size]  # some ties
+    lx = lamina.tensor(x, requires_grad=True)
+    tx = torch.tensor(x, requires_grad=True)
+    lo, to = lamina.nn.functional.max_pool2d(lx, 2), torch.nn.functional.max_pool2d(tx, 2)
+    np.testing.assert_array_equal(lo.detach().numpy(), to.detach().numpy())
+    g = rng.standard_normal(to.shape).astype(np.float32)
+    lo.backward(lamina.tensor(g))
+    to.backward(torch.tensor(g))
+    np.testing.assert_array_equal(lx.grad.numpy(), tx.grad.numpy())
+
+
+def test_max_pool2x2_fast_path_nan():
+    torch = pytest.importorskip("torch")
+    x = np.arange(32, dtype=np.float32).reshape(1, 2, 4, 4)
+    x[0, 0, 1, 1] = np.nan
+    x[0, 1, 2, 3] = np.nan
+    lx, tx = lamina.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    lo, to = lamina.nn.functional.max_pool2d(lx, 2), torch.nn.functional.max_pool2d(tx, 2)
+    np.testing.assert_array_equal(lo.detach().numpy(), to.detach().numpy())
+    lo.sum().backward()
+    to.sum().backward()
+    np.testing.assert_array_equal(lx.grad.numpy(), tx.grad.numpy())

@@ -58,6 +58,20 @@ class _MaxPool(Function):
         return W(_C.max_pool2d_backward(dout._c, ctx.idx, x._c, ctx.dims)), None
 
 
+class _MaxPool2x2(Function):
+    """2x2 / stride 2 without indices: a values-only kernel; backward finds the argmax again."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return W(_C.max_pool2d_2x2_forward(x._c))
+
+    @staticmethod
+    def backward(ctx, dout):
+        (x,) = ctx.saved_tensors
+        return W(_C.max_pool2d_2x2_backward(dout._c, x._c))
+
+
 class _AdaptiveMaxPool(Function):
     @staticmethod
     def forward(ctx, x, output_size):
@@ -106,7 +120,10 @@ def max_pool2d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPa
     (implicit -inf) is at most half the kernel. With return_indices, also returns the int64 argmax
     positions h*W + w within each plane (ties: the first maximum), as PyTorch does."""
     _check_input("max_pool2d", input)
-    out, idx = _MaxPool.apply(input, _params("max_pool2d", 2, kernel_size, stride, padding, dilation, ceil_mode))
+    params = _params("max_pool2d", 2, kernel_size, stride, padding, dilation, ceil_mode)
+    if not return_indices and _C.max_pool2d_is_2x2(input._c, params):
+        return _MaxPool2x2.apply(input)
+    out, idx = _MaxPool.apply(input, params)
     return (out, idx) if return_indices else out
 
 

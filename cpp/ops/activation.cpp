@@ -21,7 +21,7 @@ void with_act(Act act, T p0, T p1, const R& run) {
         case Act::Identity: return run([](T x) { return x; });
         case Act::Sigmoid: return run([](T x) { return fm::sigmoid(x); });
         case Act::BipolarSigmoid: return run([](T x) { return fm::bipolar_sigmoid(x); });
-        case Act::Tanh: return run([](T x) { return std::tanh(x); });
+        case Act::Tanh: return run([](T x) { return tanh_t(x); });
         case Act::Relu: return run([](T x) { return fm::relu(x); });
         case Act::LeakyRelu: return run([p0](T x) { return fm::leaky_relu(x, p0); });
         case Act::Elu: return run([p0](T x) { return fm::elu(x, p0); });

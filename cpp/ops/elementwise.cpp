@@ -469,7 +469,7 @@ void unary_kernel(Tensor& out, const Tensor& x, UnaryOp op) {
         dispatch_float(x.dtype(), name, [&](auto tag) {
             using T = decltype(tag);
             switch (op) {
-                case UnaryOp::Exp: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::exp(v); }); break;
+                case UnaryOp::Exp: ew::map<T, T, 1>(out, {&x}, [](T v) { return exp_t(v); }); break;
                 case UnaryOp::Log: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::log(v); }); break;
                 case UnaryOp::Sqrt: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::sqrt(v); }); break;
                 case UnaryOp::Sin: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::sin(v); }); break;

@@ -2,6 +2,7 @@
 // unary math, clamp, where, and the sum-over-broadcast-dims reduction their backwards need.
 // Shapes: a [...], b [...] -> out broadcast(a, b); every gradient comes back in its input's shape.
 #pragma once
+#include "../core/hostdev.h"
 #include <utility>
 
 #include "../core/tensor.h"
@@ -71,13 +72,13 @@ bool all_finite(const Tensor& x);
 namespace lamina::ew {
 
 template <class TO, class TI, class F, size_t... I>
-inline void run_unit(TO* __restrict o, std::array<const TI*, sizeof...(I)> x, int64_t n, const F& f,
+LAMINA_FLATTEN inline void run_unit(TO* __restrict o, std::array<const TI*, sizeof...(I)> x, int64_t n, const F& f,
                      std::index_sequence<I...>) {
     for (int64_t k = 0; k < n; ++k) o[k] = f(x[I][k]...);
 }
 
 template <class TO, class TI, class F, size_t... I>
-inline void run_strided(TO* o, std::array<const TI*, sizeof...(I)> x, const int64_t* st, int64_t n,
+LAMINA_FLATTEN inline void run_strided(TO* o, std::array<const TI*, sizeof...(I)> x, const int64_t* st, int64_t n,
                         const F& f, std::index_sequence<I...>) {
     for (int64_t k = 0; k < n; ++k) o[k * st[0]] = f(x[I][k * st[I + 1]]...);
 }

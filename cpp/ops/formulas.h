@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 
+#include "../core/fastmath.h"
 #include "../core/hostdev.h"
 
 namespace lamina::fm {
@@ -12,7 +13,8 @@ namespace lamina::fm {
 // Branch-free (a select, not a jump): random signs would otherwise mispredict half the time.
 template <class T>
 LAMINA_HD T sigmoid(T x) {
-    const T e = std::exp(-std::fabs(x));
+    const T ax = x < T(0) ? -x : x;  // not fabs: keeps the loop free of library calls
+    const T e = exp_t(-ax);
     return (x >= T(0) ? T(1) : e) / (T(1) + e);
 }
 template <class T>
@@ -23,7 +25,7 @@ LAMINA_HD T tanh_grad_from_out(T y) { return T(1) - y * y; }
 
 // 2 * sigmoid(x) - 1 == tanh(x / 2): values in (-1, 1); slope (1 - y^2) / 2.
 template <class T>
-LAMINA_HD T bipolar_sigmoid(T x) { return std::tanh(x * T(0.5)); }
+LAMINA_HD T bipolar_sigmoid(T x) { return tanh_t(x * T(0.5)); }
 template <class T>
 LAMINA_HD T bipolar_sigmoid_grad_from_out(T y) { return T(0.5) * (T(1) - y * y); }
 
@@ -38,7 +40,7 @@ LAMINA_HD T leaky_relu_grad(T x, T slope) { return x > T(0) ? T(1) : slope; }
 template <class T>
 LAMINA_HD T elu(T x, T alpha) { return x > T(0) ? x : alpha * std::expm1(x); }
 template <class T>
-LAMINA_HD T elu_grad(T x, T alpha) { return x > T(0) ? T(1) : alpha * std::exp(x); }
+LAMINA_HD T elu_grad(T x, T alpha) { return x > T(0) ? T(1) : alpha * exp_t(x); }
 
 // PyTorch's softplus: log(1 + exp(beta x)) / beta, linear once beta x > threshold.
 template <class T>

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "../core/allocator.h"
 #include "../core/blas.h"
 #include "../core/check.h"
 #include "../core/parallel.h"
@@ -40,26 +41,54 @@ std::string transpose_out_expr(int64_t in, int64_t k, int64_t s, int64_t p, int6
                        conv_transpose_out_size(in, k, s, p, d, op));
 }
 
-// Runs body(n, scratch) for every image n. With several images and threads: OpenMP over the batch,
-// each thread with its own scratch and single-threaded BLAS. Otherwise in order on this thread, so
-// BLAS and the im2col loops get the threads.
+// Images per GEMM. One image of a small layer (LeNet's 12x12, a CIFAR net's 8x8) gives a GEMM
+// too thin for BLAS to reach speed, so small images share one column matrix side by side until the
+// GEMM has ~2048 columns; the column buffer stays under ~8 MB (2M elements).
+int64_t images_per_chunk(const detail::ConvPlan& pl) {
+    const int64_t L = std::max<int64_t>(1, pl.g.col_cols());
+    const int64_t rows = std::max<int64_t>({pl.g.col_rows(), pl.OC, 1});
+    if (L >= 2048 || pl.N <= 1) return 1;
+    int64_t nb = (2048 + L - 1) / L;
+    nb = std::min(nb, std::max<int64_t>(1, (int64_t(2) << 20) / (rows * L)));
+    return std::max<int64_t>(1, std::min(nb, pl.N));
+}
+
+// Runs body(n0, n1, scratch, thread) over chunks [n0, n1) of nb images. With several chunks and
+// threads: OpenMP over chunks, each thread with its own scratch and single-threaded BLAS.
+// Otherwise in order on this thread, so BLAS and the im2col loops get the threads.
 template <class T, class F>
-void for_each_image(int64_t N, int64_t scratch, const F& body) {
-    const int64_t nt = std::min<int64_t>(get_num_threads(), N);
+void for_each_chunk(int64_t N, int64_t nb, int64_t scratch, const F& body) {
+    const int64_t nchunks = (N + nb - 1) / nb;
+    const int64_t nt = std::min<int64_t>(get_num_threads(), nchunks);
 #ifdef _OPENMP
     if (nt > 1 && !in_parallel_region()) {
         BlasSerialScope serial;
 #pragma omp parallel num_threads(static_cast<int>(nt))
         {
-            std::unique_ptr<T[]> buf(scratch > 0 ? new T[scratch] : nullptr);
+            ScratchBuffer<T> buf(static_cast<size_t>(scratch));
+            const int tid = omp_get_thread_num();
 #pragma omp for schedule(static)
-            for (int64_t n = 0; n < N; ++n) body(n, buf.get());
+            for (int64_t c = 0; c < nchunks; ++c) body(c * nb, std::min(N, (c + 1) * nb), buf.get(), tid);
         }
         return;
     }
 #endif
-    std::unique_ptr<T[]> buf(scratch > 0 ? new T[scratch] : nullptr);
-    for (int64_t n = 0; n < N; ++n) body(n, buf.get());
+    ScratchBuffer<T> buf(static_cast<size_t>(scratch));
+    for (int64_t c = 0; c < nchunks; ++c) body(c * nb, std::min(N, (c + 1) * nb), buf.get(), 0);
+}
+
+int64_t chunk_threads(int64_t N, int64_t nb) {
+    const int64_t nchunks = (N + nb - 1) / nb;
+    return in_parallel_region() ? 1 : std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), nchunks));
+}
+
+// Column-matrix layout of a chunk of m images: [rows, m*L], image j in columns [j*L, (j+1)*L).
+// Gathers dy_n [OC, L] for the chunk into that layout (and scatters back for the forward).
+template <class T>
+void gather_chunk(const T* src, int64_t n0, int64_t m, int64_t R, int64_t L, T* dst) {
+    for (int64_t j = 0; j < m; ++j)
+        for (int64_t r = 0; r < R; ++r)
+            std::copy(src + ((n0 + j) * R + r) * L, src + ((n0 + j) * R + r + 1) * L, dst + r * m * L + j * L);
 }
 
 }  // namespace
@@ -208,120 +237,129 @@ ConvPlan plan_conv(const char* op, const Tensor& x, const Tensor& w, const OptTe
     return pl;
 }
 
-// ---- forward: out_n[OC, L] = W[OC, Kg] x cols_n[Kg, L] (+ b), one GEMM per group ----
+// ---- forward: out[OC, m*L] = W[OC, Kg] x cols[Kg, m*L] (+ b) per chunk of m images, one GEMM
+// per group. A chunk of one image writes straight into the output (bias pre-filled, beta = 1).
 Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, const ConvPlan& pl) {
     Tensor out = Tensor::empty(pl.out4, x.dtype(), x.device());
     dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
         const int64_t G = pl.groups, L = g.col_cols(), OCg = pl.OC / G, Kg = g.col_rows() / G;
-        const bool direct = g.is_pointwise();
+        const int64_t nb = images_per_chunk(pl), R = g.col_rows(), CHW = g.C * g.H * g.W;
+        const bool direct = nb == 1 && g.is_pointwise();
+        const int64_t scratch = (direct ? 0 : R * nb * L) + (nb > 1 ? pl.OC * nb * L : 0);
         const T* xp = x.data<T>();
         const T* wp = w.data<T>();
         const T* bp = b ? b->data<T>() : nullptr;
         T* op = out.data<T>();
-        for_each_image<T>(pl.N, direct ? 0 : g.col_rows() * L, [&](int64_t n, T* cols) {
-            const T* xn = xp + n * g.C * g.H * g.W;
-            T* on = op + n * pl.OC * L;
-            const T* src = xn;
+        for_each_chunk<T>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int) {
+            const int64_t m = n1 - n0, ld = m * L;
+            const T* src = xp + n0 * CHW;
             if (!direct) {
-                im2col(xn, g, cols);
-                src = cols;
+                for (int64_t j = 0; j < m; ++j) im2col(xp + (n0 + j) * CHW, g, buf + j * L, ld);
+                src = buf;
             }
+            T* dst = m == 1 ? op + n0 * pl.OC * L : buf + R * ld;
             T beta = 0;
-            if (bp) {
-                for (int64_t oc = 0; oc < pl.OC; ++oc) std::fill(on + oc * L, on + (oc + 1) * L, bp[oc]);
+            if (bp && m == 1) {
+                for (int64_t oc = 0; oc < pl.OC; ++oc) std::fill(dst + oc * L, dst + (oc + 1) * L, bp[oc]);
                 beta = 1;
             }
             for (int64_t gr = 0; gr < G; ++gr)
-                gemm(false, false, OCg, L, Kg, T(1), wp + gr * OCg * Kg, Kg, src + gr * Kg * L, L, beta,
-                     on + gr * OCg * L, L);
+                gemm(false, false, OCg, ld, Kg, T(1), wp + gr * OCg * Kg, Kg, src + gr * Kg * ld, ld, beta,
+                     dst + gr * OCg * ld, ld);
+            if (m > 1)  // scatter [OC, m*L] back to [m, OC, L], adding the bias on the way
+                for (int64_t j = 0; j < m; ++j)
+                    for (int64_t oc = 0; oc < pl.OC; ++oc) {
+                        const T* s = dst + oc * ld + j * L;
+                        T* o = op + ((n0 + j) * pl.OC + oc) * L;
+                        const T bv = bp ? bp[oc] : T(0);
+                        for (int64_t l = 0; l < L; ++l) o[l] = s[l] + bv;
+                    }
         });
     });
     return out;
 }
 
 // ---- backward ----
-// dx_n = col2im(W^T[Kg, OCg] x dy_n[OCg, L]) per group; a pointwise conv writes W^T dy_n directly.
+// dx = col2im(W^T[Kg, OCg] x dy[OCg, m*L]) per group and chunk; a pointwise conv of one image
+// writes W^T dy_n directly.
 Tensor conv_data_grad_cpu(const Tensor& dy, const Tensor& w, const ConvPlan& pl) {
     Tensor dx = Tensor::empty(pl.x4, dy.dtype(), dy.device());
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
         const int64_t G = pl.groups, L = g.col_cols(), OCg = pl.OC / G, Kg = g.col_rows() / G;
-        const bool direct = g.is_pointwise();
+        const int64_t nb = images_per_chunk(pl), R = g.col_rows(), CHW = g.C * g.H * g.W;
+        const bool direct = nb == 1 && g.is_pointwise();
+        const int64_t scratch = (direct ? 0 : R * nb * L) + (nb > 1 ? pl.OC * nb * L : 0);
         const T* dyp = dy.data<T>();
         const T* wp = w.data<T>();
         T* dxp = dx.data<T>();
-        for_each_image<T>(pl.N, direct ? 0 : g.col_rows() * L, [&](int64_t n, T* cols) {
-            const T* dyn = dyp + n * pl.OC * L;
-            T* dxn = dxp + n * g.C * g.H * g.W;
-            T* dst = direct ? dxn : cols;
+        for_each_chunk<T>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int) {
+            const int64_t m = n1 - n0, ld = m * L;
+            const T* dyc = dyp + n0 * pl.OC * L;
+            if (m > 1) {
+                gather_chunk(dyp, n0, m, pl.OC, L, buf + R * ld);
+                dyc = buf + R * ld;
+            }
+            T* dst = direct ? dxp + n0 * CHW : buf;
             for (int64_t gr = 0; gr < G; ++gr)
-                gemm(true, false, Kg, L, OCg, T(1), wp + gr * OCg * Kg, Kg, dyn + gr * OCg * L, L, T(0),
-                     dst + gr * Kg * L, L);
-            if (!direct) col2im(cols, g, dxn);
+                gemm(true, false, Kg, ld, OCg, T(1), wp + gr * OCg * Kg, Kg, dyc + gr * OCg * ld, ld, T(0),
+                     dst + gr * Kg * ld, ld);
+            if (!direct)
+                for (int64_t j = 0; j < m; ++j) col2im(buf + j * L, g, dxp + (n0 + j) * CHW, ld);
         });
     });
     return dx;
 }
 
-// dw_g[OCg, Kg] = sum_n dy_n,g[OCg, L] x cols_n,g[Kg, L]^T. Threads split the batch and each
-// accumulates into its own buffer; the buffers are summed at the end (no two threads share dw).
+// dw_g[OCg, Kg] = sum over chunks of dy_g[OCg, m*L] x cols_g[Kg, m*L]^T. Each thread accumulates
+// into its own buffer; the buffers are summed at the end (no two threads share dw).
 Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& pl) {
     Tensor dw = Tensor::empty(pl.w4, dy.dtype(), dy.device());
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
         const int64_t G = pl.groups, L = g.col_cols(), OCg = pl.OC / G, Kg = g.col_rows() / G;
-        const int64_t wsize = pl.OC * Kg, scratch = g.is_pointwise() ? 0 : g.col_rows() * L;
+        const int64_t nb = images_per_chunk(pl), R = g.col_rows(), CHW = g.C * g.H * g.W;
+        const bool direct = nb == 1 && g.is_pointwise();
+        const int64_t wsize = pl.OC * Kg;
+        const int64_t scratch = (direct ? 0 : R * nb * L) + (nb > 1 ? pl.OC * nb * L : 0);
         const T* dyp = dy.data<T>();
         const T* xp = x.data<T>();
         T* dwp = dw.data<T>();
-        auto image = [&](int64_t n, T* cols, T* acc, T beta) {
-            const T* xn = xp + n * g.C * g.H * g.W;
-            const T* dyn = dyp + n * pl.OC * L;
-            const T* src = xn;
-            if (scratch) {
-                im2col(xn, g, cols);
-                src = cols;
+        std::fill(dwp, dwp + wsize, T(0));
+        if (pl.N == 0) return;
+        const int64_t nt = chunk_threads(pl.N, nb);
+        // Thread 0 accumulates straight into dw; the others into their own buffers.
+        std::vector<ScratchBuffer<T>> accs(nt);
+        for (int64_t t = 1; t < nt; ++t) {
+            accs[t] = ScratchBuffer<T>(static_cast<size_t>(wsize));
+            std::fill(accs[t].get(), accs[t].get() + wsize, T(0));
+        }
+        for_each_chunk<T>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int tid) {
+            const int64_t m = n1 - n0, ld = m * L;
+            const T* src = xp + n0 * CHW;
+            if (!direct) {
+                for (int64_t j = 0; j < m; ++j) im2col(xp + (n0 + j) * CHW, g, buf + j * L, ld);
+                src = buf;
             }
+            const T* dyc = dyp + n0 * pl.OC * L;
+            if (m > 1) {
+                gather_chunk(dyp, n0, m, pl.OC, L, buf + R * ld);
+                dyc = buf + R * ld;
+            }
+            T* acc = tid == 0 ? dwp : accs[tid].get();
             for (int64_t gr = 0; gr < G; ++gr)
-                gemm(false, true, OCg, Kg, L, T(1), dyn + gr * OCg * L, L, src + gr * Kg * L, L, beta,
+                gemm(false, true, OCg, Kg, ld, T(1), dyc + gr * OCg * ld, ld, src + gr * Kg * ld, ld, T(1),
                      acc + gr * OCg * Kg, Kg);
-        };
-        if (pl.N == 0) {
-            std::fill(dwp, dwp + wsize, T(0));
-            return;
-        }
-        const int64_t nt = std::min<int64_t>(get_num_threads(), pl.N);
-#ifdef _OPENMP
-        if (nt > 1 && !in_parallel_region()) {
-            std::vector<std::unique_ptr<T[]>> accs(nt);
-            BlasSerialScope serial;
-#pragma omp parallel num_threads(static_cast<int>(nt))
-            {
-                const int64_t t = omp_get_thread_num(), T_ = omp_get_num_threads();
-                const int64_t b = t * pl.N / T_, e = (t + 1) * pl.N / T_;
-                if (b < e) {
-                    accs[t].reset(new T[wsize]);
-                    std::unique_ptr<T[]> cols(scratch ? new T[scratch] : nullptr);
-                    for (int64_t n = b; n < e; ++n) image(n, cols.get(), accs[t].get(), n == b ? T(0) : T(1));
-                }
-            }
+        });
+        if (nt > 1)
             parallel_for(0, wsize, kGrainElementwise, [&](int64_t i0, int64_t i1) {
-                for (int64_t i = i0; i < i1; ++i) {
-                    T s = 0;
-                    for (const auto& a : accs)
-                        if (a) s += a[i];
-                    dwp[i] = s;
-                }
+                for (int64_t t = 1; t < nt; ++t)
+                    for (int64_t i = i0; i < i1; ++i) dwp[i] += accs[t].get()[i];
             });
-            return;
-        }
-#endif
-        std::unique_ptr<T[]> cols(scratch ? new T[scratch] : nullptr);
-        for (int64_t n = 0; n < pl.N; ++n) image(n, cols.get(), dwp, n == 0 ? T(0) : T(1));
     });
     return dw;
 }

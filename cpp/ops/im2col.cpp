@@ -20,8 +20,10 @@ int64_t channel_grain(const ConvGeometry& g) {
 }  // namespace
 
 template <class T>
-void im2col(const T* x, const ConvGeometry& g, T* cols) {
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+void im2col(const T* x, const ConvGeometry& g, T* cols, int64_t ld) {
     const int64_t L = g.OH * g.OW;
+    if (ld < 0) ld = L;
     parallel_for(0, g.C, channel_grain(g), [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
             const T* xc = x + c * g.H * g.W;
@@ -31,20 +33,24 @@ void im2col(const T* x, const ConvGeometry& g, T* cols) {
                 for (int64_t kw = 0; kw < g.KW; ++kw) {
                     int64_t ow_lo, ow_hi;
                     conv_valid_range(kw, g.W, g.OW, g.sw, g.pw, g.dw, ow_lo, ow_hi);
-                    T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+                    T* row = cols + ((c * g.KH + kh) * g.KW + kw) * ld;
                     std::fill(row, row + oh_lo * g.OW, T(0));
                     for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
                         T* dst = row + oh * g.OW;
                         const int64_t ih = conv_in_coord(oh, kh, g.sh, g.ph, g.dh);
                         const T* src = xc + ih * g.W + conv_in_coord(ow_lo, kw, g.sw, g.pw, g.dw);
-                        std::fill(dst, dst + ow_lo, T(0));
+                        // Plain loops, not memcpy/fill: rows are short (8-32 elements in small
+                        // layers), where a library call costs more than the copy (see the
+                        // optimize attribute above, which stops GCC turning them back into calls).
+                        for (int64_t i = 0; i < ow_lo; ++i) dst[i] = T(0);
                         const int64_t n = ow_hi - ow_lo;
+                        T* d = dst + ow_lo;
                         if (g.sw == 1) {
-                            if (n > 0) std::memcpy(dst + ow_lo, src, n * sizeof(T));
+                            for (int64_t i = 0; i < n; ++i) d[i] = src[i];
                         } else {
-                            for (int64_t i = 0; i < n; ++i) dst[ow_lo + i] = src[i * g.sw];
+                            for (int64_t i = 0; i < n; ++i) d[i] = src[i * g.sw];
                         }
-                        std::fill(dst + ow_hi, dst + g.OW, T(0));
+                        for (int64_t i = ow_hi; i < g.OW; ++i) dst[i] = T(0);
                     }
                     std::fill(row + oh_hi * g.OW, row + L, T(0));
                 }
@@ -54,8 +60,8 @@ void im2col(const T* x, const ConvGeometry& g, T* cols) {
 }
 
 template <class T>
-void col2im(const T* cols, const ConvGeometry& g, T* dx) {
-    const int64_t L = g.OH * g.OW;
+void col2im(const T* cols, const ConvGeometry& g, T* dx, int64_t ld) {
+    if (ld < 0) ld = g.OH * g.OW;
     // Each channel's taps write only into that channel, so channels split across threads safely.
     parallel_for(0, g.C, channel_grain(g), [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
@@ -67,7 +73,7 @@ void col2im(const T* cols, const ConvGeometry& g, T* dx) {
                 for (int64_t kw = 0; kw < g.KW; ++kw) {
                     int64_t ow_lo, ow_hi;
                     conv_valid_range(kw, g.W, g.OW, g.sw, g.pw, g.dw, ow_lo, ow_hi);
-                    const T* row = cols + ((c * g.KH + kh) * g.KW + kw) * L;
+                    const T* row = cols + ((c * g.KH + kh) * g.KW + kw) * ld;
                     const int64_t n = ow_hi - ow_lo;
                     for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
                         const int64_t ih = conv_in_coord(oh, kh, g.sh, g.ph, g.dh);
@@ -85,9 +91,9 @@ void col2im(const T* cols, const ConvGeometry& g, T* dx) {
     });
 }
 
-template void im2col<float>(const float*, const ConvGeometry&, float*);
-template void im2col<double>(const double*, const ConvGeometry&, double*);
-template void col2im<float>(const float*, const ConvGeometry&, float*);
-template void col2im<double>(const double*, const ConvGeometry&, double*);
+template void im2col<float>(const float*, const ConvGeometry&, float*, int64_t);
+template void im2col<double>(const double*, const ConvGeometry&, double*, int64_t);
+template void col2im<float>(const float*, const ConvGeometry&, float*, int64_t);
+template void col2im<double>(const double*, const ConvGeometry&, double*, int64_t);
 
 }  // namespace lamina

@@ -70,11 +70,13 @@ struct ConvGeometry {
 
 // cols[(c*KH + kh)*KW + kw, oh*OW + ow] = x[c, ih, iw] (0 in the padding). Parallel over channels
 // when called outside a parallel region.
+// `ld` is the row stride of cols (default OH*OW); a larger one lets several images share one
+// column matrix side by side (conv2d batches small images into one GEMM that way).
 template <class T>
-void im2col(const T* x, const ConvGeometry& g, T* cols);
+void im2col(const T* x, const ConvGeometry& g, T* cols, int64_t ld = -1);
 
 // The adjoint: dx[c, ih, iw] = sum of the column entries that read it. dx is overwritten.
 template <class T>
-void col2im(const T* cols, const ConvGeometry& g, T* dx);
+void col2im(const T* cols, const ConvGeometry& g, T* dx, int64_t ld = -1);
 
 }  // namespace lamina

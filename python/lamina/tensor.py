@@ -257,4 +257,7 @@ def _wrap_dim(dim: int, ndim: int, op: str) -> int:
     return dim % max(ndim, 1)
 
 
+from .autograd import engine as _engine, function as _function  # noqa: E402
+
+_function.Tensor = _engine.Tensor = Tensor
 from . import _tensor_methods  # noqa: E402,F401  (attaches op methods and operators)

@@ -8,6 +8,7 @@ from . import grad_mode
 from .function import AccumulateGrad, _edge
 
 _anomaly = False
+Tensor = None  # lamina.Tensor, set by lamina/tensor.py (circular import)
 
 
 def _sum_to(grad, shape, node_name):
@@ -35,8 +36,6 @@ def _check_finite(node, grads):
 
 
 def _accumulate_into_leaf(leaf, g, create_graph):
-    from ..tensor import Tensor
-
     if tuple(g.shape) != tuple(leaf.shape):
         g = _sum_to(g, leaf.shape, "AccumulateGrad")
     if leaf.grad is None:
@@ -56,8 +55,6 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
     ``roots``: output tensors; ``grad_roots``: their gradients. With ``inputs`` (a list of
     tensors) it returns their gradients instead of accumulating into ``.grad``.
     """
-    from ..tensor import Tensor
-
     pending: dict = {}  # node -> gradients per output number
 
     def add(node, nr, g):

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 from . import grad_mode
 
+# lamina.Tensor, set by lamina/tensor.py once the class exists (a function-level import here would
+# run on every op call: it is the hottest path in the library).
+Tensor = None
+
 
 class Context:
     """What ``forward`` leaves for ``backward``: saved tensors and any attributes set on it."""
@@ -135,8 +139,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        from ..tensor import Tensor
-
         record = False
         if grad_mode._enabled:
             for a in args:

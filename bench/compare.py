@@ -1,0 +1,226 @@
+"""Side-by-side benchmark of lamina against PyTorch (CPU, float32) on the workloads in
+bench/workloads.py: each is checked once against PyTorch, then timed in the same process with
+lamina and PyTorch repetitions alternating. Prints a table and writes JSON.
+
+    LAMINA_EXT_DIR=build/dev-bench PYTHONPATH=python .venv/bin/python bench/compare.py --threads 1
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+# OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE once, when the library loads; this machine's
+# environment pins an AVX2 kernel that halves its speed. So before numpy, lamina or torch is
+# imported, re-exec this script once without them (for this process only; the marker records
+# what was removed, and stops a second re-exec).
+_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_MARKER = "LAMINA_COMPARE_REEXEC"
+if _MARKER not in os.environ and "--keep-blas-env" not in sys.argv:
+    removed = ";".join(f"{k}={os.environ[k]}" for k in _BLAS_VARS if k in os.environ)
+    if removed:
+        env = {k: v for k, v in os.environ.items() if k not in _BLAS_VARS}
+        env[_MARKER] = removed
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + sys.argv[1:], env)
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402,F401  (loaded before lamina, as a user would)
+import lamina  # noqa: E402
+import torch  # noqa: E402
+
+import workloads  # noqa: E402
+
+TOL = 1e-3           # float32: max |lamina - torch| / max |torch| per compared tensor
+REP_TARGET_S = 2e-3  # a repetition runs a workload `inner` times so it lasts at least this long
+
+
+def torch_blas_line() -> str:
+    """torch's BLAS and conv backends, from torch.__config__.show() (informational only)."""
+    try:
+        cfg = torch.__config__.show()
+        cap = torch.backends.cpu.get_cpu_capability()
+    except Exception:  # pragma: no cover
+        return "?"
+    parts = []
+    for tok in cfg.replace("\n", ",").split(","):
+        tok = tok.strip()
+        for key in ("BLAS_INFO=", "Math Kernel Library Version", "MKL-DNN v"):
+            if key in tok:
+                parts.append(tok[tok.index(key):].split(" for ")[0].split(" (")[0].replace(
+                    "Math Kernel Library Version ", "MKL ").replace("MKL-DNN ", "oneDNN "))
+    return ", ".join(parts + [f"CPU capability {cap}"])
+
+
+def time_calls(fn, inner: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    return (time.perf_counter() - t0) / inner
+
+
+def run_workload(w, threads: int, args) -> dict:
+    row = dict(name=w.name, group=w.group, mode=w.mode, desc=w.desc, threads=threads, flops=w.flops,
+               steps=w.steps, checks=[], ok=True, error=None)
+    try:
+        case = w.build(workloads.Ctx(lamina, torch, w.name))
+        checks = case.check()
+    except Exception as e:  # an op missing or raising: report it, keep going
+        row.update(ok=False, error=f"{type(e).__name__}: {e}")
+        print(f"\n!!! {w.name}: ERROR while building/checking: {row['error']}", flush=True)
+        if args.verbose:
+            traceback.print_exc()
+        return row
+    for what, err in checks:
+        ok = err <= TOL
+        row["checks"].append(dict(what=what, rel_err=err, ok=ok))
+        if not ok:
+            row["ok"] = False
+    if not row["ok"]:
+        bad = ", ".join(f"{c['what']} rel err {c['rel_err']:.2e}" for c in row["checks"] if not c["ok"])
+        print(f"\n!!! MISMATCH {w.name} (threads={threads}): {bad} (tolerance {TOL:g})", flush=True)
+
+    try:
+        # Warm-up (first calls pay lazy initialisation), then size a repetition.
+        for _ in range(args.warmup):
+            case.lamina()
+            case.torch()
+        one = min(time_calls(case.lamina, 1), time_calls(case.torch, 1))
+        inner = max(1, min(10000, math.ceil(REP_TARGET_S / max(one, 1e-7))))
+        gc.collect()
+        tl, tt = [], []
+        max_reps = max(args.reps, args.max_reps)
+        t_end = time.perf_counter() + args.max_time  # a guard for a machine that is suddenly busy
+        while len(tl) < 3 or (len(tl) < args.reps or min(sum(tl), sum(tt)) < args.min_time) and (
+                len(tl) < max_reps and time.perf_counter() < t_end):
+            tl.append(time_calls(case.lamina, inner))  # lamina rep, torch rep, lamina rep, ...
+            tt.append(time_calls(case.torch, inner))
+    except Exception as e:
+        row.update(ok=False, error=f"{type(e).__name__}: {e}")
+        print(f"\n!!! {w.name}: ERROR while timing: {row['error']}", flush=True)
+        if args.verbose:
+            traceback.print_exc()
+        return row
+    ml, mt = statistics.median(tl), statistics.median(tt)
+    row.update(reps=len(tl), inner=inner, lamina_ms=ml * 1e3, torch_ms=mt * 1e3, ratio=ml / mt,
+               lamina_min_ms=min(tl) * 1e3, torch_min_ms=min(tt) * 1e3, ratio_min=min(tl) / min(tt))
+    if w.flops:
+        row.update(lamina_gflops=w.flops / ml / 1e9, torch_gflops=w.flops / mt / 1e9)
+    if w.steps:
+        row.update(lamina_steps_s=w.steps / ml, torch_steps_s=w.steps / mt)
+    return row
+
+
+def fmt_rate(r: dict) -> str:
+    if "lamina_gflops" in r:
+        return f"{r['lamina_gflops']:7.1f} / {r['torch_gflops']:7.1f} GFLOP/s"
+    if "lamina_steps_s" in r:
+        return f"{r['lamina_steps_s']:7.1f} / {r['torch_steps_s']:7.1f} steps/s"
+    return ""
+
+
+def fmt_ms(ms: float) -> str:
+    return f"{ms:10.4f}" if ms < 1 else f"{ms:10.3f}"
+
+
+def print_table(rows: list) -> None:
+    wn = max([len(r["name"]) for r in rows] + [8])
+    head = (f"{'workload':<{wn}} {'thr':>3} {'lamina ms':>10} {'torch ms':>10} {'ratio':>6} {'(min)':>6}  "
+            f"{'lamina / torch rate':<32} check")
+    print("\n" + head)
+    print("-" * len(head))
+    for r in rows:
+        if r.get("error") and "lamina_ms" not in r:
+            print(f"{r['name']:<{wn}} {r['threads']:>3} {'ERROR':>10} {'':>10} {'':>13}  {'':<32} "
+                  f"!!! {r['error'][:80]}")
+            continue
+        worst = max((c["rel_err"] for c in r["checks"]), default=0.0)
+        chk = f"ok {worst:.0e}" if r["ok"] else f"!!! MISMATCH {worst:.1e}"
+        print(f"{r['name']:<{wn}} {r['threads']:>3} {fmt_ms(r['lamina_ms'])} {fmt_ms(r['torch_ms'])} "
+              f"{r['ratio']:6.2f} {r['ratio_min']:6.2f}  {fmt_rate(r):<32} {chk}")
+    print("(median ms per call; ratio = lamina / PyTorch medians, below 1 is faster; (min) = the same "
+          "for the fastest reps;\n GFLOP/s counts 2 per multiply-add, fwd+bwd = 3x forward; "
+          "check = max rel. error vs PyTorch)")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", default="1", help="thread count(s), e.g. 1 or 1,2 (both frameworks)")
+    p.add_argument("--filter", action="append", default=[], metavar="SUBSTR",
+                   help="run workloads whose name contains SUBSTR (repeatable; case-insensitive)")
+    p.add_argument("--reps", type=int, default=7, help="minimum timed repetitions per framework")
+    p.add_argument("--max-reps", type=int, default=400, help="cap on repetitions per framework")
+    p.add_argument("--min-time", type=float, default=1.0,
+                   help="minimum seconds of timed repetitions per framework and workload")
+    p.add_argument("--max-time", type=float, default=20.0,
+                   help="stop repeating a workload after this many seconds (at least 3 reps each)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls per framework first")
+    p.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" / "compare.json"))
+    p.add_argument("--quick", action="store_true", help="a fast smoke run: 3 reps, 0.05 s, 1 warm-up")
+    p.add_argument("--list", action="store_true", help="list the workloads and exit")
+    p.add_argument("--keep-blas-env", action="store_true",
+                   help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as the environment sets them")
+    p.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
+    args = p.parse_args()
+    if args.quick:
+        args.reps, args.min_time, args.warmup = 3, 0.05, 1
+    threads = [int(t) for t in str(args.threads).split(",") if t.strip()]
+    sel = workloads.select(args.filter)
+    if args.list:
+        for w in sel:
+            print(f"{w.name:<40} {w.group:<9} {w.desc}")
+        return 0
+    if not sel:
+        print(f"no workload matches {args.filter}", file=sys.stderr)
+        return 2
+
+    removed = os.environ.get(_MARKER, "")
+    blas = lamina.blas_info()
+    env_note = (f"unset for this run: {removed}" if removed
+                else f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"lamina {getattr(lamina, '__version__', '?')}: OpenBLAS corename={blas['corename']}  ({env_note})")
+    print(f"torch {torch.__version__}: {torch_blas_line()}")
+    print(f"{len(sel)} workloads x threads {threads}; reps>={args.reps}, min-time {args.min_time} s, "
+          f"warm-up {args.warmup}", flush=True)
+
+    rows = []
+    t_start = time.time()
+    for n in threads:
+        lamina.set_num_threads(n)
+        torch.set_num_threads(n)
+        for w in sel:
+            print(f"  [{n} thr] {w.name} ...", end="", flush=True)
+            t0 = time.time()
+            r = run_workload(w, n, args)
+            rows.append(r)
+            print(f" {time.time() - t0:.1f} s", flush=True)
+    print_table(rows)
+    bad = [r["name"] for r in rows if not r["ok"]]
+    if bad:
+        print(f"\n!!! {len(bad)} row(s) failed the check against PyTorch or raised: {', '.join(bad)}")
+    print(f"total {time.time() - t_start:.0f} s")
+
+    meta = dict(lamina_version=getattr(lamina, "__version__", None), torch_version=torch.__version__,
+                corename=blas["corename"], torch_blas=torch_blas_line(), blas_env_removed=removed or None,
+                OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE"), threads=threads, argv=sys.argv[1:],
+                reps=args.reps, min_time=args.min_time, warmup=args.warmup, tolerance=TOL,
+                python=platform.python_version(), machine=platform.machine(),
+                time=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    jp = Path(args.json)
+    jp.parent.mkdir(parents=True, exist_ok=True)
+    jp.write_text(json.dumps(dict(meta=meta, results=rows), indent=1, default=float) + "\n")
+    print(f"wrote {jp}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

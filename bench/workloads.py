@@ -1,0 +1,423 @@
+"""Workloads for bench/compare.py: each one builds the same computation in lamina and in PyTorch
+from identical numpy inputs and weights, a correctness check between the two, and the amount of
+work (FLOPs or training steps) per call. Add a workload with @register in one place, below.
+
+A workload factory receives a `Ctx` (lamina, torch and a seeded numpy generator) and returns a
+`Case`: two zero-argument callables doing one unit of work each (one layer call, one training
+step) and a `check` callable that compares the two frameworks once, before anything is timed.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+# ---- registry -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One built workload: `lamina()` and `torch()` each do one unit of work; `check()` returns
+    a list of (what, relative error) comparing the two (run once, before timing)."""
+    lamina: Callable[[], Any]
+    torch: Callable[[], Any]
+    check: Callable[[], list]
+
+
+@dataclass
+class Workload:
+    name: str
+    group: str              # conv, pool, linear, loss, overhead, train, ...
+    mode: str               # fwd, fwd+bwd, step
+    build: Callable[["Ctx"], Case]
+    flops: float | None = None   # per call; GFLOP/s is reported when set
+    steps: int | None = None     # training steps per call; steps/s is reported when set
+    desc: str = ""
+    tags: tuple = field(default_factory=tuple)
+
+
+REGISTRY: list[Workload] = []
+
+
+def register(name: str, group: str, mode: str, *, flops: float | None = None,
+             steps: int | None = None, desc: str = ""):
+    """Decorator: adds a `build(ctx) -> Case` factory to the registry under `name`."""
+    def deco(build):
+        if any(w.name == name for w in REGISTRY):
+            raise ValueError(f"workload {name!r} registered twice")
+        REGISTRY.append(Workload(name, group, mode, build, flops, steps, desc))
+        return build
+    return deco
+
+
+class Ctx:
+    """What a factory gets: the two frameworks and a generator seeded by the workload's name
+    (so every workload's inputs are reproducible and independent of which others run)."""
+
+    def __init__(self, lamina, torch, name: str) -> None:
+        self.lm = lamina
+        self.torch = torch
+        self.LF = lamina.nn.functional
+        self.TF = torch.nn.functional
+        self.rng = np.random.default_rng(zlib.crc32(name.encode()))
+
+    def randn(self, *shape, scale: float = 1.0) -> np.ndarray:
+        return (self.rng.standard_normal(shape) * scale).astype(np.float32)
+
+    def uniform(self, *shape, bound: float) -> np.ndarray:
+        return self.rng.uniform(-bound, bound, shape).astype(np.float32)
+
+    def pair(self, a: np.ndarray, requires_grad: bool = False):
+        """The same values as a lamina tensor and a torch tensor (separate memory)."""
+        la = self.lm.from_numpy(np.ascontiguousarray(a).copy())
+        ta = self.torch.from_numpy(np.ascontiguousarray(a).copy())
+        if requires_grad:
+            la.requires_grad_(True)
+            ta.requires_grad_(True)
+        return la, ta
+
+
+# ---- comparison helpers -------------------------------------------------------------------------
+
+
+def to_np(t) -> np.ndarray:
+    return np.asarray(t.detach().numpy(), dtype=np.float64)
+
+
+def rel_err(a, b) -> float:
+    """max |a - b| / max |b| (the reference is PyTorch); inf for a shape mismatch or a missing
+    tensor. Scale-relative, so small entries of a large output don't dominate."""
+    if a is None or b is None:
+        return 0.0 if a is None and b is None else float("inf")
+    a, b = to_np(a), to_np(b)
+    if a.shape != b.shape:
+        return float("inf")
+    if a.size == 0:
+        return 0.0
+    if not np.all(np.isfinite(a)):
+        return float("inf")
+    scale = float(np.max(np.abs(b)))
+    return float(np.max(np.abs(a - b))) / (scale if scale > 0 else 1.0)
+
+
+def compare(pairs) -> list:
+    """[(what, lamina tensor, torch tensor), ...] -> [(what, relative error), ...]."""
+    return [(what, rel_err(a, b)) for what, a, b in pairs]
+
+
+def copy_params(lamina_model, torch_model) -> None:
+    """Copies lamina's (default-initialised) parameters into the torch model, in order."""
+    import torch
+    lps, tps = list(lamina_model.parameters()), list(torch_model.parameters())
+    if len(lps) != len(tps):
+        raise ValueError(f"copy_params: lamina model has {len(lps)} parameters, torch {len(tps)}")
+    with torch.no_grad():
+        for i, (lp, tp) in enumerate(zip(lps, tps)):
+            a = lp.detach().numpy()
+            if tuple(a.shape) != tuple(tp.shape):
+                raise ValueError(f"copy_params: parameter {i}: lamina {tuple(a.shape)} vs torch "
+                                 f"{tuple(tp.shape)}")
+            tp.copy_(torch.from_numpy(a.copy()))
+
+
+# ---- layer workloads ----------------------------------------------------------------------------
+
+
+def _layer_case(ctx: Ctx, lamina_fn, torch_fn, inputs: dict, grad_names: tuple, backward: bool):
+    """A layer call on named numpy inputs. `grad_names`: inputs that get gradients in fwd+bwd.
+    Forward: inputs need no grad (nothing is recorded). fwd+bwd: gradients are reset to None,
+    the output is computed and `out.backward(dout)` runs with a fixed random dout."""
+    L, T = {}, {}
+    for k, v in inputs.items():
+        if isinstance(v, np.ndarray) and v.dtype == np.float32:
+            L[k], T[k] = ctx.pair(v, requires_grad=backward and k in grad_names)
+        elif isinstance(v, np.ndarray):
+            L[k], T[k] = ctx.pair(v)
+        else:
+            L[k] = T[k] = v
+    with ctx.torch.no_grad():
+        out_shape = tuple(torch_fn(**T).shape)
+    ldout, tdout = ctx.pair(ctx.randn(*out_shape))
+    lg = [L[k] for k in grad_names] if backward else []
+    tg = [T[k] for k in grad_names] if backward else []
+
+    if backward:
+        def run_l():
+            for t in lg:
+                t.grad = None
+            out = lamina_fn(**L)
+            out.backward(ldout if out.dim() else None)
+            return out
+
+        def run_t():
+            for t in tg:
+                t.grad = None
+            out = torch_fn(**T)
+            out.backward(tdout if out.dim() else None)
+            return out
+    else:
+        def run_l():
+            return lamina_fn(**L)
+
+        def run_t():
+            return torch_fn(**T)
+
+    def check():
+        lo, to = run_l(), run_t()
+        pairs = [("out", lo, to)]
+        pairs += [(f"d{k}", L[k].grad, T[k].grad) for k in (grad_names if backward else ())]
+        return compare(pairs)
+
+    return Case(run_l, run_t, check)
+
+
+# conv2d shapes: (tag, N, C, OC, H, W, k, stride, padding)
+CONV_SHAPES = [
+    ("a", 64, 1, 6, 28, 28, 5, 1, 0),
+    ("b", 64, 6, 16, 12, 12, 5, 1, 0),
+    ("c", 32, 3, 32, 32, 32, 3, 1, 1),
+    ("d", 32, 32, 64, 16, 16, 3, 1, 1),
+    ("e", 8, 64, 64, 56, 56, 3, 1, 1),
+    ("f", 8, 64, 128, 56, 56, 3, 2, 1),
+    ("g", 32, 64, 64, 8, 8, 1, 1, 0),
+]
+
+
+def _register_conv(tag, N, C, OC, H, W, k, s, p):
+    OH, OW = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
+    fwd_flops = 2.0 * N * OC * OH * OW * C * k * k
+    shape = f"N{N} {C}->{OC} {H}x{W} k{k} s{s} p{p}"
+    for backward in (False, True):
+        mode = "fwd+bwd" if backward else "fwd"
+
+        def build(ctx, backward=backward):
+            bound = 1.0 / np.sqrt(C * k * k)
+            inputs = dict(x=ctx.randn(N, C, H, W), w=ctx.uniform(OC, C, k, k, bound=bound),
+                          b=ctx.uniform(OC, bound=bound))
+            return _layer_case(
+                ctx, lambda x, w, b: ctx.LF.conv2d(x, w, b, stride=s, padding=p),
+                lambda x, w, b: ctx.TF.conv2d(x, w, b, stride=s, padding=p),
+                inputs, ("x", "w", "b"), backward)
+
+        # fwd+bwd: forward, dX and dW are each one convolution's worth of multiply-adds.
+        register(f"conv2d_{tag} {mode}", "conv", mode, flops=fwd_flops * (3 if backward else 1),
+                 desc=shape)(build)
+
+
+for _s in CONV_SHAPES:
+    _register_conv(*_s)
+
+
+def _register_pool(N, C, H, W):
+    shape = f"({N},{C},{H},{W}) 2x2"
+    for backward in (False, True):
+        mode = "fwd+bwd" if backward else "fwd"
+
+        def build(ctx, backward=backward):
+            return _layer_case(ctx, lambda x: ctx.LF.max_pool2d(x, 2), lambda x: ctx.TF.max_pool2d(x, 2),
+                               dict(x=ctx.randn(N, C, H, W)), ("x",), backward)
+
+        register(f"max_pool2d_{N}x{C}x{H}x{W} {mode}", "pool", mode, desc=shape)(build)
+
+
+_register_pool(64, 6, 24, 24)
+_register_pool(32, 32, 32, 32)
+
+
+def _register_linear(B, IN, OUT):
+    for backward in (False, True):
+        mode = "fwd+bwd" if backward else "fwd"
+
+        def build(ctx, backward=backward):
+            bound = 1.0 / np.sqrt(IN)
+            inputs = dict(x=ctx.randn(B, IN), w=ctx.uniform(OUT, IN, bound=bound), b=ctx.uniform(OUT, bound=bound))
+            return _layer_case(ctx, lambda x, w, b: ctx.LF.linear(x, w, b), lambda x, w, b: ctx.TF.linear(x, w, b),
+                               inputs, ("x", "w", "b"), backward)
+
+        register(f"linear_{IN}x{OUT}_b{B} {mode}", "linear", mode,
+                 flops=2.0 * B * IN * OUT * (3 if backward else 1), desc=f"batch {B}, {IN}->{OUT}")(build)
+
+
+_register_linear(64, 784, 256)
+_register_linear(256, 784, 256)
+
+
+@register("cross_entropy_256x10 fwd+bwd", "loss", "fwd+bwd", desc="logits (256,10), mean")
+def _cross_entropy(ctx):
+    inputs = dict(x=ctx.randn(256, 10, scale=2.0), y=ctx.rng.integers(0, 10, 256).astype(np.int64))
+    return _layer_case(ctx, lambda x, y: ctx.LF.cross_entropy(x, y), lambda x, y: ctx.TF.cross_entropy(x, y),
+                       inputs, ("x",), True)
+
+
+# ---- per-op overhead ----------------------------------------------------------------------------
+
+
+@register("overhead relu 1 elem fwd", "overhead", "fwd", desc="relu on a 1-element tensor, no grad")
+def _relu_tiny(ctx):
+    return _layer_case(ctx, lambda x: ctx.LF.relu(x), lambda x: ctx.TF.relu(x),
+                       dict(x=ctx.randn(1)), (), False)
+
+
+@register("overhead Linear(4,4) b1 fwd+bwd", "overhead", "fwd+bwd",
+          desc="nn.Linear(4,4) at batch 1: zero_grad, forward, backward")
+def _linear_tiny(ctx):
+    lm, torch = ctx.lm, ctx.torch
+    lmod, tmod = lm.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+    copy_params(lmod, tmod)
+    lx, tx = ctx.pair(ctx.randn(1, 4))
+    ld, td = ctx.pair(ctx.randn(1, 4))
+
+    def run_l():
+        lmod.zero_grad()
+        out = lmod(lx)
+        out.backward(ld)
+        return out
+
+    def run_t():
+        tmod.zero_grad()
+        out = tmod(tx)
+        out.backward(td)
+        return out
+
+    def check():
+        lo, to = run_l(), run_t()
+        return compare([("out", lo, to), ("dW", lmod.weight.grad, tmod.weight.grad),
+                        ("db", lmod.bias.grad, tmod.bias.grad)])
+
+    return Case(run_l, run_t, check)
+
+
+# ---- training steps -----------------------------------------------------------------------------
+
+
+def _train_case(ctx: Ctx, lmodel, tmodel, x: np.ndarray, y: np.ndarray, loss: str, lr: float,
+                noise: float = 0.0) -> Case:
+    """One SGD(momentum 0.9) step per call: zero_grad, forward, loss, backward, step, on a fixed
+    batch. Weights are copied lamina -> torch first. `noise` > 0: a denoising autoencoder, whose
+    input is x + noise * N(0, 1) drawn afresh each step by each framework's own generator (the
+    check step uses one shared noisy input instead, so both see the same values)."""
+    lm, torch = ctx.lm, ctx.torch
+    copy_params(lmodel, tmodel)
+    lopt = lm.optim.SGD(lmodel.parameters(), lr=lr, momentum=0.9)
+    topt = torch.optim.SGD(tmodel.parameters(), lr=lr, momentum=0.9)
+    lx, tx = ctx.pair(x)
+    ly, ty = ctx.pair(y)
+    lloss = lm.nn.CrossEntropyLoss() if loss == "ce" else lm.nn.MSELoss()
+    tloss = torch.nn.CrossEntropyLoss() if loss == "ce" else torch.nn.MSELoss()
+
+    def step_l(xin):
+        lopt.zero_grad()
+        out = lloss(lmodel(xin), ly)
+        out.backward()
+        lopt.step()
+        return out
+
+    def step_t(xin):
+        topt.zero_grad()
+        out = tloss(tmodel(xin), ty)
+        out.backward()
+        topt.step()
+        return out
+
+    if noise > 0:
+        def run_l():
+            return step_l(lx + noise * lm.randn(*x.shape))
+
+        def run_t():
+            return step_t(tx + noise * torch.randn(*x.shape))
+    else:
+        def run_l():
+            return step_l(lx)
+
+        def run_t():
+            return step_t(tx)
+
+    def check():
+        if noise > 0:
+            lxn, txn = ctx.pair(x + noise * ctx.randn(*x.shape))
+        else:
+            lxn, txn = lx, tx
+        l0, t0 = step_l(lxn), step_t(txn)
+        res = [("loss(step 1)", rel_err(l0, t0))]
+        errs = [rel_err(a, b) for a, b in zip(lmodel.parameters(), tmodel.parameters())]
+        res.append(("params after step 1", max(errs) if errs else 0.0))
+        return res
+
+    return Case(run_l, run_t, check)
+
+
+def _seq(nn, layers):
+    """Builds nn.Sequential from a framework-neutral layer list, so lamina and torch models have
+    the same structure by construction."""
+    mods = []
+    for kind, *args in layers:
+        if kind == "conv":
+            mods.append(nn.Conv2d(args[0], args[1], args[2], padding=args[3]))
+        elif kind == "linear":
+            mods.append(nn.Linear(*args))
+        elif kind == "relu":
+            mods.append(nn.ReLU())
+        elif kind == "sigmoid":
+            mods.append(nn.Sigmoid())
+        elif kind == "maxpool":
+            mods.append(nn.MaxPool2d(args[0]))
+        elif kind == "flatten":
+            mods.append(nn.Flatten())
+        else:
+            raise ValueError(kind)
+    return nn.Sequential(*mods)
+
+
+@register("train LeNet-5 b64", "train", "step", steps=1, desc="LeNet5(input_size=28), 1x28x28, CE, SGD m0.9")
+def _train_lenet(ctx):
+    lmodel = ctx.lm.models.LeNet5(input_size=28)
+    # LeNet5(input_size=28): conv1 padded by 2 (28 < 32), conv2 unpadded (14 >= 10).
+    tmodel = _seq(ctx.torch.nn, [("conv", 1, 6, 5, 2), ("relu",), ("maxpool", 2), ("conv", 6, 16, 5, 0),
+                                 ("relu",), ("maxpool", 2), ("flatten",), ("linear", 400, 120), ("relu",),
+                                 ("linear", 120, 84), ("relu",), ("linear", 84, 10)])
+    x = ctx.randn(64, 1, 28, 28)
+    y = ctx.rng.integers(0, 10, 64).astype(np.int64)
+    return _train_case(ctx, lmodel, tmodel, x, y, "ce", lr=0.01)
+
+
+def _register_mlp(B):
+    layers = [("flatten",), ("linear", 784, 256), ("relu",), ("linear", 256, 256), ("relu",), ("linear", 256, 10)]
+
+    @register(f"train MLP 784-256-256-10 b{B}", "train", "step", steps=1, desc=f"ReLU, CE, SGD m0.9, batch {B}")
+    def build(ctx):
+        x = ctx.randn(B, 784)
+        y = ctx.rng.integers(0, 10, B).astype(np.int64)
+        return _train_case(ctx, _seq(ctx.lm.nn, layers), _seq(ctx.torch.nn, layers), x, y, "ce", lr=0.01)
+
+
+_register_mlp(64)
+_register_mlp(256)
+
+
+@register("train CIFAR CNN b32", "train", "step", steps=1,
+          desc="conv3x3 3->32, relu, pool2, conv3x3 32->64, relu, pool2, 4096->128, relu, 128->10")
+def _train_cifar(ctx):
+    layers = [("conv", 3, 32, 3, 1), ("relu",), ("maxpool", 2), ("conv", 32, 64, 3, 1), ("relu",), ("maxpool", 2),
+              ("flatten",), ("linear", 4096, 128), ("relu",), ("linear", 128, 10)]
+    x = ctx.randn(32, 3, 32, 32)
+    y = ctx.rng.integers(0, 10, 32).astype(np.int64)
+    return _train_case(ctx, _seq(ctx.lm.nn, layers), _seq(ctx.torch.nn, layers), x, y, "ce", lr=0.01)
+
+
+@register("train denoising AE 784-256-784 b128", "train", "step", steps=1,
+          desc="sigmoid, MSE to the clean input, noise 0.3*N(0,1) per step")
+def _train_dae(ctx):
+    layers = [("linear", 784, 256), ("sigmoid",), ("linear", 256, 784), ("sigmoid",)]
+    x = ctx.rng.uniform(0, 1, (128, 784)).astype(np.float32)
+    return _train_case(ctx, _seq(ctx.lm.nn, layers), _seq(ctx.torch.nn, layers), x, x, "mse", lr=0.1,
+                       noise=0.3)
+
+
+def select(filters=None) -> list:
+    """Workloads whose name contains any of the substrings (all when none given)."""
+    if not filters:
+        return list(REGISTRY)
+    fs = [f.lower() for f in filters]
+    return [w for w in REGISTRY if any(f in w.name.lower() for f in fs)]

@@ -8,6 +8,7 @@
 #include "../core/philox.h"
 #include "../core/random.h"
 #include "copy.h"
+#include "random_kernels.h"
 
 namespace lamina {
 
@@ -69,6 +70,12 @@ void uniform_(Tensor& t, double low, double high) {
     LAMINA_CHECK_TYPE(is_floating(t.dtype()), "uniform_: expected a floating-point tensor, got ", dtype_name(t.dtype()));
     Generator& g = default_generator();
     const uint64_t seed = g.seed, off = g.reserve(t.numel());
+    if (t.dtype() == DType::Float32) {  // fast path; views and CUDA go through a contiguous buffer
+        Tensor dst = t.device().is_cpu() && t.is_contiguous() ? t : Tensor::empty(t.shape(), t.dtype());
+        uniform_float_fill(dst.data<float>(), dst.numel(), seed, off, static_cast<float>(low), static_cast<float>(high));
+        if (dst.storage() != t.storage()) copy_(t, dst);
+        return;
+    }
     dispatch_float(t.dtype(), "uniform_", [&](auto tag) {
         using T = decltype(tag);
         // Rounding to T can reach `high` (any u >= 1 - 2^-25 becomes 1.0f); keep [low, high).
@@ -86,6 +93,12 @@ void normal_(Tensor& t, double mean, double std) {
     LAMINA_CHECK_TYPE(is_floating(t.dtype()), "normal_: expected a floating-point tensor, got ", dtype_name(t.dtype()));
     Generator& g = default_generator();
     const uint64_t seed = g.seed, off = g.reserve(t.numel());
+    if (t.dtype() == DType::Float32) {
+        Tensor dst = t.device().is_cpu() && t.is_contiguous() ? t : Tensor::empty(t.shape(), t.dtype());
+        normal_float_fill(dst.data<float>(), dst.numel(), seed, off, static_cast<float>(mean), static_cast<float>(std));
+        if (dst.storage() != t.storage()) copy_(t, dst);
+        return;
+    }
     generate_(t, "normal_", [&](uint64_t i) { return mean + std * philox_normal(seed, off, i); });
 }
 

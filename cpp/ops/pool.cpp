@@ -336,7 +336,7 @@ void unpool2x2_rows(const T* x, const T* dy, T* dx, int64_t rb, int64_t re, int6
             for (int64_t ow = 0; ow < OW; ++ow)
                 mx[ow] = nan_max(nan_max(x0[2 * ow], x0[2 * ow + 1]), nan_max(x1[2 * ow], x1[2 * ow + 1]));
         for (int64_t ow = 0; ow < OW; ++ow) {
-            const T a = x0[2 * ow], b = x0[2 * ow + 1], c = x1[2 * ow], e = x1[2 * ow + 1], m = mx[ow];
+            const T a = x0[2 * ow], b = x0[2 * ow + 1], c = x1[2 * ow], m = mx[ow];
             // A NaN max is matched by the first NaN tap (x != x), a number by equality.
             const T fa = static_cast<T>((a == m) | (a != a));
             const T fb = static_cast<T>((b == m) | (b != b)) * (T(1) - fa);

@@ -13,7 +13,10 @@ struct Philox4 {
     uint32_t v[4];
 };
 
-LAMINA_HD Philox4 philox4x32(uint64_t counter, uint64_t seed) {
+// The rounds on scalars, results through references: loops that call this vectorise (a struct
+// with an array member, returned by value, kept GCC from vectorising them).
+LAMINA_HD void philox4x32_words(uint64_t counter, uint64_t seed, uint32_t& o0, uint32_t& o1, uint32_t& o2,
+                                uint32_t& o3) {
     uint32_t c0 = static_cast<uint32_t>(counter), c1 = static_cast<uint32_t>(counter >> 32);
     uint32_t c2 = 0, c3 = 0;
     uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
@@ -29,7 +32,16 @@ LAMINA_HD Philox4 philox4x32(uint64_t counter, uint64_t seed) {
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    return Philox4{{c0, c1, c2, c3}};
+    o0 = c0;
+    o1 = c1;
+    o2 = c2;
+    o3 = c3;
+}
+
+LAMINA_HD Philox4 philox4x32(uint64_t counter, uint64_t seed) {
+    Philox4 r;
+    philox4x32_words(counter, seed, r.v[0], r.v[1], r.v[2], r.v[3]);
+    return r;
 }
 
 // Uniform in [0, 1) with 24 (float) or 53 (double) random bits.

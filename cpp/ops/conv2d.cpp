@@ -53,6 +53,28 @@ int64_t images_per_chunk(const detail::ConvPlan& pl) {
     return std::max<int64_t>(1, std::min(nb, pl.N));
 }
 
+// Sizes shared by the forward and both backward passes for one plan: group sizes, images per
+// chunk, and the scratch a chunk needs (its column matrix, plus the gathered [OC, m*L] block when
+// a chunk holds several images).
+struct ChunkLayout {
+    int64_t L, OCg, Kg, nb, R, CHW, scratch;
+    bool direct;  // one image of a pointwise conv: the image is its own column matrix
+};
+
+ChunkLayout chunk_layout(const detail::ConvPlan& pl) {
+    const ConvGeometry& g = pl.g;
+    ChunkLayout c;
+    c.L = g.col_cols();
+    c.OCg = pl.OC / pl.groups;
+    c.Kg = g.col_rows() / pl.groups;
+    c.nb = images_per_chunk(pl);
+    c.R = g.col_rows();
+    c.CHW = g.C * g.H * g.W;
+    c.direct = c.nb == 1 && g.is_pointwise();
+    c.scratch = (c.direct ? 0 : c.R * c.nb * c.L) + (c.nb > 1 ? pl.OC * c.nb * c.L : 0);
+    return c;
+}
+
 // Runs body(n0, n1, scratch, thread) over chunks [n0, n1) of nb images. With several chunks and
 // threads: OpenMP over chunks, each thread with its own scratch and single-threaded BLAS.
 // Otherwise in order on this thread, so BLAS and the im2col loops get the threads.
@@ -244,10 +266,10 @@ Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, co
     dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
-        const int64_t G = pl.groups, L = g.col_cols(), OCg = pl.OC / G, Kg = g.col_rows() / G;
-        const int64_t nb = images_per_chunk(pl), R = g.col_rows(), CHW = g.C * g.H * g.W;
-        const bool direct = nb == 1 && g.is_pointwise();
-        const int64_t scratch = (direct ? 0 : R * nb * L) + (nb > 1 ? pl.OC * nb * L : 0);
+        const ChunkLayout c = chunk_layout(pl);
+        const int64_t G = pl.groups, L = c.L, OCg = c.OCg, Kg = c.Kg, nb = c.nb, R = c.R, CHW = c.CHW;
+        const bool direct = c.direct;
+        const int64_t scratch = c.scratch;
         const T* xp = x.data<T>();
         const T* wp = w.data<T>();
         const T* bp = b ? b->data<T>() : nullptr;
@@ -289,10 +311,10 @@ Tensor conv_data_grad_cpu(const Tensor& dy, const Tensor& w, const ConvPlan& pl)
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
-        const int64_t G = pl.groups, L = g.col_cols(), OCg = pl.OC / G, Kg = g.col_rows() / G;
-        const int64_t nb = images_per_chunk(pl), R = g.col_rows(), CHW = g.C * g.H * g.W;
-        const bool direct = nb == 1 && g.is_pointwise();
-        const int64_t scratch = (direct ? 0 : R * nb * L) + (nb > 1 ? pl.OC * nb * L : 0);
+        const ChunkLayout c = chunk_layout(pl);
+        const int64_t G = pl.groups, L = c.L, OCg = c.OCg, Kg = c.Kg, nb = c.nb, R = c.R, CHW = c.CHW;
+        const bool direct = c.direct;
+        const int64_t scratch = c.scratch;
         const T* dyp = dy.data<T>();
         const T* wp = w.data<T>();
         T* dxp = dx.data<T>();
@@ -321,11 +343,11 @@ Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& p
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
-        const int64_t G = pl.groups, L = g.col_cols(), OCg = pl.OC / G, Kg = g.col_rows() / G;
-        const int64_t nb = images_per_chunk(pl), R = g.col_rows(), CHW = g.C * g.H * g.W;
-        const bool direct = nb == 1 && g.is_pointwise();
+        const ChunkLayout c = chunk_layout(pl);
+        const int64_t G = pl.groups, L = c.L, OCg = c.OCg, Kg = c.Kg, nb = c.nb, R = c.R, CHW = c.CHW;
+        const bool direct = c.direct;
+        const int64_t scratch = c.scratch;
         const int64_t wsize = pl.OC * Kg;
-        const int64_t scratch = (direct ? 0 : R * nb * L) + (nb > 1 ? pl.OC * nb * L : 0);
         const T* dyp = dy.data<T>();
         const T* xp = x.data<T>();
         T* dwp = dw.data<T>();

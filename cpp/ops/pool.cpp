@@ -278,9 +278,27 @@ inline T nan_max(T a, T b) {
     return ((b > a) | (b != b)) ? b : a;
 }
 
-// Output rows [rb, re) (row r = plane r / OH, output row r % OH). Written as plain max selects
-// (which the vectoriser turns into vmaxps) over a vertical then a horizontal pass; a NaN breaks
-// those, so a row that holds one is redone with nan_max.
+// The 2x2 maxima of one pair of input rows: out[ow] = max of r0/r1 columns 2ow, 2ow+1. Plain max
+// selects over a vertical then a horizontal pass (the vectoriser turns them into vmaxps); a NaN
+// breaks those, so a row pair that holds one is redone with nan_max. v: scratch of 2*OW.
+template <class T>
+void window_max_row(const T* r0, const T* r1, T* v, T* out, int64_t OW) {
+    bool nan = false;
+    for (int64_t c = 0; c < 2 * OW; ++c) {
+        const T a = r0[c], b = r1[c];
+        v[c] = a > b ? a : b;
+        nan |= (a != a) | (b != b);
+    }
+    for (int64_t ow = 0; ow < OW; ++ow) {
+        const T a = v[2 * ow], b = v[2 * ow + 1];
+        out[ow] = a > b ? a : b;
+    }
+    if (nan)
+        for (int64_t ow = 0; ow < OW; ++ow)
+            out[ow] = nan_max(nan_max(r0[2 * ow], r0[2 * ow + 1]), nan_max(r1[2 * ow], r1[2 * ow + 1]));
+}
+
+// Output rows [rb, re) (row r = plane r / OH, output row r % OH).
 template <class T>
 void pool2x2_rows(const T* x, T* out, int64_t rb, int64_t re, int64_t H, int64_t W, int64_t OH, int64_t OW) {
     std::vector<T> vbuf(2 * OW);
@@ -288,21 +306,7 @@ void pool2x2_rows(const T* x, T* out, int64_t rb, int64_t re, int64_t H, int64_t
     for (int64_t r = rb; r < re; ++r) {
         const int64_t p = r / OH, oh = r % OH;
         const T* r0 = x + p * H * W + 2 * oh * W;
-        const T* r1 = r0 + W;
-        T* o = out + r * OW;
-        bool nan = false;
-        for (int64_t c = 0; c < 2 * OW; ++c) {
-            const T a = r0[c], b = r1[c];
-            v[c] = a > b ? a : b;
-            nan |= (a != a) | (b != b);
-        }
-        for (int64_t ow = 0; ow < OW; ++ow) {
-            const T a = v[2 * ow], b = v[2 * ow + 1];
-            o[ow] = a > b ? a : b;
-        }
-        if (nan)
-            for (int64_t ow = 0; ow < OW; ++ow)
-                o[ow] = nan_max(nan_max(r0[2 * ow], r0[2 * ow + 1]), nan_max(r1[2 * ow], r1[2 * ow + 1]));
+        window_max_row(r0, r0 + W, v, out + r * OW, OW);
     }
 }
 
@@ -322,19 +326,7 @@ void unpool2x2_rows(const T* x, const T* dy, T* dx, int64_t rb, int64_t re, int6
         T* d0 = dx + p * H * W + 2 * oh * W;
         T* d1 = d0 + W;
         const T* g = dy + r * OW;
-        bool nan = false;
-        for (int64_t c = 0; c < 2 * OW; ++c) {
-            const T a = x0[c], b = x1[c];
-            v[c] = a > b ? a : b;
-            nan |= (a != a) | (b != b);
-        }
-        for (int64_t ow = 0; ow < OW; ++ow) {
-            const T a = v[2 * ow], b = v[2 * ow + 1];
-            mx[ow] = a > b ? a : b;
-        }
-        if (nan)
-            for (int64_t ow = 0; ow < OW; ++ow)
-                mx[ow] = nan_max(nan_max(x0[2 * ow], x0[2 * ow + 1]), nan_max(x1[2 * ow], x1[2 * ow + 1]));
+        window_max_row(x0, x1, v, mx, OW);
         for (int64_t ow = 0; ow < OW; ++ow) {
             const T a = x0[2 * ow], b = x0[2 * ow + 1], c = x1[2 * ow], m = mx[ow];
             // A NaN max is matched by the first NaN tap (x != x), a number by equality.

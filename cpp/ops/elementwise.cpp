@@ -1,6 +1,7 @@
-// Elementwise ops on the CPU: binary (tensor-tensor and tensor-scalar, out of place and in place),
-// unary math, clamp, where, all_finite, and their backwards. Each op is resolved to a functor once
-// per call, outside the loop, so the inner loops see no dispatch and the compiler vectorises them.
+// Binary elementwise ops on the CPU (tensor-tensor and tensor-scalar, out of place and in place)
+// and their backwards; unary math, clamp, where and all_finite are in unary.cpp. Each op is
+// resolved to a functor once per call, outside the loop, so the inner loops see no dispatch and
+// the compiler vectorises them.
 #include "elementwise.h"
 
 #include <cmath>
@@ -20,11 +21,38 @@ void check_cpu(const char* op, const Tensor& t) {
                          " yet (shape ", t.shape(), "); move the tensor to the CPU with .cpu()");
 }
 
+const char* op_name(UnaryOp op) {
+    static const char* names[] = {"neg", "exp", "log", "sqrt", "abs", "sin", "cos", "square",
+                                  "reciprocal", "sign", "logical_not", "isnan", "isfinite"};
+    return names[static_cast<int>(op)];
+}
+Tensor zeros(const Shape& shape, DType dt) {
+    Tensor t = Tensor::empty(shape, dt);
+    if (t.numel()) std::memset(t.data_ptr(), 0, t.numel() * t.element_size());
+    return t;
+}
+void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+    LAMINA_CHECK_RUNTIME(a.device() == b.device(), op, ": expected both tensors on the same device, got ",
+                         a.device(), " (shape ", a.shape(), ") and ", b.device(), " (shape ", b.shape(), ")");
+}
+
+// In-place writes need one memory location per element of the destination.
+void check_writable(const char* op, const Tensor& a) {
+    for (int64_t d = 0; d < a.dim(); ++d)
+        LAMINA_CHECK_RUNTIME(!(a.strides()[d] == 0 && a.shape()[d] > 1), op,
+                             "_: unsupported operation: more than one element of the written-to tensor "
+                             "(shape ", a.shape(), ", an expanded view) refers to a single memory location");
+}
+
 }  // namespace ew
 
 namespace {
 
 using ew::check_cpu;
+using ew::check_same_device;
+using ew::check_writable;
+using ew::op_name;
+using ew::zeros;
 
 int category(DType d) { return d == DType::Bool ? 0 : d == DType::Int64 ? 1 : 2; }
 
@@ -36,23 +64,11 @@ const char* op_name(BinaryOp op) {
     return names[static_cast<int>(op)];
 }
 
-const char* op_name(UnaryOp op) {
-    static const char* names[] = {"neg", "exp", "log", "sqrt", "abs", "sin", "cos", "square",
-                                  "reciprocal", "sign", "logical_not", "isnan", "isfinite"};
-    return names[static_cast<int>(op)];
-}
-
 // The dtype the kernel computes in: bool arithmetic runs in int64, integer division in float32.
 DType compute_dtype(DType dt, BinaryOp op) {
     if (is_predicate(op)) return dt;
     if (op == BinaryOp::Div && !is_floating(dt)) return DType::Float32;
     return dt == DType::Bool ? DType::Int64 : dt;
-}
-
-Tensor zeros(const Shape& shape, DType dt) {
-    Tensor t = Tensor::empty(shape, dt);
-    if (t.numel()) std::memset(t.data_ptr(), 0, t.numel() * t.element_size());
-    return t;
 }
 
 template <class T>
@@ -154,19 +170,6 @@ void scalar_kernel(Tensor& out, const Tensor& a, double s, BinaryOp op, bool rev
             else ew::map<T, T, 1>(out, {&a}, [&](T x) { return f(x, sv); });
         });
     });
-}
-
-void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
-    LAMINA_CHECK_RUNTIME(a.device() == b.device(), op, ": expected both tensors on the same device, got ",
-                         a.device(), " (shape ", a.shape(), ") and ", b.device(), " (shape ", b.shape(), ")");
-}
-
-// In-place writes need one memory location per element of the destination.
-void check_writable(const char* op, const Tensor& a) {
-    for (int64_t d = 0; d < a.dim(); ++d)
-        LAMINA_CHECK_RUNTIME(!(a.strides()[d] == 0 && a.shape()[d] > 1), op,
-                             "_: unsupported operation: more than one element of the written-to tensor "
-                             "(shape ", a.shape(), ", an expanded view) refers to a single memory location");
 }
 
 bool can_cast(DType from, DType to) {
@@ -303,25 +306,9 @@ Tensor finish_grad(const Tensor& g, const Tensor& input) {
     return sum_to_shape(g, input.shape()).to(input.dtype());
 }
 
-template <class T, class F>
-Tensor map_new(const Shape& shape, DType dt, std::initializer_list<const Tensor*> ins, const F& f) {
-    Tensor out = Tensor::empty(shape, dt);
-    const Tensor* v[4] = {nullptr, nullptr, nullptr, nullptr};
-    size_t n = 0;
-    for (const Tensor* t : ins) v[n++] = t;
-    if (n == 1) {
-        if constexpr (std::is_invocable_v<F, T>) ew::map<T, T, 1>(out, {v[0]}, f);
-    } else if (n == 2) {
-        if constexpr (std::is_invocable_v<F, T, T>) ew::map<T, T, 2>(out, {v[0], v[1]}, f);
-    } else if (n == 3) {
-        if constexpr (std::is_invocable_v<F, T, T, T>) ew::map<T, T, 3>(out, {v[0], v[1], v[2]}, f);
-    } else if (n == 4) {
-        if constexpr (std::is_invocable_v<F, T, T, T, T>) ew::map<T, T, 4>(out, {v[0], v[1], v[2], v[3]}, f);
-    }
-    return out;
-}
-
 }  // namespace
+
+using ew::map_new;
 
 std::pair<Tensor, Tensor> binary_backward(const Tensor& dout, const Tensor& a_in, const Tensor& b_in,
                                           const Tensor& out, BinaryOp op, double alpha, bool need_a,
@@ -432,241 +419,6 @@ Tensor binary_scalar_backward(const Tensor& dout, const Tensor& a_in, double s, 
         }
     });
     return da.to(a_in.dtype());
-}
-
-// ---- unary ---------------------------------------------------------------------------------------
-
-namespace {
-
-bool unary_is_predicate(UnaryOp op) { return static_cast<int>(op) >= static_cast<int>(UnaryOp::LogicalNot); }
-bool unary_is_float_math(UnaryOp op) {
-    switch (op) {
-        case UnaryOp::Exp: case UnaryOp::Log: case UnaryOp::Sqrt: case UnaryOp::Sin:
-        case UnaryOp::Cos: case UnaryOp::Reciprocal: return true;
-        default: return false;
-    }
-}
-
-void unary_kernel(Tensor& out, const Tensor& x, UnaryOp op) {
-    const char* name = op_name(op);
-    if (unary_is_predicate(op)) {
-        dispatch_all(x.dtype(), name, [&](auto tag) {
-            using T = decltype(tag);
-            switch (op) {
-                case UnaryOp::LogicalNot: ew::map<bool, T, 1>(out, {&x}, [](T v) { return v == T(0); }); break;
-                case UnaryOp::IsNan: ew::map<bool, T, 1>(out, {&x}, [](T v) { return v != v; }); break;
-                case UnaryOp::IsFinite:
-                    if constexpr (std::is_floating_point_v<T>)
-                        ew::map<bool, T, 1>(out, {&x}, [](T v) { return (v - v) == T(0); });
-                    else ew::map<bool, T, 1>(out, {&x}, [](T) { return true; });
-                    break;
-                default: break;
-            }
-        });
-        return;
-    }
-    if (unary_is_float_math(op)) {
-        dispatch_float(x.dtype(), name, [&](auto tag) {
-            using T = decltype(tag);
-            switch (op) {
-                case UnaryOp::Exp: ew::map<T, T, 1>(out, {&x}, [](T v) { return exp_t(v); }); break;
-                case UnaryOp::Log: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::log(v); }); break;
-                case UnaryOp::Sqrt: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::sqrt(v); }); break;
-                case UnaryOp::Sin: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::sin(v); }); break;
-                case UnaryOp::Cos: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::cos(v); }); break;
-                case UnaryOp::Reciprocal: ew::map<T, T, 1>(out, {&x}, [](T v) { return T(1) / v; }); break;
-                default: break;
-            }
-        });
-        return;
-    }
-    LAMINA_CHECK_TYPE(!(x.dtype() == DType::Bool && (op == UnaryOp::Neg || op == UnaryOp::Sign)), name,
-                      ": not supported for bool tensors (use logical_not)");
-    dispatch_numeric(x.dtype(), name, [&](auto tag) {
-        using T = decltype(tag);
-        switch (op) {
-            case UnaryOp::Neg: ew::map<T, T, 1>(out, {&x}, [](T v) { return T(-v); }); break;
-            case UnaryOp::Abs: ew::map<T, T, 1>(out, {&x}, [](T v) { return v < T(0) ? T(-v) : v; }); break;
-            case UnaryOp::Square: ew::map<T, T, 1>(out, {&x}, [](T v) { return T(v * v); }); break;
-            case UnaryOp::Sign: ew::map<T, T, 1>(out, {&x}, [](T v) { return fm::sign(v); }); break;
-            default: break;
-        }
-    });
-}
-
-}  // namespace
-
-Tensor unary_forward(const Tensor& x, UnaryOp op) {
-    check_cpu(op_name(op), x);
-    Tensor out = Tensor::empty(x.shape(), unary_is_predicate(op) ? DType::Bool : x.dtype());
-    unary_kernel(out, x, op);
-    return out;
-}
-
-void unary_(Tensor& x, UnaryOp op) {
-    const char* name = op_name(op);
-    check_cpu(name, x);
-    LAMINA_CHECK_RUNTIME(!unary_is_predicate(op), name, "_: in-place form does not exist");
-    LAMINA_CHECK_RUNTIME(!unary_is_float_math(op) || is_floating(x.dtype()), name,
-                         "_: result type float can't be cast to the desired output type ",
-                         dtype_name(x.dtype()), " (shape ", x.shape(), ")");
-    check_writable(name, x);
-    unary_kernel(x, x, op);
-}
-
-Tensor unary_backward(const Tensor& dout, const Tensor& x, const Tensor& out, UnaryOp op) {
-    const char* name = op_name(op);
-    check_cpu(name, dout);
-    const DType dt = x.dtype();
-    const Tensor d = dout.to(dt);
-    const Shape& shape = x.shape();
-    Tensor dx;
-    dispatch_float(dt, name, [&](auto tag) {
-        using T = decltype(tag);
-        switch (op) {
-            case UnaryOp::Neg: dx = map_new<T>(shape, dt, {&d}, [](T g) { return T(-g); }); break;
-            case UnaryOp::Exp: dx = map_new<T>(shape, dt, {&d, &out}, [](T g, T y) { return T(g * y); }); break;
-            case UnaryOp::Log: dx = map_new<T>(shape, dt, {&d, &x}, [](T g, T v) { return T(g / v); }); break;
-            case UnaryOp::Sqrt:
-                dx = map_new<T>(shape, dt, {&d, &out}, [](T g, T y) { return T(g / (T(2) * y)); });
-                break;
-            case UnaryOp::Abs:
-                dx = map_new<T>(shape, dt, {&d, &x}, [](T g, T v) { return T(g * fm::sign(v)); });
-                break;
-            case UnaryOp::Sin: dx = map_new<T>(shape, dt, {&d, &x}, [](T g, T v) { return T(g * std::cos(v)); }); break;
-            case UnaryOp::Cos: dx = map_new<T>(shape, dt, {&d, &x}, [](T g, T v) { return T(-g * std::sin(v)); }); break;
-            case UnaryOp::Square:
-                dx = map_new<T>(shape, dt, {&d, &x}, [](T g, T v) { return T(g * T(2) * v); });
-                break;
-            case UnaryOp::Reciprocal:
-                dx = map_new<T>(shape, dt, {&d, &out}, [](T g, T y) { return T(-g * y * y); });
-                break;
-            case UnaryOp::Sign: dx = zeros(shape, dt); break;
-            default: throw TypeError(detail::cat(name, ": has no gradient"));
-        }
-    });
-    return dx;
-}
-
-// ---- clamp ---------------------------------------------------------------------------------------
-
-namespace {
-
-void clamp_kernel(Tensor& out, const Tensor& x, double lo, double hi, bool has_lo, bool has_hi) {
-    dispatch_numeric(x.dtype(), "clamp", [&](auto tag) {
-        using T = decltype(tag);
-        const T l = static_cast<T>(lo), h = static_cast<T>(hi);
-        // min > max gives max everywhere, as in PyTorch; NaN passes through.
-        if (has_lo && has_hi)
-            ew::map<T, T, 1>(out, {&x}, [l, h](T v) { return v < l ? (l > h ? h : l) : (v > h ? h : v); });
-        else if (has_lo) ew::map<T, T, 1>(out, {&x}, [l](T v) { return v < l ? l : v; });
-        else ew::map<T, T, 1>(out, {&x}, [h](T v) { return v > h ? h : v; });
-    });
-}
-
-}  // namespace
-
-Tensor clamp_forward(const Tensor& x, double lo, double hi, bool has_lo, bool has_hi) {
-    check_cpu("clamp", x);
-    LAMINA_CHECK(has_lo || has_hi, "clamp: at least one of 'min' or 'max' must not be None");
-    Tensor out = Tensor::empty(x.shape(), x.dtype());
-    clamp_kernel(out, x, lo, hi, has_lo, has_hi);
-    return out;
-}
-
-void clamp_(Tensor& x, double lo, double hi, bool has_lo, bool has_hi) {
-    check_cpu("clamp", x);
-    LAMINA_CHECK(has_lo || has_hi, "clamp_: at least one of 'min' or 'max' must not be None");
-    check_writable("clamp", x);
-    clamp_kernel(x, x, lo, hi, has_lo, has_hi);
-}
-
-Tensor clamp_backward(const Tensor& dout, const Tensor& x, double lo, double hi, bool has_lo, bool has_hi) {
-    check_cpu("clamp", dout);
-    const DType dt = x.dtype();
-    const Tensor d = dout.to(dt);
-    Tensor dx;
-    dispatch_float(dt, "clamp", [&](auto tag) {
-        using T = decltype(tag);
-        const T l = has_lo ? static_cast<T>(lo) : -std::numeric_limits<T>::infinity();
-        const T h = has_hi ? static_cast<T>(hi) : std::numeric_limits<T>::infinity();
-        dx = map_new<T>(x.shape(), dt, {&d, &x}, [l, h](T g, T v) { return (v >= l && v <= h) ? g : T(0); });
-    });
-    return dx;
-}
-
-// ---- where ---------------------------------------------------------------------------------------
-
-Tensor where_forward(const Tensor& cond_in, const Tensor& x_in, const Tensor& y_in) {
-    check_cpu("where", cond_in);
-    check_same_device("where", cond_in, x_in);
-    check_same_device("where", x_in, y_in);
-    LAMINA_CHECK_TYPE(cond_in.dtype() == DType::Bool, "where: expected a bool condition, got ",
-                      dtype_name(cond_in.dtype()), " (shape ", cond_in.shape(), ")");
-    const DType dt = result_type(x_in, y_in);
-    const Shape shape = broadcast_shapes(broadcast_shapes(cond_in.shape(), x_in.shape(), "where"),
-                                         y_in.shape(), "where");
-    const Tensor c = cond_in.expand(shape), x = x_in.to(dt).expand(shape), y = y_in.to(dt).expand(shape);
-    Tensor out = Tensor::empty(shape, dt);
-    if (out.numel() == 0) return out;
-    dispatch_all(dt, "where", [&](auto tag) {
-        using T = decltype(tag);
-        for_each_run<4>(shape, {&out, &c, &x, &y}, [&](const std::array<char*, 4>& p, const int64_t* st, int64_t n) {
-            T* o = reinterpret_cast<T*>(p[0]);
-            const bool* cc = reinterpret_cast<const bool*>(p[1]);
-            const T* xx = reinterpret_cast<const T*>(p[2]);
-            const T* yy = reinterpret_cast<const T*>(p[3]);
-            if (st[0] == 1 && st[1] == 1 && st[2] == 1 && st[3] == 1) {
-                for (int64_t k = 0; k < n; ++k) o[k] = cc[k] ? xx[k] : yy[k];
-            } else {
-                for (int64_t k = 0; k < n; ++k) o[k * st[0]] = cc[k * st[1]] ? xx[k * st[2]] : yy[k * st[3]];
-            }
-        });
-    });
-    return out;
-}
-
-std::pair<Tensor, Tensor> where_backward(const Tensor& dout, const Tensor& cond, const Shape& x_shape,
-                                         DType x_dtype, const Shape& y_shape, DType y_dtype,
-                                         bool need_x, bool need_y) {
-    check_cpu("where", dout);
-    const Shape& shape = dout.shape();
-    const Tensor c = cond.expand(shape);
-    Tensor dx, dy;
-    dispatch_float(dout.dtype(), "where", [&](auto tag) {
-        using T = decltype(tag);
-        auto pick = [&](bool when) {
-            Tensor g = Tensor::empty(shape, dout.dtype());
-            for_each_run<3>(shape, {&g, &c, &dout}, [&](const std::array<char*, 3>& p, const int64_t* st, int64_t n) {
-                T* o = reinterpret_cast<T*>(p[0]);
-                const bool* cc = reinterpret_cast<const bool*>(p[1]);
-                const T* d = reinterpret_cast<const T*>(p[2]);
-                for (int64_t k = 0; k < n; ++k) o[k * st[0]] = cc[k * st[1]] == when ? d[k * st[2]] : T(0);
-            });
-            return g;
-        };
-        if (need_x) dx = sum_to_shape(pick(true), x_shape).to(x_dtype);
-        if (need_y) dy = sum_to_shape(pick(false), y_shape).to(y_dtype);
-    });
-    return {dx, dy};
-}
-
-// ---- all_finite ----------------------------------------------------------------------------------
-
-bool all_finite(const Tensor& x_in) {
-    if (!is_floating(x_in.dtype()) || x_in.numel() == 0) return true;
-    check_cpu("all_finite", x_in);
-    const Tensor x = x_in.contiguous();
-    return dispatch_float(x.dtype(), "all_finite", [&](auto tag) {
-        using T = decltype(tag);
-        const T* p = x.data<T>();
-        const int64_t n = x.numel();
-        // v - v is 0 for finite v and NaN for NaN/inf, so one NaN-propagating sum checks them all.
-        T acc = 0;
-#pragma omp simd reduction(+ : acc)
-        for (int64_t k = 0; k < n; ++k) acc += p[k] - p[k];
-        return acc == T(0);
-    });
 }
 
 }  // namespace lamina

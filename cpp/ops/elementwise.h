@@ -120,5 +120,29 @@ void map(Tensor& out, const std::array<const Tensor*, N>& in, const F& f) {
 
 // Operands not on the CPU: only add has a CUDA kernel so far.
 void check_cpu(const char* op, const Tensor& t);
+void check_same_device(const char* op, const Tensor& a, const Tensor& b);
+// In-place writes need one memory location per element of the destination.
+void check_writable(const char* op, const Tensor& a);
+const char* op_name(UnaryOp op);
+Tensor zeros(const Shape& shape, DType dt);
+
+// A new tensor of `shape`/`dt` holding f applied elementwise to 1-4 same-shaped inputs.
+template <class T, class F>
+Tensor map_new(const Shape& shape, DType dt, std::initializer_list<const Tensor*> ins, const F& f) {
+    Tensor out = Tensor::empty(shape, dt);
+    const Tensor* v[4] = {nullptr, nullptr, nullptr, nullptr};
+    size_t n = 0;
+    for (const Tensor* t : ins) v[n++] = t;
+    if (n == 1) {
+        if constexpr (std::is_invocable_v<F, T>) ew::map<T, T, 1>(out, {v[0]}, f);
+    } else if (n == 2) {
+        if constexpr (std::is_invocable_v<F, T, T>) ew::map<T, T, 2>(out, {v[0], v[1]}, f);
+    } else if (n == 3) {
+        if constexpr (std::is_invocable_v<F, T, T, T>) ew::map<T, T, 3>(out, {v[0], v[1], v[2]}, f);
+    } else if (n == 4) {
+        if constexpr (std::is_invocable_v<F, T, T, T, T>) ew::map<T, T, 4>(out, {v[0], v[1], v[2], v[3]}, f);
+    }
+    return out;
+}
 
 }  // namespace lamina::ew

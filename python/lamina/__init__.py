@@ -53,6 +53,7 @@ from .ops.shape import (  # noqa: E402
     clone, flatten, permute, reshape, squeeze, transpose, unsqueeze,
 )
 from .ops.elementwise import *  # noqa: E402,F401,F403
+from .ops.unary import *  # noqa: E402,F401,F403
 from .ops.activation import *  # noqa: E402,F401,F403
 from .ops.reduce import *  # noqa: E402,F401,F403
 from .ops.softmax import *  # noqa: E402,F401,F403

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from .ops import (activation, conv, creation, dropout, elementwise, embedding, indexing, linear,
-                  loss, matmul, norm, pool, rbf, reduce, shape, softmax)
+                  loss, matmul, norm, pool, rbf, reduce, shape, softmax, unary)
 from .tensor import Tensor
 
 # Each op module lists its methods in TENSOR_METHODS; attach them all.
-for _mod in (elementwise, activation, reduce, softmax, loss, conv, pool, indexing, embedding, dropout,
+for _mod in (elementwise, unary, activation, reduce, softmax, loss, conv, pool, indexing, embedding, dropout,
              norm, rbf, linear):
     for _name, _fn in _mod.TENSOR_METHODS.items():
         setattr(Tensor, _name, _fn)

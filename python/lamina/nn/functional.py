@@ -4,9 +4,9 @@ The functions live in lamina/ops/<family>.py; each module's FUNCTIONAL list says
 from __future__ import annotations
 
 from ..ops import (activation, conv, dropout, elementwise, embedding, indexing, linear, loss, norm,
-                    pool, rbf, reduce, softmax)
+                    pool, rbf, reduce, softmax, unary)
 
-_modules = (elementwise, activation, reduce, softmax, loss, conv, pool, indexing, embedding, dropout,
+_modules = (elementwise, unary, activation, reduce, softmax, loss, conv, pool, indexing, embedding, dropout,
             norm, rbf, linear)
 __all__ = []
 for _m in _modules:

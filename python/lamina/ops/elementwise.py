@@ -1,7 +1,7 @@
-"""Elementwise ops: arithmetic with broadcasting and PyTorch type promotion (add, sub, mul, div,
-pow, maximum, minimum, their reflected and in-place forms), unary math (neg, exp, log, sqrt, abs,
-sin, cos, square, reciprocal, sign), clamp, where, comparisons and predicates. C++:
-cpp/ops/elementwise.cpp; every backward runs there too, already reduced to the input's shape.
+"""Binary elementwise ops: arithmetic with broadcasting and PyTorch type promotion (add, sub, mul,
+div, pow, maximum, minimum, their reflected and in-place forms), comparisons and predicates.
+Unary math, clamp and where are in ops/unary.py. C++: cpp/ops/elementwise.cpp (binary) and
+cpp/ops/unary.cpp; every backward runs there too, already reduced to the input's shape.
 
 Type promotion (as in PyTorch): a Python scalar never widens a tensor of its own category
 (float32 tensor * 2.5 stays float32) but lifts an integer/bool tensor to the default float dtype
@@ -277,236 +277,6 @@ def _iop(fn):
     return f
 
 
-# ---- unary --------------------------------------------------------------------------------------
-
-class _Unary(Function):
-    op = None
-
-    @classmethod
-    def forward(cls, ctx, x):
-        c = _C.unary_forward(x._c, cls.op)
-        ctx.x, ctx.out = x._c, c
-        return W(c)
-
-    @classmethod
-    def backward(cls, ctx, dout):
-        return W(_C.unary_backward(dout._c, ctx.x, ctx.out, cls.op))
-
-
-_UNARY = {op: type(n, (_Unary,), {"op": op}) for n, op in (
-    ("Neg", _U.neg), ("Exp", _U.exp), ("Log", _U.log), ("Sqrt", _U.sqrt), ("Abs", _U.abs),
-    ("Sin", _U.sin), ("Cos", _U.cos), ("Square", _U.square), ("Reciprocal", _U.reciprocal),
-    ("Sign", _U.sign))}
-_FLOAT_MATH = frozenset((_U.exp, _U.log, _U.sqrt, _U.sin, _U.cos, _U.reciprocal))
-
-
-def _unary(op, x):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op.name}(): argument 'input' must be Tensor, not {type(x).__name__}")
-    if op in _FLOAT_MATH and x._c.dtype not in _FLOATS:
-        x = x.to(D._default)  # integer input: computed in the default float dtype, like PyTorch
-    if not (grad_mode._enabled and x.requires_grad):
-        return W(_C.unary_forward(x._c, op))
-    return _UNARY[op].apply(x)
-
-
-def _unary_(op, name, x):
-    if _records(x):
-        _check_leaf(x, name)
-        return _rebind(x, _unary(op, x), name)
-    _C.unary_(x._c, op)
-    return x
-
-
-def neg(input) -> Tensor:
-    """``-input``."""
-    return _unary(_U.neg, input)
-
-
-negative = neg
-
-
-def exp(input) -> Tensor:
-    """e to the power of each element (integers promote to the default float dtype)."""
-    return _unary(_U.exp, input)
-
-
-def log(input) -> Tensor:
-    """Natural logarithm."""
-    return _unary(_U.log, input)
-
-
-def sqrt(input) -> Tensor:
-    """Square root."""
-    return _unary(_U.sqrt, input)
-
-
-def abs(input) -> Tensor:  # noqa: A001
-    """Absolute value (gradient sign(x), 0 at 0)."""
-    return _unary(_U.abs, input)
-
-
-absolute = abs
-
-
-def sin(input) -> Tensor:
-    return _unary(_U.sin, input)
-
-
-def cos(input) -> Tensor:
-    return _unary(_U.cos, input)
-
-
-def square(input) -> Tensor:
-    """``input * input``."""
-    return _unary(_U.square, input)
-
-
-def reciprocal(input) -> Tensor:
-    """``1 / input``."""
-    return _unary(_U.reciprocal, input)
-
-
-def sign(input) -> Tensor:
-    """-1, 0 or 1 per element; its gradient is zero."""
-    return _unary(_U.sign, input)
-
-
-def neg_(self):
-    return _unary_(_U.neg, "neg_", self)
-
-
-def exp_(self):
-    return _unary_(_U.exp, "exp_", self)
-
-
-def log_(self):
-    return _unary_(_U.log, "log_", self)
-
-
-def sqrt_(self):
-    return _unary_(_U.sqrt, "sqrt_", self)
-
-
-def abs_(self):
-    return _unary_(_U.abs, "abs_", self)
-
-
-def square_(self):
-    return _unary_(_U.square, "square_", self)
-
-
-def reciprocal_(self):
-    return _unary_(_U.reciprocal, "reciprocal_", self)
-
-
-def sign_(self):
-    return _unary_(_U.sign, "sign_", self)
-
-
-# ---- clamp --------------------------------------------------------------------------------------
-
-class Clamp(Function):
-    @staticmethod
-    def forward(ctx, x, lo, hi):
-        c = _C.clamp_forward(x._c, 0.0 if lo is None else lo, 0.0 if hi is None else hi,
-                             lo is not None, hi is not None)
-        ctx.x, ctx.b = x._c, (lo, hi)
-        return W(c)
-
-    @staticmethod
-    def backward(ctx, dout):
-        lo, hi = ctx.b
-        dx = _C.clamp_backward(dout._c, ctx.x, 0.0 if lo is None else lo, 0.0 if hi is None else hi,
-                               lo is not None, hi is not None)
-        return W(dx), None, None
-
-
-def _clamp_args(input, min, max, name):
-    if min is None and max is None:
-        raise ValueError(f"{name}: at least one of 'min' or 'max' must not be None")
-    for v in (min, max):
-        if v is not None and not isinstance(v, numbers.Number):
-            raise TypeError(f"{name}: min/max must be numbers or Tensors, got {type(v).__name__}")
-    floaty = any(isinstance(v, float) for v in (min, max))
-    return (None if min is None else float(min)), (None if max is None else float(max)), floaty
-
-
-def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002
-    """Limits every element to [min, max] (either bound optional; tensors broadcast).
-    The gradient passes where min <= x <= max."""
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
-    lo, hi, floaty = _clamp_args(input, min, max, "clamp")
-    if floaty and input._c.dtype not in _FLOATS:
-        input = input.to(D._default)
-    return Clamp.apply(input, lo, hi)
-
-
-clip = clamp
-
-
-def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
-    """In-place clamp (see the module docstring for the autograd rules)."""
-    if _records(self, min) or _records(self, max):
-        _check_leaf(self, "clamp_")
-        return _rebind(self, clamp(self, min, max), "clamp_")
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
-        self._c.copy_(clamp(self, min, max)._c)
-        return self
-    lo, hi, floaty = _clamp_args(self, min, max, "clamp_")
-    if floaty and self._c.dtype not in _FLOATS:
-        raise RuntimeError(f"clamp_: result type float can't be cast to the desired output type {self.dtype.name}")
-    _C.clamp_(self._c, 0.0 if lo is None else lo, 0.0 if hi is None else hi, lo is not None, hi is not None)
-    return self
-
-
-clip_ = clamp_
-
-
-# ---- where --------------------------------------------------------------------------------------
-
-class Where(Function):
-    @staticmethod
-    def forward(ctx, cond, x, y):
-        ctx.cond, ctx.meta = cond._c, (x._c.shape, x._c.dtype, y._c.shape, y._c.dtype)
-        return W(_C.where_forward(cond._c, x._c, y._c))
-
-    @staticmethod
-    def backward(ctx, dout):
-        xs, xd, ys, yd = ctx.meta
-        nx, ny = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
-        dx, dy = _C.where_backward(dout._c, ctx.cond, list(xs), xd, list(ys), yd, nx, ny)
-        return None, (None if dx is None else W(dx)), (None if dy is None else W(dy))
-
-
-def _scalar_tensor(s):
-    from .creation import tensor
-
-    if not isinstance(s, numbers.Number):
-        raise TypeError(f"where: expected a Tensor or a Python number, got {type(s).__name__}")
-    return tensor(s)
-
-
-def where(condition, input=None, other=None) -> Tensor:
-    """``input`` where ``condition`` (a bool tensor) holds, else ``other``; all three broadcast.
-    ``input``/``other`` may be Python numbers."""
-    if input is None or other is None:
-        raise NotImplementedError("where(condition) with one argument is not supported; use nonzero")
-    if not isinstance(condition, Tensor):
-        raise TypeError(f"where: condition must be a bool Tensor, got {type(condition).__name__}")
-    if not isinstance(input, Tensor):
-        input = _scalar_tensor(input)
-    if not isinstance(other, Tensor):
-        other = _scalar_tensor(other)
-    return Where.apply(condition, input, other)
-
-
 # ---- comparisons and predicates (bool results, no gradient) -------------------------------------
 
 def _compare(op, a, b) -> Tensor:
@@ -600,8 +370,7 @@ def _bool_op(op, name):
 
 __all__ = [
     "add", "sub", "subtract", "rsub", "mul", "multiply", "div", "divide", "true_divide", "pow",
-    "maximum", "minimum", "neg", "negative", "exp", "log", "sqrt", "abs", "absolute", "sin", "cos",
-    "square", "reciprocal", "sign", "clamp", "clip", "where", "eq", "ne", "lt", "le", "gt", "ge",
+    "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",
     "greater", "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or",
     "logical_not", "isnan", "isfinite",
 ]
@@ -609,20 +378,15 @@ FUNCTIONAL: list = []
 TENSOR_METHODS: dict = {
     "add": add, "sub": sub, "subtract": sub, "mul": mul, "multiply": mul, "div": div, "divide": div,
     "true_divide": div, "pow": pow, "maximum": maximum, "minimum": minimum,
-    "neg": neg, "negative": neg, "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "absolute": abs,
-    "sin": sin, "cos": cos, "square": square, "reciprocal": reciprocal, "sign": sign,
-    "clamp": clamp, "clip": clamp, "where": lambda self, condition, other: where(condition, self, other),
     "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "logical_not": logical_not,
     "logical_and": logical_and, "logical_or": logical_or, "isnan": isnan, "isfinite": isfinite,
-    "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "neg_": neg_, "exp_": exp_,
-    "log_": log_, "sqrt_": sqrt_, "abs_": abs_, "square_": square_, "reciprocal_": reciprocal_,
-    "sign_": sign_, "clamp_": clamp_, "clip_": clamp_,
+    "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_,
     "__add__": _op(add), "__radd__": _radd, "__iadd__": _iop(add_),
     "__sub__": _op(sub), "__rsub__": _rsub, "__isub__": _iop(sub_),
     "__mul__": _op(mul), "__rmul__": _rmul, "__imul__": _iop(mul_),
     "__truediv__": _op(div), "__rtruediv__": _rdiv, "__itruediv__": _iop(div_),
     "__pow__": _op(pow), "__rpow__": _rpow, "__ipow__": _iop(pow_),
-    "__neg__": neg, "__abs__": abs, "__pos__": lambda self: self,
+    "__pos__": lambda self: self,
     "__eq__": _op(eq), "__ne__": _op(ne), "__lt__": _op(lt), "__le__": _op(le), "__gt__": _op(gt),
     "__ge__": _op(ge), "__invert__": _invert,
     "__and__": _bool_op(_B.logical_and, "and"), "__or__": _bool_op(_B.logical_or, "or"),

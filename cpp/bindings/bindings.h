@@ -12,6 +12,7 @@ void register_reduce(pybind11::module_& m);       // ops_reduce.cpp: reductions,
 void register_conv(pybind11::module_& m);         // ops_conv.cpp: convolution, im2col, pooling
 void register_nn(pybind11::module_& m);           // ops_nn.cpp: indexing, embedding, dropout, norms, RBF/CSFN
 void register_optim(pybind11::module_& m);        // ops_optim.cpp: fused multi-tensor optimizer steps
+void register_rbm(pybind11::module_& m);          // ops_rbm.cpp: RBM sampling and contrastive divergence
 void register_runtime(pybind11::module_& m);
 
 }  // namespace lamina::bind

@@ -15,4 +15,5 @@ PYBIND11_MODULE(_C, m) {
     lamina::bind::register_conv(m);
     lamina::bind::register_nn(m);
     lamina::bind::register_optim(m);
+    lamina::bind::register_rbm(m);
 }

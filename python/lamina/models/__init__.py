@@ -1,6 +1,8 @@
-"""Ready-made models: MLP, LeNet-5, autoencoders (plain, denoising, stacked, convolutional)."""
+"""Ready-made models: MLP, LeNet-5, RBM, DBN, autoencoders (plain, denoising, stacked, convolutional)."""
 from .autoencoder import (  # noqa: F401
     Autoencoder, ConvAutoencoder, DenoisingAutoencoder, StackedDenoisingAutoencoder,
 )
+from .dbn import DBN  # noqa: F401
 from .lenet import LeNet5  # noqa: F401
 from .mlp import MLP  # noqa: F401
+from .rbm import RBM  # noqa: F401

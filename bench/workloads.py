@@ -415,6 +415,83 @@ def _train_dae(ctx):
                        noise=0.3)
 
 
+# ---- unsupervised (issue 6): the same algorithm written directly in PyTorch ---------------------
+
+
+@register("RBM CD-1 step 784-500 b64", "unsupervised", "step", steps=1,
+          desc="Bernoulli RBM, CD-1, momentum 0.5, lr 0.1; torch: the same update by hand")
+def _rbm_cd1(ctx):
+    lm, torch = ctx.lm, ctx.torch
+    rbm = lm.models.RBM(784, 500, k=1, lr=0.1, momentum=0.5)
+    x = (ctx.rng.uniform(0, 1, (64, 784)) > 0.5).astype(np.float32)
+    lx, tx = ctx.pair(x)
+    W = torch.from_numpy(rbm.weight.detach().numpy().copy())
+    vb = torch.from_numpy(rbm.vbias.detach().numpy().copy())
+    hb = torch.from_numpy(rbm.hbias.detach().numpy().copy())
+    incs = [torch.zeros_like(W), torch.zeros_like(vb), torch.zeros_like(hb)]
+
+    def run_t():
+        with torch.no_grad():
+            n = tx.shape[0]
+            ph0 = torch.sigmoid(tx @ W.T + hb)
+            h0 = torch.bernoulli(ph0)
+            pv1 = torch.sigmoid(h0 @ W + vb)
+            v1 = torch.bernoulli(pv1)
+            ph1 = torch.sigmoid(v1 @ W.T + hb)
+            grads = ((ph0.T @ tx - ph1.T @ v1) / n, (tx - v1).mean(0), (ph0 - ph1).mean(0))
+            for inc, g, prm in zip(incs, grads, (W, vb, hb)):
+                inc.mul_(0.5).add_(g, alpha=0.1)
+                prm.add_(inc)
+            return ((tx - pv1) ** 2).mean()
+
+    def check():
+        # Sampling differs between the frameworks; the deterministic part, p(h | v) with the same
+        # weights, is compared (before any update).
+        return [("p(h|v)", rel_err(rbm.transform(lx), torch.sigmoid(tx @ W.T + hb)))]
+
+    return Case(lambda: rbm.contrastive_divergence(lx), run_t, check)
+
+
+@register("SDAE pretraining step 784-500 b64", "unsupervised", "step", steps=1,
+          desc="denoising AE level: masking 0.3, sigmoid, MSE, SGD m0.9; torch: same by hand")
+def _sdae_step(ctx):
+    lm, torch = ctx.lm, ctx.torch
+    dae = lm.models.DenoisingAutoencoder(784, 500, corruption="masking", corruption_level=0.3)
+    tmodel = _seq(torch.nn, [("linear", 784, 500), ("sigmoid",), ("linear", 500, 784), ("sigmoid",)])
+    copy_params(dae, tmodel)
+    lopt = lm.optim.SGD(dae.parameters(), lr=0.1, momentum=0.9)
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9)
+    x = ctx.rng.uniform(0, 1, (64, 784)).astype(np.float32)
+    lx, tx = ctx.pair(x)
+    lmse, tmse = lm.nn.MSELoss(), torch.nn.MSELoss()
+
+    def run_l():
+        lopt.zero_grad()
+        loss = lmse(dae(lx), lx)
+        loss.backward()
+        lopt.step()
+        return loss
+
+    def run_t():
+        topt.zero_grad()
+        xc = torch.where(torch.rand_like(tx) >= 0.3, tx, 0.0)
+        loss = tmse(tmodel(xc), tx)
+        loss.backward()
+        topt.step()
+        return loss
+
+    def check():
+        # Corruption draws differ; the clean reconstruction loss (eval mode: no corruption) with
+        # the same weights is compared.
+        dae.eval()
+        try:
+            return [("clean reconstruction loss", rel_err(lmse(dae(lx), lx), tmse(tmodel(tx), tx)))]
+        finally:
+            dae.train()
+
+    return Case(run_l, run_t, check)
+
+
 def select(filters=None) -> list:
     """Workloads whose name contains any of the substrings (all when none given)."""
     if not filters:

@@ -69,6 +69,29 @@ def _batches(x, batch_size: int, shuffle: bool):
             yield x[i:i + batch_size]
 
 
+def _fit_reconstruction(model, x, epochs, batch_size, lr, optimizer, shuffle, verbose, label) -> list:
+    """The training loop shared by every autoencoder: reconstruct each (clean) batch through
+    ``model(xb)`` (a denoising model corrupts it in training mode), return per-epoch mean losses,
+    and leave the model in eval mode."""
+    opt = _make_optimizer(optimizer, model.parameters(), lr)
+    losses = []
+    model.train()
+    for epoch in range(int(epochs)):
+        total, n = 0.0, 0
+        for xb in _batches(x, int(batch_size), shuffle):
+            opt.zero_grad()
+            loss = model.loss_fn(model(xb), xb)
+            loss.backward()
+            opt.step()
+            total += float(loss.item()) * xb.shape[0]
+            n += xb.shape[0]
+        losses.append(total / max(n, 1))
+        if verbose:
+            print(f"{label} epoch {epoch + 1}/{epochs}: loss {losses[-1]:.5f}")
+    model.eval()
+    return losses
+
+
 class Autoencoder(nn.Module):
     """``Autoencoder(n_in, n_hidden, activation="sigmoid", tied=False, loss="mse")``.
 
@@ -154,25 +177,8 @@ class Autoencoder(nn.Module):
         ``optimizer``: a name ('adam', 'sgd' (momentum 0.9), 'adamw', 'rmsprop', 'adagrad'), an
         Optimizer class (called with (params, lr=lr)) or an Optimizer instance. Trains in training
         mode (a DenoisingAutoencoder corrupts each batch afresh) and leaves the model in eval mode."""
-        x = self._flat(_inputs(data))
-        opt = _make_optimizer(optimizer, self.parameters(), lr)
-        losses = []
-        self.train()
-        for epoch in range(int(epochs)):
-            total, n = 0.0, 0
-            for xb in _batches(x, int(batch_size), shuffle):
-                opt.zero_grad()
-                loss = self.loss_fn(self.decode(self.encode(self._corrupt_train(xb))), xb)
-                loss.backward()
-                opt.step()
-                total += float(loss.item()) * xb.shape[0]
-                n += xb.shape[0]
-            losses.append(total / max(n, 1))
-            if verbose:
-                print(f"{type(self).__name__} {self.n_in}->{self.n_hidden} epoch {epoch + 1}/{epochs}: "
-                      f"loss {losses[-1]:.5f}")
-        self.eval()
-        return losses
+        return _fit_reconstruction(self, self._flat(_inputs(data)), epochs, batch_size, lr, optimizer, shuffle,
+                                   verbose, f"{type(self).__name__} {self.n_in}->{self.n_hidden}")
 
     def _corrupt_train(self, x):
         return x
@@ -392,24 +398,8 @@ class ConvAutoencoder(nn.Module):
     def fit(self, data, epochs: int = 10, batch_size: int = 64, lr: float = 1e-3, optimizer="adam",
             shuffle: bool = True, verbose: bool = False) -> list:
         """Trains to reconstruct the inputs; returns per-epoch mean training losses."""
-        x = _inputs(data)
-        opt = _make_optimizer(optimizer, self.parameters(), lr)
-        losses = []
-        self.train()
-        for epoch in range(int(epochs)):
-            total, n = 0.0, 0
-            for xb in _batches(x, int(batch_size), shuffle):
-                opt.zero_grad()
-                loss = self.loss_fn(self(xb), xb)
-                loss.backward()
-                opt.step()
-                total += float(loss.item()) * xb.shape[0]
-                n += xb.shape[0]
-            losses.append(total / max(n, 1))
-            if verbose:
-                print(f"ConvAutoencoder epoch {epoch + 1}/{epochs}: loss {losses[-1]:.5f}")
-        self.eval()
-        return losses
+        return _fit_reconstruction(self, _inputs(data), epochs, batch_size, lr, optimizer, shuffle, verbose,
+                                   "ConvAutoencoder")
 
     def reconstruction_error(self, x, batch_size: int = 1024) -> np.ndarray:
         """Per-sample mean squared (or BCE) reconstruction error, float64 numpy (N,)."""

@@ -44,10 +44,12 @@ def _params(op, n, kernel_size, stride, padding, dilation, ceil_mode, count_incl
 class _MaxPool(Function):
     @staticmethod
     def forward(ctx, x, params):
-        out, idx = _C.max_pool2d_forward(x._c, params)
+        return _MaxPool._save(ctx, x, params.dims, *_C.max_pool2d_forward(x._c, params))
+
+    @staticmethod
+    def _save(ctx, x, dims, out, idx):
         ctx.save_for_backward(x)
-        ctx.dims = params.dims
-        ctx.idx = idx
+        ctx.dims, ctx.idx = dims, idx
         idx = W(idx)
         ctx.mark_non_differentiable(idx)
         return W(out), idx
@@ -72,20 +74,12 @@ class _MaxPool2x2(Function):
         return W(_C.max_pool2d_2x2_backward(dout._c, x._c))
 
 
-class _AdaptiveMaxPool(Function):
-    @staticmethod
-    def forward(ctx, x, output_size):
-        out, idx = _C.adaptive_max_pool2d_forward(x._c, output_size)
-        ctx.save_for_backward(x)
-        ctx.idx = idx
-        idx = W(idx)
-        ctx.mark_non_differentiable(idx)
-        return W(out), idx
+class _AdaptiveMaxPool(_MaxPool):
+    """Same scatter-to-argmax backward as max_pool2d."""
 
     @staticmethod
-    def backward(ctx, dout, _didx):
-        (x,) = ctx.saved_tensors
-        return W(_C.max_pool2d_backward(dout._c, ctx.idx, x._c, 2)), None
+    def forward(ctx, x, output_size):
+        return _MaxPool._save(ctx, x, 2, *_C.adaptive_max_pool2d_forward(x._c, output_size))
 
 
 class _AvgPool(Function):

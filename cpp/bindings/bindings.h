@@ -13,6 +13,8 @@ void register_conv(pybind11::module_& m);         // ops_conv.cpp: convolution, 
 void register_nn(pybind11::module_& m);           // ops_nn.cpp: indexing, embedding, dropout, norms, RBF/CSFN
 void register_optim(pybind11::module_& m);        // ops_optim.cpp: fused multi-tensor optimizer steps
 void register_rbm(pybind11::module_& m);          // ops_rbm.cpp: RBM sampling and contrastive divergence
+void register_rnn(pybind11::module_& m);          // ops_rnn.cpp: fused RNN/LSTM/GRU cells and whole-sequence BPTT
+void register_attention(pybind11::module_& m);    // ops_attention.cpp: fused scaled dot-product attention
 void register_runtime(pybind11::module_& m);
 
 }  // namespace lamina::bind

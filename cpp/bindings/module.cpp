@@ -16,4 +16,6 @@ PYBIND11_MODULE(_C, m) {
     lamina::bind::register_nn(m);
     lamina::bind::register_optim(m);
     lamina::bind::register_rbm(m);
+    lamina::bind::register_rnn(m);
+    lamina::bind::register_attention(m);
 }

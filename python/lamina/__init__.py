@@ -60,9 +60,12 @@ from .ops.softmax import *  # noqa: E402,F401,F403
 from .ops.indexing import *  # noqa: E402,F401,F403
 from .ops.conv import *  # noqa: E402,F401,F403
 from .ops.pool import *  # noqa: E402,F401,F403
+from .ops.rnn import *  # noqa: E402,F401,F403
+from .ops.attention import *  # noqa: E402,F401,F403
 from . import autograd, cuda, nn  # noqa: E402
 from . import data, optim, models, train  # noqa: E402,F401
 from . import anomaly, viz  # noqa: E402,F401
+from . import rl  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402
 from .summary import summary  # noqa: E402
 from ._runtime import (  # noqa: E402

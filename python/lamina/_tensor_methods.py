@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from .ops import (activation, conv, creation, dropout, elementwise, embedding, indexing, linear,
-                  loss, matmul, norm, pool, rbf, reduce, shape, softmax, unary)
+                  loss, matmul, norm, pool, rbf, reduce, shape, softmax, unary, rnn, attention)
 from .tensor import Tensor
 
 # Each op module lists its methods in TENSOR_METHODS; attach them all.
 for _mod in (elementwise, unary, activation, reduce, softmax, loss, conv, pool, indexing, embedding, dropout,
-             norm, rbf, linear):
+             norm, rbf, linear, rnn, attention):
     for _name, _fn in _mod.TENSOR_METHODS.items():
         setattr(Tensor, _name, _fn)
 del _mod

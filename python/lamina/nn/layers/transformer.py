@@ -1,0 +1,1 @@
+"""Attention layers: MultiheadAttention, sinusoidal PositionalEncoding, TransformerEncoder(Layer)."""

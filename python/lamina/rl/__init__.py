@@ -1,0 +1,1 @@
+"""``lamina.rl``: deep Q-learning (DQN agent, replay buffers, training loop, built-in environments)."""

@@ -492,6 +492,96 @@ def _sdae_step(ctx):
     return Case(run_l, run_t, check)
 
 
+# ---- sequence models (issue 7) ------------------------------------------------------------------
+
+
+def _rnn_head_case(ctx: Ctx, kind: str, I: int, H: int, T: int, B: int, V: int) -> Case:
+    """A one-layer `kind` (LSTM or GRU) over [T, B, I] with a Linear(H, V) head on every step and
+    cross-entropy against random targets: zero_grad, forward, loss, backward (no optimizer)."""
+    lm, torch = ctx.lm, ctx.torch
+
+    def build(nn):
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = getattr(nn, kind)(I, H)
+                self.head = nn.Linear(H, V)
+
+            def forward(self, x):
+                return self.head(self.rnn(x)[0])
+        return Model()
+
+    lmodel, tmodel = build(lm.nn), build(torch.nn)
+    copy_params(lmodel, tmodel)
+    lx, tx = ctx.pair(ctx.randn(T, B, I))
+    ly, ty = ctx.pair(ctx.rng.integers(0, V, T * B).astype(np.int64))
+    lce, tce = lm.nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+
+    def run_l():
+        lmodel.zero_grad()
+        loss = lce(lmodel(lx).reshape(T * B, V), ly)
+        loss.backward()
+        return loss
+
+    def run_t():
+        tmodel.zero_grad()
+        loss = tce(tmodel(tx).reshape(T * B, V), ty)
+        loss.backward()
+        return loss
+
+    def check():
+        l0, t0 = run_l(), run_t()
+        errs = [rel_err(a.grad, b.grad) for a, b in zip(lmodel.parameters(), tmodel.parameters())]
+        return [("loss", rel_err(l0, t0)), ("param grads", max(errs))]
+
+    return Case(run_l, run_t, check)
+
+
+@register("LSTM 64-128 T35 b32 + head fwd+bwd", "sequence", "fwd+bwd", steps=1,
+          desc="nn.LSTM(64, 128), T=35, batch 32, Linear(128, 65) on every step, CE, backward")
+def _lstm_head(ctx):
+    return _rnn_head_case(ctx, "LSTM", 64, 128, 35, 32, 65)
+
+
+@register("GRU 64-128 T35 b32 + head fwd+bwd", "sequence", "fwd+bwd", steps=1,
+          desc="nn.GRU(64, 128), T=35, batch 32, Linear(128, 65) on every step, CE, backward")
+def _gru_head(ctx):
+    return _rnn_head_case(ctx, "GRU", 64, 128, 35, 32, 65)
+
+
+@register("MultiheadAttention b32 T128 d128 h4 fwd+bwd", "sequence", "fwd+bwd", steps=1,
+          desc="self-attention, batch_first, need_weights=False; grads of input and all parameters")
+def _mha(ctx):
+    lm, torch = ctx.lm, ctx.torch
+    B, T, D, NH = 32, 128, 128, 4
+    lmha = lm.nn.MultiheadAttention(D, NH, batch_first=True)
+    tmha = torch.nn.MultiheadAttention(D, NH, batch_first=True)
+    copy_params(lmha, tmha)
+    lx, tx = ctx.pair(ctx.randn(B, T, D), requires_grad=True)
+    ld, td = ctx.pair(ctx.randn(B, T, D))
+
+    def run_l():
+        lx.grad = None
+        lmha.zero_grad()
+        out = lmha(lx, lx, lx, need_weights=False)[0]
+        out.backward(ld)
+        return out
+
+    def run_t():
+        tx.grad = None
+        tmha.zero_grad()
+        out = tmha(tx, tx, tx, need_weights=False)[0]
+        out.backward(td)
+        return out
+
+    def check():
+        lo, to = run_l(), run_t()
+        errs = [rel_err(a.grad, b.grad) for a, b in zip(lmha.parameters(), tmha.parameters())]
+        return [("out", rel_err(lo, to)), ("dx", rel_err(lx.grad, tx.grad)), ("param grads", max(errs))]
+
+    return Case(run_l, run_t, check)
+
+
 def select(filters=None) -> list:
     """Workloads whose name contains any of the substrings (all when none given)."""
     if not filters:

@@ -5,6 +5,7 @@ datasets lamina can read offline (``lamina.data.datasets``).
     loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
 """
 from . import datasets, transforms
+from .text import BPTTBatches, CharVocab
 from .dataloader import DataLoader, default_collate, default_convert
 from .dataset import (
     ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split,
@@ -16,4 +17,4 @@ from .sampler import (
 __all__ = ["DataLoader", "default_collate", "default_convert", "Dataset", "IterableDataset",
            "ChainDataset", "ConcatDataset", "Subset", "TensorDataset", "random_split", "Sampler",
            "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler", "Generator",
-           "datasets", "transforms"]
+           "datasets", "transforms", "CharVocab", "BPTTBatches"]

@@ -1,7 +1,9 @@
-"""Ready-made models: MLP, LeNet-5, RBM, DBN, autoencoders (plain, denoising, stacked, convolutional)."""
+"""Ready-made models: MLP, LeNet-5, RBM, DBN, autoencoders (plain, denoising, stacked, convolutional),
+character-level language models (recurrent and Transformer)."""
 from .autoencoder import (  # noqa: F401
     Autoencoder, ConvAutoencoder, DenoisingAutoencoder, StackedDenoisingAutoencoder,
 )
+from .char_lm import CharRNN, CharTransformer, sample  # noqa: F401
 from .dbn import DBN  # noqa: F401
 from .lenet import LeNet5  # noqa: F401
 from .mlp import MLP  # noqa: F401

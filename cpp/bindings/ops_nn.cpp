@@ -54,7 +54,9 @@ void register_nn(py::module_& m) {
     m.def("scatter_add_", &scatter_add_, nogil());
     // embedding, dropout
     m.def("embedding_forward", &embedding_forward, nogil());
-    m.def("embedding_backward", &embedding_backward, nogil());
+    m.def("embedding_backward", &embedding_backward, py::arg("dout"), py::arg("indices"), py::arg("num_weights"),
+          py::arg("padding_idx"), py::arg("scale_grad_by_freq") = false, nogil());
+    m.def("embedding_renorm_", &embedding_renorm_, nogil());
     m.def("dropout_forward", &dropout_forward, nogil());
     m.def("dropout_backward", &dropout_backward, nogil());
     m.def("dropout_mask", &dropout_mask, nogil());

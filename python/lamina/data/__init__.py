@@ -13,6 +13,7 @@ from .dataset import (
 from .sampler import (
     BatchSampler, Generator, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
 )
+from .word_vectors import WordVectors, load_word_vectors
 
 __all__ = ["DataLoader", "default_collate", "default_convert", "Dataset", "IterableDataset",
            "ChainDataset", "ConcatDataset", "Subset", "TensorDataset", "random_split", "Sampler",

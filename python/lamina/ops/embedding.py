@@ -1,7 +1,10 @@
 """``F.embedding``: rows of a weight table looked up by int64 ids; the gradient index-adds each
-output row back into its row (row ``padding_idx`` gets none). C++: cpp/ops/embedding.cpp.
+output row back into its row (row ``padding_idx`` gets none, ``scale_grad_by_freq`` divides by id
+counts). ``max_norm`` renormalises the referenced rows in place first. C++: cpp/ops/embedding.cpp.
 """
 from __future__ import annotations
+
+import math
 
 from .. import _C
 from .. import _dtype as D
@@ -17,33 +20,49 @@ TENSOR_METHODS: dict = {}
 
 class Embedding(Function):
     @staticmethod
-    def forward(ctx, input, weight, padding_idx):
+    def forward(ctx, input, weight, padding_idx, scale_grad_by_freq):
         ctx.input, ctx.num_weights, ctx.padding_idx = input._c, weight.shape[0], padding_idx
+        ctx.scale_grad_by_freq = scale_grad_by_freq
         return W(_C.embedding_forward(weight._c, input._c))
 
     @staticmethod
     def backward(ctx, dout):
-        g = _C.embedding_backward(dout._c, ctx.input, ctx.num_weights, ctx.padding_idx)
-        return None, W(g), None
+        g = _C.embedding_backward(dout._c, ctx.input, ctx.num_weights, ctx.padding_idx, ctx.scale_grad_by_freq)
+        return None, W(g), None, None
 
 
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm=None,
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
               norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Looks up rows of ``weight`` ``(num_embeddings, embedding_dim)`` for the int64 ids in
-    ``input`` (any shape) -> ``input.shape + (embedding_dim,)``. Row ``padding_idx`` (negative counts
-    from the end) receives no gradient. An id outside ``[0, num_embeddings)`` raises IndexError."""
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+    ``input`` (any shape) -> ``input.shape + (embedding_dim,)``, like ``torch.nn.functional.embedding``.
+
+    - ``padding_idx`` (negative counts from the end): that row receives no gradient.
+    - ``max_norm``: before the lookup, every distinct row referenced by ``input`` whose
+      ``norm_type``-norm exceeds ``max_norm`` is rescaled IN PLACE (outside autograd) by
+      ``max_norm / (norm + 1e-7)``, as ``torch.embedding_renorm_`` does.
+    - ``scale_grad_by_freq``: each row's gradient is divided by how often its id occurs in ``input``.
+    - ``sparse=True`` is not supported (lamina has dense gradients only): NotImplementedError.
+
+    An id outside ``[0, num_embeddings)`` raises IndexError."""
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True (sparse gradients) is not supported in lamina; "
+                                  "use sparse=False for a dense weight gradient")
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(f"embedding: expected Tensors, got {type(input).__name__} and {type(weight).__name__}")
     if input.dtype is not D.int64:
         raise TypeError(f"embedding: indices must be an int64 tensor, got {input.dtype} (shape {list(input.shape)})")
     if weight.ndim != 2:
-        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {list(weight.shape)}")
+        raise ValueError("embedding: weight must be 2-D (num_embeddings, embedding_dim), "
+                         f"got shape {list(weight.shape)}")
     n = weight.shape[0]
     pi = -1
     if padding_idx is not None:
         if not -n <= padding_idx < n:
             raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings ({n})")
         pi = padding_idx % n
-    return Embedding.apply(input, weight, pi)
+    if max_norm is not None:
+        max_norm, norm_type = float(max_norm), float(norm_type)
+        if math.isnan(max_norm) or max_norm < 0:
+            raise ValueError(f"embedding: max_norm must be >= 0, got {max_norm}")
+        _C.embedding_renorm_(weight._c, input._c, max_norm, norm_type)  # in place, no grad (like torch)
+    return Embedding.apply(input, weight, pi, bool(scale_grad_by_freq))

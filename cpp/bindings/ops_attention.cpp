@@ -1,17 +1,42 @@
 // Bindings for fused scaled dot-product attention (cpp/ops/attention.h), GIL released.
+// Gradients the backward skipped (undefined tensors) come back to Python as None.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "../ops/attention.h"
 #include "bindings.h"
 
 namespace py = pybind11;
 
 namespace lamina::bind {
 
+namespace {
+py::object maybe(const Tensor& t) { return t.defined() ? py::cast(t) : py::none(); }
+}  // namespace
+
 void register_attention(py::module_& m) {
-    using nogil = py::call_guard<py::gil_scoped_release>;
-    (void)m;
-    (void)sizeof(nogil);
+    using OptT = std::optional<Tensor>;
+    m.def("sdpa_forward", [](const Tensor& q, const Tensor& k, const Tensor& v, const OptT& mask, double p,
+                             bool causal, double scale, bool ret_w, bool safe) {
+        std::tuple<Tensor, Tensor, Tensor, uint64_t, uint64_t> r;
+        {
+            py::gil_scoped_release nogil;
+            r = sdpa_forward(q, k, v, mask, p, causal, scale, ret_w, safe);
+        }
+        return py::make_tuple(std::get<0>(r), std::get<1>(r), maybe(std::get<2>(r)), std::get<3>(r),
+                              std::get<4>(r));
+    });
+    m.def("sdpa_backward", [](const Tensor& d, const OptT& dw, const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& probs, double p, uint64_t seed, uint64_t offset, double scale, bool nq,
+                              bool nk, bool nv, bool nm) {
+        std::tuple<Tensor, Tensor, Tensor, Tensor> r;
+        {
+            py::gil_scoped_release nogil;
+            r = sdpa_backward(d, dw, q, k, v, probs, p, seed, offset, scale, nq, nk, nv, nm);
+        }
+        return py::make_tuple(maybe(std::get<0>(r)), maybe(std::get<1>(r)), maybe(std::get<2>(r)),
+                              maybe(std::get<3>(r)));
+    });
 }
 
 }  // namespace lamina::bind

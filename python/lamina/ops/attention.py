@@ -1,6 +1,125 @@
-"""Scaled dot-product attention and positional encodings. C++: cpp/ops/attention.cpp."""
+"""Scaled dot-product attention and positional encodings. C++: cpp/ops/attention.cpp.
+
+``F.scaled_dot_product_attention`` is one fused op: a single C++ call computes
+softmax(scale * Q K^T + mask) (with dropout) @ V over every batch item and keeps the
+probabilities for the backward, which is a single C++ call too (dQ, dK, dV).
+"""
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from .. import _C
+from .. import _dtype as D
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+W = Tensor._wrap
+
 __all__: list = []
-FUNCTIONAL: list = []
+FUNCTIONAL: list = ["scaled_dot_product_attention", "sinusoidal_positional_encoding"]
 TENSOR_METHODS: dict = {}
+
+_OP = "scaled_dot_product_attention"
+
+
+def _sum_to(g, like: Tensor):
+    """A gradient with the broadcast batch shape, summed back to the input's shape."""
+    if g is None:
+        return None
+    g = W(g)
+    if tuple(g.shape) != tuple(like.shape):
+        from .reduce import sum_to
+
+        g = sum_to(g, like.shape)
+    return g
+
+
+class ScaledDotProductAttention(Function):
+    @staticmethod
+    def forward(ctx, q, k, v, mask, dropout_p, is_causal, scale, need_weights, safe_softmax):
+        out, probs, weights, seed, offset = _C.sdpa_forward(
+            q._c, k._c, v._c, None if mask is None else mask._c, dropout_p, is_causal, scale, need_weights,
+            safe_softmax)
+        ctx.save_for_backward(q, k, v, mask)
+        ctx.probs = probs
+        ctx.state = (dropout_p, seed, offset, scale)
+        if need_weights:
+            return W(out), W(weights if weights is not None else probs)
+        return W(out)
+
+    @staticmethod
+    def backward(ctx, dout, dweights=None):
+        q, k, v, mask = ctx.saved_tensors
+        p, seed, offset, scale = ctx.state
+        nq, nk, nv, nm = (bool(n) for n in ctx.needs_input_grad[:4])
+        dq, dk, dv, dm = _C.sdpa_backward(dout._c, None if dweights is None else dweights._c, q._c, k._c, v._c,
+                                          ctx.probs, p, seed, offset, scale, nq, nk, nv, nm)
+        return (_sum_to(dq, q) if nq else None, _sum_to(dk, k) if nk else None, _sum_to(dv, v) if nv else None,
+                _sum_to(dm, mask) if nm else None, None, None, None, None, None)
+
+
+def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+               need_weights=False, safe_softmax=True):
+    """Checks arguments and runs the fused op; returns out, or (out, weights) with need_weights."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{_OP}: {name} must be a Tensor, got {type(t).__name__}")
+    dropout_p = float(dropout_p)
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{_OP}: dropout_p has to be between 0 and 1, but got {dropout_p}")
+    if attn_mask is not None:
+        if is_causal:
+            raise ValueError(f"{_OP}: attn_mask {list(attn_mask.shape)} and is_causal=True cannot both be set")
+        if not isinstance(attn_mask, Tensor):
+            raise TypeError(f"{_OP}: attn_mask must be a Tensor, got {type(attn_mask).__name__}")
+        if attn_mask.dtype is not D.bool_ and attn_mask.dtype is not query.dtype:
+            if not attn_mask.dtype.is_floating_point:
+                raise TypeError(f"{_OP}: attn_mask must be bool or floating point, got {attn_mask.dtype}")
+            attn_mask = attn_mask.to(query.dtype)
+    if scale is None:
+        e = query.shape[-1] if query.ndim else 0
+        scale = 1.0 / math.sqrt(e) if e > 0 else 1.0
+    return ScaledDotProductAttention.apply(query, key, value, attn_mask, dropout_p, bool(is_causal), float(scale),
+                                           bool(need_weights), bool(safe_softmax))
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """softmax(query @ key^T * scale + mask) @ value, fused (PyTorch semantics).
+
+    query [..., L, E], key [..., S, E], value [..., S, Ev] -> [..., L, Ev]; the leading batch
+    dimensions broadcast. ``attn_mask`` is bool (True = takes part in attention) or float (added to
+    the scores, and differentiable: e.g. a learned relative-position bias), broadcastable to
+    [..., L, S].
+    ``is_causal`` masks keys after the query position (upper-left aligned, s <= l is kept) and cannot
+    be combined with ``attn_mask``. ``scale`` defaults to 1/sqrt(E). ``dropout_p`` drops attention
+    probabilities (always applied when > 0, like PyTorch's functional; reproducible with
+    ``lamina.manual_seed``). A query row whose keys are all masked gives an all-zero output row and
+    zero gradients, as PyTorch's scaled_dot_product_attention does (its softmax would give NaN).
+    """
+    if enable_gqa:
+        raise NotImplementedError(f"{_OP}: enable_gqa=True is not supported")
+    return _attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+
+
+def sinusoidal_positional_encoding(length: int, d_model: int, dtype=None) -> Tensor:
+    """The sinusoidal table of Vaswani et al. (2017), shape [length, d_model]:
+    pe[pos, 2i] = sin(pos / 10000^(2i/d_model)), pe[pos, 2i+1] = cos(pos / 10000^(2i/d_model)).
+    An odd d_model keeps its last (sine) column; computed in float64, then cast to ``dtype``."""
+    length, d_model = int(length), int(d_model)
+    if length < 0 or d_model < 0:
+        raise ValueError(f"sinusoidal_positional_encoding: length and d_model must be >= 0, got {length} "
+                         f"and {d_model}")
+    pos = np.arange(length, dtype=np.float64)[:, None]
+    two_i = np.arange(0, d_model, 2, dtype=np.float64)
+    angle = pos / np.power(10000.0, two_i / max(d_model, 1))
+    pe = np.zeros((length, d_model), dtype=np.float64)
+    pe[:, 0::2] = np.sin(angle)
+    pe[:, 1::2] = np.cos(angle[:, : d_model // 2])
+    dt = D.get_default_dtype() if dtype is None else dtype
+    from .creation import tensor
+
+    return tensor(pe, dtype=dt)

@@ -124,6 +124,26 @@ class Tensor:
         """A tensor sharing this one's memory, cut off from the graph."""
         return Tensor._wrap(self._c)
 
+    def __deepcopy__(self, memo) -> "Tensor":
+        """copy.deepcopy: a leaf with its own copy of the data (and of ``.grad``), like PyTorch;
+        tensors computed inside a graph refuse, since the graph cannot be copied."""
+        if id(self) in memo:
+            return memo[id(self)]
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the "
+                               "deepcopy protocol; call .detach() first")
+        new = type(self)._from_copy(self)
+        if self.grad is not None:
+            new.grad = self.grad.__deepcopy__(memo)
+        memo[id(self)] = new
+        return new
+
+    @classmethod
+    def _from_copy(cls, src: "Tensor") -> "Tensor":
+        t = src.detach().clone()
+        t.requires_grad = src.requires_grad
+        return t
+
     def detach_(self) -> "Tensor":
         self.grad_fn = None
         self.requires_grad = False

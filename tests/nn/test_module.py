@@ -155,3 +155,21 @@ def test_summary_table_and_failure():
     assert bad.failed_layer.startswith("features.3 (Conv2d 6->16, k=5")
     assert "larger than" in bad.error
     assert "FAILED at layer features.3" in str(bad)
+
+
+def test_deepcopy_module_copies_parameters_and_keeps_types():
+    import copy
+    m = lamina.nn.Sequential(lamina.nn.Linear(3, 4), lamina.nn.ReLU())
+    m[0].weight.grad = lamina.ones(4, 3)
+    m2 = copy.deepcopy(m)
+    w, w2 = m[0].weight, m2[0].weight
+    assert type(w2) is type(w) and w2.requires_grad
+    assert w2.data_ptr() != w.data_ptr()
+    np.testing.assert_array_equal(w2.detach().numpy(), w.detach().numpy())
+    np.testing.assert_array_equal(w2.grad.numpy(), np.ones((4, 3)))
+    with lamina.no_grad():
+        w2.fill_(0.0)
+    assert float(w.detach().abs().sum().item()) > 0      # the original is untouched
+    y = w * 2
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(y)

@@ -26,5 +26,9 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
+    @classmethod
+    def _from_copy(cls, src: Tensor) -> "Parameter":  # used by Tensor.__deepcopy__
+        return cls(src.detach().clone(), src.requires_grad)
+
     def __reduce_ex__(self, proto):
         raise TypeError("lamina Parameters are saved with lamina.save(model.state_dict(), path)")

@@ -56,7 +56,7 @@ def main(argv=None):
     p.add_argument("--data", default=DEFAULT_DATA, help="a plain-text corpus (default: ../shared/data/tinyshakespeare)")
     p.add_argument("--model", choices=["lstm", "gru", "rnn", "transformer"], default="lstm")
     p.add_argument("--minutes", type=float, default=10.0, help="training time budget")
-    p.add_argument("--hidden", type=int, default=None, help="hidden size (LSTM 384, transformer d_model 192)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden size (LSTM 256, transformer d_model 192)")
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--embed", type=int, default=64)
     p.add_argument("--heads", type=int, default=4)
@@ -72,7 +72,7 @@ def main(argv=None):
     p.add_argument("--save", default=None, help="write the trained model here (lamina.save)")
     args = p.parse_args(argv)
     tf = args.model == "transformer"
-    args.hidden = args.hidden or (192 if tf else 384)
+    args.hidden = args.hidden or (192 if tf else 256)
     args.seq_len = args.seq_len or (128 if tf else 100)
     args.lr = args.lr or (2e-3 if tf else 4e-3)
     if not os.path.exists(args.data):

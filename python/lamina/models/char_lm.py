@@ -3,8 +3,6 @@ causal Transformer one, both mapping ids ``[T, B]`` (time-major) to next-charact
 ``[T, B, vocab]``, plus ``sample`` to generate text from either."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import nn
@@ -46,9 +44,10 @@ class CharRNN(nn.Module):
 
 
 class CharTransformer(nn.Module):
-    """``Embedding * sqrt(d_model) + sinusoidal positions -> TransformerEncoder (causal mask,
-    pre-norm) -> LayerNorm -> Linear(d_model, vocab)``. forward(ids [T, B]) -> logits [T, B, vocab];
-    position t sees characters 0..t only."""
+    """``Embedding + sinusoidal positions -> TransformerEncoder (causal mask, pre-norm) ->
+    LayerNorm -> Linear(d_model, vocab)``. forward(ids [T, B]) -> logits [T, B, vocab]; position t
+    sees characters 0..t only. The embedding keeps its N(0, 1) init unscaled: multiplying it by
+    sqrt(d_model), as done for small-init embeddings, would drown the unit-amplitude positions."""
 
     def __init__(self, vocab_size: int, d_model: int = 128, nhead: int = 4, num_layers: int = 3,
                  dim_feedforward: int = 512, dropout: float = 0.1, max_len: int = 1024) -> None:
@@ -64,7 +63,7 @@ class CharTransformer(nn.Module):
         T = ids.shape[0]
         if T > self.max_len:
             raise ValueError(f"CharTransformer: sequence of length {T} exceeds max_len {self.max_len}")
-        x = self.pos(self.embed(ids) * math.sqrt(self.d_model))
+        x = self.pos(self.embed(ids))
         return self.head(self.encoder(x, mask=_causal_mask(T))), None
 
     detach_state = staticmethod(lambda state: None)

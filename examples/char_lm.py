@@ -62,8 +62,8 @@ def main(argv=None):
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--seq-len", type=int, default=None, help="BPTT window (LSTM 100, transformer 128)")
-    p.add_argument("--lr", type=float, default=None, help="peak Adam learning rate (LSTM 4e-3, transformer 2e-3)")
+    p.add_argument("--seq-len", type=int, default=None, help="BPTT window (LSTM 100, transformer 64)")
+    p.add_argument("--lr", type=float, default=None, help="peak Adam learning rate (LSTM 4e-3, transformer 3e-3)")
     p.add_argument("--clip", type=float, default=1.0, help="max gradient norm")
     p.add_argument("--eval-every", type=float, default=60.0, help="seconds between validation passes")
     p.add_argument("--sample", type=int, default=500, help="characters to sample at the end")
@@ -73,8 +73,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     tf = args.model == "transformer"
     args.hidden = args.hidden or (192 if tf else 256)
-    args.seq_len = args.seq_len or (128 if tf else 100)
-    args.lr = args.lr or (2e-3 if tf else 4e-3)
+    args.seq_len = args.seq_len or (64 if tf else 100)
+    args.lr = args.lr or (3e-3 if tf else 4e-3)
     if not os.path.exists(args.data):
         raise SystemExit(f"char_lm: corpus not found at {args.data}; pass --data PATH to a text file")
     if args.threads:

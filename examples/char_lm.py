@@ -81,7 +81,8 @@ def main(argv=None):
         lamina.set_num_threads(args.threads)
     lamina.manual_seed(args.seed)
 
-    text = open(args.data, encoding="utf-8").read()
+    with open(args.data, encoding="utf-8") as f:
+        text = f.read()
     vocab = CharVocab.from_text(text)
     ids = vocab.encode(text)
     split = int(0.9 * len(ids))

@@ -18,7 +18,8 @@ def _corpus(data_dir):
     path = os.path.join(data_dir, "tinyshakespeare", "input.txt")
     if not os.path.exists(path):
         pytest.skip("tinyshakespeare not available")
-    return open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as f:
+        return f.read()
 
 
 def _val_loss(model, batches):

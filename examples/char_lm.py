@@ -17,30 +17,15 @@ import math
 import os
 import time
 
-import numpy as np
 from tqdm import tqdm
 
 import lamina
 import lamina.nn.functional as F
 from lamina.data import BPTTBatches, CharVocab
-from lamina.models import CharRNN, CharTransformer, sample
+from lamina.models import CharRNN, CharTransformer, evaluate_lm, sample
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare", "input.txt")
-
-
-def evaluate(model, batches) -> float:
-    """Mean cross-entropy (nats/char) over every character of `batches`, state carried across."""
-    model.eval()
-    total, count, state = 0.0, 0, None
-    with lamina.no_grad():
-        for x, y in batches:
-            logits, state = model(x, state)
-            n = y.numel()
-            total += F.cross_entropy(logits.reshape(n, -1), y.reshape(n)).item() * n
-            count += n
-    model.train()
-    return total / count
 
 
 def build(args, vocab_size):
@@ -131,13 +116,13 @@ def main(argv=None):
             bar.set_postfix_str(f"epoch {epoch} step {step} train {smooth:.3f} nats/char "
                                 f"{chars / max(elapsed, 1e-9):,.0f} char/s" + (f" val {best:.3f}" if best < 1e9 else ""))
             if elapsed >= next_eval:
-                v = evaluate(model, val)
+                v = evaluate_lm(model, val)
                 best = min(best, v)
                 tqdm.write(f"[{elapsed / 60:5.2f} min] step {step}: train {smooth:.3f}, validation {v:.3f} nats/char")
                 next_eval = elapsed + args.eval_every
     bar.close()
     train_time = time.perf_counter() - t0
-    v = evaluate(model, val)
+    v = evaluate_lm(model, val)
     print(f"final validation loss {v:.3f} nats/char ({v / math.log(2):.3f} bits/char) after {step} steps, "
           f"{chars:,} characters, {train_time / 60:.2f} min of training")
     if args.save:

@@ -11,7 +11,7 @@ import pytest
 import lamina
 import lamina.nn.functional as F
 from lamina.data import BPTTBatches, CharVocab
-from lamina.models import CharRNN, CharTransformer, sample
+from lamina.models import CharRNN, CharTransformer, evaluate_lm, sample
 
 
 def _corpus(data_dir):
@@ -20,20 +20,6 @@ def _corpus(data_dir):
         pytest.skip("tinyshakespeare not available")
     with open(path, encoding="utf-8") as f:
         return f.read()
-
-
-def _val_loss(model, batches):
-    model.eval()
-    tot = n = 0
-    state = None
-    with lamina.no_grad():
-        for x, y in batches:
-            logits, state = model(x, state)
-            k = y.numel()
-            tot += F.cross_entropy(logits.reshape(k, -1), y.reshape(k)).item() * k
-            n += k
-    model.train()
-    return tot / n
 
 
 def _train(model, train, steps, lr):
@@ -70,7 +56,7 @@ def test_lstm_char_lm_learns_tinyshakespeare(data_dir):
     baseline = float(-np.mean(np.log(unigram[ids[split:split + 20_000]])))  # unigram cross-entropy
     t0 = time.perf_counter()
     losses = _train(model, train, 300, 1e-2)
-    v = _val_loss(model, val)
+    v = evaluate_lm(model, val)
     print(f"char-LM test: {time.perf_counter() - t0:.1f} s, train {np.mean(losses[-20:]):.3f}, "
           f"validation {v:.3f} nats/char, unigram baseline {baseline:.3f}")
     assert math.isfinite(v)

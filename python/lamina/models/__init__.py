@@ -3,7 +3,7 @@ character-level language models (recurrent and Transformer)."""
 from .autoencoder import (  # noqa: F401
     Autoencoder, ConvAutoencoder, DenoisingAutoencoder, StackedDenoisingAutoencoder,
 )
-from .char_lm import CharRNN, CharTransformer, sample  # noqa: F401
+from .char_lm import CharRNN, CharTransformer, evaluate_lm, sample  # noqa: F401
 from .dbn import DBN  # noqa: F401
 from .lenet import LeNet5  # noqa: F401
 from .mlp import MLP  # noqa: F401

@@ -1,6 +1,6 @@
 """Character-level language models: a recurrent one (embedding -> LSTM/GRU/RNN -> linear) and a
 causal Transformer one, both mapping ids ``[T, B]`` (time-major) to next-character logits
-``[T, B, vocab]``, plus ``sample`` to generate text from either."""
+``[T, B, vocab]``, plus ``evaluate_lm`` (nats per character) and ``sample`` to generate text."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +8,7 @@ import numpy as np
 from .. import nn
 from ..autograd.grad_mode import no_grad
 from ..ops.creation import from_numpy
+from ..ops.loss import cross_entropy
 from ..ops.softmax import softmax
 
 
@@ -73,6 +74,25 @@ def _causal_mask(T: int):
     """[T, T] bool in nn.MultiheadAttention's convention: True marks a key position that query
     position t may NOT attend to (the future, k > t)."""
     return from_numpy(np.triu(np.ones((T, T), dtype=bool), k=1))
+
+
+def evaluate_lm(model, batches) -> float:
+    """Mean next-character cross-entropy (nats per character) of ``model`` over every target in
+    ``batches`` (e.g. a BPTTBatches), in eval mode and without gradients, the recurrent state carried
+    from one window to the next."""
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    try:
+        with no_grad():
+            for x, y in batches:
+                logits, state = model(x, state)
+                n = y.numel()
+                total += cross_entropy(logits.reshape(n, -1), y.reshape(n)).item() * n
+                count += n
+    finally:
+        model.train(was_training)
+    return total / count
 
 
 def sample(model, vocab, prompt: str, length: int, temperature: float = 0.8, seed: int | None = None,

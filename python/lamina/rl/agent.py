@@ -10,7 +10,7 @@ import numpy as np
 from .replay import PrioritizedReplayBuffer, ReplayBuffer
 from .schedules import LinearSchedule, as_schedule
 
-__all__ = ["DQNAgent", "mlp", "clone_module"]
+__all__ = ["DQNAgent", "mlp"]
 
 _FORMAT = "lamina.rl.DQNAgent"
 
@@ -27,22 +27,11 @@ def mlp(in_features: int, n_actions: int, hidden=(128, 128)):
     return nn.Sequential(*layers)
 
 
-def clone_module(module):
-    """An independent copy of ``module`` (same structure, copied parameters and buffers, no grads).
-    Parameters refuse to be pickled, so copy.deepcopy gets them pre-copied through its memo."""
-    from ..nn.parameter import Parameter
-
-    memo = {}
-    for m in module.modules():
-        for p in m._parameters.values():
-            if p is not None and id(p) not in memo:
-                memo[id(p)] = Parameter(p.detach().clone(), requires_grad=p.requires_grad)
-        for b in m._buffers.values():
-            if b is not None and id(b) not in memo:
-                memo[id(b)] = b.detach().clone()
+def _copy_network(module):
+    """The target network: an independent deep copy of the Q-network (parameters and buffers)."""
     try:
-        return copy.deepcopy(module, memo)
-    except TypeError as e:
+        return copy.deepcopy(module)
+    except (TypeError, RuntimeError) as e:
         raise TypeError(f"DQNAgent: could not copy the Q-network to make the target network ({e}); "
                         f"pass target_network= (a second instance of the same architecture)") from None
 
@@ -88,7 +77,7 @@ class DQNAgent:
             if int(v) < 1:
                 raise ValueError(f"DQNAgent: {name} must be >= 1, got {v}")
         self.q = q_network
-        self.target = target_network if target_network is not None else clone_module(q_network)
+        self.target = target_network if target_network is not None else _copy_network(q_network)
         self.target.load_state_dict(self.q.state_dict())
         for p in self.target.parameters():
             p.requires_grad_(False)

@@ -280,23 +280,13 @@ class TransformerEncoderLayer(Module):
         return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
 
-def _clone_module(m: Module) -> Module:
-    """copy.deepcopy with fresh copies of every parameter and buffer (Parameters refuse pickling,
-    which deepcopy would otherwise fall back to)."""
-    memo: dict = {}
-    for t in list(m.parameters()) + list(m.buffers()):
-        c = t.detach().clone()
-        memo[id(t)] = Parameter(c, requires_grad=t.requires_grad) if isinstance(t, Parameter) else c
-    return copy.deepcopy(m, memo)
-
-
 class TransformerEncoder(Module):
     """A stack of ``num_layers`` deep copies of ``encoder_layer``, then an optional ``norm``."""
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None,
                  enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
         super().__init__()
-        self.layers = ModuleList([_clone_module(encoder_layer) for _ in range(int(num_layers))])
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(int(num_layers))])
         self.num_layers = int(num_layers)
         self.norm = norm
 

@@ -58,8 +58,10 @@ def main():
         agent.save(args.checkpoint)
     else:
         print(f"not solved in {len(hist.epoch)} episodes ({agent.steps} steps, {wall:.1f} s); best 100-episode "
-              f"mean {max(hist['mean_return'][99:], default=float('nan')):.1f}; evaluating the best checkpoint")
-        agent.load(args.checkpoint)
+              f"mean {max(hist['mean_return'][99:], default=float('nan')):.1f}")
+        if best["mean"] > -np.inf:
+            print("evaluating the best checkpoint")
+            agent.load(args.checkpoint)
 
     t1 = time.perf_counter()
     greedy = rl.evaluate(agent, env, episodes=100, seed=args.seed + 1)

@@ -10,22 +10,11 @@ from typing import Optional, Sequence, Union
 from .. import _C
 from ..autograd.function import Function
 from ..tensor import Tensor
+from ._tuples import conv_padding, ntuple as _ntuple, same_padding
 
 W = Tensor._wrap
 
 _IntOrPair = Union[int, Sequence[int]]
-
-
-def _ntuple(v, n: int, name: str, op: str) -> tuple:
-    """An int (repeated) or a sequence of n ints (a 1-sequence is repeated too, like torch)."""
-    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
-        return (int(v),) * n
-    if isinstance(v, (tuple, list)) and all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in v):
-        if len(v) == n:
-            return tuple(int(a) for a in v)
-        if len(v) == 1:
-            return (int(v[0]),) * n
-    raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {v!r}")
 
 
 def _check_tensors(op: str, input, weight, bias) -> None:
@@ -64,20 +53,13 @@ def _conv(op: str, input, weight, bias, stride, padding, dilation, groups, dims:
     st = _ntuple(stride, n, "stride", op)
     dl = _ntuple(dilation, n, "dilation", op)
     extra = (0,) * n
-    if isinstance(padding, str):
-        if padding == "valid":
-            pd = (0,) * n
-        elif padding == "same":
-            # Total padding d*(k-1) per axis; PyTorch puts the odd one at the end.
-            if any(v != 1 for v in st):
-                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride {st})")
-            ks = tuple(weight.shape[2:]) if weight.ndim == n + 2 else (1,) * n  # bad rank: C++ reports it
-            total = [d * (k - 1) for d, k in zip(dl, ks)]
-            pd, extra = tuple(t // 2 for t in total), tuple(t % 2 for t in total)
-        else:
-            raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
-    else:
-        pd = _ntuple(padding, n, "padding", op)
+    pd = conv_padding(padding, n, op, st)
+    if pd == "valid":
+        pd = (0,) * n
+    elif pd == "same":
+        ks = tuple(weight.shape[2:]) if weight.ndim == n + 2 else (1,) * n  # bad rank: C++ reports it
+        left, right = same_padding(ks, dl)
+        pd, extra = left, tuple(r - lo for r, lo in zip(right, left))
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool):
         raise TypeError(f"{op}: groups must be an int, got {type(groups).__name__}")
     if any(extra):

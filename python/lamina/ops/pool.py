@@ -9,7 +9,7 @@ from typing import Optional, Sequence, Union
 from .. import _C
 from ..autograd.function import Function
 from ..tensor import Tensor
-from .conv import _ntuple
+from ._tuples import ntuple as _ntuple
 
 W = Tensor._wrap
 

@@ -1,9 +1,11 @@
-"""Conv1d, Conv2d, ConvTranspose2d: parameters and PyTorch-default init; math in F.conv*."""
+"""Conv1d, Conv2d, ConvTranspose2d: parameters, PyTorch-default init and padding_mode; math in F.conv*.
+Arguments are normalised by lamina.ops._tuples, the same helper the functionals use."""
 from __future__ import annotations
 
 import math
 
 from ... import _dtype as D
+from ...ops._tuples import conv_padding, ntuple, same_padding
 from ...ops.creation import empty
 from .. import functional as F
 from .. import init
@@ -11,12 +13,7 @@ from ..module import Module
 from ..parameter import Parameter
 
 
-def _pair(v, n=2):
-    if isinstance(v, (tuple, list)):
-        if len(v) != n:
-            raise ValueError(f"expected an int or a {n}-tuple, got {v!r}")
-        return tuple(int(x) for x in v)
-    return (int(v),) * n
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 class _ConvNd(Module):
@@ -24,16 +21,34 @@ class _ConvNd(Module):
     _transposed = False
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, output_padding=0, device=None, dtype=None) -> None:
+                 bias=True, padding_mode="zeros", device=None, dtype=None, output_padding=0) -> None:
         super().__init__()
         n = self._n
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{type(self).__name__}: in_channels ({in_channels}) and out_channels ({out_channels}) "
                              f"must both be divisible by groups ({groups})")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
-        self.kernel_size, self.stride = _pair(kernel_size, n), _pair(stride, n)
-        self.padding, self.dilation = _pair(padding, n), _pair(dilation, n)
-        self.output_padding = _pair(output_padding, n)
+        name = type(self).__name__
+        self.kernel_size = ntuple(kernel_size, n, "kernel_size", name)
+        self.stride = ntuple(stride, n, "stride", name)
+        self.dilation = ntuple(dilation, n, "dilation", name)
+        # 'same' / 'valid' stay strings (as in PyTorch); transposed convolutions take ints only.
+        self.padding = (ntuple(padding, n, "padding", name) if self._transposed
+                        else conv_padding(padding, n, name, self.stride))
+        self.output_padding = ntuple(output_padding, n, "output_padding", name)
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+        if self._transposed and padding_mode != "zeros":
+            raise ValueError(f'{name}: only "zeros" padding mode is supported, got {padding_mode!r}')
+        self.padding_mode = padding_mode
+        # F.pad's (last axis left, right, ..., first axis left, right) for non-zero padding modes.
+        if self.padding == "valid":
+            lr = [(0, 0)] * n
+        elif self.padding == "same":
+            lr = list(zip(*same_padding(self.kernel_size, self.dilation)))
+        else:
+            lr = [(p, p) for p in self.padding]
+        self._reversed_padding_repeated_twice = tuple(v for a in reversed(lr) for v in a)
         dt = D.get_default_dtype() if dtype is None else dtype
         if self._transposed:
             wshape = (in_channels, out_channels // groups) + self.kernel_size
@@ -54,16 +69,28 @@ class _ConvNd(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def extra_repr(self) -> str:
+        # PyTorch's format, field for field: padding=same / padding=(1, 1), padding_mode=reflect.
+        n = self._n
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if any(self.padding):
+        if self.padding != (0,) * n:
             s += f", padding={self.padding}"
-        if any(d != 1 for d in self.dilation):
+        if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
+
+    def _conv_forward(self, fn, x):
+        if self.padding_mode != "zeros":
+            x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            return fn(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return fn(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def describe(self) -> str:
         k = self.kernel_size
@@ -71,26 +98,31 @@ class _ConvNd(Module):
         s = f"{type(self).__name__} {self.in_channels}->{self.out_channels}, k={ks}"
         if any(v != 1 for v in self.stride):
             s += f", stride={self.stride[0] if len(set(self.stride)) == 1 else self.stride}"
-        if any(self.padding):
+        if isinstance(self.padding, str):
+            s += f", padding={self.padding}" if self.padding == "same" else ""
+        elif any(self.padding):
             s += f", padding={self.padding[0] if len(set(self.padding)) == 1 else self.padding}"
         return s
 
 
 class Conv2d(_ConvNd):
     """2-D convolution over (N, C, H, W): ``Conv2d(in_channels, out_channels, kernel_size,
-    stride=1, padding=0, dilation=1, groups=1, bias=True)``."""
+    stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros')``. padding is an
+    int, a pair, 'valid' (none) or 'same' (output size = input size; stride 1 only; an even
+    kernel pads one more at the bottom/right, as PyTorch); padding_mode 'zeros', 'reflect',
+    'replicate' or 'circular'."""
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self._conv_forward(F.conv2d, x)
 
 
 class Conv1d(_ConvNd):
-    """1-D convolution over (N, C, L)."""
+    """1-D convolution over (N, C, L); the arguments of Conv2d, one value per axis."""
 
     _n = 1
 
     def forward(self, x):
-        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self._conv_forward(F.conv1d, x)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -99,9 +131,9 @@ class ConvTranspose2d(_ConvNd):
     _transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, device=None, dtype=None) -> None:
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         output_padding, device, dtype)
+                         padding_mode, device, dtype, output_padding)
 
     def forward(self, x):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,

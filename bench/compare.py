@@ -1,6 +1,8 @@
 """Side-by-side benchmark of lamina against PyTorch (CPU, float32) on the workloads in
 bench/workloads.py: each is checked once against PyTorch, then timed in the same process with
-lamina and PyTorch repetitions alternating. Prints a table and writes JSON.
+lamina and PyTorch repetitions alternating. Prints a table and writes JSON; exits 1 when a check
+fails. Training rows check the step they time: from identical parameters and data, the change
+one step makes to every parameter must match PyTorch's (so a skipped update fails).
 
     LAMINA_EXT_DIR=build/dev-bench PYTHONPATH=python .venv/bin/python bench/compare.py --threads 1
 """
@@ -219,7 +221,7 @@ def main() -> int:
     jp.parent.mkdir(parents=True, exist_ok=True)
     jp.write_text(json.dumps(dict(meta=meta, results=rows), indent=1, default=float) + "\n")
     print(f"wrote {jp}")
-    return 0
+    return 1 if bad else 0  # a failed check (e.g. a training step that changed nothing) fails the run
 
 
 if __name__ == "__main__":

@@ -122,6 +122,24 @@ def copy_params(lamina_model, torch_model) -> None:
             tp.copy_(torch.from_numpy(a.copy()))
 
 
+def update_err(before: list, after: list, tbefore: list, tafter: list) -> float:
+    """The worst, over parameters, of |dl - dt| / |dt| (Frobenius norms), d = after - before: the
+    change one training step made, lamina's against PyTorch's. A skipped or partial update gives
+    about 1 (where PyTorch's change is zero, any lamina change counts as inf). Comparing the
+    parameters themselves cannot catch a no-op step when the update is small next to the weights."""
+    worst = 0.0
+    for b, a, tb, ta in zip(before, after, tbefore, tafter, strict=True):
+        dl, dt = a - b, ta - tb
+        nt, ndiff = float(np.linalg.norm(dt)), float(np.linalg.norm(dl - dt))
+        worst = max(worst, ndiff / nt if nt > 0 else (0.0 if ndiff == 0 else float("inf")))
+    return worst
+
+
+def snapshot(params) -> list:
+    """float64 copies of parameters (lamina or torch), to measure a step's change."""
+    return [to_np(p).copy() for p in params]
+
+
 # ---- layer workloads ----------------------------------------------------------------------------
 
 
@@ -339,10 +357,13 @@ def _train_case(ctx: Ctx, lmodel, tmodel, x: np.ndarray, y: np.ndarray, loss: st
             lxn, txn = ctx.pair(x + noise * ctx.randn(*x.shape))
         else:
             lxn, txn = lx, tx
+        lb, tb = snapshot(lmodel.parameters()), snapshot(tmodel.parameters())
         l0, t0 = step_l(lxn), step_t(txn)
         res = [("loss(step 1)", rel_err(l0, t0))]
         errs = [rel_err(a, b) for a, b in zip(lmodel.parameters(), tmodel.parameters())]
         res.append(("params after step 1", max(errs) if errs else 0.0))
+        res.append(("param update of step 1", update_err(lb, snapshot(lmodel.parameters()), tb,
+                                                         snapshot(tmodel.parameters()))))
         return res
 
     return Case(run_l, run_t, check)
@@ -430,13 +451,14 @@ def _rbm_cd1(ctx):
     hb = torch.from_numpy(rbm.hbias.detach().numpy().copy())
     incs = [torch.zeros_like(W), torch.zeros_like(vb), torch.zeros_like(hb)]
 
-    def run_t():
+    def run_t(u_h=None, u_v=None):
+        # u_h, u_v: uniforms to sample with (h = u < p, as lamina's kernel does); None: torch.bernoulli.
         with torch.no_grad():
             n = tx.shape[0]
             ph0 = torch.sigmoid(tx @ W.T + hb)
-            h0 = torch.bernoulli(ph0)
+            h0 = torch.bernoulli(ph0) if u_h is None else (u_h < ph0).to(ph0.dtype)
             pv1 = torch.sigmoid(h0 @ W + vb)
-            v1 = torch.bernoulli(pv1)
+            v1 = torch.bernoulli(pv1) if u_v is None else (u_v < pv1).to(pv1.dtype)
             ph1 = torch.sigmoid(v1 @ W.T + hb)
             grads = ((ph0.T @ tx - ph1.T @ v1) / n, (tx - v1).mean(0), (ph0 - ph1).mean(0))
             for inc, g, prm in zip(incs, grads, (W, vb, hb)):
@@ -445,9 +467,19 @@ def _rbm_cd1(ctx):
             return ((tx - pv1) ** 2).mean()
 
     def check():
-        # Sampling differs between the frameworks; the deterministic part, p(h | v) with the same
-        # weights, is compared (before any update).
-        return [("p(h|v)", rel_err(rbm.transform(lx), torch.sigmoid(tx @ W.T + hb)))]
+        # p(h | v) with the same weights, then one CD-1 step each: torch samples with the uniforms
+        # lamina's step drew (replayed from its Philox seed and offset through _C.rbm_noise), so
+        # both apply the same update.
+        res = [("p(h|v)", rel_err(rbm.transform(lx), torch.sigmoid(tx @ W.T + hb)))]
+        lps, tps = (rbm.weight, rbm.vbias, rbm.hbias), (W, vb, hb)
+        lb, tb = snapshot(lps), snapshot(tps)
+        st = rbm.contrastive_divergence(lx)
+        B, V, H = x.shape[0], rbm.n_visible, rbm.n_hidden
+        u = lm.Tensor._wrap(lm._C.rbm_noise(B * (H + V), st["seed"], st["offset"], False, lm.float32._c))
+        u = torch.from_numpy(u.numpy().copy())
+        run_t(u[:B * H].reshape(B, H), u[B * H:].reshape(B, V))
+        res.append(("param update of CD-1 step 1", update_err(lb, snapshot(lps), tb, snapshot(tps))))
+        return res
 
     return Case(lambda: rbm.contrastive_divergence(lx), run_t, check)
 
@@ -472,22 +504,33 @@ def _sdae_step(ctx):
         lopt.step()
         return loss
 
-    def run_t():
+    def run_t(u=None):
+        # u: the uniforms of the masking draw (None: torch.rand_like).
         topt.zero_grad()
-        xc = torch.where(torch.rand_like(tx) >= 0.3, tx, 0.0)
+        xc = torch.where((torch.rand_like(tx) if u is None else u) >= 0.3, tx, 0.0)
         loss = tmse(tmodel(xc), tx)
         loss.backward()
         topt.step()
         return loss
 
     def check():
-        # Corruption draws differ; the clean reconstruction loss (eval mode: no corruption) with
-        # the same weights is compared.
+        # The clean reconstruction loss (eval mode: no corruption) with the same weights, then one
+        # training step each with the same mask: lamina's DAE draws rand_like(x) from the global
+        # generator, so re-seeding it replays the draw that torch is handed.
         dae.eval()
         try:
-            return [("clean reconstruction loss", rel_err(lmse(dae(lx), lx), tmse(tmodel(tx), tx)))]
+            res = [("clean reconstruction loss", rel_err(lmse(dae(lx), lx), tmse(tmodel(tx), tx)))]
         finally:
             dae.train()
+        lb, tb = snapshot(dae.parameters()), snapshot(tmodel.parameters())
+        lm.manual_seed(12)
+        u = torch.from_numpy(lm.rand(*x.shape).numpy().copy())
+        lm.manual_seed(12)
+        l0, t0 = run_l(), run_t(u)
+        res.append(("loss(step 1)", rel_err(l0, t0)))
+        res.append(("param update of step 1", update_err(lb, snapshot(dae.parameters()), tb,
+                                                         snapshot(tmodel.parameters()))))
+        return res
 
     return Case(run_l, run_t, check)
 

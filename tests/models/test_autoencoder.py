@@ -118,7 +118,7 @@ def test_dae_loss_falls_on_digits(digits, kind):
     _, _, x_tr, x_te = digits
     dae = DenoisingAutoencoder(64, 48, corruption=kind, corruption_level=0.25 if kind != "gaussian" else 0.2)
     before = float(dae.reconstruction_error(x_te).mean())
-    losses = dae.fit(x_tr, epochs=12, batch_size=32, lr=3e-3)
+    losses = dae.fit(x_tr, epochs=12, batch_size=32, lr=3e-3)["loss"]
     after = float(dae.reconstruction_error(x_te).mean())
     assert len(losses) == 12 and all(np.isfinite(losses))
     assert losses[-1] < 0.6 * losses[0]
@@ -129,10 +129,10 @@ def test_dae_loss_falls_on_digits(digits, kind):
 def test_fit_accepts_datasets_loaders_and_optimizers(digits):
     tr, _, x_tr, _ = digits
     ae = Autoencoder(64, 16, loss="bce")
-    l1 = ae.fit(tr, epochs=2, batch_size=64, lr=0.1, optimizer="sgd")
+    l1 = ae.fit(tr, epochs=2, batch_size=64, lr=0.1, optimizer="sgd")["loss"]
     opt = lamina.optim.Adam(ae.parameters(), lr=1e-3)
-    l2 = ae.fit(lamina.data.DataLoader(tr, batch_size=64, shuffle=True), epochs=2, optimizer=opt)
-    l3 = ae.fit(x_tr.numpy(), epochs=1, optimizer=lamina.optim.RMSprop, lr=1e-3)
+    l2 = ae.fit(lamina.data.DataLoader(tr, batch_size=64, shuffle=True), epochs=2, optimizer=opt)["loss"]
+    l3 = ae.fit(x_tr.numpy(), epochs=1, optimizer=lamina.optim.RMSprop, lr=1e-3)["loss"]
     assert l1[1] < l1[0] and l3[0] < l1[0] and len(l2) == 2
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         ae.fit(x_tr, epochs=1, optimizer="lbfgs")
@@ -142,7 +142,7 @@ def test_sdae_digits_pretrain_and_fine_tune(digits):
     tr, te, x_tr, _ = digits
     t0 = time.perf_counter()
     sdae = StackedDenoisingAutoencoder([64, 100, 50], n_classes=10, corruption_level=0.2)
-    pre = sdae.pretrain(tr, epochs_per_layer=10, batch_size=32, lr=3e-3)
+    pre = [h["loss"] for h in sdae.pretrain(tr, epochs_per_layer=10, batch_size=32, lr=3e-3)]
     assert len(pre) == 2 and all(p[-1] < p[0] for p in pre)
     # level 2 was trained on the clean code of level 1
     codes1 = sdae.transform_level(x_tr, 1)
@@ -176,7 +176,7 @@ def test_sdae_mnist(data_dir):
     t0 = time.perf_counter()
     sdae = StackedDenoisingAutoencoder([784, 500, 250], n_classes=10, activation="relu", corruption_level=0.2,
                                        dropout=0.2)
-    pre = sdae.pretrain(x_tr, epochs_per_layer=3, batch_size=64, lr=1e-3)
+    pre = [h["loss"] for h in sdae.pretrain(x_tr, epochs_per_layer=3, batch_size=64, lr=1e-3)]
     assert all(p[-1] < p[0] for p in pre)
     epochs = 15
     hist = sdae.fine_tune(tr, te, epochs=epochs, batch_size=64, lr=2e-3,
@@ -207,9 +207,9 @@ def test_conv_autoencoder_loss_falls(digits):
     x_tr, x_te = x_tr[:600].reshape(-1, 1, 8, 8), x_te.reshape(-1, 1, 8, 8)
     cae = ConvAutoencoder(1, channels=(8, 16))
     before = cae.reconstruction_error(x_te).mean()
-    losses = cae.fit(x_tr, epochs=6, batch_size=32, lr=5e-3)
+    losses = cae.fit(x_tr, epochs=6, batch_size=32, lr=5e-3)["loss"]
     after = cae.reconstruction_error(x_te).mean()
     assert losses[-1] < 0.6 * losses[0] and after < 0.5 * before
     x28 = lamina.rand(4, 1, 28, 28)
-    l28 = ConvAutoencoder().fit(x28, epochs=5, batch_size=4, lr=1e-2)
+    l28 = ConvAutoencoder().fit(x28, epochs=5, batch_size=4, lr=1e-2)["loss"]
     assert l28[-1] < l28[0]

@@ -10,30 +10,11 @@ from ..autograd.grad_mode import no_grad
 from ..nn import functional as F
 from ..ops.creation import as_tensor, rand_like, randn_like, zeros
 from ..ops.unary import where
+from ._training import fit_reconstruction, make_optimizer, make_scheduler
 from .mlp import activation as _activation
 
 _LOSSES = ("mse", "bce")
 _CORRUPTIONS = ("masking", "gaussian", "salt_and_pepper", "none")
-
-
-def _make_optimizer(optimizer, params, lr: float):
-    """An optimizer from a name ('sgd', 'adam', ...), an Optimizer class / factory called as
-    ``factory(params, lr=lr)``, or an already-built Optimizer (returned unchanged)."""
-    from .. import optim
-
-    if isinstance(optimizer, optim.Optimizer):
-        return optimizer
-    if isinstance(optimizer, str):
-        names = {"sgd": lambda p, lr: optim.SGD(p, lr=lr, momentum=0.9), "adam": optim.Adam,
-                 "adamw": optim.AdamW, "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}
-        try:
-            return names[optimizer.lower()](params, lr=lr)
-        except KeyError:
-            raise ValueError(f"unknown optimizer {optimizer!r}; choose from {sorted(names)} "
-                             f"or pass an Optimizer class or instance") from None
-    if callable(optimizer):
-        return optimizer(params, lr=lr)
-    raise TypeError(f"optimizer must be a name, an Optimizer class or an Optimizer, got {type(optimizer).__name__}")
 
 
 def _inputs(data):
@@ -55,8 +36,9 @@ def _inputs(data):
     raise TypeError(f"expected a Tensor, an ndarray, a Dataset or a DataLoader of inputs, got {type(data).__name__}")
 
 
-def _batches(x, batch_size: int, shuffle: bool):
-    """Mini-batches of the rows of ``x`` (a seeded shuffle from lamina's generator)."""
+def _batches(x, batch_size: int, shuffle: bool = False):
+    """Mini-batches of the rows of ``x`` (a seeded shuffle from lamina's generator); inference
+    helpers use it in order, training batches come from ``lamina.train.fit``."""
     from ..ops.creation import randperm
 
     n = x.shape[0]
@@ -67,29 +49,6 @@ def _batches(x, batch_size: int, shuffle: bool):
     else:
         for i in range(0, n, batch_size):
             yield x[i:i + batch_size]
-
-
-def _fit_reconstruction(model, x, epochs, batch_size, lr, optimizer, shuffle, verbose, label) -> list:
-    """The training loop shared by every autoencoder: reconstruct each (clean) batch through
-    ``model(xb)`` (a denoising model corrupts it in training mode), return per-epoch mean losses,
-    and leave the model in eval mode."""
-    opt = _make_optimizer(optimizer, model.parameters(), lr)
-    losses = []
-    model.train()
-    for epoch in range(int(epochs)):
-        total, n = 0.0, 0
-        for xb in _batches(x, int(batch_size), shuffle):
-            opt.zero_grad()
-            loss = model.loss_fn(model(xb), xb)
-            loss.backward()
-            opt.step()
-            total += float(loss.item()) * xb.shape[0]
-            n += xb.shape[0]
-        losses.append(total / max(n, 1))
-        if verbose:
-            print(f"{label} epoch {epoch + 1}/{epochs}: loss {losses[-1]:.5f}")
-    model.eval()
-    return losses
 
 
 class Autoencoder(nn.Module):
@@ -171,14 +130,22 @@ class Autoencoder(nn.Module):
         return np.concatenate(out) if out else np.zeros(0)
 
     def fit(self, data, epochs: int = 10, batch_size: int = 64, lr: float = 1e-3, optimizer="adam",
-            shuffle: bool = True, verbose: bool = False) -> list:
-        """Trains the model to reconstruct its (clean) inputs; returns the mean training loss of each
-        epoch. ``data``: a Tensor / ndarray of inputs, a Dataset (labels ignored) or a DataLoader.
-        ``optimizer``: a name ('adam', 'sgd' (momentum 0.9), 'adamw', 'rmsprop', 'adagrad'), an
-        Optimizer class (called with (params, lr=lr)) or an Optimizer instance. Trains in training
-        mode (a DenoisingAutoencoder corrupts each batch afresh) and leaves the model in eval mode."""
-        return _fit_reconstruction(self, self._flat(_inputs(data)), epochs, batch_size, lr, optimizer, shuffle,
-                                   verbose, f"{type(self).__name__} {self.n_in}->{self.n_hidden}")
+            shuffle: bool = True, verbose: bool = False, *, val_data=None, callbacks=(), scheduler=None,
+            progress: bool = False, **fit_kwargs):
+        """Trains the model to reconstruct its (clean) inputs through ``lamina.train.fit`` and returns
+        its History: ``history["loss"]`` is the mean training loss of each epoch, ``val_loss`` the
+        clean reconstruction loss on ``val_data``. ``data`` / ``val_data``: a Tensor / ndarray of
+        inputs, a Dataset (labels ignored) or a DataLoader. ``optimizer``: a ``lamina.optim``
+        Optimizer instance, a class or factory (called with (params, lr=lr)), or a name ('adam',
+        'sgd' (momentum 0.9), 'adamw', 'rmsprop', 'adagrad'). ``callbacks`` (EarlyStopping,
+        ModelCheckpoint, ...), ``scheduler`` (an instance or a function optimizer -> scheduler),
+        ``progress`` (or ``verbose``): the progress bar; other keywords (``resume_from``, ...) go
+        to fit. Trains in training mode (a DenoisingAutoencoder corrupts each batch afresh) and
+        leaves the model in eval mode."""
+        x_val = None if val_data is None else self._flat(_inputs(val_data))
+        return fit_reconstruction(self, self._flat(_inputs(data)), x_val, epochs=epochs, batch_size=batch_size,
+                                  lr=lr, optimizer=optimizer, shuffle=shuffle, progress=progress or verbose,
+                                  callbacks=callbacks, scheduler=scheduler, **fit_kwargs)
 
     def _corrupt_train(self, x):
         return x
@@ -278,8 +245,17 @@ class StackedDenoisingAutoencoder(nn.Module):
             return cat([self._encode_upto(xb, len(self.daes)) for xb in _batches(x, batch_size, False)], 0)
 
     def pretrain(self, data, epochs_per_layer: int = 5, batch_size: int = 64, lr: float = 1e-3, optimizer="adam",
-                 verbose: bool = False) -> list:
-        """Greedy layer-wise pretraining; returns one list of per-epoch losses per level."""
+                 verbose: bool = False, *, callbacks=(), progress: bool = False, **fit_kwargs) -> list:
+        """Greedy layer-wise pretraining, each level through ``DenoisingAutoencoder.fit`` (so through
+        ``lamina.train.fit``); returns one History per level (``h["loss"]``: per-epoch losses).
+        ``optimizer``: as in ``Autoencoder.fit``, but an instance cannot serve several levels:
+        pass a name or a factory (e.g. ``lambda p, lr: lamina.optim.SGD(p, lr, momentum=0.9)``).
+        ``callbacks`` run for every level (each level is one fit: ``on_train_begin`` resets them)."""
+        from .. import optim
+
+        if isinstance(optimizer, optim.Optimizer) and len(self.daes) > 1:
+            raise TypeError("StackedDenoisingAutoencoder.pretrain: an Optimizer instance holds one level's "
+                            "parameters; pass a name or a factory (params, lr=...) -> Optimizer")
         x = _inputs(data)
         x = x.reshape(x.shape[0], -1)
         epochs = (epochs_per_layer if isinstance(epochs_per_layer, (list, tuple))
@@ -287,7 +263,8 @@ class StackedDenoisingAutoencoder(nn.Module):
         out = []
         for k, dae in enumerate(self.daes):
             codes = self.transform_level(x, k)
-            out.append(dae.fit(codes, epochs[k], batch_size, lr, optimizer, verbose=verbose))
+            out.append(dae.fit(codes, epochs[k], batch_size, lr, optimizer, callbacks=callbacks,
+                               progress=progress or verbose, **fit_kwargs))
         return out
 
     def transform_level(self, x, k: int, batch_size: int = 1024):
@@ -332,8 +309,8 @@ class StackedDenoisingAutoencoder(nn.Module):
         from ..train import fit
 
         clf = self.to_classifier()
-        opt = _make_optimizer(optimizer, clf.parameters(), lr)
-        sched = scheduler(opt) if callable(scheduler) and not hasattr(scheduler, "step") else scheduler
+        opt = make_optimizer(optimizer, clf.parameters(), lr)
+        sched = make_scheduler(scheduler, opt)
         hist = fit(clf, nn.CrossEntropyLoss(), opt, train_data, val_data=val_data, epochs=epochs,
                    callbacks=callbacks, progress=progress, batch_size=batch_size, scheduler=sched)
         clf.eval()
@@ -396,10 +373,14 @@ class ConvAutoencoder(nn.Module):
         return F.mse_loss(recon, target)
 
     def fit(self, data, epochs: int = 10, batch_size: int = 64, lr: float = 1e-3, optimizer="adam",
-            shuffle: bool = True, verbose: bool = False) -> list:
-        """Trains to reconstruct the inputs; returns per-epoch mean training losses."""
-        return _fit_reconstruction(self, _inputs(data), epochs, batch_size, lr, optimizer, shuffle, verbose,
-                                   "ConvAutoencoder")
+            shuffle: bool = True, verbose: bool = False, *, val_data=None, callbacks=(), scheduler=None,
+            progress: bool = False, **fit_kwargs):
+        """Trains to reconstruct the inputs through ``lamina.train.fit``; returns its History
+        (``history["loss"]``: per-epoch mean training losses). Arguments as in ``Autoencoder.fit``."""
+        return fit_reconstruction(self, _inputs(data), None if val_data is None else _inputs(val_data),
+                                  epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, shuffle=shuffle,
+                                  progress=progress or verbose, callbacks=callbacks, scheduler=scheduler,
+                                  **fit_kwargs)
 
     def reconstruction_error(self, x, batch_size: int = 1024) -> np.ndarray:
         """Per-sample mean squared (or BCE) reconstruction error, float64 numpy (N,)."""

@@ -36,9 +36,18 @@ class DBN(nn.Module):
         self.classifier: nn.Sequential | None = None
 
     def pretrain(self, data, epochs_per_layer=5, batch_size: int = 64, lr=None, verbose: bool = False,
-                 monitor: bool = False) -> list:
+                 monitor: bool = False, *, optimizer=None, callbacks=(), progress: bool = False, **fit_kwargs) -> list:
         """Greedy layer-wise training on ``data`` (array, tensor, Dataset or DataLoader; labels are
-        ignored). ``epochs_per_layer``: an int or one per layer. Returns each RBM's fit history."""
+        ignored), each RBM through ``RBM.fit`` (so ``lamina.train.fit`` and ``lamina.optim``).
+        ``epochs_per_layer``: an int or one per layer. ``optimizer`` (None: each RBM's own SGD),
+        ``callbacks`` (run for every layer; each layer is one fit), ``progress`` and other fit
+        keywords as in ``RBM.fit``; an Optimizer instance cannot serve several RBMs (pass a name or
+        a factory). Returns each RBM's History."""
+        from .. import optim
+
+        if isinstance(optimizer, optim.Optimizer) and len(self.rbms) > 1:
+            raise TypeError("DBN.pretrain: an Optimizer instance holds one RBM's parameters; pass a name or a "
+                            "factory (param groups, lr=...) -> Optimizer")
         x = _batches_array(data, self.sizes[0]).astype(self.rbms[0].weight.detach().numpy().dtype)
         epochs = ([int(epochs_per_layer)] * len(self.rbms) if np.isscalar(epochs_per_layer)
                   else [int(e) for e in epochs_per_layer])
@@ -46,7 +55,8 @@ class DBN(nn.Module):
             raise ValueError(f"DBN.pretrain: got {len(epochs)} epoch counts for {len(self.rbms)} layers")
         hists = []
         for rbm, ep in zip(self.rbms, epochs):
-            hists.append(rbm.fit(x, epochs=ep, batch_size=batch_size, lr=lr, verbose=verbose, monitor=monitor))
+            hists.append(rbm.fit(x, epochs=ep, batch_size=batch_size, lr=lr, verbose=verbose, monitor=monitor,
+                                 optimizer=optimizer, callbacks=callbacks, progress=progress, **fit_kwargs))
             x = rbm.transform(as_tensor(x)).numpy()
         return hists
 

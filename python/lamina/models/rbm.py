@@ -6,20 +6,47 @@ The energy of a Bernoulli-Bernoulli RBM is ``E(v, h) = -v.b - h.c - h W v`` with
 (zero mean, unit variance per feature) before training such a model.
 
 The sampling and the positive/negative statistics run in C++ (``_C.rbm_cd_step``, seeded through
-``lamina.manual_seed``); the parameter update (momentum, L2 weight decay, sparsity) is applied here.
+``lamina.manual_seed``). Training goes through ``lamina.optim`` and ``lamina.train.fit``: ``cd_loss``
+is a surrogate scalar whose backward sets each parameter's gradient to minus its CD statistic (plus
+the sparsity term), and an optimizer (by default SGD with momentum and L2 decay on the weights)
+takes the step, so callbacks, progress bars, History and checkpoints work as for any model.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _C, nn
-from ..autograd.grad_mode import no_grad
+from ..autograd.function import Function
+from ..autograd.grad_mode import enable_grad, no_grad
 from ..ops.activation import sigmoid, softplus
 from ..ops.creation import as_tensor, randn, randn_like, zeros
 from ..ops.linear import linear
 from ..tensor import Tensor
+from ._training import make_optimizer, make_scheduler
 
 W_ = Tensor._wrap
+
+
+class _CDSurrogate(Function):
+    """A scalar with prescribed gradients: forward returns ``value`` (the batch's reconstruction
+    error, reported, not differentiated); backward gives weight, vbias and hbias minus their CD
+    statistics (times the incoming gradient), so an optimizer minimising it ascends the CD estimate
+    of the log-likelihood."""
+
+    @staticmethod
+    def forward(ctx, value, stats, weight, vbias, hbias):
+        ctx.stats = stats
+        return as_tensor(value, dtype=weight.dtype)
+
+    @staticmethod
+    def backward(ctx, dout):
+        neg = -dout
+        return (None, None) + tuple(s * neg for s in ctx.stats)
+
+
+def _cd_train_step(model, x, y):
+    """fit's train_step for an RBM: the CD surrogate of the batch (targets unused)."""
+    return None, model.cd_loss(x)
 
 
 def _batches_array(data, n_visible: int) -> np.ndarray:
@@ -45,9 +72,9 @@ class RBM(nn.Module):
     """``RBM(n_visible, n_hidden, visible="bernoulli"|"gaussian", k=1, persistent=False, ...)``.
 
     Parameters: ``weight`` (n_hidden, n_visible), ``vbias`` (n_visible), ``hbias`` (n_hidden).
-    Training hyper-parameters: ``lr`` (default 0.1 for Bernoulli visibles, 0.01 for Gaussian),
-    ``momentum`` on the parameter increments, ``weight_decay`` (L2 on W), and an optional sparsity
-    penalty: with ``sparsity_target`` p and ``sparsity_cost`` s, the hidden biases and weights move
+    Training hyper-parameters of the default optimizer (``default_optimizer``: ``lamina.optim.SGD``):
+    ``lr`` (default 0.1 for Bernoulli visibles, 0.01 for Gaussian), ``momentum``, ``weight_decay``
+    (L2 on W only); and an optional sparsity penalty (part of the gradient, whatever the optimizer): with ``sparsity_target`` p and ``sparsity_cost`` s, the hidden biases and weights move
     by ``-s (q - p)`` (times the mean visible vector for W), q = mean hidden probability on the batch.
     ``persistent=True`` keeps the Gibbs chain (``n_chains`` rows, default the first batch's size)
     between batches (PCD, Tieleman 2008); otherwise each batch starts its chain at the data (CD-k).
@@ -77,7 +104,7 @@ class RBM(nn.Module):
         self.vbias = nn.Parameter(zeros(n_visible, dtype=dtype))
         self.hbias = nn.Parameter(zeros(n_hidden, dtype=dtype))
         self.chain: Tensor | None = None  # the persistent chain's visible state (PCD)
-        self._incs = None
+        self._optimizer = None  # default_optimizer(): SGD kept across calls, so momentum carries over
         self._pll_index = 0
 
     @property
@@ -174,14 +201,8 @@ class RBM(nn.Module):
         return self.hidden_probs(v)
 
     # ---- training ----
-    def contrastive_divergence(self, v, lr: float | None = None) -> dict:
-        """One CD-k / PCD update on the batch ``v`` (N, n_visible). The C++ step returns
-        dW = <v h>_data - <v h>_model (positive statistics from p(h | data), negative ones from
-        the chain's last visible sample and its hidden probabilities) and the bias analogues;
-        the update is ``inc = momentum inc + lr (grad - weight_decay W - sparsity term)``.
-        Returns {'recon_error', 'hidden_mean', 'dW', 'dvb', 'dhb', 'seed', 'offset'}: the applied
-        gradients as numpy and the Philox (seed, offset) of the step's draws (see ``_C.rbm_noise``)."""
-        lr = self.lr if lr is None else float(lr)
+    def _cd(self, v) -> tuple:
+        """The C++ CD-k / PCD step on batch v: (surrogate loss, statistics dict)."""
         v = self._in(v).detach().contiguous()
         chain = None
         if self.persistent:
@@ -193,55 +214,111 @@ class RBM(nn.Module):
             v._c, self.weight._c, self.vbias._c, self.hbias._c, self.k, chain, self.visible == "gaussian")
         if self.persistent:
             self.chain = W_(chain_end)
-        gW, gvb, ghb = W_(dW).numpy().copy(), W_(dvb).numpy().copy(), W_(dhb).numpy().copy()
-        Wn = self.weight.detach().numpy()
-        vbn, hbn = self.vbias.detach().numpy(), self.hbias.detach().numpy()
+        gW, gvb, ghb = W_(dW), W_(dvb), W_(dhb)
         q = W_(hmean).numpy()
-        if self.weight_decay:
-            gW -= self.weight_decay * Wn
         if self.sparsity_target is not None and self.sparsity_cost:
+            # in place on the step's fresh outputs (the numpy arrays share their memory)
             d = self.sparsity_cost * (q - self.sparsity_target)
-            ghb -= d
-            gW -= np.outer(d, v.numpy().mean(0))
-        if self._incs is None:
-            self._incs = [np.zeros_like(Wn), np.zeros_like(vbn), np.zeros_like(hbn)]
-        for inc, g, p in zip(self._incs, (gW, gvb, ghb), (Wn, vbn, hbn)):
-            inc *= self.momentum
-            inc += lr * g
-            p += inc  # in place: the numpy arrays share the parameters' memory
-        return {"recon_error": recon, "hidden_mean": float(q.mean()), "dW": gW, "dvb": gvb, "dhb": ghb,
-                "seed": seed, "offset": offset}
+            ghb_np, gW_np = ghb.numpy(), gW.numpy()
+            ghb_np -= d
+            gW_np -= np.outer(d, v.numpy().mean(0))
+        loss = _CDSurrogate.apply(recon, (gW, gvb, ghb), self.weight, self.vbias, self.hbias)
+        return loss, {"recon_error": recon, "hidden_mean": float(q.mean()), "dW": gW.numpy(), "dvb": gvb.numpy(),
+                      "dhb": ghb.numpy(), "seed": seed, "offset": offset}
+
+    def cd_loss(self, v) -> Tensor:
+        """The CD-k / PCD objective on the batch ``v`` (N, n_visible) as a surrogate scalar for
+        ``lamina.optim``: its value is the batch's reconstruction error before the update (one
+        deterministic up-down pass); ``backward()`` sets the gradients of weight, vbias and hbias
+        to minus ``<v h>_data - <v h>_model`` (and the bias analogues; positive statistics from
+        p(h | data), negative ones from the chain's last visible sample and its hidden
+        probabilities), plus the sparsity term. Runs the Gibbs chain (advancing the persistent
+        chain and lamina's generator)."""
+        return self._cd(v)[0]
+
+    def _param_groups(self) -> list:
+        # L2 decay on the weights only, as in Hinton's guide; the biases are not decayed.
+        return [{"params": [self.weight], "weight_decay": self.weight_decay},
+                {"params": [self.vbias, self.hbias], "weight_decay": 0.0}]
+
+    def default_optimizer(self, lr: float | None = None):
+        """The RBM's own ``lamina.optim.SGD`` (built once and kept, so momentum carries over between
+        calls), its lr (``lr``, else ``self.lr``), momentum and weight decay (on W) refreshed from
+        the model's attributes. With a constant lr this is the classic increment rule
+        ``inc = momentum inc + lr grad; p += inc`` exactly."""
+        from .. import optim
+
+        lr = self.lr if lr is None else float(lr)
+        if self._optimizer is None:
+            self._optimizer = optim.SGD(self._param_groups(), lr=lr, momentum=self.momentum)
+        groups = self._optimizer.param_groups
+        for g in groups:
+            g["lr"], g["momentum"] = lr, self.momentum
+        groups[0]["weight_decay"] = self.weight_decay
+        return self._optimizer
+
+    def contrastive_divergence(self, v, lr: float | None = None) -> dict:
+        """One CD-k / PCD update on the batch ``v`` with ``default_optimizer(lr)``: ``cd_loss(v)``,
+        backward, SGD step (``buf = momentum buf + grad + weight_decay W; p -= lr buf`` with grad
+        minus the CD statistic). Returns {'recon_error', 'hidden_mean', 'dW', 'dvb', 'dhb', 'seed',
+        'offset'}: the CD statistics with the sparsity term as numpy (weight decay is the
+        optimizer's) and the Philox (seed, offset) of the step's draws (see ``_C.rbm_noise``)."""
+        opt = self.default_optimizer(lr)
+        opt.zero_grad()
+        with enable_grad():
+            loss, stats = self._cd(v)
+            loss.backward()
+        opt.step()
+        return stats
+
+    def _recon_loss(self, hidden, v):
+        """Validation loss for fit: mean squared error of E[v | h] from the forward's p(h | v)."""
+        return ((self.visible_mean(hidden) - self._in(v)) ** 2).mean()
+
+    def _progress_metric(self):
+        rbm = self
+
+        def progress(out, v):
+            # After the batch's update: one bit's pseudo-log-likelihood (Bernoulli), or the
+            # deterministic reconstruction error (Gaussian), weighted by the batch size.
+            n = v.shape[0]
+            val = rbm.pseudo_likelihood(v) if rbm.visible == "bernoulli" else rbm.reconstruction_error(v)
+            return val * n, n
+
+        return progress
 
     def fit(self, data, epochs: int = 10, batch_size: int = 64, shuffle: bool = True, lr: float | None = None,
-            verbose: bool = False, monitor: bool = True) -> dict:
+            verbose: bool = False, monitor: bool = True, *, optimizer=None, val_data=None, callbacks=(),
+            scheduler=None, progress: bool = False, **fit_kwargs):
         """Trains on ``data`` (an (N, n_visible) array or tensor, a Dataset or a DataLoader: the first
-        element of each sample/batch is used, labels are ignored). Returns a history dict with, per
-        epoch, 'recon_error' (mean over the epoch's batches of the batch reconstruction error before
-        its update) and, when ``monitor``, 'progress': the pseudo-log-likelihood on the epoch's data
-        (averaged over its batches, one bit each) for Bernoulli visibles, or the reconstruction
-        error after the epoch for Gaussian ones. Shuffling follows ``lamina.manual_seed``."""
-        from ..ops.creation import randperm
+        element of each sample/batch is used, labels are ignored) through ``lamina.train.fit`` with
+        ``cd_loss`` as the training step. Returns its History: 'loss' (also under 'recon_error'):
+        per epoch, the mean over the batches of the batch reconstruction error before its update;
+        when ``monitor``, 'progress': the pseudo-log-likelihood of each batch after its update
+        (one bit each, cycling) averaged over the epoch for Bernoulli visibles, the reconstruction
+        error of each batch after its update for Gaussian ones (higher PLL / lower error is
+        better); with ``val_data``, 'val_loss' (reconstruction error) and 'val_progress'.
+        ``optimizer``: None (``default_optimizer(lr)``: SGD with the RBM's momentum and weight
+        decay), a ``lamina.optim`` Optimizer instance (used as given), a class or factory called
+        with (param groups, lr=lr) (the groups carry the weight decay), or a name ('sgd' has
+        momentum 0.9). ``callbacks`` (EarlyStopping, ModelCheckpoint, CSVLogger, ...),
+        ``scheduler``, ``progress`` (or ``verbose``): as in ``lamina.train.fit``; other keywords
+        (``resume_from``, ...) go to fit. Shuffling follows ``lamina.manual_seed``."""
+        from ..train import fit
 
-        x = np.ascontiguousarray(_batches_array(data, self.n_visible), dtype=self.weight.detach().numpy().dtype)
-        n = len(x)
-        hist = {"recon_error": [], "progress": []} if monitor else {"recon_error": []}
-        for epoch in range(int(epochs)):
-            order = randperm(n).numpy() if shuffle else np.arange(n)
-            errs, prog = [], []
-            for s in range(0, n, batch_size):
-                xb = x[order[s:s + batch_size]]
-                st = self.contrastive_divergence(as_tensor(xb), lr=lr)
-                errs.append(st["recon_error"] * len(xb))
-                if monitor and self.visible == "bernoulli":
-                    prog.append(self.pseudo_likelihood(xb) * len(xb))
-            hist["recon_error"].append(sum(errs) / n)
-            if monitor:
-                hist["progress"].append(sum(prog) / n if self.visible == "bernoulli"
-                                        else self.reconstruction_error(as_tensor(x)))
-            if verbose:
-                extra = f", progress {hist['progress'][-1]:.4f}" if monitor else ""
-                print(f"RBM {self.n_visible}-{self.n_hidden} epoch {epoch + 1}: "
-                      f"recon error {hist['recon_error'][-1]:.5f}{extra}")
+        dt = self.weight.detach().numpy().dtype
+        x = as_tensor(np.ascontiguousarray(_batches_array(data, self.n_visible), dtype=dt))
+        lr = self.lr if lr is None else float(lr)
+        opt = self.default_optimizer(lr) if optimizer is None else make_optimizer(optimizer, self._param_groups(), lr)
+        val = None
+        if val_data is not None:
+            xv = as_tensor(np.ascontiguousarray(_batches_array(val_data, self.n_visible), dtype=dt))
+            val = (xv, xv)
+        hist = fit(self, self._recon_loss, opt, (x, x), val_data=val, epochs=int(epochs),
+                   metrics=(self._progress_metric(),) if monitor else (), callbacks=callbacks,
+                   scheduler=make_scheduler(scheduler, opt), progress=progress or verbose,
+                   batch_size=int(batch_size), shuffle=shuffle, train_step=_cd_train_step, **fit_kwargs)
+        hist.history["recon_error"] = hist.history.get("loss", [])
         return hist
 
 

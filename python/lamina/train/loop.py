@@ -108,13 +108,17 @@ def predict(model, data, batch_size: int = 256):
 
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, metrics=("accuracy",),
         callbacks=(), scheduler=None, progress: bool = True, batch_size: int = 32, shuffle: bool = True,
-        initial_epoch: int = 0, resume_from=None, history: History | None = None) -> History:
+        initial_epoch: int = 0, resume_from=None, history: History | None = None, train_step=None) -> History:
     """Trains ``model`` Keras-style and returns a History.
 
     train_data / val_data: a DataLoader, a Dataset, or an (inputs, targets) pair (batched with
     ``batch_size``; shuffled each epoch when ``shuffle``). ``scheduler`` is stepped once per epoch
     (ReduceLROnPlateau with val_loss, or loss without validation data). ``resume_from``: a
     checkpoint written by ModelCheckpoint / save_training_state; training continues after its epoch.
+    ``train_step(model, x, y) -> (outputs, loss)``: replaces ``outputs = model(x); loss =
+    loss_fn(outputs, y)`` for training batches (zero_grad, ``loss.backward()``, the optimizer step,
+    callbacks and metrics stay as they are), for a model whose training objective is not its
+    forward pass, e.g. an RBM's contrastive-divergence surrogate; validation still uses ``loss_fn``.
     """
     from .checkpoint import load_training_state
 
@@ -147,8 +151,11 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
             for cb in cbs:
                 cb.on_batch_begin(i)
             optimizer.zero_grad()
-            out = model(x)
-            loss = loss_fn(out, y)
+            if train_step is None:
+                out = model(x)
+                loss = loss_fn(out, y)
+            else:
+                out, loss = train_step(model, x, y)
             loss.backward()
             optimizer.step()
             bs = _batch_size(x)

@@ -17,7 +17,9 @@ void register_ops(py::module_& m) {
     // creation
     m.def("fill_", &fill_, nogil());
     m.def("arange", [](double s, double e, double st, DType dt, const std::string& dev) {
-        return arange(s, e, st, dt, parse_device(dev));
+        const Device d = parse_device(dev);
+        py::gil_scoped_release nogil;
+        return arange(s, e, st, dt, d);
     });
     m.def("uniform_", &uniform_, nogil());
     m.def("normal_", &normal_, nogil());

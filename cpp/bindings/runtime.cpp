@@ -18,11 +18,11 @@ void register_runtime(py::module_& m) {
     m.def("manual_seed", [](uint64_t s) { manual_seed(s); }, py::arg("seed"));
     m.def("get_rng_state", [] {
         Generator& g = default_generator();
-        return py::make_tuple(g.seed, g.offset.load());
+        return py::make_tuple(g.seed.load(), g.offset.load());
     });
     m.def("set_rng_state", [](uint64_t seed, uint64_t offset) {
-        default_generator().seed = seed;
-        default_generator().offset = offset;
+        default_generator().seed.store(seed);
+        default_generator().offset.store(offset);
     });
     m.def("cpu_cache_stats", [] {
         const CacheStats s = cpu_cache_stats();

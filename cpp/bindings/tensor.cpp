@@ -117,7 +117,7 @@ void register_tensor(py::module_& m) {
         .def("storage_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.storage()->data.get()); })
         .def("storage_nbytes", [](const Tensor& t) { return t.storage()->nbytes; })
         .def("view", &Tensor::view)
-        .def("reshape", &Tensor::reshape)
+        .def("reshape", &Tensor::reshape, py::call_guard<py::gil_scoped_release>())  // may copy
         .def("transpose", &Tensor::transpose)
         .def("permute", &Tensor::permute)
         .def("slice", &Tensor::slice)
@@ -126,7 +126,7 @@ void register_tensor(py::module_& m) {
         .def("squeeze", &Tensor::squeeze)
         .def("squeeze_all", &Tensor::squeeze_all)
         .def("unsqueeze", &Tensor::unsqueeze)
-        .def("flatten", &Tensor::flatten)
+        .def("flatten", &Tensor::flatten, py::call_guard<py::gil_scoped_release>())  // may copy
         .def("as_strided", &Tensor::as_strided)
         .def("contiguous", &Tensor::contiguous, py::call_guard<py::gil_scoped_release>())
         .def("clone", &Tensor::clone, py::call_guard<py::gil_scoped_release>())

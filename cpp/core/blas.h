@@ -13,17 +13,14 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
           int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc);
 
-// OpenBLAS (pthreads build) splits a threaded GEMM into jobs that wait on each other's packed
-// panels; inside one of our parallel regions the threads callback would run them one after another
-// on one thread and deadlock. Any parallel region that calls gemm holds one of these first.
-struct BlasSerialScope {
-    BlasSerialScope();
-    ~BlasSerialScope();
-};
+// Threads: OpenBLAS always runs single-threaded (its thread count is process-wide and not
+// thread-local, so it is set to 1 once at load and never toggled); gemm splits C into blocks over
+// get_num_threads() OpenMP threads itself. Inside a parallel region gemm runs on the calling thread
+// only, so any parallel region may call it, and any number of threads may call it at once.
 
-// Routes OpenBLAS's own threading onto our OpenMP pool (called once at module load).
+// Routes any OpenBLAS threading onto our OpenMP pool and pins OpenBLAS to one thread (called once
+// at module load, with the GIL held).
 void blas_init();
-void blas_set_num_threads(int n);
 const char* blas_corename();
 const char* blas_config();
 

@@ -1,24 +1,25 @@
-// Thread-count control for OpenMP and OpenBLAS together.
+// Thread-count control for OpenMP and BLAS together: OpenBLAS itself always runs single-threaded
+// and lamina's gemm splits work over this many OpenMP threads (see blas.cpp), so this one number
+// governs both without ever touching OpenBLAS's process-wide setting.
 #include "parallel.h"
 
-#include "blas.h"
 #include "check.h"
 
 namespace lamina {
 
-static int g_num_threads = 0;  // 0: not yet set
+static std::atomic<int> g_num_threads{0};  // 0: not yet set; read by threads without the GIL
 
 void set_num_threads(int n) {
     LAMINA_CHECK(n >= 1, "set_num_threads: expected a positive thread count, got ", n);
-    g_num_threads = n;
+    g_num_threads.store(n, std::memory_order_relaxed);
 #ifdef _OPENMP
-    omp_set_num_threads(n);
+    omp_set_num_threads(n);  // this thread's ICV, for OpenMP code outside lamina's helpers
 #endif
-    blas_set_num_threads(n);
 }
 
 int get_num_threads() {
-    if (g_num_threads > 0) return g_num_threads;
+    const int n = g_num_threads.load(std::memory_order_relaxed);
+    if (n > 0) return n;
 #ifdef _OPENMP
     return omp_get_max_threads();
 #else

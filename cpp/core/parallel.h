@@ -2,9 +2,14 @@
 // onto the same pool (see blas.cpp), so two pools never spin against each other on few cores.
 // Grain-size rule: a loop runs on one thread unless it has at least `grain` units of work per
 // extra thread — small tensors are not worth a fork/join (~1-2 us each).
+// Exceptions never cross an OpenMP region boundary (that is std::terminate): region bodies run
+// through ParallelErrors, which keeps the first exception and rethrows it after the join.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -15,7 +20,10 @@ namespace lamina {
 // Elementwise work below this many elements stays on one thread.
 constexpr int64_t kGrainElementwise = 32768;
 
-void set_num_threads(int n);  // OpenMP and OpenBLAS together
+// The thread count every lamina parallel region and every gemm uses, whichever Python thread
+// calls. Process-wide (an atomic): a region passes it explicitly as num_threads, because OpenMP's
+// own nthreads ICV is per thread and would not reach other Python threads.
+void set_num_threads(int n);
 int get_num_threads();
 
 inline bool in_parallel_region() {
@@ -25,6 +33,32 @@ inline bool in_parallel_region() {
     return false;
 #endif
 }
+
+// Collects exceptions thrown inside a parallel region: wrap each thread's work in run(), then
+// call rethrow() after the region. After the first failure the other threads skip their
+// remaining work (run() returns without calling f).
+class ParallelErrors {
+public:
+    template <class F>
+    void run(const F& f) noexcept {
+        if (failed_.load(std::memory_order_relaxed)) return;
+        try {
+            f();
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (!first_) first_ = std::current_exception();
+            failed_.store(true, std::memory_order_relaxed);
+        }
+    }
+    void rethrow() {
+        if (first_) std::rethrow_exception(first_);
+    }
+
+private:
+    std::atomic<bool> failed_{false};
+    std::mutex mu_;
+    std::exception_ptr first_;
+};
 
 // Calls f(begin, end) on contiguous chunks of [begin, end). Chunks never overlap, so a body that
 // writes only inside its own chunk needs no synchronisation.
@@ -37,6 +71,7 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
     if (grain < 1) grain = 1;
     nthreads = std::min<int64_t>(nthreads, n / grain);
     if (nthreads > 1 && !in_parallel_region()) {
+        ParallelErrors errors;
 #pragma omp parallel num_threads(static_cast<int>(nthreads))
         {
             const int64_t t = omp_get_thread_num();
@@ -44,8 +79,9 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
             const int64_t chunk = (n + nt - 1) / nt;
             const int64_t b = begin + t * chunk;
             const int64_t e = std::min(end, b + chunk);
-            if (b < e) f(b, e);
+            if (b < e) errors.run([&] { f(b, e); });
         }
+        errors.rethrow();
         return;
     }
 #endif

@@ -9,8 +9,8 @@ Generator& default_generator() {
 }
 
 void manual_seed(uint64_t seed) {
-    default_generator().seed = seed;
-    default_generator().offset = 0;
+    default_generator().seed.store(seed);
+    default_generator().offset.store(0);
 }
 
 }  // namespace lamina

@@ -7,10 +7,14 @@
 
 namespace lamina {
 
+// Ops run with the GIL released, so both fields are atomics: threads drawing at once reserve
+// disjoint counter ranges (distinct streams), and reseeding never tears a read. A single thread
+// sees exactly the sequence it would alone. Ops read `seed` and then `reserve()`; a manual_seed
+// racing with a draw in another thread gives that draw either stream, never an invalid one.
 struct Generator {
-    uint64_t seed = 0x853c49e6748fea9bull;
+    std::atomic<uint64_t> seed{0x853c49e6748fea9bull};
     std::atomic<uint64_t> offset{0};
-    // Reserves n counters; returns the first. Atomic: ops run with the GIL released.
+    // Reserves n counters; returns the first.
     uint64_t reserve(uint64_t n) { return offset.fetch_add(n); }
 };
 

@@ -110,11 +110,9 @@ void drop_scaled(T* dst, const T* src, int64_t n, uint64_t seed, uint64_t offset
         dst[i] = dropout_keep(seed, offset, base + static_cast<uint64_t>(i), p) ? src[i] * keep_scale : T(0);
 }
 
-// parallel_for over batch items; BLAS stays serial inside when the loop really forks.
+// parallel_for over batch items (gemm inside a region runs on the calling thread, see blas.h).
 template <class F>
 void for_batches(int64_t nb, int64_t grain, const F& f) {
-    std::optional<BlasSerialScope> serial;
-    if (get_num_threads() > 1 && nb / grain > 1 && !in_parallel_region()) serial.emplace();
     parallel_for(0, nb, grain, f);
 }
 

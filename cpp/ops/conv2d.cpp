@@ -76,22 +76,26 @@ ChunkLayout chunk_layout(const detail::ConvPlan& pl) {
 }
 
 // Runs body(n0, n1, scratch, thread) over chunks [n0, n1) of nb images. With several chunks and
-// threads: OpenMP over chunks, each thread with its own scratch and single-threaded BLAS.
-// Otherwise in order on this thread, so BLAS and the im2col loops get the threads.
+// threads: OpenMP over chunks, each thread with its own scratch (gemm inside a region runs on the
+// calling thread, see blas.h). Otherwise in order on this thread, so BLAS and the im2col loops get
+// the threads. Exceptions (a failed scratch allocation) are rethrown after the join.
 template <class T, class F>
 void for_each_chunk(int64_t N, int64_t nb, int64_t scratch, const F& body) {
     const int64_t nchunks = (N + nb - 1) / nb;
     const int64_t nt = std::min<int64_t>(get_num_threads(), nchunks);
 #ifdef _OPENMP
     if (nt > 1 && !in_parallel_region()) {
-        BlasSerialScope serial;
+        ParallelErrors errors;
 #pragma omp parallel num_threads(static_cast<int>(nt))
         {
-            ScratchBuffer<T> buf(static_cast<size_t>(scratch));
+            ScratchBuffer<T> buf;
+            errors.run([&] { buf = ScratchBuffer<T>(static_cast<size_t>(scratch)); });
             const int tid = omp_get_thread_num();
 #pragma omp for schedule(static)
-            for (int64_t c = 0; c < nchunks; ++c) body(c * nb, std::min(N, (c + 1) * nb), buf.get(), tid);
+            for (int64_t c = 0; c < nchunks; ++c)
+                errors.run([&] { body(c * nb, std::min(N, (c + 1) * nb), buf.get(), tid); });
         }
+        errors.rethrow();
         return;
     }
 #endif

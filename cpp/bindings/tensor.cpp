@@ -108,6 +108,8 @@ void register_tensor(py::module_& m) {
         .def_property_readonly("shape", [](const Tensor& t) { return py::tuple(py::cast(t.shape())); })
         .def_property_readonly("strides", [](const Tensor& t) { return py::tuple(py::cast(t.strides())); })
         .def_property_readonly("offset", &Tensor::offset)
+        .def_property_readonly("_version", &Tensor::version)
+        .def("_bump_version", &Tensor::bump_version)
         .def_property_readonly("dtype", &Tensor::dtype)
         .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
         .def_property_readonly("ndim", &Tensor::dim)

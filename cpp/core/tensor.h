@@ -1,6 +1,7 @@
 // Tensor: shape, strides (in elements), offset, dtype and device over reference-counted shared
 // storage. Views (reshape/transpose/slice/...) share storage; contiguous() copies only when needed.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -14,10 +15,13 @@ using Shape = std::vector<int64_t>;
 
 // A block of memory on one device. `data` carries its own deleter: our aligned allocator, a CUDA
 // free, or (for zero-copy numpy exchange) a reference held on a Python object.
+// `version` counts in-place writes (PyTorch's version counter): every view of the storage shares
+// it, and autograd compares it with the value seen when a tensor was saved for backward.
 struct Storage {
     std::shared_ptr<void> data;
     size_t nbytes = 0;
     Device device;
+    std::atomic<uint64_t> version{0};
 };
 
 std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device);
@@ -42,6 +46,11 @@ public:
     DType dtype() const { return dtype_; }
     Device device() const { return storage_ ? storage_->device : Device{}; }
     const std::shared_ptr<Storage>& storage() const { return storage_; }
+    // In-place writers call bump_version() once per write (see Storage::version).
+    uint64_t version() const { return storage_ ? storage_->version.load(std::memory_order_relaxed) : 0; }
+    void bump_version() const {
+        if (storage_) storage_->version.fetch_add(1, std::memory_order_relaxed);
+    }
     int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
     int64_t numel() const { return numel_; }
     int64_t size(int64_t d) const { return shape_[wrap_dim(d, dim(), "size")]; }

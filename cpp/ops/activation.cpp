@@ -60,6 +60,7 @@ Tensor activation_forward(const Tensor& x, Act act, double p0, double p1) {
 }
 
 void activation_(Tensor& x, Act act, double p0, double p1) {
+    x.bump_version();
     ew::check_cpu(act_name(act), x);
     for (int64_t d = 0; d < x.dim(); ++d)
         LAMINA_CHECK_RUNTIME(!(x.strides()[d] == 0 && x.shape()[d] > 1), act_name(act),

@@ -54,6 +54,7 @@ StridedIndexer<2> make_indexer2(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 void copy_(Tensor& dst, const Tensor& src) {
+    dst.bump_version();
     if (dst.numel() == 0) return;
     const Device dd = dst.device(), sd = src.device();
     if (dd.is_cpu() && sd.is_cpu()) {

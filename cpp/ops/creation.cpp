@@ -32,6 +32,7 @@ void generate_(Tensor& t, const char* op, const Gen& gen) {
 }  // namespace
 
 void fill_(Tensor& t, double value) {
+    t.bump_version();
     if (t.numel() == 0) return;
     if (!t.device().is_cpu()) {
         Tensor one = Tensor::empty({}, t.dtype());
@@ -66,6 +67,7 @@ Tensor arange(double start, double end, double step, DType dtype, Device device)
 }
 
 void uniform_(Tensor& t, double low, double high) {
+    t.bump_version();
     LAMINA_CHECK(low <= high, "uniform_: expects low <= high, got low=", low, ", high=", high);
     LAMINA_CHECK_TYPE(is_floating(t.dtype()), "uniform_: expected a floating-point tensor, got ", dtype_name(t.dtype()));
     Generator& g = default_generator();
@@ -89,6 +91,7 @@ void uniform_(Tensor& t, double low, double high) {
 }
 
 void normal_(Tensor& t, double mean, double std) {
+    t.bump_version();
     LAMINA_CHECK(std >= 0, "normal_: expects std >= 0, got ", std);
     LAMINA_CHECK_TYPE(is_floating(t.dtype()), "normal_: expected a floating-point tensor, got ", dtype_name(t.dtype()));
     Generator& g = default_generator();
@@ -103,6 +106,7 @@ void normal_(Tensor& t, double mean, double std) {
 }
 
 void randint_(Tensor& t, int64_t low, int64_t high) {
+    t.bump_version();
     LAMINA_CHECK(low < high, "randint: expects low < high, got low=", low, ", high=", high);
     Generator& g = default_generator();
     const uint64_t seed = g.seed, off = g.reserve(t.numel());
@@ -115,6 +119,7 @@ void randint_(Tensor& t, int64_t low, int64_t high) {
 }
 
 void bernoulli_(Tensor& t, double p) {
+    t.bump_version();
     LAMINA_CHECK(p >= 0 && p <= 1, "bernoulli_: probability must be in [0, 1], got ", p);
     Generator& g = default_generator();
     const uint64_t seed = g.seed, off = g.reserve(t.numel());

@@ -220,6 +220,7 @@ Tensor binary_scalar_forward(const Tensor& a_in, double s, BinaryOp op, bool rev
 }
 
 void binary_(Tensor& a, const Tensor& b_in, BinaryOp op, double alpha) {
+    a.bump_version();
     const char* name = op_name(op);
     check_same_device(name, a, b_in);
     check_cpu(name, a);
@@ -247,6 +248,7 @@ void binary_(Tensor& a, const Tensor& b_in, BinaryOp op, double alpha) {
 }
 
 void binary_scalar_(Tensor& a, double s, BinaryOp op, bool reverse, double alpha) {
+    a.bump_version();
     const char* name = op_name(op);
     check_cpu(name, a);
     LAMINA_CHECK_RUNTIME(!is_predicate(op), name, "_: in-place comparison is not supported");

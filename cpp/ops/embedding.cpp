@@ -125,6 +125,7 @@ Tensor embedding_backward(const Tensor& dout, const Tensor& indices, int64_t num
 }
 
 Tensor embedding_renorm_(const Tensor& weight, const Tensor& indices, double max_norm, double norm_type) {
+    weight.bump_version();
     LAMINA_CHECK(weight.dim() == 2, "embedding_renorm_: weight must be 2-D [num_embeddings, embedding_dim], got shape ",
                  weight.shape());
     LAMINA_CHECK_RUNTIME(weight.device().is_cpu(), "embedding_renorm_: only implemented for CPU tensors");

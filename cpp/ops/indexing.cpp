@@ -134,6 +134,7 @@ Tensor index_forward(const Tensor& src_in, int64_t dim, const std::vector<Tensor
 }
 
 void index_put_(Tensor& dst, int64_t dim, const std::vector<Tensor>& indices, const Tensor& src_in, bool accumulate) {
+    dst.bump_version();
     check_cpu(dst, "index_put_");
     check_cpu(src_in, "index_put_");
     const Shape& shape = dst.shape();
@@ -269,6 +270,7 @@ Tensor gather_forward(const Tensor& x_in, int64_t dim, const Tensor& index_in) {
 }
 
 void scatter_add_(Tensor& self_in, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
+    self_in.bump_version();
     check_cpu(self_in, "scatter_add_");
     const bool scalar = self_in.dim() == 0;
     Tensor self = scalar ? self_in.unsqueeze(0) : self_in;

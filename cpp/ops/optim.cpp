@@ -243,6 +243,7 @@ void sgd_step(std::vector<Tensor>& params, const std::vector<Tensor>& grads_in,
               double weight_decay, bool nesterov, bool maximize, bool first_step) {
     const char* op = "sgd_step";
     check_params(op, params);
+    for (const Tensor& p : params) p.bump_version();
     const std::vector<Tensor> grads = check_list(op, "grads", grads_in, params, false);
     const bool use_mom = momentum != 0;
     if (use_mom) check_list(op, "momentum_buffers", momentum_buffers, params, true);
@@ -281,6 +282,7 @@ void adam_step(std::vector<Tensor>& params, const std::vector<Tensor>& grads_in,
                bool amsgrad, bool decoupled_weight_decay, bool maximize) {
     const char* op = decoupled_weight_decay ? "adamw_step" : "adam_step";
     check_params(op, params);
+    for (const Tensor& p : params) p.bump_version();
     const std::vector<Tensor> grads = check_list(op, "grads", grads_in, params, false);
     check_list(op, "exp_avgs", exp_avgs, params, true);
     check_list(op, "exp_avg_sqs", exp_avg_sqs, params, true);
@@ -330,6 +332,7 @@ void rmsprop_step(std::vector<Tensor>& params, const std::vector<Tensor>& grads_
                   double weight_decay, double momentum, bool centered, bool maximize) {
     const char* op = "rmsprop_step";
     check_params(op, params);
+    for (const Tensor& p : params) p.bump_version();
     const std::vector<Tensor> grads = check_list(op, "grads", grads_in, params, false);
     check_list(op, "square_avgs", square_avgs, params, true);
     if (centered) check_list(op, "grad_avgs", grad_avgs, params, true);
@@ -371,6 +374,7 @@ void adagrad_step(std::vector<Tensor>& params, const std::vector<Tensor>& grads_
                   double lr_decay, double weight_decay, double eps, bool maximize) {
     const char* op = "adagrad_step";
     check_params(op, params);
+    for (const Tensor& p : params) p.bump_version();
     const std::vector<Tensor> grads = check_list(op, "grads", grads_in, params, false);
     check_list(op, "state_sums", state_sums, params, true);
     const std::vector<double> steps = expand_steps(op, steps_in, params.size());
@@ -461,6 +465,7 @@ namespace {
 // Applies f(T* x, n) to each tensor in place; non-contiguous tensors go through a contiguous copy.
 template <class F>
 void apply_inplace(const char* op, std::vector<Tensor>& tensors, const F& f) {
+    for (const Tensor& t : tensors) t.bump_version();
     std::vector<Tensor> work;
     std::vector<size_t> copied;
     work.reserve(tensors.size());

@@ -89,6 +89,7 @@ Tensor unary_forward(const Tensor& x, UnaryOp op) {
 }
 
 void unary_(Tensor& x, UnaryOp op) {
+    x.bump_version();
     const char* name = op_name(op);
     check_cpu(name, x);
     LAMINA_CHECK_RUNTIME(!unary_is_predicate(op), name, "_: in-place form does not exist");
@@ -160,6 +161,7 @@ Tensor clamp_forward(const Tensor& x, double lo, double hi, bool has_lo, bool ha
 }
 
 void clamp_(Tensor& x, double lo, double hi, bool has_lo, bool has_hi) {
+    x.bump_version();
     check_cpu("clamp", x);
     LAMINA_CHECK(has_lo || has_hi, "clamp_: at least one of 'min' or 'max' must not be None");
     check_writable("clamp", x);

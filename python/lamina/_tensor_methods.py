@@ -39,9 +39,18 @@ Tensor.__rmatmul__ = lambda self, o: matmul.matmul(o, self)
 Tensor.mm = lambda self, o: matmul.matmul(self, o)
 
 
-# ---- in-place fills (ops/creation.py); no autograd: they overwrite values ----
+# ---- in-place fills and copies (ops/creation.py, ops/indexing.py) ----
+# Outside the graph they write straight into memory; in it they go through Overwrite, so a tensor
+# in the graph keeps its history (the overwritten values get no gradient, copy_'s source does).
+def _in_graph(self, src=None) -> bool:
+    from .autograd import grad_mode
+
+    return grad_mode._tls.enabled and (self.requires_grad or (isinstance(src, Tensor) and src.requires_grad))
+
+
 def _fill_(self, value):
-    _check_inplace_leaf(self, "fill_")
+    if _in_graph(self):
+        return indexing.overwrite_(self, "fill_", creation.tensor(float(value), dtype=self.dtype))
     from . import _C
 
     _C.fill_(self._c, float(value))
@@ -52,35 +61,36 @@ def _zero_(self):
     return _fill_(self, 0.0)
 
 
+def _random_(self, name, fill):
+    if _in_graph(self):
+        from . import _C
+
+        r = _C.empty(list(self.shape), self._c.dtype, self.device)
+        fill(r)
+        return indexing.overwrite_(self, name, Tensor._wrap(r))
+    fill(self._c)
+    return self
+
+
 def _uniform_(self, a=0.0, b=1.0):
-    _check_inplace_leaf(self, "uniform_")
     from . import _C
 
-    _C.uniform_(self._c, float(a), float(b))
-    return self
+    return _random_(self, "uniform_", lambda c: _C.uniform_(c, float(a), float(b)))
 
 
 def _normal_(self, mean=0.0, std=1.0):
-    _check_inplace_leaf(self, "normal_")
     from . import _C
 
-    _C.normal_(self._c, float(mean), float(std))
-    return self
+    return _random_(self, "normal_", lambda c: _C.normal_(c, float(mean), float(std)))
 
 
 def _copy_(self, src):
-    _check_inplace_leaf(self, "copy_")
     if not isinstance(src, Tensor):
         src = creation.tensor(src, dtype=self.dtype)
+    if _in_graph(self, src):
+        return indexing.overwrite_(self, "copy_", src)
     self._c.copy_(src._c)
     return self
-
-
-def _check_inplace_leaf(t, op):
-    from .autograd import grad_mode
-
-    if t.requires_grad and t.grad_fn is None and grad_mode.is_grad_enabled():
-        raise RuntimeError(f"{op}: a leaf Variable that requires grad is being used in an in-place operation.")
 
 
 Tensor.fill_ = _fill_
@@ -88,3 +98,6 @@ Tensor.zero_ = _zero_
 Tensor.uniform_ = _uniform_
 Tensor.normal_ = _normal_
 Tensor.copy_ = _copy_
+Tensor.narrow = lambda self, dim, start, length: shape.narrow(self, dim, start, length)
+Tensor.select = lambda self, dim, index: shape.select(self, dim, index)
+Tensor.unbind = lambda self, dim=0: shape.unbind(self, dim)

@@ -18,8 +18,9 @@ class Tensor:
     ``lamina.from_numpy`` (zero-copy).
     """
 
+    # _view: a ViewInfo (autograd/views.py) when this tensor is a view of another one, else None.
     __slots__ = ("_c", "requires_grad", "grad", "grad_fn", "_output_nr", "_accum", "_retains_grad",
-                 "__weakref__")
+                 "_view", "__weakref__")
 
     def __init__(self, data=None, dtype=None, device=None, requires_grad: bool = False) -> None:
         from .ops.creation import _to_c
@@ -31,6 +32,7 @@ class Tensor:
         self._output_nr = 0
         self._accum = None
         self._retains_grad = False
+        self._view = None
 
     # ---- construction from a C++ tensor (the fast path every op uses) ----
     @classmethod
@@ -43,6 +45,7 @@ class Tensor:
         t._output_nr = 0
         t._accum = None
         t._retains_grad = False
+        t._view = None
         return t
 
     @staticmethod
@@ -99,6 +102,19 @@ class Tensor:
 
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's memory has seen (shared by all its views)."""
+        return self._c._version
+
+    @property
+    def _base(self):
+        """The tensor this one is a view of (None when it is not a view), as in PyTorch."""
+        return None if self._view is None else self._view.base
+
+    def _is_view(self) -> bool:
+        return self._view is not None
 
     @property
     def is_leaf(self) -> bool:

@@ -7,9 +7,9 @@ from .api import backward, grad
 
 __all__ = ["Function", "Context", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled"]
-from .gradcheck import GradcheckError, gradcheck  # noqa: E402
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
-__all__ += ["gradcheck", "GradcheckError"]
+__all__ += ["gradcheck", "gradgradcheck", "GradcheckError"]
 from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: E402
 from .hooks import register_hook  # noqa: E402
 

@@ -2,7 +2,7 @@
 Inf, naming it. Off by default (non-finite values are not an error)."""
 from __future__ import annotations
 
-from . import engine
+from .grad_mode import _tls
 
 
 class detect_anomaly:
@@ -12,12 +12,12 @@ class detect_anomaly:
         self.check = check_nan
 
     def __enter__(self):
-        self._prev = engine._anomaly
-        engine._anomaly = self.check
+        self._prev = _tls.anomaly
+        _tls.anomaly = self.check
         return self
 
     def __exit__(self, *exc):
-        engine._anomaly = self._prev
+        _tls.anomaly = self._prev
         return False
 
     def __call__(self, fn):
@@ -32,4 +32,4 @@ class detect_anomaly:
 
 
 def set_detect_anomaly(mode: bool) -> None:
-    engine._anomaly = bool(mode)
+    _tls.anomaly = bool(mode)

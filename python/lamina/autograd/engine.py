@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from .. import _C
 from . import grad_mode
-from .function import AccumulateGrad, _edge
+from .function import AccumulateGrad, Context, Node, _edge
 
-_anomaly = False
 Tensor = None  # lamina.Tensor, set by lamina/tensor.py (circular import)
 
 
@@ -46,6 +45,58 @@ def _accumulate_into_leaf(leaf, g, create_graph):
         leaf.grad = leaf.grad + g
     else:
         leaf.grad._c.copy_(_C.add_forward(leaf.grad._c, g._c, 1.0))
+
+
+class _DelayedError:
+    """Stands in the graph built by ``create_graph=True`` for a built-in op that has no
+    differentiable backward: differentiating through it again raises, naming the op."""
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(
+            f"double backward (create_graph=True, then backward again) is not implemented for "
+            f"{ctx.op}: its gradient was computed by a fused kernel that is not differentiable"
+        )
+
+
+def _is_builtin(cls) -> bool:
+    return cls.__module__.startswith("lamina.")
+
+
+def _apply_graph(node, grads):
+    """Backward of one node with ``create_graph=True``: the gradients it returns are themselves
+    recorded, so they can be differentiated again."""
+    node.check_alive()
+    if node.saved:
+        node.check_versions()
+    cls, ctx = node.cls, node.ctx
+    bg = getattr(cls, "backward_graph", None)
+    if bg is not None:
+        ctx._node = node
+        try:
+            return bg(ctx, *grads)
+        finally:
+            ctx.__dict__.pop("_node", None)
+    if not _is_builtin(cls):
+        return cls.backward(ctx, *grads)  # a user's Function: differentiable if written with lamina ops
+    with grad_mode.no_grad():
+        out = cls.backward(ctx, *grads)
+    edges = tuple(_edge(g) for g in grads if g is not None and g.requires_grad)
+    edges += tuple(e for e in node.next if e is not None)
+    if not edges:
+        return out
+    single = not isinstance(out, tuple)
+    res = []
+    for g in ((out,) if single else out):
+        if g is not None:
+            c = Context()
+            c.op = node.name
+            d = Node(_DelayedError, c, edges, tuple((None, None) for _ in edges),
+                     ((g._c.shape, g._c.dtype, g._c.device),), "NotImplemented(" + node.name + ")", ())
+            g = Tensor._wrap(g._c)
+            g.grad_fn, g._output_nr, g.requires_grad = d, 0, True
+        res.append(g)
+    return res[0] if single else tuple(res)
 
 
 def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_graph: bool = False,
@@ -103,8 +154,8 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
         add(node, nr, g)
     ready = [n for n in dict.fromkeys(n for n, _ in root_edges) if deps[n] == 0]
 
-    prev_mode = grad_mode._enabled
-    grad_mode._enabled = create_graph
+    prev_mode = grad_mode._tls.enabled
+    grad_mode._tls.enabled = create_graph
     try:
         while ready:
             node = ready.pop()
@@ -129,7 +180,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                 if g is None and node.out_meta[i] is not None:
                     shape, dt, dev = node.out_meta[i]
                     grads[i] = Tensor._zeros_c(shape, dt, dev)
-            out = node.apply(grads)
+            out = _apply_graph(node, grads) if create_graph else node.apply(grads)
             if not isinstance(out, tuple):
                 out = (out,)
             if len(out) != len(node.next):
@@ -137,7 +188,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                     f"function {node.name} returned an incorrect number of gradients "
                     f"(expected {len(node.next)}, got {len(out)})"
                 )
-            if _anomaly:
+            if grad_mode._tls.anomaly:
                 _check_finite(node, out)
             if not retain_graph:
                 node.release()
@@ -153,7 +204,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                 if deps[m] == 0:
                     ready.append(m)
     finally:
-        grad_mode._enabled = prev_mode
+        grad_mode._tls.enabled = prev_mode
 
     if capture is not None:
         result = []

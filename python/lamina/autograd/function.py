@@ -16,15 +16,28 @@ Write your own op the PyTorch way::
 """
 from __future__ import annotations
 
+import itertools
+
+from .. import _C
 from . import grad_mode
 
 # lamina.Tensor, set by lamina/tensor.py once the class exists (a function-level import here would
 # run on every op call: it is the hottest path in the library).
 Tensor = None
 
+_tls = grad_mode._tls
+_CTensor = _C.Tensor
+_NO_SAVED = ()
+
 
 class Context:
-    """What ``forward`` leaves for ``backward``: saved tensors and any attributes set on it."""
+    """What ``forward`` leaves for ``backward``: saved tensors and any attributes set on it.
+
+    Saved values are C++ tensors set as attributes (``ctx.x = x._c``) or Tensors passed to
+    ``save_for_backward``; both are version-checked at backward (see ``Node.check_versions``).
+    Inside ``backward_graph`` (double backward), ``ctx.input(i, c)`` and ``ctx.output(c, i)`` turn
+    saved C++ tensors back into Tensors attached to the graph.
+    """
 
     def __init__(self) -> None:
         self.saved_tensors_ = ()
@@ -50,34 +63,76 @@ class Context:
         """Outputs listed here never require grad (e.g. argmax indices)."""
         self._non_diff = {id(t) for t in tensors}
 
+    # ---- double backward: saved C++ tensors as graph Tensors ----
+    def input(self, i: int, c=None):
+        """Forward input ``i`` as a Tensor attached to the graph (its gradient flows back to where
+        the input came from). ``c``: the C++ tensor saved for it (its values)."""
+        node = self._node
+        e = node.next[i]
+        if e is not None and isinstance(e[0], AccumulateGrad):
+            return e[0].leaf
+        t = Tensor._wrap(c)
+        if e is not None:
+            t.grad_fn, t._output_nr, t.requires_grad = e[0], e[1], True
+        return t
+
+    def output(self, c, i: int = 0):
+        """Forward output ``i`` (values ``c``, as saved) as a Tensor produced by this op's node."""
+        t = Tensor._wrap(c)
+        t.grad_fn, t._output_nr, t.requires_grad = self._node, i, True
+        return t
+
+
+_seq = itertools.count()
+
 
 class Node:
-    """One recorded op in the graph: its backward, its context and the edges to its inputs.
+    """One recorded op in the graph: its Function class, its context and the edges to its inputs.
 
     ``next`` holds, per forward input, the edge its gradient flows into: ``(node, output_nr)``
-    with node a Node or AccumulateGrad, or None. ``in_meta`` is (shape, dtype) per tensor input, used to check and
-    reduce gradients the op returns.
+    with node a Node or AccumulateGrad, or None. ``in_meta`` is (shape, dtype) per tensor input, used to
+    check and reduce gradients the op returns. ``saved`` lists (key, saved tensor, version at save)
+    for the version check.
     """
 
-    __slots__ = ("fn", "ctx", "next", "in_meta", "out_meta", "name", "hooks", "__weakref__")
+    __slots__ = ("cls", "ctx", "next", "in_meta", "out_meta", "name", "hooks", "saved", "__weakref__")
 
-    def __init__(self, fn, ctx, nxt, in_meta, out_meta, name):
+    def __init__(self, cls, ctx, nxt, in_meta, out_meta, name, saved):
         self.hooks = None  # [(output_nr, fn)]: tensor hooks / retain_grad, run on arriving grads
-        self.fn = fn
+        self.cls = cls
         self.ctx = ctx
         self.next = nxt
         self.in_meta = in_meta
         self.out_meta = out_meta
         self.name = name
+        self.saved = saved
 
-    def apply(self, grads):
+    def check_alive(self) -> None:
         if self.ctx._released:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time (through {self.name}): its saved "
                 "values were freed by the first .backward() or autograd.grad(). Specify "
                 "retain_graph=True if you need to backward through the graph a second time."
             )
-        return self.fn(self.ctx, *grads)
+
+    def check_versions(self) -> None:
+        """PyTorch's saved-variable check: a saved tensor written in place since it was saved
+        would give a silently wrong gradient, so backward refuses."""
+        for key, c, ver in self.saved:
+            now = c._version
+            if now != ver:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: [{_dtype_name(c)} {list(c.shape)}] (saved as {key} by "
+                    f"{self.name}) is at version {now}; expected version {ver} instead. Hint: the "
+                    "in-place write happened after the op saved it; use an out-of-place op or .clone()."
+                )
+
+    def apply(self, grads):
+        self.check_alive()
+        if self.saved:
+            self.check_versions()
+        return self.cls.backward(self.ctx, *grads)
 
     def release(self) -> None:
         # Drop everything forward left on the context (saved tensors or raw C++ tensors kept as
@@ -86,6 +141,7 @@ class Node:
         ctx.__dict__.clear()
         ctx._released = True
         ctx.saved_tensors_ = ()
+        self.saved = _NO_SAVED
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -93,6 +149,10 @@ class Node:
     @property
     def next_functions(self):
         return tuple(e if e is not None else (None, 0) for e in self.next)
+
+
+def _dtype_name(c) -> str:
+    return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor"}.get(c.dtype.name, c.dtype.name)
 
 
 class AccumulateGrad:
@@ -112,8 +172,7 @@ class AccumulateGrad:
     next_functions = ()
 
 
-def _edge(t):
-    """Where a gradient for tensor ``t`` flows: ``(node, output_nr)``, or None if t needs none."""
+def _edge_no_refresh(t):
     if t.grad_fn is not None:
         return (t.grad_fn, t._output_nr)
     if t.requires_grad:
@@ -125,9 +184,69 @@ def _edge(t):
     return None
 
 
+def _edge(t):
+    """Where a gradient for tensor ``t`` flows: ``(node, output_nr)``, or None if t needs none.
+    A view whose base was written in place since its grad_fn was made is regenerated first."""
+    v = t._view
+    if v is not None and v.ver != t._c._version:
+        _refresh_view(t)
+    if t.grad_fn is not None:
+        return (t.grad_fn, t._output_nr)
+    if t.requires_grad:
+        acc = t._accum
+        if acc is None:
+            acc = AccumulateGrad(t)
+            t._accum = acc
+        return (acc, 0)
+    return None
+
+
+def _refresh_view(t):
+    from .views import refresh  # views.py builds on this module
+
+    refresh(t)
+
+
+def _saved_of(ctx):
+    """(key, C++ tensor, version) for everything forward saved on ``ctx``. When an in-place op is
+    computing its result (``_tls.inplace_target`` set), a saved tensor sharing the target's memory
+    is cloned first: the write that follows must not change what backward reads."""
+    target = _tls.inplace_target
+    saved = []
+    d = ctx.__dict__
+    for k, v in d.items():
+        if type(v) is _CTensor:
+            if target is not None and v.storage_ptr() == target:
+                v = v.clone()
+                d[k] = v
+            saved.append((k, v, v._version))
+    st = ctx.saved_tensors_
+    if st:
+        st = list(st)
+        for i, t in enumerate(st):
+            if t is not None and isinstance(t, Tensor):
+                c = t._c
+                if target is not None and c.storage_ptr() == target and t.grad_fn is not None:
+                    # (a leaf that requires grad is never written in place, so it keeps its identity)
+                    alias = Tensor._wrap(c.clone())
+                    alias.grad_fn, alias._output_nr, alias.requires_grad = t.grad_fn, t._output_nr, True
+                    st[i] = alias
+                    c = alias._c
+                saved.append((f"saved_tensors[{i}]", c, c._version))
+        ctx.saved_tensors_ = tuple(st)
+    return tuple(saved) if saved else _NO_SAVED
+
+
 class Function:
     """Base class for differentiable ops: subclass with static ``forward(ctx, ...)`` and
-    ``backward(ctx, *grad_outputs)``, then call ``YourOp.apply(...)``."""
+    ``backward(ctx, *grad_outputs)``, then call ``YourOp.apply(...)``.
+
+    Double backward: with ``create_graph=True`` the engine calls ``backward_graph(ctx, *grads)``
+    when the class defines it (lamina's built-in ops: written with differentiable lamina ops);
+    otherwise a user-defined Function's ``backward`` runs with grad mode on (differentiable when it
+    is written with lamina ops), and a built-in op without it raises when its gradient is
+    differentiated again.
+    """
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -140,7 +259,7 @@ class Function:
     @classmethod
     def apply(cls, *args):
         record = False
-        if grad_mode._enabled:
+        if _tls.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
                     record = True
@@ -150,12 +269,12 @@ class Function:
             # Nothing to record: inputs that need no grad cannot make ops inside forward record.
             return cls.forward(ctx, *args)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        grad_mode._enabled = False
+        nxt = tuple(_edge(a) if isinstance(a, Tensor) else None for a in args)
+        _tls.enabled = False
         try:
             out = cls.forward(ctx, *args)
         finally:
-            grad_mode._enabled = True
-        nxt = tuple(_edge(a) if isinstance(a, Tensor) else None for a in args)
+            _tls.enabled = True
         in_meta = tuple((a._c.shape, a._c.dtype) if isinstance(a, Tensor) else None for a in args)
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
@@ -166,7 +285,7 @@ class Function:
             out = outs if multi else outs[0]
         non_diff = getattr(ctx, "_non_diff", ())
         out_meta = tuple((o._c.shape, o._c.dtype, o._c.device) if isinstance(o, Tensor) else None for o in outs)
-        node = Node(cls.backward, ctx, nxt, in_meta, out_meta, cls.__name__ + "Backward")
+        node = Node(cls, ctx, nxt, in_meta, out_meta, cls.__name__ + "Backward", _saved_of(ctx))
         for i, o in enumerate(outs):
             if isinstance(o, Tensor) and id(o) not in non_diff and o.dtype.is_floating_point:
                 o.grad_fn = node

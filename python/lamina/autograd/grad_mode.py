@@ -1,14 +1,27 @@
-"""Whether operations record the graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``."""
+"""Whether operations record the graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
+
+Autograd state is per thread, as in PyTorch: ``with no_grad()`` in one thread does not stop another
+thread from recording. Hot paths read ``_tls.enabled`` directly.
+"""
 from __future__ import annotations
 
 import functools
+import threading
 
-_enabled = True
+
+class _AutogradState(threading.local):
+    # Class attributes are each new thread's defaults.
+    enabled = True   # grad mode
+    anomaly = False  # detect_anomaly
+    inplace_target = None  # storage of the tensor an in-place op is about to write (see function.py)
+
+
+_tls = _AutogradState()
 
 
 def is_grad_enabled() -> bool:
-    """True when operations on tensors that require grad are being recorded."""
-    return _enabled
+    """True when operations on tensors that require grad are being recorded (in this thread)."""
+    return _tls.enabled
 
 
 class _GradMode:
@@ -17,14 +30,12 @@ class _GradMode:
     _mode = True
 
     def __enter__(self):
-        global _enabled
-        self._prev = _enabled
-        _enabled = self._mode
+        self._prev = _tls.enabled
+        _tls.enabled = self._mode
         return self
 
     def __exit__(self, *exc):
-        global _enabled
-        _enabled = self._prev
+        _tls.enabled = self._prev
         return False
 
     def __call__(self, fn):

@@ -41,7 +41,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     def probe() -> float:
         with grad_mode.no_grad():
             o = _outputs(fn, inputs)
-        return float(sum(np.sum(x.numpy().astype(np.float64) * w) for x, w in zip(o, weights) if w is not None))
+        return float(sum(np.sum(x.detach().numpy().astype(np.float64) * w) for x, w in zip(o, weights) if w is not None))
 
     # Analytic
     for i in checked:
@@ -59,7 +59,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         x = inputs[i]
         if x.numel() == 0:
             continue
-        analytic = np.zeros(x.shape) if x.grad is None else x.grad.numpy().astype(np.float64)
+        analytic = np.zeros(x.shape) if x.grad is None else x.grad.detach().numpy().astype(np.float64)
         arr = x.detach().numpy()  # shares memory: perturb in place
         if not arr.flags.writeable:
             raise ValueError(f"gradcheck: input {i} is not writeable")
@@ -85,3 +85,35 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             if raise_exception:
                 raise GradcheckError(msg)
     return ok
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0) -> bool:
+    """Checks second derivatives: the gradients of ``fn`` (computed with ``create_graph=True``)
+    are themselves checked with ``gradcheck`` against finite differences, with respect to the
+    inputs and to the output gradients (``grad_outputs``: random float64 tensors by default)."""
+    from ..tensor import Tensor
+    from . import grad_mode
+    from .api import grad
+
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    diff = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    with grad_mode.enable_grad():
+        outs = [o for o in _outputs(fn, inputs) if isinstance(o, Tensor) and o.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed + 1)
+        grad_outputs = tuple(Tensor(rng.standard_normal(o.shape), dtype=o.dtype, requires_grad=True) for o in outs)
+    grad_outputs = tuple(grad_outputs)
+    n = len(inputs)
+
+    def first_grads(*args):
+        xs, gos = args[:n], args[n:]
+        with grad_mode.enable_grad():
+            o = [v for v in _outputs(fn, xs) if isinstance(v, Tensor) and v.requires_grad]
+            gs = grad(o, [xs[i] for i in diff], list(gos), create_graph=True, allow_unused=True)
+        return tuple(g for g in gs if g is not None)
+
+    return gradcheck(first_grads, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, seed=seed)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .. import _C
 from ..autograd import grad_mode
 from ..autograd.function import Function
+from ..autograd.views import write_inplace
 from ..tensor import Tensor
 
 W = Tensor._wrap
@@ -43,10 +44,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     if not inplace:
         return Dropout.apply(input, p)
-    if input.requires_grad and input.grad_fn is None and grad_mode.is_grad_enabled():
-        raise RuntimeError("dropout: a leaf Variable that requires grad is being used in an in-place operation.")
+    if grad_mode._tls.enabled and input.requires_grad:
+        return write_inplace(input, "dropout", lambda src: Dropout.apply(src, p))
     out = Dropout.apply(input, p)
     input._c.copy_(out._c)
-    if out.grad_fn is not None:
-        input.grad_fn, input._output_nr, input.requires_grad = out.grad_fn, out._output_nr, True
     return input

@@ -8,12 +8,11 @@ Type promotion (as in PyTorch): a Python scalar never widens a tensor of its own
 (int64 tensor * 2.5 -> float32); division is always true division. One difference: arithmetic on
 two bool tensors computes in int64 (PyTorch keeps some of it bool).
 
-In-place forms (``add_``, ``x += y``, ``clamp_``, ...): when no graph is recorded (grad mode off,
-or neither operand requires grad) the result is written into ``self``'s memory, so views of
-``self`` see it. On a leaf that requires grad (in grad mode) they raise RuntimeError. Otherwise
-(a non-leaf in the graph) the op is computed out of place and ``self`` is rebound to the result
-(its storage, ``grad_fn`` and ``requires_grad``): the graph stays correct, but views taken of
-``self`` before the op do not see the new values.
+In-place forms (``add_``, ``x += y``, ``clamp_``, ...) write into ``self``'s memory, so every view
+of ``self`` sees the result, with PyTorch's autograd semantics: on a leaf that requires grad (or a
+view of one) they raise; on a tensor in the graph its history is rewritten, and through a view the
+base's history too (autograd/views.py: CopySlices); a value saved for backward and later written
+in place makes backward raise.
 """
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from .. import _C
 from .. import _dtype as D
 from ..autograd import grad_mode
 from ..autograd.function import Function
+from ..autograd.views import check_inplace, write_inplace
 from ..tensor import Tensor
 
 W = Tensor._wrap
@@ -56,6 +56,25 @@ def _scalar_dtype(cdt, s, op):
 
 # ---- binary arithmetic -------------------------------------------------------------------------
 
+# (keep a and b, keep out) for each op's backward; the C++ backward reads the rest only for shapes.
+_SAVES_TT = {ADD: (False, False), SUB: (False, False), MUL: (True, False), DIV: (True, False),
+             POW: (True, True), MAXIMUM: (True, False), MINIMUM: (True, False)}
+_ZERO_D = {}
+
+
+def _stand_in(c):
+    """A zero-strided tensor with c's shape and dtype and no memory of c's: the C++ backward reads
+    shapes and dtypes from it, never values."""
+    z = _ZERO_D.get(c.dtype)
+    if z is None:
+        z = _C.empty([], c.dtype, "cpu")
+        _C.fill_(z, 0.0)
+        _ZERO_D[c.dtype] = z
+    if c.device != "cpu":
+        z = z.to_device(c.device)
+    return z.expand(list(c.shape))
+
+
 class _BinaryTT(Function):
     """tensor op tensor; subclasses set ``op``."""
 
@@ -64,7 +83,13 @@ class _BinaryTT(Function):
     @classmethod
     def forward(cls, ctx, a, b, alpha):
         c = _C.binary_forward(a._c, b._c, cls.op, alpha)
-        ctx.a, ctx.b, ctx.out, ctx.alpha = a._c, b._c, c, alpha
+        # Save only what the op's gradient reads (PyTorch's choice): values it does not read are
+        # replaced by same-shape stand-ins, so writing them in place later is not an error.
+        keep_ab, keep_out = _SAVES_TT[cls.op]
+        ctx.a = a._c if keep_ab else _stand_in(a._c)
+        ctx.b = b._c if keep_ab else _stand_in(b._c)
+        ctx.out = c if keep_out else _stand_in(c)
+        ctx.alpha = alpha
         return W(c)
 
     @classmethod
@@ -72,6 +97,38 @@ class _BinaryTT(Function):
         na, nb = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         da, db = _C.binary_backward(dout._c, ctx.a, ctx.b, ctx.out, cls.op, ctx.alpha, na, nb)
         return (None if da is None else W(da), None if db is None else W(db), None)
+
+    @classmethod
+    def backward_graph(cls, ctx, dout):
+        """The same gradients as differentiable lamina ops (create_graph=True)."""
+        op, al = cls.op, ctx.alpha
+        na, nb = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        if op is ADD or op is SUB:
+            return (dout if na else None), ((dout * (al if op is ADD else -al)) if nb else None), None
+        a, b = ctx.input(0, ctx.a), ctx.input(1, ctx.b)
+        da = db = None
+        if op is MUL:
+            da, db = (dout * b if na else None), (dout * a if nb else None)
+        elif op is DIV:
+            da, db = (dout / b if na else None), (-dout * a / (b * b) if nb else None)
+        elif op is POW:
+            if na:
+                da = dout * b * a ** (b - 1)
+            if nb:
+                from .unary import log
+
+                db = dout * ctx.output(ctx.out) * log(a)
+        else:  # maximum / minimum: the gradient goes to the chosen side, split evenly on ties
+            from .unary import where
+
+            pick_a = (a > b) if op is MAXIMUM else (a < b)
+            tie = eq(a, b)
+            half = dout * 0.5
+            if na:
+                da = where(pick_a, dout, where(tie, half, dout * 0.0))
+            if nb:
+                db = where(pick_a, dout * 0.0, where(tie, half, dout))
+        return da, db, None
 
 
 class _BinaryTS(Function):
@@ -82,13 +139,43 @@ class _BinaryTS(Function):
     @classmethod
     def forward(cls, ctx, a, s, reverse, dt, alpha):
         c = _C.binary_scalar_forward(a._c, s, cls.op, reverse, dt, alpha)
-        ctx.a, ctx.s, ctx.rev, ctx.out, ctx.alpha = a._c, s, reverse, c, alpha
+        op = cls.op
+        keep_a = op is POW or (op is DIV and reverse)
+        keep_out = op is POW and reverse
+        ctx.a = a._c if keep_a else _stand_in(a._c)
+        ctx.out = c if keep_out else _stand_in(c)
+        ctx.s, ctx.rev, ctx.alpha = s, reverse, alpha
         return W(c)
 
     @classmethod
     def backward(cls, ctx, dout):
         da = _C.binary_scalar_backward(dout._c, ctx.a, ctx.s, ctx.out, cls.op, ctx.rev, ctx.alpha)
         return W(da), None, None, None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, dout):
+        op, s, rev, al = cls.op, ctx.s, ctx.rev, ctx.alpha
+        if op is ADD:
+            da = dout * al if rev else dout
+        elif op is SUB:
+            da = dout * (-al) if rev else dout
+        elif op is MUL:
+            da = dout * s
+        elif op is DIV:
+            if rev:
+                a = ctx.input(0, ctx.a)
+                da = -dout * s / (a * a)
+            else:
+                da = dout / s
+        else:  # POW
+            if rev:
+                import math
+
+                da = dout * ctx.output(ctx.out) * math.log(s)
+            else:
+                a = ctx.input(0, ctx.a)
+                da = dout * s * a ** (s - 1) if s != 0 else dout * 0.0
+        return da, None, None, None, None
 
 
 def _pair(name, op):
@@ -107,18 +194,18 @@ def _arith(op, a, b, alpha=1.0):
         if isinstance(b, Tensor):
             if op is DIV and a._c.dtype not in _FLOATS and b._c.dtype not in _FLOATS:
                 a = a.to(D._default)
-            if not (grad_mode._enabled and (a.requires_grad or b.requires_grad)):
+            if not (grad_mode._tls.enabled and (a.requires_grad or b.requires_grad)):
                 return W(_C.binary_forward(a._c, b._c, op, alpha))  # fast path: nothing to record
             return tt.apply(a, b, alpha)
         if op is POW and a._c.dtype == _I64 and isinstance(b, numbers.Integral) and b < 0:
             raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
         dt = _scalar_dtype(a._c.dtype, b, op)
-        if not (grad_mode._enabled and a.requires_grad):
+        if not (grad_mode._tls.enabled and a.requires_grad):
             return W(_C.binary_scalar_forward(a._c, float(b), op, False, dt, alpha))
         return ts.apply(a, float(b), False, dt, alpha)
     if isinstance(b, Tensor):
         dt = _scalar_dtype(b._c.dtype, a, op)
-        if not (grad_mode._enabled and b.requires_grad):
+        if not (grad_mode._tls.enabled and b.requires_grad):
             return W(_C.binary_scalar_forward(b._c, float(a), op, True, dt, alpha))
         return ts.apply(b, float(a), True, dt, alpha)
     raise TypeError(f"{op.name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")
@@ -212,32 +299,22 @@ def _op(fn):
 # ---- in place -----------------------------------------------------------------------------------
 
 def _check_leaf(self, name):
-    if self.requires_grad and self.grad_fn is None:
-        raise RuntimeError(f"{name}: a leaf Variable that requires grad is being used in an in-place operation.")
+    check_inplace(self, name)
 
 
-def _rebind(self, r, name):
-    """Makes ``self`` the out-of-place result ``r`` (graph-recording in-place ops)."""
-    if r._c.shape != self._c.shape:
-        raise RuntimeError(f"{name}: output with shape {list(self._c.shape)} doesn't match the broadcast "
-                           f"shape {list(r._c.shape)}")
-    if r._c.dtype != self._c.dtype:
-        if r._c.dtype in _FLOATS and self._c.dtype not in _FLOATS:
-            raise RuntimeError(f"{name}: result type {D.from_c(r._c.dtype).name} can't be cast to the "
-                               f"desired output type {self.dtype.name}")
-        r = r.to(self.dtype)
-    self._c, self.grad_fn, self._output_nr, self.requires_grad = r._c, r.grad_fn, r._output_nr, r.requires_grad
-    return self
+def _rebind(self, compute, name):
+    """Graph-recording in-place op: ``self = compute(self)`` written into self's memory, its history
+    (or its base's, for a view) rewritten (autograd/views.py)."""
+    return write_inplace(self, name, compute)
 
 
 def _records(self, other=None) -> bool:
-    return grad_mode._enabled and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
+    return grad_mode._tls.enabled and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad))
 
 
 def _arith_(op, name, self, other, alpha=1.0):
     if _records(self, other):
-        _check_leaf(self, name)
-        return _rebind(self, _arith(op, self, other, alpha), name)
+        return write_inplace(self, name, lambda src: _arith(op, src, other, alpha))
     if isinstance(other, Tensor):
         _C.binary_(self._c, other._c, op, alpha)
         return self

@@ -16,6 +16,7 @@ from .. import _C
 from .. import _dtype as D
 from ..autograd import grad_mode
 from ..autograd.function import Function
+from ..autograd.views import view_of, write_inplace
 from ..tensor import Tensor
 from .shape import _basic_view, _is_basic
 
@@ -161,7 +162,23 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         if any(v < 0 for v in sizes) or sum(sizes) != n:
             raise ValueError(f"split: split_with_sizes expects split_sizes to sum exactly to {n} "
                              f"(input tensor's size at dimension {d}), but got split_sizes={sizes}")
-    return Split.apply(tensor, d, sizes)
+    outs = Split.apply(tensor, d, sizes)
+    off = 0
+    for o, n in zip(outs, sizes):
+        view_of(o, tensor, _SliceStep(d, off, off + n))
+        o._view.multi = "SplitWithSizesBackward0"
+        off += n
+    return outs
+
+
+class _SliceStep:
+    __slots__ = ("d", "a", "b")
+
+    def __init__(self, d, a, b) -> None:
+        self.d, self.a, self.b = d, a, b
+
+    def __call__(self, c):
+        return c.slice(self.d, self.a, self.b, 1)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
@@ -427,11 +444,14 @@ def _write(xc, key, p, value_c):
 
 
 class SetItem(Function):
+    """x with x[key] = value, out of place (tensor keys): the recorded half of ``x[key] = value``."""
+
     @staticmethod
     def forward(ctx, x, value, key, p):
         ctx.key, ctx.p, ctx.vmeta = key, p, (value.shape, value._c.dtype)
-        _write(x._c, key, p, value._c)
-        return W(x._c)
+        xc = x._c.clone()
+        _write(xc, key, p, value._c)
+        return W(xc)
 
     @staticmethod
     def backward(ctx, dout):
@@ -459,21 +479,65 @@ class SetItem(Function):
         return dx, dv, None, None
 
 
+class Overwrite(Function):
+    """dst's shape filled with ``value`` (broadcast, cast to dst's dtype): the recorded half of
+    ``copy_``, ``fill_`` and ``x[basic key] = value``. The old values get no gradient."""
+
+    @staticmethod
+    def forward(ctx, dst, value):
+        ctx.vmeta = (value._c.shape, value._c.dtype)
+        shape = list(dst._c.shape)
+        v = value._c
+        if v.dtype != dst._c.dtype:
+            v = v.to_dtype(dst._c.dtype)
+        try:
+            v = v.expand(shape)
+        except ValueError:
+            raise RuntimeError(f"The size of tensor a ({shape}) must match the size of tensor b "
+                               f"({list(value.shape)}): the value cannot be broadcast to the written-to "
+                               f"shape {shape}") from None
+        out = _C.empty(shape, dst._c.dtype, dst.device)
+        out.copy_(v)
+        return W(out)
+
+    @staticmethod
+    def backward(ctx, dout):
+        if not ctx.needs_input_grad[1]:
+            return None, None
+        vshape, vdt = ctx.vmeta
+        g = dout
+        if tuple(g.shape) != tuple(vshape):
+            from .reduce import sum_to
+
+            g = sum_to(g, tuple(vshape))
+        if g._c.dtype != vdt:
+            g = g.to(D.from_c(vdt))
+        return None, g
+
+    backward_graph = backward
+
+
+def overwrite_(t: Tensor, name: str, value: Tensor) -> Tensor:
+    """``t``'s elements all replaced by ``value`` (broadcast), recorded (copy_, fill_, ...)."""
+    return write_inplace(t, name, lambda src: Overwrite.apply(src, value))
+
+
 def setitem(x: Tensor, key, value) -> None:
     """``x[key] = value`` in place; value (a tensor or number) broadcasts to the indexed shape.
-    Basic keys write through a view; tensor keys through an index-put. Differentiable: x's
-    history is replaced by the write (the overwritten region gets no gradient)."""
+    Basic keys write through a view; tensor keys through an index-put. In the graph, x's history
+    (or its base's, when x is a view) is rewritten, as PyTorch's CopySlices does: the overwritten
+    region gets no gradient, the value gets the region's gradient."""
     from .creation import tensor
+    from .shape import getitem
 
-    grad_on = grad_mode.is_grad_enabled()
-    if x.requires_grad and x.grad_fn is None and grad_on:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     if not isinstance(value, Tensor):
         value = tensor(value, dtype=x.dtype, device=x.device)
     p = None if _is_basic(key) else _plan(x, key)
-    if grad_on and (x.requires_grad or value.requires_grad) and x.dtype.is_floating_point:
-        out = SetItem.apply(x, value, key, p)
-        x.grad_fn, x._output_nr, x.requires_grad = out.grad_fn, out._output_nr, True
+    if grad_mode._tls.enabled and (x.requires_grad or value.requires_grad) and x.dtype.is_floating_point:
+        if p is None:
+            overwrite_(getitem(x, key), "setitem", value)
+        else:
+            write_inplace(x, "setitem", lambda src: SetItem.apply(src, value, None, p))
     else:
         _write(x._c, key, p, value._c)
 

@@ -9,6 +9,7 @@ import numbers
 from .. import _C
 from .. import _dtype as D
 from ..autograd.function import Function
+from ..autograd.views import ExpandStep, view_of
 from ..tensor import Tensor
 
 W = Tensor._wrap
@@ -31,16 +32,35 @@ class Reshape(Function):
         return W(dout._c.reshape(list(ctx.in_shape))), None, None
 
 
+class _ViewStep:
+    """``c.view(shape)``: a view step that reshapes (autograd/views.py replays steps on bases)."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape) -> None:
+        self.shape = shape
+
+    def __call__(self, c):
+        return c.view(self.shape)
+
+
+def _reshaped(x: Tensor, shape, must_view: bool) -> Tensor:
+    out = Reshape.apply(x, shape, must_view)
+    if must_view or out._c.data_ptr() == x._c.data_ptr():
+        view_of(out, x, _ViewStep(list(out._c.shape)))
+    return out
+
+
 def reshape(x: Tensor, *shape) -> Tensor:
     """The same elements in a new shape; a view when the strides allow, a copy otherwise."""
-    return Reshape.apply(x, _sizes(shape), False)
+    return _reshaped(x, _sizes(shape), False)
 
 
 def view(x: Tensor, *shape) -> Tensor:
     """A view with a new shape; raises when the memory layout cannot be viewed that way."""
     if len(shape) == 1 and isinstance(shape[0], D.dtype):
         raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
-    return Reshape.apply(x, _sizes(shape), True)
+    return _reshaped(x, _sizes(shape), True)
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -57,7 +77,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     m = 1
     for v in sh[s:e + 1]:
         m *= v
-    return Reshape.apply(x, sh[:s] + [m] + sh[e + 1:], False)
+    return _reshaped(x, sh[:s] + [m] + sh[e + 1:], False)
 
 
 class Transpose(Function):
@@ -73,14 +93,14 @@ class Transpose(Function):
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swaps two dimensions (a view)."""
-    return Transpose.apply(x, dim0, dim1)
+    return view_of(Transpose.apply(x, dim0, dim1), x, lambda c: c.transpose(dim0, dim1))
 
 
 def t(x: Tensor) -> Tensor:
     """Transposes a matrix (a 0-d or 1-d tensor is returned as is)."""
     if x.ndim > 2:
         raise ValueError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
-    return x if x.ndim < 2 else Transpose.apply(x, 0, 1)
+    return x if x.ndim < 2 else transpose(x, 0, 1)
 
 
 class Permute(Function):
@@ -99,7 +119,8 @@ class Permute(Function):
 
 def permute(x: Tensor, *dims) -> Tensor:
     """Reorders dimensions (a view)."""
-    return Permute.apply(x, _sizes(dims))
+    d = _sizes(dims)
+    return view_of(Permute.apply(x, d), x, lambda c: c.permute(d))
 
 
 class Expand(Function):
@@ -117,11 +138,12 @@ class Expand(Function):
 
 def expand(x: Tensor, *shape) -> Tensor:
     """Broadcasts size-1 dimensions to larger sizes without copying (-1 keeps a size)."""
-    return Expand.apply(x, _sizes(shape))
+    out = Expand.apply(x, _sizes(shape))
+    return view_of(out, x, ExpandStep(x._c.shape, out._c.shape))
 
 
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
-    return Expand.apply(x, list(other.shape))
+    return expand(x, list(other.shape))
 
 
 class Squeeze(Function):
@@ -137,7 +159,7 @@ class Squeeze(Function):
 
 def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
     """Removes size-1 dimensions (all of them, or just ``dim`` if it has size 1)."""
-    return Squeeze.apply(x, dim)
+    return view_of(Squeeze.apply(x, dim), x, lambda c: c.squeeze_all() if dim is None else c.squeeze(dim))
 
 
 class Unsqueeze(Function):
@@ -153,7 +175,7 @@ class Unsqueeze(Function):
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Inserts a size-1 dimension at ``dim``."""
-    return Unsqueeze.apply(x, dim)
+    return view_of(Unsqueeze.apply(x, dim), x, lambda c: c.unsqueeze(dim))
 
 
 class Contiguous(Function):
@@ -295,10 +317,43 @@ class BasicIndex(Function):
 def getitem(x: Tensor, key) -> Tensor:
     """``x[key]``: basic indexing gives a view; integer/bool tensor indices gather (copies)."""
     if _is_basic(key):
-        return BasicIndex.apply(x, key)
+        return view_of(BasicIndex.apply(x, key), x, lambda c: _basic_view(c, key))
     from .indexing import advanced_getitem
 
     return advanced_getitem(x, key)
+
+
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``length`` elements of dimension ``dim`` from ``start`` (a view)."""
+    nd = x.ndim
+    if not -nd <= dim < nd:
+        raise IndexError(f"narrow: dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+    d = dim % nd
+    n = x.shape[d]
+    start = int(start) + (n if start < 0 else 0)
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise IndexError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) of a "
+                         f"tensor of shape {list(x.shape)}")
+    return getitem(x, (slice(None),) * d + (slice(start, start + int(length)),))
+
+
+def select(x: Tensor, dim: int, index: int) -> Tensor:
+    """Index ``index`` of dimension ``dim``, which is removed (a view)."""
+    nd = x.ndim
+    if not -nd <= dim < nd:
+        raise IndexError(f"select: dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+    return getitem(x, (slice(None),) * (dim % nd) + (int(index),))
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple:
+    """All slices along ``dim`` (views; like split, they may not be written in place in a graph)."""
+    nd = x.ndim
+    if not -nd <= dim < nd:
+        raise IndexError(f"unbind: dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
+    outs = tuple(select(x, dim, i) for i in range(x.shape[dim % nd]))
+    for o in outs:
+        o._view.multi = "UnbindBackward0"
+    return outs
 
 
 def setitem(x: Tensor, key, value) -> None:

@@ -41,15 +41,14 @@ def _unary(op, x):
         raise TypeError(f"{op.name}(): argument 'input' must be Tensor, not {type(x).__name__}")
     if op in _FLOAT_MATH and x._c.dtype not in _FLOATS:
         x = x.to(D._default)  # integer input: computed in the default float dtype, like PyTorch
-    if not (grad_mode._enabled and x.requires_grad):
+    if not (grad_mode._tls.enabled and x.requires_grad):
         return W(_C.unary_forward(x._c, op))
     return _UNARY[op].apply(x)
 
 
 def _unary_(op, name, x):
     if _records(x):
-        _check_leaf(x, name)
-        return _rebind(x, _unary(op, x), name)
+        return _rebind(x, lambda src: _unary(op, src), name)
     _C.unary_(x._c, op)
     return x
 
@@ -190,8 +189,7 @@ clip = clamp
 def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
     """In-place clamp (see the module docstring for the autograd rules)."""
     if _records(self, min) or _records(self, max):
-        _check_leaf(self, "clamp_")
-        return _rebind(self, clamp(self, min, max), "clamp_")
+        return _rebind(self, lambda src: clamp(src, min, max), "clamp_")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         self._c.copy_(clamp(self, min, max)._c)
         return self

@@ -46,6 +46,57 @@ class _Conv(Function):
         return (W(dx) if dx is not None else None, W(dw) if dw is not None else None,
                 W(db) if db is not None else None, None, None)
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        """create_graph=True: the same gradients through ``_ConvBackward`` (differentiable)."""
+        xs, ws = ctx.saved_tensors
+        nx, nw, nb = (bool(n) for n in ctx.needs_input_grad[:3])
+        x, w = ctx.input(0, xs._c), ctx.input(1, ws._c)
+        dx, dw, db = _ConvBackward.apply(dout, x, w, ctx.params, ctx.transposed, nx, nw, nb)
+        return dx, dw, db, None, None
+
+
+class _ConvBackward(Function):
+    """(dout, x, w) -> (dx, dw, db) of conv / conv_transpose (None where not asked): the fused C++
+    backward as a Function, so gradients of any order exist. The op is bilinear,
+    <dout, f(x, w) + b>, so each second derivative is the conv forward or this backward again."""
+
+    @staticmethod
+    def forward(ctx, dout, x, w, params, transposed, nx, nw, nb):
+        ctx.save_for_backward(dout, x, w)
+        ctx.params, ctx.transposed = params, transposed
+        bwd = _C.conv_transpose2d_backward if transposed else _C.conv2d_backward
+        g = bwd(dout._c, x._c, w._c, params, nx, nw, nb)
+        return tuple(None if t is None else W(t) for t in g)
+
+    @staticmethod
+    def backward(ctx, gdx, gdw, gdb):
+        dout, x, w = ctx.saved_tensors
+        p, tr = ctx.params, ctx.transposed
+        ndout, nx, nw = ctx.needs_input_grad[:3]
+        d_dout = d_x = d_w = None
+        if ndout:
+            # d/d(dout) of <gdx, dx> + <gdw, dw> + <gdb, db> = f(gdx, w) + f(x, gdw) + gdb
+            bias = gdb
+            if gdx is not None:
+                d_dout = _Conv.apply(gdx, w, bias, p, tr)
+                bias = None
+            if gdw is not None:
+                t = _Conv.apply(x, gdw, bias, p, tr)
+                d_dout = t if d_dout is None else d_dout + t
+                bias = None
+            if bias is not None:
+                ch = dout.ndim - (3 if p.dims == 2 else 2)  # channel axis
+                shape = (bias.shape[0],) + (1,) * (dout.ndim - ch - 1)
+                d_dout = bias.reshape(shape).expand(tuple(dout.shape))
+        if nx and gdw is not None:  # dw = df/dw^T dout is linear in x
+            d_x = _ConvBackward.apply(dout, x, gdw, p, tr, True, False, False)[0]
+        if nw and gdx is not None:  # dx = df/dx^T dout is linear in w
+            d_w = _ConvBackward.apply(dout, gdx, w, p, tr, False, True, False)[1]
+        return d_dout, d_x, d_w, None, None, None, None, None
+
+    backward_graph = backward
+
 
 def _conv(op: str, input, weight, bias, stride, padding, dilation, groups, dims: int) -> Tensor:
     _check_tensors(op, input, weight, bias)

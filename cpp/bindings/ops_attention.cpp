@@ -5,14 +5,11 @@
 
 #include "../ops/attention.h"
 #include "bindings.h"
+#include "grads.h"
 
 namespace py = pybind11;
 
 namespace lamina::bind {
-
-namespace {
-py::object maybe(const Tensor& t) { return t.defined() ? py::cast(t) : py::none(); }
-}  // namespace
 
 void register_attention(py::module_& m) {
     using OptT = std::optional<Tensor>;
@@ -25,7 +22,8 @@ void register_attention(py::module_& m) {
         }
         return py::make_tuple(std::get<0>(r), std::get<1>(r), maybe(std::get<2>(r)), std::get<3>(r),
                               std::get<4>(r));
-    });
+    }, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask"), py::arg("dropout_p"), py::arg("is_causal"),
+          py::arg("scale"), py::arg("return_weights"), py::arg("safe_softmax"));
     m.def("sdpa_backward", [](const Tensor& d, const OptT& dw, const Tensor& q, const Tensor& k, const Tensor& v,
                               const Tensor& probs, double p, uint64_t seed, uint64_t offset, double scale, bool nq,
                               bool nk, bool nv, bool nm) {
@@ -36,7 +34,9 @@ void register_attention(py::module_& m) {
         }
         return py::make_tuple(maybe(std::get<0>(r)), maybe(std::get<1>(r)), maybe(std::get<2>(r)),
                               maybe(std::get<3>(r)));
-    });
+    }, py::arg("dout"), py::arg("dweights"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("probs"),
+          py::arg("dropout_p"), py::arg("seed"), py::arg("offset"), py::arg("scale"), py::arg("need_q"),
+          py::arg("need_k"), py::arg("need_v"), py::arg("need_mask"));
 }
 
 }  // namespace lamina::bind

@@ -1,11 +1,12 @@
-// Bindings for the elementwise op family: one m.def per C++ function, GIL released. No logic here
-// beyond turning gradients nobody asked for (undefined tensors) into None.
+// Bindings for the elementwise op family (cpp/ops/elementwise.h, and the plain add kernel of
+// cpp/ops/binary.h): one m.def per C++ function, GIL released. No logic here beyond turning
+// gradients nobody asked for (undefined tensors) into None.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <optional>
 
-#include "../ops/activation.h"
+#include "../ops/binary.h"
 #include "../ops/elementwise.h"
 #include "bindings.h"
 
@@ -40,50 +41,57 @@ void register_elementwise(py::module_& m) {
         .value("reciprocal", UnaryOp::Reciprocal).value("sign", UnaryOp::Sign)
         .value("logical_not", UnaryOp::LogicalNot).value("isnan", UnaryOp::IsNan)
         .value("isfinite", UnaryOp::IsFinite);
-    py::enum_<Act>(m, "Act")
-        .value("identity", Act::Identity).value("sigmoid", Act::Sigmoid)
-        .value("bipolar_sigmoid", Act::BipolarSigmoid).value("tanh", Act::Tanh).value("relu", Act::Relu)
-        .value("leaky_relu", Act::LeakyRelu).value("elu", Act::Elu).value("softplus", Act::Softplus)
-        .value("gelu", Act::Gelu).value("gelu_tanh", Act::GeluTanh).value("step_ste", Act::StepSte)
-        .value("step_sigmoid", Act::StepSigmoid);
 
-    m.def("result_type", &result_type);
-    m.def("binary_forward", &binary_forward, nogil());
-    m.def("binary_scalar_forward", &binary_scalar_forward, nogil());
-    m.def("binary_", &binary_, nogil());
-    m.def("binary_scalar_", &binary_scalar_, nogil());
-    m.def("binary_backward", [](const Tensor& d, const Tensor& a, const Tensor& b, const Tensor& o, BinaryOp op,
-                                double alpha, bool na, bool nb) {
-        std::pair<Tensor, Tensor> r;
-        {
-            py::gil_scoped_release g;
-            r = binary_backward(d, a, b, o, op, alpha, na, nb);
-        }
-        return opt(r);
-    });
-    m.def("binary_scalar_backward", &binary_scalar_backward, nogil());
-    m.def("sum_to_shape", &sum_to_shape, nogil());
-    m.def("unary_forward", &unary_forward, nogil());
-    m.def("unary_", &unary_, nogil());
-    m.def("unary_backward", &unary_backward, nogil());
-    m.def("clamp_forward", &clamp_forward, nogil());
-    m.def("clamp_", &clamp_, nogil());
-    m.def("clamp_backward", &clamp_backward, nogil());
-    m.def("where_forward", &where_forward, nogil());
-    m.def("where_backward", [](const Tensor& d, const Tensor& c, const Shape& xs, DType xd, const Shape& ys,
-                               DType yd, bool nx, bool ny) {
-        std::pair<Tensor, Tensor> r;
-        {
-            py::gil_scoped_release g;
-            r = where_backward(d, c, xs, xd, ys, yd, nx, ny);
-        }
-        return opt(r);
-    });
-    m.def("all_finite", &all_finite, nogil());
-    m.def("activation_saves_output", &activation_saves_output);
-    m.def("activation_forward", &activation_forward, nogil());
-    m.def("activation_", &activation_, nogil());
-    m.def("activation_backward", &activation_backward, nogil());
+    m.def("add_forward", &add_forward, py::arg("a"), py::arg("b"), py::arg("alpha"), nogil());
+    m.def("result_type", &result_type, py::arg("a"), py::arg("b"));
+    m.def("binary_forward", &binary_forward, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("alpha"),
+          nogil());
+    m.def("binary_scalar_forward", &binary_scalar_forward, py::arg("a"), py::arg("s"), py::arg("op"),
+          py::arg("reverse"), py::arg("dt"), py::arg("alpha"), nogil());
+    m.def("binary_", &binary_, py::arg("a"), py::arg("b"), py::arg("op"), py::arg("alpha"), nogil());
+    m.def("binary_scalar_", &binary_scalar_, py::arg("a"), py::arg("s"), py::arg("op"), py::arg("reverse"),
+          py::arg("alpha"), nogil());
+    m.def(
+        "binary_backward",
+        [](const Tensor& d, const Tensor& a, const Tensor& b, const Tensor& o, BinaryOp op, double alpha,
+           bool na, bool nb) {
+            std::pair<Tensor, Tensor> r;
+            {
+                py::gil_scoped_release g;
+                r = binary_backward(d, a, b, o, op, alpha, na, nb);
+            }
+            return opt(r);
+        },
+        py::arg("dout"), py::arg("a"), py::arg("b"), py::arg("out"), py::arg("op"), py::arg("alpha"),
+        py::arg("need_a"), py::arg("need_b"));
+    m.def("binary_scalar_backward", &binary_scalar_backward, py::arg("dout"), py::arg("a"), py::arg("s"),
+          py::arg("out"), py::arg("op"), py::arg("reverse"), py::arg("alpha"), nogil());
+    m.def("sum_to_shape", &sum_to_shape, py::arg("g"), py::arg("shape"), nogil());
+    m.def("unary_forward", &unary_forward, py::arg("x"), py::arg("op"), nogil());
+    m.def("unary_", &unary_, py::arg("x"), py::arg("op"), nogil());
+    m.def("unary_backward", &unary_backward, py::arg("dout"), py::arg("x"), py::arg("out"), py::arg("op"),
+          nogil());
+    m.def("clamp_forward", &clamp_forward, py::arg("x"), py::arg("lo"), py::arg("hi"), py::arg("has_lo"),
+          py::arg("has_hi"), nogil());
+    m.def("clamp_", &clamp_, py::arg("x"), py::arg("lo"), py::arg("hi"), py::arg("has_lo"), py::arg("has_hi"),
+          nogil());
+    m.def("clamp_backward", &clamp_backward, py::arg("dout"), py::arg("x"), py::arg("lo"), py::arg("hi"),
+          py::arg("has_lo"), py::arg("has_hi"), nogil());
+    m.def("where_forward", &where_forward, py::arg("cond"), py::arg("x"), py::arg("y"), nogil());
+    m.def(
+        "where_backward",
+        [](const Tensor& d, const Tensor& c, const Shape& xs, DType xd, const Shape& ys, DType yd, bool nx,
+           bool ny) {
+            std::pair<Tensor, Tensor> r;
+            {
+                py::gil_scoped_release g;
+                r = where_backward(d, c, xs, xd, ys, yd, nx, ny);
+            }
+            return opt(r);
+        },
+        py::arg("dout"), py::arg("cond"), py::arg("x_shape"), py::arg("x_dtype"), py::arg("y_shape"),
+        py::arg("y_dtype"), py::arg("need_x"), py::arg("need_y"));
+    m.def("all_finite", &all_finite, py::arg("x"), nogil());
 }
 
 }  // namespace lamina::bind

@@ -12,9 +12,11 @@ namespace lamina::bind {
 
 void register_rbm(py::module_& m) {
     using nogil = py::call_guard<py::gil_scoped_release>;
-    m.def("rbm_sample_bernoulli", &rbm_sample_bernoulli, nogil());
-    m.def("rbm_noise", &rbm_noise, nogil());
-    m.def("rbm_cd_step", &rbm_cd_step, nogil());
+    m.def("rbm_sample_bernoulli", &rbm_sample_bernoulli, py::arg("p"), nogil());
+    m.def("rbm_noise", &rbm_noise, py::arg("n"), py::arg("seed"), py::arg("offset"), py::arg("normal"),
+          py::arg("dtype"), nogil());
+    m.def("rbm_cd_step", &rbm_cd_step, py::arg("v0"), py::arg("W"), py::arg("vbias"), py::arg("hbias"),
+          py::arg("k"), py::arg("chain"), py::arg("gaussian"), nogil());
 }
 
 }  // namespace lamina::bind

@@ -33,7 +33,8 @@ void register_rnn(py::module_& m) {
             r = rnn_sequence_forward(mode, x, hx, cx, w_ih, w_hh, b_ih, b_hh, lengths, reverse);
         }
         return to_tuple(r);
-    });
+    }, py::arg("mode"), py::arg("x"), py::arg("hx"), py::arg("cx"), py::arg("w_ih"), py::arg("w_hh"),
+          py::arg("b_ih"), py::arg("b_hh"), py::arg("lengths"), py::arg("reverse"));
     m.def("rnn_sequence_backward", [](const std::string& mode, const OptT& dout, const OptT& dh_n, const OptT& dc_n,
                                       const std::vector<Tensor>& saved, const Tensor& w_ih, const Tensor& w_hh,
                                       const OptT& lengths, bool reverse, const std::vector<bool>& needs) {
@@ -43,7 +44,8 @@ void register_rnn(py::module_& m) {
             r = rnn_sequence_backward(mode, dout, dh_n, dc_n, saved, w_ih, w_hh, lengths, reverse, needs);
         }
         return to_tuple(r);
-    });
+    }, py::arg("mode"), py::arg("dout"), py::arg("dh_n"), py::arg("dc_n"), py::arg("saved"), py::arg("w_ih"),
+          py::arg("w_hh"), py::arg("lengths"), py::arg("reverse"), py::arg("needs"));
 }
 
 }  // namespace lamina::bind

@@ -23,7 +23,7 @@ void register_runtime(py::module_& m) {
     m.def("set_rng_state", [](uint64_t seed, uint64_t offset) {
         default_generator().seed.store(seed);
         default_generator().offset.store(offset);
-    });
+    }, py::arg("seed"), py::arg("offset"));
     m.def("cpu_cache_stats", [] {
         const CacheStats s = cpu_cache_stats();
         py::dict d;

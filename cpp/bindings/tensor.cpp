@@ -99,8 +99,8 @@ void register_tensor(py::module_& m) {
         .value("int64", DType::Int64)
         .value("bool", DType::Bool);
 
-    m.def("dtype_itemsize", [](DType d) { return itemsize(d); });
-    m.def("promote_types", &promote_types);
+    m.def("dtype_itemsize", [](DType d) { return itemsize(d); }, py::arg("dtype"));
+    m.def("promote_types", &promote_types, py::arg("a"), py::arg("b"));
 
     using R = py::return_value_policy;
     (void)R::move;
@@ -118,31 +118,33 @@ void register_tensor(py::module_& m) {
         .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()); })
         .def("storage_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.storage()->data.get()); })
         .def("storage_nbytes", [](const Tensor& t) { return t.storage()->nbytes; })
-        .def("view", &Tensor::view)
-        .def("reshape", &Tensor::reshape, py::call_guard<py::gil_scoped_release>())  // may copy
-        .def("transpose", &Tensor::transpose)
-        .def("permute", &Tensor::permute)
-        .def("slice", &Tensor::slice)
-        .def("select", &Tensor::select)
-        .def("expand", &Tensor::expand)
-        .def("squeeze", &Tensor::squeeze)
+        .def("view", &Tensor::view, py::arg("shape"))
+        .def("reshape", &Tensor::reshape, py::arg("shape"),
+             py::call_guard<py::gil_scoped_release>())  // may copy
+        .def("transpose", &Tensor::transpose, py::arg("dim0"), py::arg("dim1"))
+        .def("permute", &Tensor::permute, py::arg("dims"))
+        .def("slice", &Tensor::slice, py::arg("dim"), py::arg("start"), py::arg("stop"), py::arg("step"))
+        .def("select", &Tensor::select, py::arg("dim"), py::arg("index"))
+        .def("expand", &Tensor::expand, py::arg("shape"))
+        .def("squeeze", &Tensor::squeeze, py::arg("dim"))
         .def("squeeze_all", &Tensor::squeeze_all)
-        .def("unsqueeze", &Tensor::unsqueeze)
-        .def("flatten", &Tensor::flatten, py::call_guard<py::gil_scoped_release>())  // may copy
-        .def("as_strided", &Tensor::as_strided)
+        .def("unsqueeze", &Tensor::unsqueeze, py::arg("dim"))
+        .def("flatten", &Tensor::flatten, py::arg("start_dim"), py::arg("end_dim"),
+             py::call_guard<py::gil_scoped_release>())  // may copy
+        .def("as_strided", &Tensor::as_strided, py::arg("shape"), py::arg("strides"), py::arg("offset"))
         .def("contiguous", &Tensor::contiguous, py::call_guard<py::gil_scoped_release>())
         .def("clone", &Tensor::clone, py::call_guard<py::gil_scoped_release>())
-        .def("to_dtype", py::overload_cast<DType>(&Tensor::to, py::const_),
+        .def("to_dtype", py::overload_cast<DType>(&Tensor::to, py::const_), py::arg("dtype"),
              py::call_guard<py::gil_scoped_release>())
         .def("to_device", [](const Tensor& t, const std::string& dev) {
             const Device d = parse_device(dev);
             py::gil_scoped_release nogil;
             return t.to(d);
-        })
+        }, py::arg("device"))
         .def("copy_", [](Tensor& dst, const Tensor& src) {
             py::gil_scoped_release nogil;
             copy_(dst, src);
-        })
+        }, py::arg("src"))
         .def("numpy", &to_numpy)
         .def_buffer([](const Tensor& t) -> py::buffer_info {
             LAMINA_CHECK_RUNTIME(t.device().is_cpu(), "buffer protocol: tensor is on ", t.device());
@@ -158,8 +160,8 @@ void register_tensor(py::module_& m) {
 
     m.def("empty", [](const Shape& shape, DType dt, const std::string& dev) {
         return Tensor::empty(shape, dt, parse_device(dev));
-    });
-    m.def("from_numpy", &from_numpy);
+    }, py::arg("shape"), py::arg("dtype"), py::arg("device"));
+    m.def("from_numpy", &from_numpy, py::arg("array"));
 }
 
 }  // namespace lamina::bind

@@ -11,6 +11,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .elementwise import _FLOATS, _check_leaf, _rebind, _records
+from .elementwise import _stand_in
 
 W = Tensor._wrap
 _A = _C.Act
@@ -23,13 +24,84 @@ class _Act(Function):
     @classmethod
     def forward(cls, ctx, x, p0, p1):
         c = _C.activation_forward(x._c, cls.act, p0, p1)
-        ctx.saved, ctx.p = (c if cls.saves_out else x._c), (p0, p1)
+        saved = c if cls.saves_out else x._c
+        if cls.act == _A.identity:
+            saved = _stand_in(saved)  # its gradient reads no values
+        ctx.saved, ctx.p = saved, (p0, p1)
         return W(c)
 
     @classmethod
     def backward(cls, ctx, dout):
         p0, p1 = ctx.p
         return W(_C.activation_backward(dout._c, ctx.saved, cls.act, p0, p1)), None, None
+
+    @classmethod
+    def backward_graph(cls, ctx, dout):
+        """The same gradient as differentiable lamina ops (create_graph=True)."""
+        act, (p0, p1), s = cls.act, ctx.p, ctx.saved
+        if act == _A.identity:
+            return dout, None, None
+        if act in _PIECEWISE_CONSTANT:
+            # relu, leaky_relu, step (straight-through): the slope is constant between kinks, so
+            # the C++ backward of ones gives it exactly, kinks and ties included.
+            ones = _C.empty(list(s.shape), s.dtype, s.device)
+            _C.fill_(ones, 1.0)
+            return dout * W(_C.activation_backward(ones, s, act, p0, p1)), None, None
+        if cls.saves_out:
+            y = ctx.output(s)
+            if act == _A.sigmoid:
+                return dout * y * (1.0 - y), None, None
+            if act == _A.tanh:
+                return dout * (1.0 - y * y), None, None
+            return dout * (1.0 - y * y) * 0.5, None, None  # bipolar sigmoid
+        if act == _A.gelu:  # needs erf, which is no lamina op: its gradient is an op of its own
+            return _GeluGrad.apply(dout, ctx.input(0, s)), None, None
+        x = ctx.input(0, s)
+        if act == _A.elu:  # x > 0: 1, else alpha * exp(x)
+            return dout.where(W(s) > 0.0, dout * x.exp() * p0), None, None
+        if act == _A.softplus:  # beta * x > threshold: 1 (linear part), else sigmoid(beta * x)
+            return dout.where(W(s) * p0 > p1, dout * sigmoid(x * p0)), None, None
+        if act == _A.gelu_tanh:
+            k, c = 0.79788456080286535588, 0.044715
+            x2 = x * x
+            t = tanh((x + x2 * x * c) * k)
+            slope = (1.0 + t) * 0.5 + x * (1.0 - t * t) * (1.0 + x2 * (3.0 * c)) * (0.5 * k)
+            return dout * slope, None, None
+        # step with the sigmoid surrogate: beta * s * (1 - s), s = sigmoid(beta * (x - threshold))
+        sg = sigmoid((x - p0) * p1)
+        return dout * sg * (1.0 - sg) * p1, None, None
+
+
+class _GeluGrad(Function):
+    """``dout * gelu'(x)`` (exact GELU) as an op of its own: gelu' needs erf, which is no lamina
+    op, so double backward goes through this Function; its own gradients are written with lamina
+    ops (gelu''(x) = pdf(x) * (2 - x^2)) and with itself, so every order is differentiable."""
+
+    @staticmethod
+    def forward(ctx, dout, x):
+        ctx.dout, ctx.x = dout._c, x._c
+        return W(_C.activation_backward(dout._c, x._c, _A.gelu, 0.0, 0.0))
+
+    @staticmethod
+    def _grads(ctx, g, dout, x):
+        nd, nx = ctx.needs_input_grad
+        dd = _GeluGrad.apply(g, x) if nd else None
+        dx = None
+        if nx:
+            pdf = (x * x * -0.5).exp() * 0.39894228040143267794
+            dx = g * dout * pdf * (2.0 - x * x)
+        return dd, dx
+
+    @staticmethod
+    def backward(ctx, g):
+        return _GeluGrad._grads(ctx, g, W(ctx.dout), W(ctx.x))
+
+    @staticmethod
+    def backward_graph(ctx, g):
+        return _GeluGrad._grads(ctx, g, ctx.input(0, ctx.dout), ctx.input(1, ctx.x))
+
+
+_PIECEWISE_CONSTANT = frozenset((_A.relu, _A.leaky_relu, _A.step_ste))
 
 
 _FN = {a: type(n, (_Act,), {"act": a, "saves_out": _C.activation_saves_output(a)}) for n, a in (

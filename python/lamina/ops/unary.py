@@ -12,6 +12,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .elementwise import _FLOATS, _U, W, _check_leaf, _rebind, _records, maximum, minimum
+from .elementwise import _stand_in
 
 # ---- unary --------------------------------------------------------------------------------------
 
@@ -21,12 +22,49 @@ class _Unary(Function):
     @classmethod
     def forward(cls, ctx, x):
         c = _C.unary_forward(x._c, cls.op)
-        ctx.x, ctx.out = x._c, c
+        # Keep only the values the gradient reads (the C++ backward reads the rest for shapes):
+        # a later in-place write to an unread one is then not an error, as in PyTorch.
+        reads_x, reads_out = _UNARY_READS[cls.op]
+        ctx.x = x._c if reads_x else _stand_in(x._c)
+        ctx.out = c if reads_out else _stand_in(c)
         return W(c)
 
     @classmethod
     def backward(cls, ctx, dout):
         return W(_C.unary_backward(dout._c, ctx.x, ctx.out, cls.op))
+
+    @classmethod
+    def backward_graph(cls, ctx, dout):
+        """The same gradient as differentiable lamina ops (create_graph=True)."""
+        op = cls.op
+        if op == _U.neg:
+            return -dout
+        if op == _U.sign:
+            return dout * 0.0
+        if op == _U.abs:  # sign(x) is piecewise constant: a constant factor (0 at 0, as the C++)
+            return dout * W(_C.unary_forward(ctx.x, _U.sign))
+        if op == _U.exp:
+            return dout * ctx.output(ctx.out)
+        if op == _U.sqrt:
+            return dout / (ctx.output(ctx.out) * 2.0)
+        if op == _U.reciprocal:
+            y = ctx.output(ctx.out)
+            return -dout * y * y
+        x = ctx.input(0, ctx.x)
+        if op == _U.log:
+            return dout / x
+        if op == _U.sin:
+            return dout * cos(x)
+        if op == _U.cos:
+            return -dout * sin(x)
+        return dout * x * 2.0  # square
+
+
+# (reads x, reads out) per op's backward
+_UNARY_READS = {_U.neg: (False, False), _U.exp: (False, True), _U.log: (True, False),
+                _U.sqrt: (False, True), _U.abs: (True, False), _U.sin: (True, False),
+                _U.cos: (True, False), _U.square: (True, False), _U.reciprocal: (False, True),
+                _U.sign: (False, False)}
 
 
 _UNARY = {op: type(n, (_Unary,), {"op": op}) for n, op in (
@@ -156,6 +194,18 @@ class Clamp(Function):
                                lo is not None, hi is not None)
         return W(dx), None, None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        # The pass-through mask is piecewise constant: the C++ backward of ones gives it exactly
+        # (1 where lo <= x <= hi, bounds included).
+        lo, hi = ctx.b
+        x = ctx.x
+        ones = _C.empty(list(x.shape), x.dtype, x.device)
+        _C.fill_(ones, 1.0)
+        mask = _C.clamp_backward(ones, x, 0.0 if lo is None else lo, 0.0 if hi is None else hi,
+                                 lo is not None, hi is not None)
+        return dout * W(mask), None, None
+
 
 def _clamp_args(input, min, max, name):
     if min is None and max is None:
@@ -217,6 +267,13 @@ class Where(Function):
         nx, ny = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
         dx, dy = _C.where_backward(dout._c, ctx.cond, list(xs), xd, list(ys), yd, nx, ny)
         return None, (None if dx is None else W(dx)), (None if dy is None else W(dy))
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        cond = W(ctx.cond)
+        dx = where(cond, dout, 0.0) if ctx.needs_input_grad[1] else None
+        dy = where(cond, 0.0, dout) if ctx.needs_input_grad[2] else None
+        return None, dx, dy
 
 
 def _scalar_tensor(s):

@@ -79,6 +79,21 @@ class Cat(Function):
             off += n
         return tuple(grads)
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        grads, off = [None], 0
+        for n, (shape, dt), need in zip(ctx.sizes, ctx.inputs_meta, ctx.needs_input_grad[1:]):
+            if n is None:
+                grads.append(W(_zeros_c(shape, dt)) if need else None)
+                continue
+            if need:
+                g = dout.narrow(ctx.dim, off, n)
+                grads.append(g if g._c.dtype == dt else g.to(D.from_c(dt)))
+            else:
+                grads.append(None)
+            off += n
+        return tuple(grads)
+
 
 def _tensor_list(tensors, op):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
@@ -119,6 +134,14 @@ class Stack(Function):
             out.append(None if g is None else W(g if g.dtype == dt else g.to_dtype(dt)))
         return tuple(out)
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        out = [None]
+        for i, (dt, need) in enumerate(zip(ctx.dts, ctx.needs_input_grad[1:])):
+            g = dout.select(ctx.dim, i) if need else None
+            out.append(None if g is None else (g if g._c.dtype == dt else g.to(D.from_c(dt))))
+        return tuple(out)
+
 
 def stack(tensors, dim: int = 0) -> Tensor:
     """Joins tensors of one shape along a new dimension ``dim``."""
@@ -145,6 +168,10 @@ class Split(Function):
     @staticmethod
     def backward(ctx, *douts):
         return W(_C.cat_forward([g._c for g in douts], ctx.dim)), None, None
+
+    @staticmethod
+    def backward_graph(ctx, *douts):
+        return Cat.apply(ctx.dim, *douts), None, None
 
 
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
@@ -220,6 +247,26 @@ class IndexSelect(Function):
     def backward(ctx, dout):
         return W(_C.index_backward(dout._c, list(ctx.in_shape), ctx.dim, [ctx.index])), None, None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return IndexAdd.apply(dout, ctx.in_shape, ctx.dim, ctx.index), None, None
+
+
+class IndexAdd(Function):
+    """dout -> zeros of the input's shape with dout's slices added at ``index`` along ``dim``:
+    index_select's gradient and its adjoint (so every order alternates between the two)."""
+
+    @staticmethod
+    def forward(ctx, dout, in_shape, dim, index_c):
+        ctx.dim, ctx.index = dim, index_c
+        return W(_C.index_backward(dout._c, list(in_shape), dim, [index_c]))
+
+    @staticmethod
+    def backward(ctx, ddx):
+        return IndexSelect.apply(ddx, ctx.dim, ctx.index), None, None, None
+
+    backward_graph = backward
+
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """Picks the entries ``index`` (1-D int64) along ``dim``: ``out.shape[dim] == len(index)``."""
@@ -239,6 +286,26 @@ class Gather(Function):
     @staticmethod
     def backward(ctx, dout):
         return W(_C.gather_backward(dout._c, list(ctx.in_shape), ctx.dim, ctx.index)), None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return GatherBackward.apply(dout, ctx.in_shape, ctx.dim, ctx.index), None, None
+
+
+class GatherBackward(Function):
+    """dout -> zeros of the input's shape with dout scatter-added at ``index``: gather's gradient
+    and its adjoint."""
+
+    @staticmethod
+    def forward(ctx, dout, in_shape, dim, index_c):
+        ctx.dim, ctx.index = dim, index_c
+        return W(_C.gather_backward(dout._c, list(in_shape), dim, index_c))
+
+    @staticmethod
+    def backward(ctx, ddx):
+        return Gather.apply(ddx, ctx.dim, W(ctx.index)), None, None, None
+
+    backward_graph = backward
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
@@ -269,6 +336,19 @@ class ScatterAdd(Function):
                 part.copy_(g)
                 g = full
             dsrc = W(g)
+        return dx, None, None, dsrc
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        dx = dout if ctx.needs_input_grad[0] else None
+        dsrc = None
+        if ctx.needs_input_grad[3]:
+            dsrc = Gather.apply(dout, ctx.dim, W(ctx.index))
+            if tuple(dsrc.shape) != tuple(ctx.src_shape):  # src larger than index: zeros beyond it
+                pads = []
+                for k in range(dsrc.ndim - 1, -1, -1):
+                    pads += [0, ctx.src_shape[k] - dsrc.shape[k]]
+                dsrc = ConstantPad.apply(dsrc, pads, 0.0)
         return dx, None, None, dsrc
 
 
@@ -419,6 +499,30 @@ class AdvancedIndex(Function):
         _C.index_put_(v, p.d, p.idx, dout._c.reshape(_flat_shape(v.shape, p)), True)
         return W(g), None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return AdvancedIndexBackward.apply(dout, ctx.p, ctx.meta), None
+
+
+class AdvancedIndexBackward(Function):
+    """dout -> zeros of the input's shape with dout index-added at the plan's positions: the
+    gradient of ``x[key]`` and its adjoint."""
+
+    @staticmethod
+    def forward(ctx, dout, p, meta):
+        ctx.p = p
+        shape, _, dev = meta
+        g = _zeros_c(shape, dout._c.dtype, dev)
+        v = _plan_view(g, p)
+        _C.index_put_(v, p.d, p.idx, dout._c.reshape(_flat_shape(v.shape, p)), True)
+        return W(g)
+
+    @staticmethod
+    def backward(ctx, ddx):
+        return AdvancedIndex.apply(ddx, ctx.p), None, None
+
+    backward_graph = backward
+
 
 def advanced_getitem(x: Tensor, key) -> Tensor:
     """``x[key]`` where key holds int64 / bool tensors, lists or numpy arrays (mixed with ints,
@@ -477,6 +581,40 @@ class SetItem(Function):
 
                 dv = sum_to(dv, tuple(vshape))
         return dx, dv, None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        key, p = ctx.key, ctx.p
+        dx = dv = None
+        if ctx.needs_input_grad[0]:
+            dx = ZeroIndexed.apply(dout, key, p)
+        if ctx.needs_input_grad[1]:
+            dv = dout[key] if p is None else AdvancedIndex.apply(dout, p)
+            vshape, vdt = ctx.vmeta
+            if dv._c.dtype != vdt:
+                dv = dv.to(D.from_c(vdt))
+            if tuple(dv.shape) != tuple(vshape):
+                from .reduce import sum_to
+
+                dv = sum_to(dv, tuple(vshape))
+        return dx, dv, None, None
+
+
+class ZeroIndexed(Function):
+    """g with the region ``x[key]`` set to zero: SetItem's gradient for x, its own adjoint."""
+
+    @staticmethod
+    def forward(ctx, g, key, p):
+        ctx.key, ctx.p = key, p
+        c = g._c.clone()
+        _write(c, key, p, _zeros_c([], c.dtype, c.device))
+        return W(c)
+
+    @staticmethod
+    def backward(ctx, ddx):
+        return ZeroIndexed.apply(ddx, ctx.key, ctx.p), None, None
+
+    backward_graph = backward
 
 
 class Overwrite(Function):
@@ -572,6 +710,12 @@ class ConstantPad(Function):
         if o.numel():
             i.copy_(o)
         return W(g), None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        # The adjoint of padding by ``pads`` is padding by ``-pads`` with zeros (crop the padded
+        # border, zero-fill what a negative pad cropped), so every order stays a ConstantPad.
+        return ConstantPad.apply(dout, [-v for v in ctx.pads], 0.0), None, None
 
 
 def _regions(out_c, in_c, pads):

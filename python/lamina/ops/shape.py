@@ -31,6 +31,10 @@ class Reshape(Function):
     def backward(ctx, dout):
         return W(dout._c.reshape(list(ctx.in_shape))), None, None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return dout.reshape(list(ctx.in_shape)), None, None
+
 
 class _ViewStep:
     """``c.view(shape)``: a view step that reshapes (autograd/views.py replays steps on bases)."""
@@ -90,6 +94,10 @@ class Transpose(Function):
     def backward(ctx, dout):
         return W(dout._c.transpose(*ctx.d)), None, None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return dout.transpose(*ctx.d), None, None
+
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swaps two dimensions (a view)."""
@@ -116,6 +124,10 @@ class Permute(Function):
     def backward(ctx, dout):
         return W(dout._c.permute(ctx.inv)), None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return dout.permute(ctx.inv), None
+
 
 def permute(x: Tensor, *dims) -> Tensor:
     """Reorders dimensions (a view)."""
@@ -134,6 +146,8 @@ class Expand(Function):
         from .reduce import sum_to
 
         return sum_to(dout, ctx.in_shape), None
+
+    backward_graph = backward  # sum_to is a differentiable Function
 
 
 def expand(x: Tensor, *shape) -> Tensor:
@@ -156,6 +170,10 @@ class Squeeze(Function):
     def backward(ctx, dout):
         return W(dout._c.reshape(list(ctx.in_shape))), None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return dout.reshape(list(ctx.in_shape)), None
+
 
 def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
     """Removes size-1 dimensions (all of them, or just ``dim`` if it has size 1)."""
@@ -172,6 +190,10 @@ class Unsqueeze(Function):
     def backward(ctx, dout):
         return W(dout._c.squeeze(ctx.dim)), None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return dout.squeeze(ctx.dim), None
+
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Inserts a size-1 dimension at ``dim``."""
@@ -186,6 +208,8 @@ class Contiguous(Function):
     @staticmethod
     def backward(ctx, dout):
         return dout
+
+    backward_graph = backward
 
 
 def contiguous(x: Tensor) -> Tensor:
@@ -203,6 +227,8 @@ class Clone(Function):
     @staticmethod
     def backward(ctx, dout):
         return dout
+
+    backward_graph = backward
 
 
 def clone(x: Tensor) -> Tensor:
@@ -228,6 +254,13 @@ class To(Function):
         if dt.is_floating_point:
             c = c.to_dtype(dt._c)
         return W(c), None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        dt, dev = ctx.src
+        dt = dt if dt.is_floating_point and dt is not dout.dtype else None
+        dev = dev if dev != dout.device else None
+        return (To.apply(dout, dt, dev) if dt is not None or dev is not None else dout), None, None
 
 
 def to(x: Tensor, dtype=None, device=None, copy: bool = False) -> Tensor:
@@ -312,6 +345,29 @@ class BasicIndex(Function):
         _C.fill_(g, 0.0)
         _basic_view(g, ctx.key).copy_(dout._c)
         return W(g), None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return BasicIndexBackward.apply(dout, ctx.key, ctx.in_shape), None
+
+
+class BasicIndexBackward(Function):
+    """dout (the indexed shape) -> zeros of the input's shape with dout in the indexed region: the
+    adjoint of BasicIndex, so gradients of any order alternate between the two."""
+
+    @staticmethod
+    def forward(ctx, dout, key, in_shape):
+        ctx.key = key
+        g = _C.empty(list(in_shape), dout._c.dtype, dout._c.device)
+        _C.fill_(g, 0.0)
+        _basic_view(g, key).copy_(dout._c)
+        return W(g)
+
+    @staticmethod
+    def backward(ctx, ddx):
+        return BasicIndex.apply(ddx, ctx.key), None, None
+
+    backward_graph = backward
 
 
 def getitem(x: Tensor, key) -> Tensor:

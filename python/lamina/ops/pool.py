@@ -10,6 +10,7 @@ from .. import _C
 from ..autograd.function import Function
 from ..tensor import Tensor
 from ._tuples import ntuple as _ntuple
+from .elementwise import _stand_in
 
 W = Tensor._wrap
 
@@ -48,7 +49,7 @@ class _MaxPool(Function):
 
     @staticmethod
     def _save(ctx, x, dims, out, idx):
-        ctx.save_for_backward(x)
+        ctx.x = _stand_in(x._c)  # backward reads only x's shape
         ctx.dims, ctx.idx = dims, idx
         idx = W(idx)
         ctx.mark_non_differentiable(idx)
@@ -56,8 +57,11 @@ class _MaxPool(Function):
 
     @staticmethod
     def backward(ctx, dout, _didx):
-        (x,) = ctx.saved_tensors
-        return W(_C.max_pool2d_backward(dout._c, ctx.idx, x._c, ctx.dims)), None
+        return W(_C.max_pool2d_backward(dout._c, ctx.idx, ctx.x, ctx.dims)), None
+
+    @staticmethod
+    def backward_graph(ctx, dout, _didx):
+        return _MaxPoolScatter.apply(dout, ctx.idx, ctx.x, ctx.dims), None
 
 
 class _MaxPool2x2(Function):
@@ -73,6 +77,59 @@ class _MaxPool2x2(Function):
         (x,) = ctx.saved_tensors
         return W(_C.max_pool2d_2x2_backward(dout._c, x._c))
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        # The indexed kernel finds the same argmax (first maximum, NaN wins) as the 2x2 one.
+        (x,) = ctx.saved_tensors
+        _, idx = _C.max_pool2d_forward(x._c, _C.PoolParams((2, 2), (2, 2), (0, 0), (1, 1), False, True, 0, 2))
+        return _MaxPoolScatter.apply(dout, idx, _stand_in(x._c), 2)
+
+
+class _MaxPoolScatter(Function):
+    """dout -> dx of max pooling: each output gradient added at its window's argmax (linear in
+    dout). Its gradient gathers at the same indices (``_MaxPoolGather``), so every order exists.
+    idx: the C++ int64 indices; x: a C++ tensor of the input's shape (values unread)."""
+
+    @staticmethod
+    def forward(ctx, dout, idx, x, dims):
+        ctx.idx, ctx.dims = idx, dims
+        return W(_C.max_pool2d_backward(dout._c, idx, x, dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _MaxPoolGather.apply(g, ctx.idx, ctx.dims), None, None, None
+
+    backward_graph = backward
+
+
+class _MaxPoolGather(Function):
+    """g (input-shaped) -> g at the argmax positions (output-shaped): the adjoint of
+    ``_MaxPoolScatter``. Indices are flat positions within each plane of the last ``dims`` axes."""
+
+    @staticmethod
+    def forward(ctx, g, idx, dims):
+        gc = g._c
+        ctx.idx, ctx.dims, ctx.x = idx, dims, _stand_in(gc)
+        gs, ishape = list(gc.shape), list(idx.shape)
+        plane = oplane = 1
+        for v in gs[len(gs) - dims:]:
+            plane *= v
+        for v in ishape[len(ishape) - dims:]:
+            oplane *= v
+        if idx.numel() == 0:
+            out = _C.empty(ishape, gc.dtype, gc.device)
+            _C.fill_(out, 0.0)
+            return W(out)
+        lead = idx.numel() // oplane
+        out = _C.gather_forward(gc.contiguous().reshape([lead, plane]), 1, idx.contiguous().reshape([lead, oplane]))
+        return W(out.reshape(ishape))
+
+    @staticmethod
+    def backward(ctx, dout):
+        return _MaxPoolScatter.apply(dout, ctx.idx, ctx.x, ctx.dims), None, None
+
+    backward_graph = backward
+
 
 class _AdaptiveMaxPool(_MaxPool):
     """Same scatter-to-argmax backward as max_pool2d."""
@@ -85,26 +142,63 @@ class _AdaptiveMaxPool(_MaxPool):
 class _AvgPool(Function):
     @staticmethod
     def forward(ctx, x, params):
-        ctx.save_for_backward(x)
+        ctx.x = _stand_in(x._c)  # backward reads only x's shape
         ctx.params = params
         return W(_C.avg_pool2d_forward(x._c, params))
 
     @staticmethod
     def backward(ctx, dout):
-        (x,) = ctx.saved_tensors
-        return W(_C.avg_pool2d_backward(dout._c, x._c, ctx.params)), None
+        return W(_C.avg_pool2d_backward(dout._c, ctx.x, ctx.params)), None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return _AvgPoolBackward.apply(dout, ctx.x, ctx.params), None
+
+
+class _AvgPoolBackward(Function):
+    """dout -> dx of avg_pool (linear; x: a C++ tensor of the input's shape). Its gradient is
+    avg_pool itself (the adjoint), so every order exists."""
+
+    @staticmethod
+    def forward(ctx, dout, x, params):
+        ctx.params = params
+        return W(_C.avg_pool2d_backward(dout._c, x, params))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _AvgPool.apply(g, ctx.params), None, None
+
+    backward_graph = backward
 
 
 class _AdaptiveAvgPool(Function):
     @staticmethod
     def forward(ctx, x, output_size):
-        ctx.save_for_backward(x)
+        ctx.x = _stand_in(x._c)  # backward reads only x's shape
         return W(_C.adaptive_avg_pool2d_forward(x._c, output_size))
 
     @staticmethod
     def backward(ctx, dout):
-        (x,) = ctx.saved_tensors
-        return W(_C.adaptive_avg_pool2d_backward(dout._c, x._c)), None
+        return W(_C.adaptive_avg_pool2d_backward(dout._c, ctx.x)), None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return _AdaptiveAvgPoolBackward.apply(dout, ctx.x), None
+
+
+class _AdaptiveAvgPoolBackward(Function):
+    """dout -> dx of adaptive_avg_pool2d (linear); its gradient is adaptive_avg_pool2d itself."""
+
+    @staticmethod
+    def forward(ctx, dout, x):
+        ctx.size = (int(dout.shape[-2]), int(dout.shape[-1]))
+        return W(_C.adaptive_avg_pool2d_backward(dout._c, x))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _AdaptiveAvgPool.apply(g, ctx.size), None
+
+    backward_graph = backward
 
 
 def max_pool2d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPair] = None,

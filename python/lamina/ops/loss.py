@@ -47,6 +47,39 @@ def _opt_c(t):
 
 # ---- cross_entropy / nll_loss ---------------------------------------------------------------
 
+def _class_dim(x) -> int:
+    return 1 if x.ndim >= 2 else 0
+
+
+def _per_position(dout, red, divisor, x):
+    """The upstream gradient per position, broadcastable against the logits (double backward)."""
+    if red == 0:
+        return dout.unsqueeze(1) if x.ndim >= 2 else dout
+    return dout / divisor if red == 1 else dout
+
+
+def _class_weight_b(weight_c, x):
+    """weight [C] shaped to broadcast over the logits' class dimension (a constant), or 1.0."""
+    if weight_c is None:
+        return 1.0
+    return W(weight_c).reshape([x.shape[_class_dim(x)]] + [1] * (x.ndim - _class_dim(x) - 1))
+
+
+def _class_targets(x, target_c, weight_c, ignore_index, ls):
+    """q (logits' shape, a constant): each position's weight on each class, (1 - ls) * w[t] at the
+    target class plus ls / C * w[c], zero at ignored positions. Cross-entropy's gradient is
+    s * (sum_c q * softmax(x) - q); NLL's is -s * q (with ls = 0)."""
+    xc = x._c
+    ones = _C.empty(list(target_c.shape), xc.dtype, xc.device)
+    _C.fill_(ones, 1.0)
+    q = W(_C.nll_backward(ones, xc, target_c, weight_c, 1.0, ignore_index, 0)) * (-(1.0 - ls))
+    if ls > 0:
+        cd = _class_dim(x)
+        valid = (W(target_c) != ignore_index).to(x.dtype)
+        q = q + (valid.unsqueeze(cd) if x.ndim >= 2 else valid) * _class_weight_b(weight_c, x) * (ls / x.shape[cd])
+    return q
+
+
 class CrossEntropy(Function):
     @staticmethod
     def forward(ctx, logits, target, weight, ignore_index, label_smoothing, red):
@@ -63,6 +96,16 @@ class CrossEntropy(Function):
         dx = _C.cross_entropy_backward(dout._c, logits._c, target._c, _opt_c(weight), lse._c, denom,
                                        ignore_index, ls, red)
         return W(dx), None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        logits, target, weight, _ = ctx.saved_tensors
+        denom, ignore_index, ls, red = ctx.args
+        x = ctx.input(0, logits._c)
+        cd = _class_dim(x)
+        q = _class_targets(x, target._c, _opt_c(weight), ignore_index, ls)
+        dx = _per_position(dout, red, denom, x) * (q.sum(cd, keepdim=True) * x.softmax(cd) - q)
+        return dx, None, None, None, None, None
 
 
 class CrossEntropyProb(Function):
@@ -81,6 +124,24 @@ class CrossEntropyProb(Function):
         dx, dt = _C.cross_entropy_prob_backward(dout._c, logits._c, target._c, _opt_c(weight), lse._c, ls, red,
                                                 bool(need[0]), bool(need[1]))
         return (W(dx) if need[0] else None), (W(dt) if need[1] else None), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        logits, target, weight, _ = ctx.saved_tensors
+        ls, red = ctx.args
+        need = ctx.needs_input_grad
+        x, t = ctx.input(0, logits._c), ctx.input(1, target._c)
+        cd = _class_dim(x)
+        C = x.shape[cd]
+        s = _per_position(dout, red, float(x.numel() // C) if C else 1.0, x)
+        wb = _class_weight_b(_opt_c(weight), x)
+        dx = dt = None
+        if need[0]:
+            wq = (t * (1.0 - ls) + ls / C) * wb
+            dx = s * (wq.sum(cd, keepdim=True) * x.softmax(cd) - wq)
+        if need[1]:
+            dt = -(s * (1.0 - ls)) * wb * x.log_softmax(cd)
+        return dx, dt, None, None, None
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -116,6 +177,13 @@ class NLL(Function):
         return W(_C.nll_backward(dout._c, x._c, target._c, _opt_c(weight), denom, ignore_index, red)), \
             None, None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        x, target, weight = ctx.saved_tensors
+        denom, ignore_index, red = ctx.args
+        q = _class_targets(x, target._c, _opt_c(weight), ignore_index, 0.0)
+        return -(_per_position(dout, red, denom, x) * q), None, None, None, None
+
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
@@ -144,6 +212,56 @@ class Pointwise(Function):
         dx, dt = _C.pointwise_loss_backward(kind, dout._c, x._c, target._c, _opt_c(weight), _opt_c(pos_weight),
                                             param, reduce, divisor, bool(need[0]), bool(need[1]))
         return (W(dx) if need[0] else None), (W(dt) if need[1] else None), None, None, None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        x, target, weight, pos_weight = ctx.saved_tensors
+        kind, param, reduce, divisor = ctx.args
+        need = ctx.needs_input_grad
+        x, t = ctx.input(0, x._c), ctx.input(1, target._c)
+        g = dout / divisor if reduce else dout
+        if weight is not None:
+            g = g * weight
+        dx, dt = _pointwise_grads(kind, x, t, pos_weight, param, need[0], need[1])
+        return (g * dx if need[0] else None), (g * dt if need[1] else None), None, None, None, None, None, None
+
+
+def _pointwise_grads(kind, x, t, pw, param, need_x, need_t):
+    """d loss / d input and d loss / d target per element, as differentiable lamina ops (the
+    formulas of cpp/ops/loss.cpp pointwise_grad)."""
+    if kind in (_MSE, _L1, _HUBER, _SMOOTH_L1):
+        d = x - t
+        if kind == _MSE:
+            a = d * 2.0
+        elif kind == _L1 or (kind == _SMOOTH_L1 and param == 0):
+            a = d.sign()
+        elif kind == _HUBER:
+            a = d.where(d.abs() < param, d.sign() * param)
+        else:
+            a = (d / param).where(d.abs() < param, d.sign())
+        return a, -a
+    dx = dt = None
+    if kind == _BCE:
+        if need_x:
+            dx = (x - t) / (x * (1.0 - x)).clamp(min=1e-12)
+        if need_t:
+            dt = (1.0 - x).log() - x.log()
+    elif kind == _BCE_LOGITS:
+        if need_x:
+            dx = x.sigmoid() - t if pw is None else ((pw - 1.0) * t + 1.0) * x.sigmoid() - pw * t
+        if need_t:
+            if pw is None:
+                dt = -x
+            else:
+                softplus_neg = (-x).clamp(min=0.0) + ((-x.abs()).exp() + 1.0).log()
+                dt = (pw - 1.0) * softplus_neg - x
+    else:  # KL divergence; param != 0: the target holds log-probabilities
+        if param != 0:
+            et = t.exp()
+            dx, dt = -et, et * (t - x + 1.0)
+        else:
+            dx, dt = -t, t.log() + 1.0 - x
+    return dx, dt
 
 
 def _pointwise(op, kind, input, target, reduction, param=0.0, weight=None, pos_weight=None, same_shape=False,

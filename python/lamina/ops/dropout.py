@@ -30,6 +30,27 @@ class Dropout(Function):
         p, seed, offset = ctx.state
         return W(_C.dropout_backward(dout._c, p, seed, offset)), None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        return DropoutMask.apply(dout, ctx.state), None
+
+
+class DropoutMask(Function):
+    """g * mask / (1 - p), with the mask rebuilt from dropout's saved (seed, offset): dropout's
+    gradient, and its own adjoint (so gradients of any order stay a DropoutMask)."""
+
+    @staticmethod
+    def forward(ctx, g, state):
+        ctx.state = state
+        p, seed, offset = state
+        return W(_C.dropout_backward(g._c, p, seed, offset))
+
+    @staticmethod
+    def backward(ctx, dg):
+        return DropoutMask.apply(dg, ctx.state), None
+
+    backward_graph = backward
+
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Randomly zeroes elements with probability ``p`` during training, scaling survivors by

@@ -30,6 +30,35 @@ class Embedding(Function):
         g = _C.embedding_backward(dout._c, ctx.input, ctx.num_weights, ctx.padding_idx, ctx.scale_grad_by_freq)
         return None, W(g), None, None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        g = EmbeddingBackward.apply(dout, ctx.input, ctx.num_weights, ctx.padding_idx, ctx.scale_grad_by_freq)
+        return None, g, None, None
+
+
+class EmbeddingBackward(Function):
+    """dout ``ids.shape + (D,)`` -> the weight's gradient ``(num_weights, D)``: rows index-added
+    (row ``padding_idx`` zero, scaled by 1 / count with scale_grad_by_freq). It is linear in dout;
+    its adjoint looks the rows back up with the same per-row scale, through Embedding itself."""
+
+    @staticmethod
+    def forward(ctx, dout, ids_c, num_weights, padding_idx, scale_grad_by_freq):
+        ctx.ids, ctx.args = ids_c, (num_weights, padding_idx, scale_grad_by_freq)
+        return W(_C.embedding_backward(dout._c, ids_c, num_weights, padding_idx, scale_grad_by_freq))
+
+    @staticmethod
+    def backward(ctx, dg):
+        n, pi, by_freq = ctx.args
+        ones = _C.empty(list(ctx.ids.shape) + [1], dg._c.dtype, dg._c.device)
+        _C.fill_(ones, 1.0)
+        counts = W(_C.embedding_backward(ones, ctx.ids, n, pi, False))  # (n, 1); 0 at padding_idx
+        scale = (counts > 0).to(dg.dtype)
+        if by_freq:
+            scale = scale / counts.clamp(min=1.0)
+        return Embedding.apply(W(ctx.ids), dg * scale, -1, False), None, None, None, None
+
+    backward_graph = backward
+
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
               norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:

@@ -14,6 +14,7 @@ from .. import _C
 from .. import _dtype as D
 from ..autograd.function import Function
 from ..tensor import Tensor
+from .elementwise import _stand_in
 
 W = Tensor._wrap
 
@@ -29,10 +30,11 @@ def _sum_to(g, like: Tensor):
     if g is None:
         return None
     g = W(g)
-    if tuple(g.shape) != tuple(like.shape):
+    shape = like if isinstance(like, tuple) else tuple(like.shape)
+    if tuple(g.shape) != shape:
         from .reduce import sum_to
 
-        g = sum_to(g, like.shape)
+        g = sum_to(g, shape)
     return g
 
 
@@ -42,7 +44,9 @@ class ScaledDotProductAttention(Function):
         out, probs, weights, seed, offset = _C.sdpa_forward(
             q._c, k._c, v._c, None if mask is None else mask._c, dropout_p, is_causal, scale, need_weights,
             safe_softmax)
-        ctx.save_for_backward(q, k, v, mask)
+        ctx.save_for_backward(q, k, v)
+        # backward reads only the mask's shape (and a float mask's place in the graph)
+        ctx.mask = None if mask is None else _stand_in(mask._c)
         ctx.probs = probs
         ctx.state = (dropout_p, seed, offset, scale)
         if need_weights:
@@ -51,13 +55,54 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward(ctx, dout, dweights=None):
-        q, k, v, mask = ctx.saved_tensors
+        q, k, v = ctx.saved_tensors
         p, seed, offset, scale = ctx.state
         nq, nk, nv, nm = (bool(n) for n in ctx.needs_input_grad[:4])
         dq, dk, dv, dm = _C.sdpa_backward(dout._c, None if dweights is None else dweights._c, q._c, k._c, v._c,
                                           ctx.probs, p, seed, offset, scale, nq, nk, nv, nm)
         return (_sum_to(dq, q) if nq else None, _sum_to(dk, k) if nk else None, _sum_to(dv, v) if nv else None,
-                _sum_to(dm, mask) if nm else None, None, None, None, None, None)
+                _sum_to(dm, tuple(ctx.mask.shape)) if nm else None, None, None, None, None, None)
+
+    @staticmethod
+    def backward_graph(ctx, dout, dweights=None):
+        """create_graph=True: the backward's formulas (see cpp/ops/attention.h) as differentiable lamina
+        ops. P is rebuilt from the saved probabilities P0 as softmax(log P0 + A - A.detach()) with
+        A = scale * Q K^T (+ a float mask): the values are P0 (masking, causality and fully masked
+        rows included) and every derivative is softmax's. Dropout reuses the forward's mask."""
+        qs, ks, vs = ctx.saved_tensors
+        p, seed, offset, scale = ctx.state
+        nq, nk, nv, nm = (bool(n) for n in ctx.needs_input_grad[:4])
+        q, k, v = ctx.input(0, qs._c), ctx.input(1, ks._c), ctx.input(2, vs._c)
+        p0 = W(ctx.probs)
+        prob = p0
+        if nq or nk or nm:
+            a = q.matmul(k.transpose(-2, -1)) * scale
+            if nm:
+                a = a + ctx.input(3, ctx.mask)
+            e = p0 * (a - a.detach()).exp()
+            z = e.sum(-1, keepdim=True)
+            z0 = z.detach()
+            prob = e / z.where(z0 != 0, 1.0)  # an all-masked row: P0 = 0 (safe softmax) or NaN
+        drop = None
+        if p > 0.0:
+            drop = W(_C.dropout_mask(list(ctx.probs.shape), ctx.probs.dtype, p, seed, offset))
+        pd = prob if drop is None else prob * drop  # the probabilities that multiplied V
+        dq = dk = dv = dm = None
+        if nv:
+            dv = pd.transpose(-2, -1).matmul(dout)
+        if nq or nk or nm:
+            dpd = dout.matmul(v.transpose(-2, -1))
+            if dweights is not None:
+                dpd = dpd + dweights
+            dp = dpd if drop is None else dpd * drop
+            ds = prob * (dp - (dp * prob).sum(-1, keepdim=True))
+            if nq:
+                dq = ds.matmul(k) * scale
+            if nk:
+                dk = ds.transpose(-2, -1).matmul(q) * scale
+            if nm:
+                dm = ds
+        return dq, dk, dv, dm, None, None, None, None, None
 
 
 def _attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,

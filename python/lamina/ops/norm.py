@@ -28,7 +28,7 @@ class BatchNorm(Function):
         out, mean, invstd = _C.batch_norm_forward(x._c, _c(running_mean), _c(running_var), _c(weight), _c(bias),
                                                   training, momentum, eps)
         ctx.save_for_backward(x, weight)
-        ctx.stats, ctx.training = (mean, invstd), training
+        ctx.stats, ctx.training, ctx.eps = (mean, invstd), training, eps
         return W(out)
 
     @staticmethod
@@ -39,6 +39,39 @@ class BatchNorm(Function):
                                             need[0], need[3], need[4])
         return (W(dx) if need[0] else None, None, None, W(dw) if need[3] else None,
                 W(db) if need[4] else None, None, None, None)
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        # The closed form as lamina ops (every dim but C reduced; xhat = (x - mean) * invstd):
+        # training: dx = invstd * (gw - mean(gw) - xhat * mean(gw * xhat)), gw = dout * weight, with
+        # mean and invstd functions of x; eval: dx = gw * invstd (running statistics are constants);
+        # dweight = sum(dout * xhat), dbias = sum(dout).
+        x, weight = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        x = ctx.input(0, x._c)
+        dims = [0] + list(range(2, x.ndim))
+        bshape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+        w = None if weight is None else ctx.input(3, weight._c).reshape(bshape)
+        if ctx.training:
+            xc = x - x.mean(dims, keepdim=True)
+            r = ((xc * xc).mean(dims, keepdim=True) + ctx.eps) ** -0.5
+        else:
+            mean, invstd = (W(s if s.dtype == x._c.dtype else s.to_dtype(x._c.dtype)).reshape(bshape)
+                            for s in ctx.stats)
+            xc, r = x - mean, invstd
+        xhat = xc * r
+        dx = dw = db = None
+        if need[0]:
+            gw = dout if w is None else dout * w
+            if ctx.training:
+                dx = r * (gw - gw.mean(dims, keepdim=True) - xhat * (gw * xhat).mean(dims, keepdim=True))
+            else:
+                dx = gw * r
+        if need[3]:
+            dw = (dout * xhat).sum(dims)
+        if need[4]:
+            db = dout.sum(dims)
+        return dx, None, None, dw, db, None, None, None
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
@@ -64,7 +97,7 @@ class LayerNorm(Function):
     def forward(ctx, x, shape, weight, bias, eps):
         out, mean, rstd = _C.layer_norm_forward(x._c, shape, _c(weight), _c(bias), eps)
         ctx.save_for_backward(x, weight)
-        ctx.shape, ctx.stats = shape, (mean, rstd)
+        ctx.shape, ctx.stats, ctx.eps = shape, (mean, rstd), eps
         return W(out)
 
     @staticmethod
@@ -74,6 +107,29 @@ class LayerNorm(Function):
         dx, dw, db = _C.layer_norm_backward(dout._c, x._c, ctx.shape, _c(weight), ctx.stats[0], ctx.stats[1],
                                             need[0], need[2], need[3])
         return (W(dx) if need[0] else None, None, W(dw) if need[2] else None, W(db) if need[3] else None, None)
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        # Closed form as lamina ops over the trailing normalized dims (xhat = (x - mean) * rstd):
+        # dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)), gw = dout * weight;
+        # dweight = sum over the leading dims of dout * xhat, dbias = sum of dout.
+        x, weight = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        x = ctx.input(0, x._c)
+        k = len(ctx.shape)
+        dims, lead = list(range(x.ndim - k, x.ndim)), list(range(x.ndim - k))
+        xc = x - x.mean(dims, keepdim=True)
+        r = ((xc * xc).mean(dims, keepdim=True) + ctx.eps) ** -0.5
+        xhat = xc * r
+        dx = dw = db = None
+        if need[0]:
+            gw = dout if weight is None else dout * ctx.input(2, weight._c)
+            dx = r * (gw - gw.mean(dims, keepdim=True) - xhat * (gw * xhat).mean(dims, keepdim=True))
+        if need[2]:
+            dw = (dout * xhat).sum(lead) if lead else dout * xhat
+        if need[3]:
+            db = dout.sum(lead) if lead else dout
+        return dx, None, dw, db, None
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,

@@ -355,3 +355,29 @@ if __name__ == "__main__":
     import sys
 
     {"stress": _stress_main, "conv": _conv_main}[sys.argv[1]]()
+
+
+def test_shared_leaf_gradients_accumulate_without_lost_updates():
+    """Regression: threads calling .backward() on one model at once must not lose .grad updates
+    (the accumulation's read-add-write released the GIL between the read and the write)."""
+    import threading
+
+    lamina.manual_seed(0)
+    lin = lamina.nn.Linear(256, 256)
+    x = lamina.randn(64, 256)
+    n_threads, n_iter = 4, 15
+
+    def work():
+        for _ in range(n_iter):
+            lin(x).sum().backward()
+
+    ts = [threading.Thread(target=work) for _ in range(n_threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    got = lin.weight.grad.numpy().copy()
+    lin.weight.grad = None
+    lin(x).sum().backward()
+    one = lin.weight.grad.numpy()
+    np.testing.assert_allclose(got, one * (n_threads * n_iter), rtol=1e-4)

@@ -1,21 +1,24 @@
 """Backpropagation: walks the graph from the outputs in reverse topological order, calling each
 node's backward once every gradient for its outputs has arrived, and accumulating into leaves.
+
+The engine sits below ``lamina.ops`` and imports nothing from it: where it needs an op on a
+gradient (adding two, reducing a broadcast one) it uses the Tensor's operators and methods, as
+PyTorch's engine does, so with ``create_graph=True`` those steps are recorded too.
 """
 from __future__ import annotations
 
+import threading
+
 from .. import _C
+from ..tensor import Tensor
 from . import grad_mode
 from .function import AccumulateGrad, Context, Node, _edge
-
-Tensor = None  # lamina.Tensor, set by lamina/tensor.py (circular import)
 
 
 def _sum_to(grad, shape, node_name):
     """Reduces a broadcast gradient back to an input's shape (or says which op got it wrong)."""
-    from ..ops.reduce import sum_to
-
     try:
-        return sum_to(grad, tuple(shape))
+        return grad.sum_to_size(tuple(shape))  # ops/reduce.py's sum_to
     except ValueError:
         raise RuntimeError(
             f"{node_name} returned a gradient of shape {list(grad.shape)} for an input of shape "
@@ -24,27 +27,31 @@ def _sum_to(grad, shape, node_name):
 
 
 def _check_finite(node, grads):
-    from ..ops.elementwise import all_finite
-
     for g in grads:
-        if g is not None and g.dtype.is_floating_point and not all_finite(g):
+        if g is not None and g.dtype.is_floating_point and not _C.all_finite(g._c):
             raise RuntimeError(
                 f"Function '{node.name}' returned nan or inf values in its gradient "
                 f"(raised by lamina.autograd.detect_anomaly)"
             )
 
 
+# Threads running backward through one model at once add into the same .grad: the read-add-write
+# below must not interleave (the add releases the GIL), as PyTorch's AccumulateGrad holds a mutex.
+_accumulate_lock = threading.Lock()
+
+
 def _accumulate_into_leaf(leaf, g, create_graph):
     if tuple(g.shape) != tuple(leaf.shape):
         g = _sum_to(g, leaf.shape, "AccumulateGrad")
-    if leaf.grad is None:
-        # Own the memory unless building a higher-order graph: a later in-place accumulation
-        # must not write into a tensor that an op (or the user) still holds.
-        leaf.grad = g if create_graph else Tensor._wrap(g._c.clone())
-    elif create_graph:
-        leaf.grad = leaf.grad + g
-    else:
-        leaf.grad._c.copy_(_C.add_forward(leaf.grad._c, g._c, 1.0))
+    with _accumulate_lock:
+        if leaf.grad is None:
+            # Own the memory unless building a higher-order graph: a later in-place accumulation
+            # must not write into a tensor that an op (or the user) still holds.
+            leaf.grad = g if create_graph else Tensor._wrap(g._c.clone())
+        elif create_graph:
+            leaf.grad = leaf.grad + g
+        else:
+            leaf.grad._c.copy_(_C.add_forward(leaf.grad._c, g._c, 1.0))
 
 
 class _DelayedError:

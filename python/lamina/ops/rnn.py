@@ -12,6 +12,7 @@ from .. import _C
 from .. import _dtype as D
 from ..autograd.function import Function
 from ..tensor import Tensor
+from .indexing import cat as _cat, stack as _stack
 
 W = Tensor._wrap
 
@@ -35,6 +36,8 @@ class RnnSequence(Function):
         if ctx.needs_input_grad:
             ctx.mode, ctx.lengths, ctx.reverse, ctx.cell = mode, lengths, reverse, x.ndim == 2
             ctx.saved, ctx.w_ih, ctx.w_hh = list(r[3:]), w_ih._c, w_hh._c
+            # read only by the double backward (backward_graph), which recomputes the gates
+            ctx.b_ih, ctx.b_hh = (None if b is None else b._c for b in (b_ih, b_hh))
         # Only tensors go back to Function.apply (a None output would be confused with None args).
         res = (W(hn),) if x.ndim == 2 else (W(out), W(hn))
         return res + (W(cn),) if cn is not None else res
@@ -52,6 +55,134 @@ class RnnSequence(Function):
                                      None if dcn is None else dcn._c, ctx.saved, ctx.w_ih, ctx.w_hh, ctx.lengths,
                                      ctx.reverse, needs)
         return (None, None, None) + tuple(None if g is None else W(g) for g in r)
+
+    @staticmethod
+    def backward_graph(ctx, *grads):
+        """create_graph=True: the layer re-run step by step as differentiable lamina ops from the
+        saved inputs, then backpropagated through time by hand with the formulas of
+        cpp/ops/rnn_cells.h, so the returned gradients are in the graph."""
+        dout, grads = (None, grads) if ctx.cell else (grads[0], grads[1:])
+        dhn = grads[0]
+        dcn = grads[1] if len(grads) > 1 else None
+        mode, lstm, gru = ctx.mode, ctx.mode == "lstm", ctx.mode == "gru"
+        xs, hprev, _act, _aux, cprev = ctx.saved
+        T = xs.shape[0] if not ctx.cell else 1
+        first = T - 1 if ctx.reverse else 0
+        x = ctx.input(3, xs)
+        if ctx.cell:
+            x = x.unsqueeze(0)
+        h0c = hprev.select(0, first) if T else hprev
+        h = ctx.input(4, h0c)
+        c = ctx.input(5, cprev.select(0, first)) if lstm else None
+        w_ih, w_hh = ctx.input(6, ctx.w_ih), ctx.input(7, ctx.w_hh)
+        b_ih = None if ctx.b_ih is None else ctx.input(8, ctx.b_ih)
+        b_hh = None if ctx.b_hh is None else ctx.input(9, ctx.b_hh)
+        H = w_hh.shape[1]
+        lens = None if ctx.lengths is None else ctx.lengths.numpy()
+        order = [T - 1 - s for s in range(T)] if ctx.reverse else list(range(T))
+        steps = []  # per step: (t, valid mask, h_prev, c_prev, cached gate values)
+        for t in order:
+            xt = x[t]
+            gi = xt.matmul(w_ih.t()) if b_ih is None else xt.matmul(w_ih.t()) + b_ih
+            gh = h.matmul(w_hh.t()) if b_hh is None else h.matmul(w_hh.t()) + b_hh
+            m = None
+            if lens is not None:
+                mv = (t < lens).astype(np.float64).reshape(-1, 1)
+                m = W(_C.from_numpy(mv).to_dtype(xs.dtype))
+            cn = None
+            if mode in ("rnn_tanh", "rnn_relu"):
+                pre = gi + gh
+                hn = pre.tanh() if mode == "rnn_tanh" else pre.relu()
+                cache = (hn,)
+            elif lstm:
+                i, f, g, o = (gi + gh).chunk(4, 1)
+                i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+                cn = f * c + i * g
+                tc = cn.tanh()
+                hn = o * tc
+                cache = (i, f, g, o, tc)
+            else:
+                ir, iz, in_ = gi.chunk(3, 1)
+                hr, hz, hn_ = gh.chunk(3, 1)
+                r, z = (ir + hr).sigmoid(), (iz + hz).sigmoid()
+                n = (in_ + r * hn_).tanh()
+                hn = n + z * (h - n)
+                cache = (r, z, n, hn_)
+            steps.append((t, m, h, c, cache))
+            if m is None:
+                h, c = hn, cn
+            else:
+                h = m * hn + (1.0 - m) * h
+                c = None if cn is None else m * cn + (1.0 - m) * c
+        # Backpropagation through time.
+        dh, dc = dhn, dcn
+        dgis, dghs = [None] * T, [None] * T
+        needs = ctx.needs_input_grad
+        for t, m, hp, cp, cache in reversed(steps):
+            # h_new = m * h' + (1 - m) * h_prev and out_t = m * h' (m = 1 without lengths)
+            go = dh if dout is None else dh + dout[t]
+            dh_skip = None
+            if m is not None:
+                go, dh_skip = m * go, (1.0 - m) * dh
+            if mode in ("rnn_tanh", "rnn_relu"):
+                (hn,) = cache
+                dg = go * (1.0 - hn * hn) if mode == "rnn_tanh" else go * (hn.detach() > 0).to(hn.dtype)
+                dgi = dgh = dg
+                dh_direct = None
+            elif lstm:
+                i, f, g, o, tc = cache
+                dcm = dc if m is None else m * dc
+                dct = dcm + go * o * (1.0 - tc * tc)
+                do = go * tc * o * (1.0 - o)
+                di = dct * g * i * (1.0 - i)
+                df = dct * cp * f * (1.0 - f)
+                dgg = dct * i * (1.0 - g * g)
+                dgi = dgh = _cat([di, df, dgg, do], 1)
+                dc = dct * f if m is None else dct * f + (1.0 - m) * dc
+                dh_direct = None
+            else:
+                r, z, n, hn_ = cache
+                dn = go * (1.0 - z)
+                dni = dn * (1.0 - n * n)
+                dnh = dni * r
+                dr = dni * hn_ * r * (1.0 - r)
+                dz = go * (hp - n) * z * (1.0 - z)
+                dgi, dgh = _cat([dr, dz, dni], 1), _cat([dr, dz, dnh], 1)
+                dh_direct = go * z
+            dgis[t], dghs[t] = dgi, dgh
+            dh = dgh.matmul(w_hh)
+            if dh_direct is not None:
+                dh = dh + dh_direct
+            if dh_skip is not None:
+                dh = dh + dh_skip
+        dx = dhx = dcx = dwih = dwhh = dbih = dbhh = None
+        if T:
+            dgi_all, dgh_all = _stack(dgis), _stack(dghs)  # [T, B, G*H]
+            if needs[3]:
+                dx = dgi_all.matmul(w_ih)
+                if ctx.cell:
+                    dx = dx.squeeze(0)
+            if needs[6]:
+                dwih = dgi_all.reshape(-1, dgi_all.shape[-1]).t().matmul(x.reshape(-1, x.shape[-1]))
+            if needs[7]:
+                hps = _stack([hp for _, _, hp, _, _ in sorted(steps, key=lambda e: e[0])])
+                dwhh = dgh_all.reshape(-1, dgh_all.shape[-1]).t().matmul(hps.reshape(-1, H))
+            if needs[8]:
+                dbih = dgi_all.sum(0).sum(0)
+            if needs[9]:
+                dbhh = dgh_all.sum(0).sum(0)
+        else:
+            if needs[3]:
+                dx = x * 0.0
+            zero = lambda w: w * 0.0  # noqa: E731
+            dwih, dwhh = (zero(w_ih) if needs[6] else None), (zero(w_hh) if needs[7] else None)
+            dbih = zero(b_ih) if needs[8] else None
+            dbhh = zero(b_hh) if needs[9] else None
+        if needs[4]:
+            dhx = dh
+        if needs[5] and lstm:
+            dcx = dc
+        return (None, None, None, dx, dhx, dcx, dwih, dwhh, dbih, dbhh)
 
 
 def _check_mode(op: str, mode) -> int:

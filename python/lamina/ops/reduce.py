@@ -63,6 +63,11 @@ class SumTo(Function):
         return W(dout._c.reshape(list(_keep_shape_for_sum_to(ctx.in_shape, dout.shape))).expand(
             list(ctx.in_shape)).contiguous()), None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        keep = _keep_shape_for_sum_to(ctx.in_shape, dout.shape)
+        return dout.reshape(keep).expand(list(ctx.in_shape)), None
+
 
 def _keep_shape_for_sum_to(in_shape, shape):
     lead = len(in_shape) - len(shape)
@@ -93,6 +98,29 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, dout):
         return W(_C.sum_backward(dout._c, list(ctx.in_shape), ctx.dims, ctx.scale)), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        g = _expand_back(dout, ctx.in_shape, ctx.dims)
+        return (g * ctx.scale if ctx.scale != 1.0 else g), None, None, None
+
+
+def _keep_shape(in_shape, dims) -> list:
+    """``in_shape`` with the reduced ``dims`` ([] = all) set to 1: a reduction's keepdim shape."""
+    nd = len(in_shape)
+    red = {d % nd for d in dims} if dims else set(range(nd))
+    return [1 if i in red else s for i, s in enumerate(in_shape)]
+
+
+def _expand_back(dout, in_shape, dims):
+    """A reduction's output gradient broadcast back over the input (differentiable)."""
+    return dout.reshape(_keep_shape(in_shape, dims)).expand(list(in_shape))
+
+
+def _ones_c(shape, dtype, device):
+    c = _C.empty(list(shape), dtype, device)
+    _C.fill_(c, 1.0)
+    return c
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
@@ -125,6 +153,28 @@ class Prod(Function):
         (x,) = ctx.saved_tensors
         return W(_C.prod_backward(dout._c, x._c, ctx.dims)), None, None
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        (x,) = ctx.saved_tensors
+        shape, dims = list(x.shape), ctx.dims
+        g = _expand_back(dout, shape, dims)
+        if not builtins.bool((W(x._c) == 0.0).any().item()):
+            return g * Prod.apply(x, dims, True) / x, None, None
+        # Zeros: the product of the other elements of each line, as a product over an R x R
+        # matrix whose diagonal is 1 (exact, like the C++; R^2 memory, only on this path).
+        nd = len(shape)
+        red = sorted({d % nd for d in dims}) if dims else list(range(nd))
+        kept = [d for d in range(nd) if d not in red]
+        perm = kept + red
+        r = _count(shape, red)
+        xl = x.permute(perm).reshape(-1, r)
+        i = W(_C.arange(0, r, 1, D.int64._c, x._c.device))
+        eye = i.unsqueeze(1) == i.unsqueeze(0)
+        others = Prod.apply(xl.unsqueeze(1).expand(xl.shape[0], r, r).where(~eye, 1.0), [2], False)
+        inv = [perm.index(d) for d in range(nd)]
+        others = others.reshape([shape[d] for d in perm]).permute(inv)
+        return g * others, None, None
+
 
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product of all elements, or over ``dim`` (gradient exact even with zeros)."""
@@ -156,6 +206,19 @@ class MaxDim(Function):
             i = i.unsqueeze(ctx.dim)
         return W(_C.max_dim_backward(d, i, list(ctx.in_shape), ctx.dim)), None, None, None
 
+    @staticmethod
+    def backward_graph(ctx, dvals, didx):
+        # The gradient goes to the chosen index (the first on ties): a constant one-hot mask.
+        (idx,) = ctx.saved_tensors
+        i = idx._c
+        shape = list(ctx.in_shape)
+        d = dvals
+        if not ctx.keepdim and len(shape) > 0:
+            d = d.unsqueeze(ctx.dim)
+            i = i.unsqueeze(ctx.dim)
+        mask = _C.max_dim_backward(_ones_c(i.shape, dvals._c.dtype, dvals._c.device), i, shape, ctx.dim)
+        return d.expand(shape) * W(mask), None, None, None
+
 
 class Amax(Function):
     @staticmethod
@@ -169,6 +232,13 @@ class Amax(Function):
     def backward(ctx, dout):
         x, out = ctx.saved_tensors
         return W(_C.amax_backward(dout._c, x._c, out._c, ctx.dims)), None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        # Shared evenly among ties: constant weights 1/count, from the C++ backward of ones.
+        x, out = ctx.saved_tensors
+        wts = _C.amax_backward(_ones_c(out._c.shape, out._c.dtype, out._c.device), x._c, out._c, ctx.dims)
+        return _expand_back(dout, x._c.shape, ctx.dims) * W(wts), None, None, None
 
 
 def _max_min(input, dim, keepdim, is_max, op):
@@ -236,7 +306,9 @@ class Var(Function):
     def forward(ctx, x, dims, correction, keepdim, take_sqrt):
         out, m = _C.var_forward(x._c, dims, correction, keepdim, take_sqrt)
         out = W(out)
-        ctx.save_for_backward(x, W(m), out)
+        # var's gradient does not read its output (std's does): the C++ only needs one value per
+        # output there, so the mean (same count) stands in.
+        ctx.save_for_backward(x, W(m), out if take_sqrt else None)
         ctx.args = (dims, correction, take_sqrt)
         return out
 
@@ -244,7 +316,21 @@ class Var(Function):
     def backward(ctx, dout):
         x, m, out = ctx.saved_tensors
         dims, corr, take_sqrt = ctx.args
-        return W(_C.var_backward(dout._c, x._c, m._c, out._c, dims, corr, take_sqrt)), None, None, None, None
+        o = out._c if take_sqrt else m._c
+        return W(_C.var_backward(dout._c, x._c, m._c, o, dims, corr, take_sqrt)), None, None, None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        x, _, out = ctx.saved_tensors
+        dims, corr, take_sqrt = ctx.args
+        shape = x._c.shape
+        div = builtins.max(0.0, _count(shape, dims) - corr)
+        keep = _keep_shape(shape, dims)
+        mu = Sum.apply(x, dims, True, True)
+        g = dout.reshape(keep) * (2.0 / div if div else math.inf) * (x - mu)
+        if take_sqrt:
+            g = g / (out.reshape(keep) * 2.0)
+        return g, None, None, None, None
 
 
 def _var(input, dim, unbiased, keepdim, correction, take_sqrt):
@@ -283,6 +369,12 @@ class LogSumExp(Function):
     def backward(ctx, dout):
         x, out = ctx.saved_tensors
         return W(_C.logsumexp_backward(dout._c, x._c, out._c, ctx.dims)), None, None
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        x, out = ctx.saved_tensors
+        keep = _keep_shape(x._c.shape, ctx.dims)
+        return dout.reshape(keep) * (x - out.reshape(keep)).exp(), None, None
 
 
 def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:

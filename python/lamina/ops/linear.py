@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import _C
 from ..autograd.function import Function
 from ..tensor import Tensor
+from .elementwise import _stand_in
 
 W = Tensor._wrap
 
@@ -17,7 +18,10 @@ TENSOR_METHODS: dict = {}
 class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
-        ctx.save_for_backward(x, weight)
+        if ctx.needs_input_grad:
+            # dx reads weight and dweight reads x: keep each only when the other's gradient is needed.
+            nx, nw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+            ctx.save_for_backward(x if nw else W(_stand_in(x._c)), weight if nx else W(_stand_in(weight._c)))
         return W(_C.linear_forward(x._c, weight._c, None if bias is None else bias._c))
 
     @staticmethod
@@ -26,6 +30,22 @@ class Linear(Function):
         nx, nw, nb = (ctx.needs_input_grad + (False,) * 3)[:3]
         dx, dw, db = _C.linear_backward(dout._c, x._c, weight._c, nx, nw, nb)
         return (W(dx) if nx else None, W(dw) if nw else None, W(db) if nb else None)
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        # dx = dout @ W, dW = dout^T @ x (rows flattened), db = column sums: matmuls and a sum.
+        x, weight = ctx.saved_tensors
+        nx, nw, nb = (ctx.needs_input_grad + (False,) * 3)[:3]
+        dx = dw = db = None
+        if nx:
+            dx = dout @ weight
+        if nw or nb:
+            d2 = dout.reshape(-1, weight.shape[0])
+            if nw:
+                dw = d2.transpose(0, 1) @ x.reshape(-1, weight.shape[1])
+            if nb:
+                db = d2.sum(0)
+        return dx, dw, db
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

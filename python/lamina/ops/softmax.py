@@ -25,6 +25,15 @@ class Softmax(Function):
         dim, log = ctx.args
         return W(_C.softmax_backward(dy._c, y._c, dim, log)), None, None
 
+    @staticmethod
+    def backward_graph(ctx, dy):
+        # From the saved output y (attached to this op), so every order differentiates through it.
+        (y,) = ctx.saved_tensors
+        dim, log = ctx.args
+        if log:
+            return dy - y.exp() * dy.sum(dim, keepdim=True), None, None
+        return y * (dy - (dy * y).sum(dim, keepdim=True)), None, None
+
 
 def _prep(input, dim, dtype, op):
     if not isinstance(input, Tensor):

@@ -32,6 +32,24 @@ class RBF(Function):
         dx, dc, dw = _C.rbf_backward(dout._c, x._c, c._c, w._c, out._c, nx, nc, nw)
         return (W(dx) if nx else None, W(dc) if nc else None, W(dw) if nw else None)
 
+    @staticmethod
+    def backward_graph(ctx, dout):
+        # With a = dout * out / w^2 (N, K): dx = a @ c - rowsum(a) x, dc = a^T @ x - colsum(a) c,
+        # dw = colsum(dout * out * d2) / w^3, d2 = ||x_n - c_k||^2. out is attached to this op.
+        x, c, w, out = ctx.saved_tensors
+        nx, nc, nw = ctx.needs_input_grad
+        g = dout * out
+        a = g / (w * w)
+        dx = dc = dw = None
+        if nx:
+            dx = a @ c - a.sum(1, keepdim=True) * x
+        if nc:
+            dc = a.transpose(0, 1) @ x - a.sum(0).unsqueeze(1) * c
+        if nw:
+            diff = x.unsqueeze(1) - c.unsqueeze(0)
+            dw = (g * (diff * diff).sum(2)).sum(0) / (w * w * w)
+        return dx, dc, dw
+
 
 def rbf(input: Tensor, centers: Tensor, widths: Tensor) -> Tensor:
     """Gaussian radial basis units.
@@ -58,6 +76,30 @@ class Conic(Function):
         nx, nw, nc, no = ctx.needs_input_grad
         grads = _C.conic_backward(dout._c, x._c, w._c, c._c, om._c, nx, nw, nc, no)
         return tuple(W(g) if need else None for g, need in zip(grads, (nx, nw, nc, no)))
+
+    @staticmethod
+    def backward_graph(ctx, dout):
+        # As the C++: r = ||x_n - c_k||, E = dout * cos(omega) / r (0 where r == 0);
+        # dx = dout @ w + E @ c - rowsum(E) x, dw = dout^T @ x - colsum(dout) c,
+        # dc = E^T @ x - colsum(dout) w - colsum(E) c, domega = sin(omega) * colsum(dout * r).
+        x, w, c, om = ctx.saved_tensors
+        nx, nw, nc, no = ctx.needs_input_grad
+        diff = x.unsqueeze(1) - c.unsqueeze(0)
+        d2 = (diff * diff).sum(2)
+        pos = W(d2._c) > 0.0
+        r = d2.where(pos, 1.0).sqrt()  # 1 where r == 0 keeps every derivative finite there
+        e = (dout * om.cos() / r).where(pos, 0.0)
+        cg = dout.sum(0).unsqueeze(1)
+        gx = gw = gc = go = None
+        if nx:
+            gx = dout @ w + e @ c - e.sum(1, keepdim=True) * x
+        if nw:
+            gw = dout.transpose(0, 1) @ x - cg * c
+        if nc:
+            gc = e.transpose(0, 1) @ x - cg * w - e.sum(0).unsqueeze(1) * c
+        if no:
+            go = om.sin() * (dout * r.where(pos, 0.0)).sum(0)
+        return gx, gw, gc, go
 
 
 def conic(input: Tensor, weight: Tensor, centers: Tensor, omega: Tensor) -> Tensor:

@@ -264,3 +264,26 @@ def test_inplace_activation_module_matches_torch():
     (to * to).sum().backward()
     np.testing.assert_allclose(lw.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+
+
+def test_grad_with_inputs_runs_only_the_paths_to_them():
+    """autograd.grad(..., inputs) prunes the graph like PyTorch: a branch that does not lead to
+    the inputs is never run (its backward here would raise)."""
+
+    class Boom(lamina.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, dout):
+            raise AssertionError("backward of an unrelated branch ran")
+
+    a = lamina.tensor([1.0, 2.0], requires_grad=True)
+    b = lamina.tensor([3.0, 4.0], requires_grad=True)
+    loss = (a * a).sum() + Boom.apply(b).sum()
+    (g,) = lamina.autograd.grad(loss, a)
+    assert g.tolist() == [2.0, 4.0]
+    loss2 = (a * a).sum() + Boom.apply(b).sum()
+    loss2.backward(inputs=[a])
+    assert a.grad.tolist() == [2.0, 4.0] and b.grad is None

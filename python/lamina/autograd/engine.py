@@ -136,12 +136,15 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
         if node not in deps:
             deps[node] = 0
             stack.append(node)
+    parents = {} if inputs is not None else None  # child -> parents, to prune for `inputs`
     while stack:
         n = stack.pop()
         for e in n.next:
             if e is None:
                 continue
             m = e[0]
+            if parents is not None:
+                parents.setdefault(m, []).append(n)
             if m in deps:
                 deps[m] += 1
             else:
@@ -149,6 +152,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                 stack.append(m)
 
     capture = None
+    needed = None
     if inputs is not None:
         capture = {}
         for t in inputs:
@@ -156,6 +160,16 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
             if e is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
             capture[e] = None
+        # Only nodes on a path to an input run (as in PyTorch): the rest of the graph is neither
+        # computed nor required to be differentiable (create_graph through an op without a
+        # backward_graph is fine when no input lies behind it).
+        needed = set()
+        stack = list(dict.fromkeys(n for n, _ in capture))
+        while stack:
+            for p in parents.get(stack.pop(), ()):
+                if p not in needed:
+                    needed.add(p)
+                    stack.append(p)
 
     for (node, nr), g in zip(root_edges, grad_roots):
         add(node, nr, g)
@@ -177,6 +191,8 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                 for nr, g in enumerate(grads):
                     if (node, nr) in capture and g is not None:
                         capture[(node, nr)] = g
+            if needed is not None and node not in needed:
+                continue
             if isinstance(node, AccumulateGrad):
                 if capture is None and grads is not None and grads[0] is not None:
                     _accumulate_into_leaf(node.leaf, grads[0], create_graph)

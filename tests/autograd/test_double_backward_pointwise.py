@@ -56,8 +56,6 @@ def test_unary(name):
     _check(UNARY[name], _x())
 
 
-@pytest.mark.xfail(strict=True, reason="ops/elementwise.py: _BinaryTS.backward_graph treats maximum/"
-                   "minimum with a Python scalar as pow (wrong create_graph gradient)")
 def test_clamp_tensor_min_scalar_max():
     # clamp(x, tensor, scalar) runs maximum(x, tensor) then minimum(., scalar)
     _same_first_order(lambda t: lamina.clamp(t, _x([[-0.5, 0.0, 0.5, 1.0]], False), 1.2), _x())

@@ -287,3 +287,16 @@ def test_grad_with_inputs_runs_only_the_paths_to_them():
     loss2 = (a * a).sum() + Boom.apply(b).sum()
     loss2.backward(inputs=[a])
     assert a.grad.tolist() == [2.0, 4.0] and b.grad is None
+
+
+def test_maximum_minimum_with_scalar_gradients_match_torch():
+    """Regression: the scalar forms must keep their input for backward (ties split evenly)."""
+    x = np.array([-1.0, 0.5, 0.5, 2.0])
+    for op in ("maximum", "minimum"):
+        lx = lamina.tensor(x, requires_grad=True)
+        tx = torch.tensor(x, requires_grad=True)
+        (getattr(lamina, op)(lx, 0.5) * lamina.tensor([1.0, 2.0, 3.0, 4.0], dtype=lamina.float64)).sum().backward()
+        (getattr(torch, op)(tx, torch.tensor(0.5, dtype=torch.float64)) * torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)).sum().backward()
+        np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy())
+        (g,) = lamina.autograd.grad(getattr(lamina, op)(lx, 0.5).sum(), lx, create_graph=True)
+        np.testing.assert_allclose(g.detach().numpy(), tx.grad.numpy() / np.array([1.0, 2.0, 3.0, 4.0]))

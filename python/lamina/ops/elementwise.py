@@ -115,19 +115,16 @@ class _BinaryTT(Function):
             if na:
                 da = dout * b * a ** (b - 1)
             if nb:
-                from .unary import log
-
-                db = dout * ctx.output(ctx.out) * log(a)
+                # log and where live in unary.py, above this module: reach them as Tensor methods
+                db = dout * ctx.output(ctx.out) * a.log()
         else:  # maximum / minimum: the gradient goes to the chosen side, split evenly on ties
-            from .unary import where
-
             pick_a = (a > b) if op is MAXIMUM else (a < b)
             tie = eq(a, b)
             half = dout * 0.5
             if na:
-                da = where(pick_a, dout, where(tie, half, dout * 0.0))
+                da = dout.where(pick_a, half.where(tie, dout * 0.0))  # where(pick_a, dout, ...)
             if nb:
-                db = where(pick_a, dout * 0.0, where(tie, half, dout))
+                db = (dout * 0.0).where(pick_a, half.where(tie, dout))
         return da, db, None
 
 
@@ -140,7 +137,7 @@ class _BinaryTS(Function):
     def forward(cls, ctx, a, s, reverse, dt, alpha):
         c = _C.binary_scalar_forward(a._c, s, cls.op, reverse, dt, alpha)
         op = cls.op
-        keep_a = op is POW or (op is DIV and reverse)
+        keep_a = op is POW or op is MAXIMUM or op is MINIMUM or (op is DIV and reverse)
         keep_out = op is POW and reverse
         ctx.a = a._c if keep_a else _stand_in(a._c)
         ctx.out = c if keep_out else _stand_in(c)
@@ -167,6 +164,10 @@ class _BinaryTS(Function):
                 da = -dout * s / (a * a)
             else:
                 da = dout / s
+        elif op is MAXIMUM or op is MINIMUM:  # the C++ rule: all of it when chosen, half on a tie
+            a = ctx.input(0, ctx.a)
+            pick = (a > s) if op is MAXIMUM else (a < s)
+            da = dout.where(pick, (dout * 0.5).where(eq(a, s), dout * 0.0))
         else:  # POW
             if rev:
                 import math

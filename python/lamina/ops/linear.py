@@ -19,9 +19,10 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, weight, bias):
         if ctx.needs_input_grad:
-            # dx reads weight and dweight reads x: keep each only when the other's gradient is needed.
+            # dx reads weight and dweight reads x: keep each only when the other's gradient needs it.
             nx, nw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-            ctx.save_for_backward(x if nw else W(_stand_in(x._c)), weight if nx else W(_stand_in(weight._c)))
+            ctx.save_for_backward(x if nw else W(_stand_in(x._c)),
+                                  weight if nx else W(_stand_in(weight._c)))
         return W(_C.linear_forward(x._c, weight._c, None if bias is None else bias._c))
 
     @staticmethod

@@ -216,7 +216,8 @@ class MaxDim(Function):
         if not ctx.keepdim and len(shape) > 0:
             d = d.unsqueeze(ctx.dim)
             i = i.unsqueeze(ctx.dim)
-        mask = _C.max_dim_backward(_ones_c(i.shape, dvals._c.dtype, dvals._c.device), i, shape, ctx.dim)
+        ones = _ones_c(i.shape, dvals._c.dtype, dvals._c.device)
+        mask = _C.max_dim_backward(ones, i, shape, ctx.dim)
         return d.expand(shape) * W(mask), None, None, None
 
 
@@ -237,7 +238,8 @@ class Amax(Function):
     def backward_graph(ctx, dout):
         # Shared evenly among ties: constant weights 1/count, from the C++ backward of ones.
         x, out = ctx.saved_tensors
-        wts = _C.amax_backward(_ones_c(out._c.shape, out._c.dtype, out._c.device), x._c, out._c, ctx.dims)
+        ones = _ones_c(out._c.shape, out._c.dtype, out._c.device)
+        wts = _C.amax_backward(ones, x._c, out._c, ctx.dims)
         return _expand_back(dout, x._c.shape, ctx.dims) * W(wts), None, None, None
 
 
@@ -317,7 +319,8 @@ class Var(Function):
         x, m, out = ctx.saved_tensors
         dims, corr, take_sqrt = ctx.args
         o = out._c if take_sqrt else m._c
-        return W(_C.var_backward(dout._c, x._c, m._c, o, dims, corr, take_sqrt)), None, None, None, None
+        dx = _C.var_backward(dout._c, x._c, m._c, o, dims, corr, take_sqrt)
+        return W(dx), None, None, None, None
 
     @staticmethod
     def backward_graph(ctx, dout):

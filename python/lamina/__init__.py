@@ -44,24 +44,11 @@ from ._dtype import bool_ as bool  # noqa: E402,A001
 from ._dtype import float32 as float  # noqa: E402,A001
 from .tensor import Tensor  # noqa: E402
 from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
-from .ops.creation import (  # noqa: E402
-    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones, ones_like,
-    rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
-)
-from .ops.matmul import matmul  # noqa: E402
-from .ops.shape import (  # noqa: E402
-    clone, flatten, permute, reshape, squeeze, transpose, unsqueeze,
-)
-from .ops.elementwise import *  # noqa: E402,F401,F403
-from .ops.unary import *  # noqa: E402,F401,F403
-from .ops.activation import *  # noqa: E402,F401,F403
-from .ops.reduce import *  # noqa: E402,F401,F403
-from .ops.softmax import *  # noqa: E402,F401,F403
-from .ops.indexing import *  # noqa: E402,F401,F403
-from .ops.conv import *  # noqa: E402,F401,F403
-from .ops.pool import *  # noqa: E402,F401,F403
-from .ops.rnn import *  # noqa: E402,F401,F403
-from .ops.attention import *  # noqa: E402,F401,F403
+# Ops: lamina/_api.py collects every op module's __all__ (and sets Tensor's methods from their
+# TENSOR_METHODS); nothing here lists op names by hand.
+from ._api import NAMESPACE as _NAMESPACE  # noqa: E402
+
+globals().update(_NAMESPACE)
 from . import autograd, cuda, nn  # noqa: E402
 from . import data, optim, models, train  # noqa: E402,F401
 from . import anomaly, viz  # noqa: E402,F401

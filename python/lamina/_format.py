@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _dtype as D
+
 
 def tensor_repr(t) -> str:
-    from . import _dtype as D
-
     arr = t._c.numpy() if t._c.device == "cpu" else t._c.to_device("cpu").numpy()
     body = np.array2string(arr, separator=", ", precision=4, threshold=1000, edgeitems=3,
                            prefix="tensor(")

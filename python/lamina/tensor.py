@@ -1,6 +1,10 @@
-"""``lamina.Tensor``: the user-facing tensor. It wraps a C++ tensor (``_c``) and carries the
-autograd fields (``requires_grad``, ``grad``, ``grad_fn``). Every method here is a thin call into
-``lamina.ops``, where each op's autograd Function lives next to its functional form.
+"""``lamina.Tensor``: the user-facing tensor, the bottom of the Python layers. It wraps a C++ tensor
+(``_c``) and carries the autograd fields (``requires_grad``, ``grad``, ``grad_fn``), and it defines
+only what needs nothing above it: data, metadata, numpy and Python values.
+
+It imports nothing from ``lamina.autograd`` or ``lamina.ops``. Methods implemented there (operators,
+``reshape``, ``to``, ``backward``, ``register_hook``, ...) are declared by those modules in their
+``TENSOR_METHODS`` and set on the class by ``lamina/_api.py``, the one place that does so.
 """
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import numpy as np
 
 from . import _C
 from . import _dtype as D
-from .autograd import grad_mode
+from ._format import tensor_repr
+from ._state import _tls
 
 
 class Tensor:
@@ -23,8 +28,6 @@ class Tensor:
                  "_view", "__weakref__")
 
     def __init__(self, data=None, dtype=None, device=None, requires_grad: bool = False) -> None:
-        from .ops.creation import _to_c
-
         self._c = _to_c([] if data is None else data, dtype, device)
         self.requires_grad = bool(requires_grad)
         self.grad = None
@@ -128,14 +131,7 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self._c.shape[0]
 
-    # ---- autograd ----
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
-                 inputs=None) -> None:
-        """Computes gradients of this tensor with respect to the graph's leaves (into ``.grad``)."""
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
-
+    # ---- autograd fields (backward, register_hook, retain_grad: lamina/autograd) ----
     def detach(self) -> "Tensor":
         """A tensor sharing this one's memory, cut off from the graph."""
         return Tensor._wrap(self._c)
@@ -156,7 +152,7 @@ class Tensor:
 
     @classmethod
     def _from_copy(cls, src: "Tensor") -> "Tensor":
-        t = src.detach().clone()
+        t = Tensor._wrap(src._c.clone())
         t.requires_grad = src.requires_grad
         return t
 
@@ -173,19 +169,6 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def retain_grad(self) -> None:
-        """Keeps ``.grad`` for a non-leaf tensor after backward."""
-        from .autograd.hooks import retain_grad
-
-        retain_grad(self)
-
-    def register_hook(self, hook):
-        """Calls ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
-        replaces the gradient. Returns a handle with ``.remove()``."""
-        from .autograd.hooks import register_hook
-
-        return register_hook(self, hook)
-
     @property
     def data(self) -> "Tensor":
         return Tensor._wrap(self._c)
@@ -197,26 +180,30 @@ class Tensor:
     # ---- numpy and Python values ----
     def numpy(self) -> np.ndarray:
         """A numpy array sharing this tensor's memory (CPU only; call .detach() first if needed)."""
-        if self.requires_grad and grad_mode.is_grad_enabled():
+        if self.requires_grad and _tls.enabled:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self._c.numpy()
 
     def __array__(self, dtype=None, copy=None):
-        a = self._c.numpy() if self.is_cpu_ else self.cpu()._c.numpy()
+        a = self._cpu_c().numpy()
         return a.astype(dtype) if dtype is not None else a
 
     @property
     def is_cpu_(self) -> bool:
         return self._c.device == "cpu"
 
+    def _cpu_c(self):
+        """This tensor's C++ tensor, copied to the CPU when it lives elsewhere."""
+        return self._c if self._c.device == "cpu" else self._c.to_device("cpu")
+
     def tolist(self):
-        return self.cpu()._c.numpy().tolist()
+        return self._cpu_c().numpy().tolist()
 
     def item(self):
         """The single value of a one-element tensor as a Python number."""
         if self.numel() != 1:
             raise ValueError(f"item(): only one element tensors can be converted to Python scalars, got shape {list(self.shape)}")
-        return self.cpu()._c.numpy().reshape(()).item()
+        return self._cpu_c().numpy().reshape(()).item()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -235,55 +222,10 @@ class Tensor:
         return int(self.item())
 
     def __repr__(self) -> str:
-        from ._format import tensor_repr
-
         return tensor_repr(self)
-
-    def __iter__(self):
-        if self._c.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        for i in range(self._c.shape[0]):
-            yield self[i]
 
     def __hash__(self) -> int:
         return id(self)
-
-    # ---- dtype and device conversion ----
-    def to(self, *args, dtype=None, device=None, copy: bool = False) -> "Tensor":
-        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, device = a.dtype, a.device
-            elif isinstance(a, (D.dtype,)) or a in (float, int, bool):
-                dtype = a
-            elif isinstance(a, str):
-                device = a
-            else:
-                raise TypeError(f"to(): unexpected argument {a!r}")
-        from .ops.shape import to
-
-        return to(self, None if dtype is None else D.as_dtype(dtype), device, copy)
-
-    def cpu(self) -> "Tensor":
-        return self.to("cpu")
-
-    def cuda(self, device: int | None = None) -> "Tensor":
-        return self.to("cuda" if device is None else f"cuda:{device}")
-
-    def float(self) -> "Tensor":
-        return self.to(D.float32)
-
-    def double(self) -> "Tensor":
-        return self.to(D.float64)
-
-    def long(self) -> "Tensor":
-        return self.to(D.int64)
-
-    def bool(self) -> "Tensor":
-        return self.to(D.bool_)
-
-    def type_as(self, other: "Tensor") -> "Tensor":
-        return self.to(other.dtype)
 
 
 def _wrap_dim(dim: int, ndim: int, op: str) -> int:
@@ -293,7 +235,44 @@ def _wrap_dim(dim: int, ndim: int, op: str) -> int:
     return dim % max(ndim, 1)
 
 
-from .autograd import engine as _engine, function as _function  # noqa: E402
+def _device(device) -> str:
+    if device is None:
+        return "cpu"
+    return str(device)
 
-_function.Tensor = _engine.Tensor = Tensor
-from . import _tensor_methods  # noqa: E402,F401  (attaches op methods and operators)
+
+def _to_c(data, dtype=None, device=None):
+    """A new C++ tensor holding a copy of ``data`` (nested lists, numbers, numpy arrays, Tensors)."""
+    dt = None if dtype is None else D.as_dtype(dtype)
+    if isinstance(data, Tensor):
+        c = data._c.clone()
+        if dt is not None:
+            c = c.to_dtype(dt._c)
+        return c.to_device(_device(device)) if device is not None else c
+    if isinstance(data, (np.ndarray, np.generic)):  # numpy scalars keep their dtype, like arrays
+        arr = np.asarray(data)
+    else:
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:
+            raise ValueError(f"tensor(): could not build a tensor from {type(data).__name__}: {e}") from None
+        if arr.dtype == object:
+            try:  # lists of 0-d tensors
+                arr = np.asarray([np.asarray(x) for x in data])
+            except Exception:
+                raise TypeError(f"tensor(): could not infer a dtype for {data!r}") from None
+        if arr.dtype.kind == "f" and dt is None:
+            arr = arr.astype(D.get_default_dtype()._np)
+    if dt is None:
+        kind = arr.dtype.kind
+        if kind == "f":
+            dt = D.float64 if arr.dtype == np.float64 else D.float32
+        elif kind in "iu":
+            dt = D.int64
+        elif kind == "b":
+            dt = D.bool_
+        else:
+            raise TypeError(f"tensor(): unsupported data of numpy dtype {arr.dtype}")
+    arr = np.array(arr, dtype=dt._np, copy=True, order="C")
+    c = _C.from_numpy(arr)
+    return c.to_device(_device(device)) if device is not None and _device(device) != "cpu" else c

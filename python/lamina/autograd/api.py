@@ -1,12 +1,12 @@
 """``lamina.autograd.backward`` and ``lamina.autograd.grad``."""
 from __future__ import annotations
 
-from .engine import run_backward
+from .. import _C
+from ..tensor import Tensor
+from .engine import _accumulate_into_leaf, run_backward
 
 
 def _grads_for(tensors, grad_tensors):
-    from ..tensor import Tensor
-
     out = []
     for i, t in enumerate(tensors):
         g = grad_tensors[i] if grad_tensors is not None else None
@@ -17,11 +17,9 @@ def _grads_for(tensors, grad_tensors):
                     "pass gradient= with the output's shape"
                 )
             g = Tensor._wrap(t._c.clone())
-            g.fill_(1.0)
+            _C.fill_(g._c, 1.0)
         elif not isinstance(g, Tensor):
-            from ..ops.creation import tensor
-
-            g = tensor(g, dtype=t.dtype)
+            g = Tensor(g, dtype=t.dtype)
         if tuple(g.shape) != tuple(t.shape):
             raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {list(g.shape)} and "
                                f"output has a shape of {list(t.shape)}")
@@ -31,8 +29,6 @@ def _grads_for(tensors, grad_tensors):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
     """Accumulates d(tensors)/d(leaf) into every leaf's ``.grad``."""
-    from ..tensor import Tensor
-
     if isinstance(tensors, Tensor):
         tensors = [tensors]
         if grad_tensors is not None and isinstance(grad_tensors, Tensor):
@@ -45,8 +41,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         res = run_backward(tensors, grads, retain_graph, inputs=inputs, create_graph=create_graph,
                            allow_unused=True)
-        from .engine import _accumulate_into_leaf
-
         for t, g in zip(inputs, res):
             if g is not None:
                 _accumulate_into_leaf(t, g, create_graph)
@@ -57,8 +51,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
          allow_unused: bool = False):
     """Returns d(outputs)/d(inputs) as a tuple, without touching ``.grad``."""
-    from ..tensor import Tensor
-
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if isinstance(grad_outputs, Tensor):
@@ -68,3 +60,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     grads = _grads_for(outputs, grad_outputs)
     return tuple(run_backward(outputs, grads, retain_graph, inputs=inputs, create_graph=create_graph,
                               allow_unused=allow_unused))
+
+
+def _tensor_backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
+                     inputs=None) -> None:
+    """Computes gradients of this tensor with respect to the graph's leaves (into ``.grad``)."""
+    backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+
+_tensor_backward.__name__ = _tensor_backward.__qualname__ = "backward"
+TENSOR_METHODS: dict = {"backward": _tensor_backward}

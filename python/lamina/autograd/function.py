@@ -19,11 +19,8 @@ from __future__ import annotations
 import itertools
 
 from .. import _C
+from ..tensor import Tensor
 from . import grad_mode
-
-# lamina.Tensor, set by lamina/tensor.py once the class exists (a function-level import here would
-# run on every op call: it is the hottest path in the library).
-Tensor = None
 
 _tls = grad_mode._tls
 _CTensor = _C.Tensor
@@ -189,7 +186,7 @@ def _edge(t):
     A view whose base was written in place since its grad_fn was made is regenerated first."""
     v = t._view
     if v is not None and v.ver != t._c._version:
-        _refresh_view(t)
+        v.refresh(t)  # a ViewInfo (views.py, which builds on this module) regenerates t's grad_fn
     if t.grad_fn is not None:
         return (t.grad_fn, t._output_nr)
     if t.requires_grad:
@@ -199,12 +196,6 @@ def _edge(t):
             t._accum = acc
         return (acc, 0)
     return None
-
-
-def _refresh_view(t):
-    from .views import refresh  # views.py builds on this module
-
-    refresh(t)
 
 
 def _saved_of(ctx):

@@ -6,17 +6,8 @@ thread from recording. Hot paths read ``_tls.enabled`` directly.
 from __future__ import annotations
 
 import functools
-import threading
 
-
-class _AutogradState(threading.local):
-    # Class attributes are each new thread's defaults.
-    enabled = True   # grad mode
-    anomaly = False  # detect_anomaly
-    inplace_target = None  # storage of the tensor an in-place op is about to write (see function.py)
-
-
-_tls = _AutogradState()
+from .._state import _AutogradState, _tls  # noqa: F401  (the state lives below tensor.py)
 
 
 def is_grad_enabled() -> bool:

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tensor import Tensor
+from . import grad_mode
+from .api import backward, grad
+
 
 class GradcheckError(AssertionError):
     """Raised by gradcheck when analytic and numerical gradients disagree."""
@@ -22,9 +26,6 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     and every input element is covered. On a mismatch the error names the input, the worst
     element's index, and both values.
     """
-    from ..tensor import Tensor
-    from . import grad_mode
-
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
     inputs = tuple(inputs)
@@ -47,10 +48,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     for i in checked:
         inputs[i].grad = None
     outs = _outputs(fn, inputs)
-    from .api import backward
-    from ..ops.creation import tensor
-
-    pairs = [(o, tensor(w, dtype=o.dtype)) for o, w in zip(outs, weights)
+    pairs = [(o, Tensor(w, dtype=o.dtype)) for o, w in zip(outs, weights)
              if w is not None and isinstance(o, Tensor) and o.requires_grad]
     if pairs:
         backward([p[0] for p in pairs], [p[1] for p in pairs])
@@ -92,10 +90,6 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
     """Checks second derivatives: the gradients of ``fn`` (computed with ``create_graph=True``)
     are themselves checked with ``gradcheck`` against finite differences, with respect to the
     inputs and to the output gradients (``grad_outputs``: random float64 tensors by default)."""
-    from ..tensor import Tensor
-    from . import grad_mode
-    from .api import grad
-
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
     inputs = tuple(inputs)

@@ -24,6 +24,8 @@ class RemovableHandle:
 
 
 def register_hook(t, fn) -> RemovableHandle:
+    """``t.register_hook(fn)``: calls ``fn(grad)`` when t's gradient is computed; a returned tensor
+    replaces the gradient. Returns a handle with ``.remove()``."""
     if not t.requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     node, nr = _edge(t)
@@ -35,6 +37,7 @@ def register_hook(t, fn) -> RemovableHandle:
 
 
 def retain_grad(t) -> None:
+    """``t.retain_grad()``: keeps ``.grad`` for a non-leaf tensor after backward."""
     if t.grad_fn is None:
         if not t.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
@@ -50,3 +53,6 @@ def retain_grad(t) -> None:
             owner.grad = g.detach() if owner.grad is None else owner.grad.detach() + g.detach()
 
     register_hook(t, keep)
+
+
+TENSOR_METHODS: dict = {"register_hook": register_hook, "retain_grad": retain_grad}

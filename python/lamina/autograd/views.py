@@ -32,6 +32,10 @@ class ViewInfo:
         self.base, self.steps, self.ver = base, steps, ver
         self.multi = None  # the op's name when it returned several views (split, chunk, unbind)
 
+    def refresh(self, t) -> None:
+        """Called by ``function._edge`` when ``t`` (this view) is stale: see ``refresh`` below."""
+        refresh(t)
+
 
 def view_of(out, x, step):
     """Marks ``out`` as a view of ``x`` taken by ``step`` (a function on C++ tensors)."""

@@ -14,7 +14,9 @@ from .. import _C
 from .. import _dtype as D
 from ..autograd.function import Function
 from ..tensor import Tensor
+from .creation import tensor
 from .elementwise import _stand_in
+from .reduce import sum_to
 
 W = Tensor._wrap
 
@@ -32,8 +34,6 @@ def _sum_to(g, like: Tensor):
     g = W(g)
     shape = like if isinstance(like, tuple) else tuple(like.shape)
     if tuple(g.shape) != shape:
-        from .reduce import sum_to
-
         g = sum_to(g, shape)
     return g
 
@@ -165,6 +165,4 @@ def sinusoidal_positional_encoding(length: int, d_model: int, dtype=None) -> Ten
     pe[:, 0::2] = np.sin(angle)
     pe[:, 1::2] = np.cos(angle[:, : d_model // 2])
     dt = D.get_default_dtype() if dtype is None else dtype
-    from .creation import tensor
-
     return tensor(pe, dtype=dt)

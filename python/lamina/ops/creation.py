@@ -9,13 +9,7 @@ import numpy as np
 
 from .. import _C
 from .. import _dtype as D
-from ..tensor import Tensor
-
-
-def _device(device) -> str:
-    if device is None:
-        return "cpu"
-    return str(device)
+from ..tensor import Tensor, _device, _to_c  # noqa: F401  (_to_c: kept importable here)
 
 
 def _shape(size) -> list:
@@ -31,43 +25,6 @@ def _shape(size) -> list:
             raise ValueError(f"negative dimension in size {tuple(size)}")
         out.append(int(s))
     return out
-
-
-def _to_c(data, dtype=None, device=None):
-    """A new C++ tensor holding a copy of ``data`` (nested lists, numbers, numpy arrays, Tensors)."""
-    dt = None if dtype is None else D.as_dtype(dtype)
-    if isinstance(data, Tensor):
-        c = data._c.clone()
-        if dt is not None:
-            c = c.to_dtype(dt._c)
-        return c.to_device(_device(device)) if device is not None else c
-    if isinstance(data, (np.ndarray, np.generic)):  # numpy scalars keep their dtype, like arrays
-        arr = np.asarray(data)
-    else:
-        try:
-            arr = np.asarray(data)
-        except ValueError as e:
-            raise ValueError(f"tensor(): could not build a tensor from {type(data).__name__}: {e}") from None
-        if arr.dtype == object:
-            try:  # lists of 0-d tensors
-                arr = np.asarray([np.asarray(x) for x in data])
-            except Exception:
-                raise TypeError(f"tensor(): could not infer a dtype for {data!r}") from None
-        if arr.dtype.kind == "f" and dt is None:
-            arr = arr.astype(D.get_default_dtype()._np)
-    if dt is None:
-        kind = arr.dtype.kind
-        if kind == "f":
-            dt = D.float64 if arr.dtype == np.float64 else D.float32
-        elif kind in "iu":
-            dt = D.int64
-        elif kind == "b":
-            dt = D.bool_
-        else:
-            raise TypeError(f"tensor(): unsupported data of numpy dtype {arr.dtype}")
-    arr = np.array(arr, dtype=dt._np, copy=True, order="C")
-    c = _C.from_numpy(arr)
-    return c.to_device(_device(device)) if device is not None and _device(device) != "cpu" else c
 
 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -230,3 +187,12 @@ def rand_like(t, dtype=None, device=None) -> Tensor:
 def randn_like(t, dtype=None, device=None) -> Tensor:
     s, d, dev = _like(t, dtype, device)
     return randn(s, dtype=d, device=dev)
+
+
+__all__: list = [
+    "arange", "as_tensor", "empty", "empty_like", "eye", "from_numpy", "full", "full_like", "linspace",
+    "ones", "ones_like", "rand", "rand_like", "randint", "randn", "randn_like", "randperm", "tensor",
+    "zeros", "zeros_like",
+]
+FUNCTIONAL: list = []
+TENSOR_METHODS: dict = {}

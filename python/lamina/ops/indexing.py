@@ -18,7 +18,10 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..autograd.views import view_of, write_inplace
 from ..tensor import Tensor
+from .creation import tensor
+from .reduce import sum_to
 from .shape import _basic_view, _is_basic
+from .shape import getitem as _basic_getitem
 
 W = Tensor._wrap
 
@@ -577,8 +580,6 @@ class SetItem(Function):
                 r = r.to_dtype(vdt)
             dv = W(r)
             if tuple(r.shape) != tuple(vshape):
-                from .reduce import sum_to
-
                 dv = sum_to(dv, tuple(vshape))
         return dx, dv, None, None
 
@@ -594,8 +595,6 @@ class SetItem(Function):
             if dv._c.dtype != vdt:
                 dv = dv.to(D.from_c(vdt))
             if tuple(dv.shape) != tuple(vshape):
-                from .reduce import sum_to
-
                 dv = sum_to(dv, tuple(vshape))
         return dx, dv, None, None
 
@@ -645,8 +644,6 @@ class Overwrite(Function):
         vshape, vdt = ctx.vmeta
         g = dout
         if tuple(g.shape) != tuple(vshape):
-            from .reduce import sum_to
-
             g = sum_to(g, tuple(vshape))
         if g._c.dtype != vdt:
             g = g.to(D.from_c(vdt))
@@ -665,9 +662,6 @@ def setitem(x: Tensor, key, value) -> None:
     Basic keys write through a view; tensor keys through an index-put. In the graph, x's history
     (or its base's, when x is a view) is rewritten, as PyTorch's CopySlices does: the overwritten
     region gets no gradient, the value gets the region's gradient."""
-    from .creation import tensor
-    from .shape import getitem
-
     if not isinstance(value, Tensor):
         value = tensor(value, dtype=x.dtype, device=x.device)
     p = None if _is_basic(key) else _plan(x, key)
@@ -774,7 +768,25 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     return out
 
 
+def getitem(x: Tensor, key) -> Tensor:
+    """``x[key]``: basic indexing gives a view (shape.getitem); integer/bool tensor indices gather
+    (copies)."""
+    if _is_basic(key):
+        return _basic_getitem(x, key)
+    return advanced_getitem(x, key)
+
+
+def _iter(self):
+    if self._c.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    for i in range(self._c.shape[0]):
+        yield getitem(self, i)
+
+
 TENSOR_METHODS: dict = {
+    "__getitem__": getitem,
+    "__setitem__": setitem,
+    "__iter__": _iter,
     "index_select": index_select,
     "gather": gather,
     "split": split,

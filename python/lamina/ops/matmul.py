@@ -52,3 +52,11 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul: expected two Tensors, got {type(a).__name__} and {type(b).__name__}")
     return MatMul.apply(a, b)
+
+
+__all__: list = ["matmul"]
+FUNCTIONAL: list = []
+TENSOR_METHODS: dict = {
+    "matmul": matmul, "mm": matmul, "__matmul__": matmul,
+    "__rmatmul__": lambda self, other: matmul(other, self),
+}

@@ -12,6 +12,7 @@ from .. import _C
 from .. import _dtype as D
 from ..autograd.function import Function
 from ..tensor import Tensor
+from . import elementwise
 
 W = Tensor._wrap
 
@@ -246,8 +247,6 @@ class Amax(Function):
 def _max_min(input, dim, keepdim, is_max, op):
     _check_tensor(input, op)
     if isinstance(dim, Tensor):
-        from . import elementwise
-
         fn = getattr(elementwise, "maximum" if is_max else "minimum", None)
         if fn is None:
             raise NotImplementedError(f"{op}(input, other): elementwise form is not available")
@@ -409,4 +408,7 @@ TENSOR_METHODS: dict = {
     "sum": sum, "mean": mean, "prod": prod, "max": max, "min": min, "amax": amax, "amin": amin,
     "argmax": argmax, "argmin": argmin, "var": var, "std": std, "logsumexp": logsumexp,
     "any": any, "all": all,
+    # PyTorch's name for sum_to; the autograd engine reduces broadcast gradients through it
+    "sum_to_size": lambda self, *size: sum_to(self, tuple(size[0]) if len(size) == 1 and isinstance(
+        size[0], (tuple, list)) else size),
 }

@@ -11,6 +11,7 @@ from .. import _dtype as D
 from ..autograd.function import Function
 from ..autograd.views import ExpandStep, view_of
 from ..tensor import Tensor
+from .reduce import sum_to
 
 W = Tensor._wrap
 
@@ -143,8 +144,6 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, dout):
-        from .reduce import sum_to
-
         return sum_to(dout, ctx.in_shape), None
 
     backward_graph = backward  # sum_to is a differentiable Function
@@ -371,12 +370,9 @@ class BasicIndexBackward(Function):
 
 
 def getitem(x: Tensor, key) -> Tensor:
-    """``x[key]``: basic indexing gives a view; integer/bool tensor indices gather (copies)."""
-    if _is_basic(key):
-        return view_of(BasicIndex.apply(x, key), x, lambda c: _basic_view(c, key))
-    from .indexing import advanced_getitem
-
-    return advanced_getitem(x, key)
+    """``x[key]`` for a basic key (ints, slices, None, ...): a view. ``Tensor.__getitem__`` is
+    indexing.getitem, which sends tensor keys to the gather there and basic keys here."""
+    return view_of(BasicIndex.apply(x, key), x, lambda c: _basic_view(c, key))
 
 
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
@@ -412,8 +408,39 @@ def unbind(x: Tensor, dim: int = 0) -> tuple:
     return outs
 
 
-def setitem(x: Tensor, key, value) -> None:
-    """``x[key] = value`` in place (value broadcasts to the indexed shape)."""
-    from .indexing import setitem as _setitem
+# ---- exports (lamina/_api.py fills lamina.*, nn.functional and Tensor methods from these) ----------
 
-    _setitem(x, key, value)
+def _to_method(self, *args, dtype=None, device=None, copy: bool = False) -> Tensor:
+    """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (D.dtype,)) or a in (float, int, bool):
+            dtype = a
+        elif isinstance(a, str):
+            device = a
+        else:
+            raise TypeError(f"to(): unexpected argument {a!r}")
+    return to(self, None if dtype is None else D.as_dtype(dtype), device, copy)
+
+
+_to_method.__name__ = _to_method.__qualname__ = "to"
+
+__all__: list = ["clone", "flatten", "permute", "reshape", "squeeze", "transpose", "unsqueeze"]
+FUNCTIONAL: list = []
+TENSOR_METHODS: dict = {
+    "reshape": reshape, "view": view, "flatten": flatten, "transpose": transpose, "t": t,
+    "T": property(lambda self: permute(self, list(range(self.ndim - 1, -1, -1)))),
+    "mT": property(lambda self: transpose(self, -2, -1)),
+    "permute": permute, "expand": expand, "expand_as": expand_as, "squeeze": squeeze,
+    "unsqueeze": unsqueeze, "contiguous": contiguous, "clone": clone,
+    "narrow": narrow, "select": select, "unbind": unbind,
+    "to": _to_method,
+    "cpu": lambda self: _to_method(self, "cpu"),
+    "cuda": lambda self, device=None: _to_method(self, "cuda" if device is None else f"cuda:{device}"),
+    "float": lambda self: _to_method(self, D.float32),
+    "double": lambda self: _to_method(self, D.float64),
+    "long": lambda self: _to_method(self, D.int64),
+    "bool": lambda self: _to_method(self, D.bool_),
+    "type_as": lambda self, other: _to_method(self, other.dtype),
+}

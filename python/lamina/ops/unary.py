@@ -11,6 +11,7 @@ from .. import _dtype as D
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..tensor import Tensor
+from .creation import tensor
 from .elementwise import _FLOATS, _U, W, _check_leaf, _rebind, _records, maximum, minimum
 from .elementwise import _stand_in
 
@@ -277,8 +278,6 @@ class Where(Function):
 
 
 def _scalar_tensor(s):
-    from .creation import tensor
-
     if not isinstance(s, numbers.Number):
         raise TypeError(f"where: expected a Tensor or a Python number, got {type(s).__name__}")
     return tensor(s)

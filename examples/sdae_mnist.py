@@ -46,7 +46,7 @@ def main():
     hist = sdae.fine_tune(train_ds, test_ds, epochs=EPOCHS, batch_size=64, lr=2e-3, progress=True,
                           scheduler=lambda opt: lamina.optim.lr_scheduler.CosineAnnealingLR(opt, EPOCHS))
     elapsed = time.perf_counter() - t0
-    print(f"pretraining: final reconstruction losses {[round(l[-1], 4) for l in losses]} in {t_pre:.1f} s")
+    print(f"pretraining: final reconstruction losses {[round(h['loss'][-1], 4) for h in losses]} in {t_pre:.1f} s")
     print(f"test accuracy {hist['val_accuracy'][-1]:.4f} (best {max(hist['val_accuracy']):.4f}), "
           f"total time {elapsed:.1f} s")
 

@@ -65,7 +65,7 @@ BENCH_NAMES = {
 }
 
 # Families without a bench row yet (to do: add rows to bench/workloads.py and drop them here).
-NO_BENCH = {"reduce", "softmax", "indexing", "embedding", "dropout", "norm", "rbf"}
+NO_BENCH: set = set()
 
 
 def _binding_families():

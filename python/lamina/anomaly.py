@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autograd.grad_mode import no_grad
+from .models.autoencoder import _batches, _inputs
+
 __all__ = ["reconstruction_scores", "calibrate_threshold", "AnomalyDetector", "roc_auc", "precision_recall"]
 
 
@@ -23,9 +26,6 @@ def reconstruction_scores(model, x, batch_size: int = 1024) -> np.ndarray:
     number of elements per sample). ``x``: a Tensor, an ndarray, or a Dataset / DataLoader of
     inputs (labels ignored).
     """
-    from .autograd.grad_mode import no_grad
-    from .models.autoencoder import _batches, _inputs
-
     x = _inputs(x)
     n = x.shape[0]
     is_module = hasattr(model, "eval") and hasattr(model, "training")

@@ -40,6 +40,8 @@ RECIPES = {
 
 
 def _datasets(args):
+    # Downward, and late on purpose: the CLI (the top layer) loads the library only once a
+    # command runs, so `python -m lamina --help` stays instant.
     from lamina.data import datasets, transforms
 
     if args.dataset == "digits":

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import _dtype as D
+from .ops.creation import from_numpy
 from .tensor import Tensor
 
 __all__ = ["save", "load"]
@@ -308,8 +309,6 @@ class _Decoder:
         tag, v = next(iter(x.items()))
         if tag == "$tensor":
             if v not in self.cache:
-                from .ops.creation import from_numpy
-
                 e = self.entries[v]
                 dt = D.as_dtype(e["dtype"])
                 t = from_numpy(self._array(v, dt._np.newbyteorder("<")))

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import nn
+from .autograd.grad_mode import no_grad
+from .ops.creation import randn
+from .tensor import Tensor
+
 
 @dataclass
 class LayerRow:
@@ -75,8 +80,6 @@ def _human_bytes(n: float) -> str:
 
 def _flops(m, inp, out) -> int:
     """Forward FLOPs (a multiply-add counts 2) for the layers where it is well defined."""
-    from . import nn
-
     n_out = out.numel() if hasattr(out, "numel") else 0
     if isinstance(m, nn.Linear):
         return 2 * m.in_features * n_out
@@ -110,10 +113,6 @@ def summary(model, input_shape, batch_size: int = 1, dtype=None, device=None, pr
     Returns a Summary (``print(summary(...))``); on a shape error ``summary.ok`` is False and
     ``summary.failed_layer`` / ``summary.error`` say where and why.
     """
-    from .autograd.grad_mode import no_grad
-    from .ops.creation import randn
-    from .tensor import Tensor
-
     input_shape = tuple(input_shape)
     res = Summary(input_shape=(batch_size,) + input_shape)
     params = list(model.parameters())

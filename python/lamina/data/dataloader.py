@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..ops.creation import from_numpy
 from ..tensor import Tensor
 from .dataset import IterableDataset
 from .sampler import BatchSampler, Generator, RandomSampler, Sampler, SequentialSampler
@@ -34,8 +35,6 @@ def _np_for_lamina(arr: np.ndarray, where: str) -> np.ndarray:
 
 
 def _from_np(arr: np.ndarray) -> Tensor:
-    from ..ops.creation import from_numpy
-
     return from_numpy(arr if arr.flags.c_contiguous else arr.copy(order="C"))
 
 

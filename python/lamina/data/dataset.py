@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..ops.creation import as_tensor, from_numpy
 from ..tensor import Tensor
 from .sampler import Generator, randperm
 
@@ -54,16 +55,12 @@ def _as_tensor(t, where: str) -> Tensor:
     if isinstance(t, Tensor):
         return t
     if isinstance(t, np.ndarray):
-        from ..ops.creation import as_tensor
-
         return as_tensor(t if t.dtype.kind not in "iu" else t.astype(np.int64))
     raise TypeError(f"{where}: expected lamina tensors (or numpy arrays), got {type(t).__name__}")
 
 
 def _gather_rows(t: Tensor, idx: np.ndarray) -> Tensor | None:
     """Rows ``idx`` of ``t`` as a new tensor in one numpy gather (None when ``t`` is not on the CPU)."""
-    from ..ops.creation import from_numpy
-
     if t.device != "cpu":
         return None
     arr = t.detach().numpy()

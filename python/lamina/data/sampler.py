@@ -11,6 +11,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..ops.creation import randint
+
 
 class Generator:
     """A seedable random source for data pipelines (like ``torch.Generator`` on the CPU).
@@ -50,8 +52,6 @@ class Generator:
 
 def _seed_from_global() -> int:
     """A 62-bit seed drawn from lamina's global generator (advances it, so each call differs)."""
-    from ..ops.creation import randint
-
     hi, lo = (int(v) for v in randint(0, 2 ** 31, (2,)).numpy())
     return (hi << 31) | lo
 

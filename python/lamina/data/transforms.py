@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..ops.creation import from_numpy, rand, randint, randn
 from ..tensor import Tensor
 from .sampler import Generator
 
@@ -22,7 +23,6 @@ from .sampler import Generator
 def _uniform(generator: Generator | None) -> float:
     if generator is not None:
         return float(generator._np.random())
-    from ..ops.creation import rand
 
     return float(rand(1, dtype="float64").numpy()[0])
 
@@ -33,7 +33,6 @@ def _integer(high: int, generator: Generator | None) -> int:
         return 0
     if generator is not None:
         return int(generator._np.integers(0, high + 1))
-    from ..ops.creation import randint
 
     return int(randint(0, high + 1, (1,)).numpy()[0])
 
@@ -41,7 +40,6 @@ def _integer(high: int, generator: Generator | None) -> int:
 def _normal(shape, dtype, generator: Generator | None) -> np.ndarray:
     if generator is not None:
         return generator._np.standard_normal(shape).astype(dtype, copy=False)
-    from ..ops.creation import randn
 
     return randn(*shape, dtype="float64" if dtype == np.float64 else "float32").numpy()
 
@@ -53,8 +51,6 @@ def _unwrap(x, name: str):
         arr = x.detach().numpy() if dev == "cpu" else x.detach().cpu().numpy()
 
         def rewrap(a: np.ndarray) -> Tensor:
-            from ..ops.creation import from_numpy
-
             t = from_numpy(np.ascontiguousarray(a))
             return t if dev == "cpu" else t.to(dev)
 
@@ -133,7 +129,6 @@ class ToTensor:
             arr = arr.astype(np.int64)
         elif k != "f":
             raise TypeError(f"ToTensor: unsupported image dtype {pic.dtype}")
-        from ..ops.creation import from_numpy
 
         return from_numpy(np.ascontiguousarray(arr))
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import nn
+from .. import nn, optim
 from ..autograd.grad_mode import no_grad
+from ..data import DataLoader, Dataset
 from ..nn import functional as F
-from ..ops.creation import as_tensor, rand_like, randn_like, zeros
+from ..ops.creation import as_tensor, rand_like, randn_like, randperm, zeros
+from ..ops.indexing import cat
 from ..ops.unary import where
+from ..tensor import Tensor
+from ..train import fit
 from ._training import fit_reconstruction, make_optimizer, make_scheduler
 from .mlp import activation as _activation
 
@@ -20,10 +24,6 @@ _CORRUPTIONS = ("masking", "gaussian", "salt_and_pepper", "none")
 def _inputs(data):
     """All inputs of ``data`` as one tensor: a Tensor / ndarray, a Dataset of (x, y) or of x, or a
     DataLoader (its batches concatenated)."""
-    from ..data import DataLoader, Dataset
-    from ..ops.indexing import cat
-    from ..tensor import Tensor
-
     if isinstance(data, Tensor):
         return data
     if isinstance(data, (np.ndarray, list)):
@@ -39,8 +39,6 @@ def _inputs(data):
 def _batches(x, batch_size: int, shuffle: bool = False):
     """Mini-batches of the rows of ``x`` (a seeded shuffle from lamina's generator); inference
     helpers use it in order, training batches come from ``lamina.train.fit``."""
-    from ..ops.creation import randperm
-
     n = x.shape[0]
     if shuffle:
         order = randperm(n)
@@ -238,8 +236,6 @@ class StackedDenoisingAutoencoder(nn.Module):
 
     def transform(self, x, batch_size: int = 1024):
         """The top-level code (N, sizes[-1]) of clean inputs, in eval mode without a graph."""
-        from ..ops.indexing import cat
-
         x = _inputs(x)
         with no_grad():
             return cat([self._encode_upto(xb, len(self.daes)) for xb in _batches(x, batch_size, False)], 0)
@@ -251,8 +247,6 @@ class StackedDenoisingAutoencoder(nn.Module):
         ``optimizer``: as in ``Autoencoder.fit``, but an instance cannot serve several levels:
         pass a name or a factory (e.g. ``lambda p, lr: lamina.optim.SGD(p, lr, momentum=0.9)``).
         ``callbacks`` run for every level (each level is one fit: ``on_train_begin`` resets them)."""
-        from .. import optim
-
         if isinstance(optimizer, optim.Optimizer) and len(self.daes) > 1:
             raise TypeError("StackedDenoisingAutoencoder.pretrain: an Optimizer instance holds one level's "
                             "parameters; pass a name or a factory (params, lr=...) -> Optimizer")
@@ -269,8 +263,6 @@ class StackedDenoisingAutoencoder(nn.Module):
 
     def transform_level(self, x, k: int, batch_size: int = 1024):
         """The clean code after the first k levels (k=0: the flattened input itself)."""
-        from ..ops.indexing import cat
-
         x = _inputs(x)
         x = x.reshape(x.shape[0], -1)
         if k == 0:
@@ -306,8 +298,6 @@ class StackedDenoisingAutoencoder(nn.Module):
         lamina.train.fit; returns its History. Data: DataLoader, Dataset or (inputs, labels).
         ``scheduler``: a scheduler instance (for an Optimizer instance you passed) or a function
         optimizer -> scheduler, e.g. ``lambda opt: CosineAnnealingLR(opt, epochs)``."""
-        from ..train import fit
-
         clf = self.to_classifier()
         opt = make_optimizer(optimizer, clf.parameters(), lr)
         sched = make_scheduler(scheduler, opt)

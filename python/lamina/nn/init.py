@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..ops.creation import randn, tensor
 from ..tensor import Tensor
 
 _GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0,
@@ -92,8 +93,6 @@ def lecun_normal_(t: Tensor) -> Tensor:
 @no_grad()
 def orthogonal_(t: Tensor, gain: float = 1.0) -> Tensor:
     """A (semi-)orthogonal matrix from the QR decomposition of a seeded normal matrix."""
-    from ..ops.creation import randn, tensor
-
     if t.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     rows = t.shape[0]

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 
+from .. import _dtype as D
+from ..ops.creation import tensor
 from ..tensor import Tensor
+from .hooks import add_hook
 from .parameter import Parameter
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -203,8 +206,6 @@ class Module:
                 continue
             dst = own[k]
             if not isinstance(v, Tensor):
-                from ..ops.creation import tensor
-
                 v = tensor(v)
             if tuple(v.shape) != tuple(dst.shape):
                 errors.append(f"size mismatch for {k}: copying a param with shape {list(v.shape)} from "
@@ -222,8 +223,6 @@ class Module:
 
     def to(self, *args, **kwargs):
         """Moves/casts every parameter and buffer in place (``to(device)``, ``to(dtype)``)."""
-        from .. import _dtype as D
-
         def convert(t):
             if t is None:
                 return
@@ -248,26 +247,18 @@ class Module:
         return self.to("cuda" if device is None else f"cuda:{device}")
 
     def float(self):
-        from .. import _dtype as D
-
         return self.to(D.float32)
 
     def double(self):
-        from .. import _dtype as D
-
         return self.to(D.float64)
 
     # ---- hooks and calling ----
     def register_forward_hook(self, hook):
         """``hook(module, inputs, output)`` runs after forward; a returned value replaces output."""
-        from .hooks import add_hook
-
         return add_hook(self._forward_hooks, hook)
 
     def register_forward_pre_hook(self, hook):
         """``hook(module, inputs)`` runs before forward; a returned tuple replaces the inputs."""
-        from .hooks import add_hook
-
         return add_hook(self._forward_pre_hooks, hook)
 
     def forward(self, *args, **kwargs):

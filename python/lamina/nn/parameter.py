@@ -1,6 +1,7 @@
 """``nn.Parameter``: a tensor that a Module registers as learnable (requires_grad by default)."""
 from __future__ import annotations
 
+from ..ops.creation import empty
 from ..tensor import Tensor
 
 
@@ -9,8 +10,6 @@ class Parameter(Tensor):
     registers it, so it appears in ``parameters()`` and ``state_dict()``."""
 
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
-        from ..ops.creation import empty
-
         if data is None:
             data = empty(0)
         if not isinstance(data, Tensor):

@@ -7,6 +7,13 @@ import copy
 
 import numpy as np
 
+from .. import nn, optim
+from .._runtime import manual_seed
+from ..autograd.grad_mode import no_grad
+from ..nn import functional as F
+from ..nn.utils import clip_grad_norm_
+from ..ops.creation import from_numpy
+from ..serialization import load, save
 from .replay import PrioritizedReplayBuffer, ReplayBuffer
 from .schedules import LinearSchedule, as_schedule
 
@@ -17,8 +24,6 @@ _FORMAT = "lamina.rl.DQNAgent"
 
 def mlp(in_features: int, n_actions: int, hidden=(128, 128)):
     """``Linear -> ReLU -> ... -> Linear`` Q-network: observation vector in, one value per action out."""
-    from .. import nn
-
     layers, d = [], int(in_features)
     for h in hidden:
         layers += [nn.Linear(d, int(h)), nn.ReLU()]
@@ -64,8 +69,6 @@ class DQNAgent:
                  exploration=None, loss="huber", huber_delta: float = 1.0, max_grad_norm: float | None = 10.0,
                  prioritized: bool = False, alpha: float = 0.6, beta=None, priority_eps: float = 1e-6,
                  obs_dtype=np.float32, seed: int | None = None) -> None:
-        from .. import optim
-
         if int(n_actions) < 1:
             raise ValueError(f"DQNAgent: n_actions must be >= 1, got {n_actions}")
         if not 0.0 <= gamma <= 1.0:
@@ -117,8 +120,6 @@ class DQNAgent:
     def for_env(cls, env, hidden=(128, 128), seed: int | None = None, **kwargs) -> "DQNAgent":
         """An agent with an MLP Q-network sized from ``env.observation_space.shape`` and
         ``env.action_space.n``; ``seed`` also seeds the network init (lamina.manual_seed)."""
-        from .._runtime import manual_seed
-
         if seed is not None:
             manual_seed(seed)
         in_features = int(np.prod(env.observation_space.shape))
@@ -133,9 +134,6 @@ class DQNAgent:
 
     def q_values(self, obs) -> np.ndarray:
         """Q-values ``(B, n_actions)`` of a batch of observations (or ``(n_actions,)`` for one)."""
-        from ..autograd.grad_mode import no_grad
-        from ..ops.creation import from_numpy
-
         x = np.ascontiguousarray(obs, dtype=self.obs_dtype)
         one = x.ndim == (len(self.buffer.obs_shape) if self.buffer.obs is not None else 1)
         with no_grad():
@@ -147,9 +145,6 @@ class DQNAgent:
         generator per call), greedy (argmax Q, first index on ties) otherwise."""
         if explore and self.rng.random() < self.epsilon:
             return int(self.rng.integers(self.n_actions))
-        from ..autograd.grad_mode import no_grad
-        from ..ops.creation import from_numpy
-
         x = np.asarray(obs, dtype=self.obs_dtype)
         with no_grad():
             q = self.q(from_numpy(np.ascontiguousarray(x[None]))).numpy()
@@ -170,9 +165,6 @@ class DQNAgent:
 
     def td_target(self, rewards, next_obs, dones) -> np.ndarray:
         """``r + gamma * (1 - done) * Q_target(s', a*)`` as a float32 array (no graph recorded)."""
-        from ..autograd.grad_mode import no_grad
-        from ..ops.creation import from_numpy
-
         s2 = from_numpy(np.ascontiguousarray(next_obs, dtype=self.obs_dtype))
         with no_grad():
             qt = self.target(s2).numpy()
@@ -186,8 +178,6 @@ class DQNAgent:
         return (r + np.float32(self.gamma) * (1.0 - d) * nq).astype(np.float32)
 
     def _loss(self, pred, target, reduction: str):
-        from ..nn import functional as F
-
         if callable(self.loss):
             return self.loss(pred, target, reduction=reduction)
         if self.loss == "mse":
@@ -197,9 +187,6 @@ class DQNAgent:
     def learn(self, batch=None) -> float:
         """One gradient update on ``batch`` (default: a minibatch sampled from the buffer); updates the
         priorities (prioritized replay) and, when due, the target network. Returns the loss."""
-        from ..nn.utils import clip_grad_norm_
-        from ..ops.creation import from_numpy
-
         if batch is None:
             if self.prioritized:
                 batch = self.buffer.sample(self.batch_size, beta=float(self.beta(self.steps)))
@@ -234,8 +221,6 @@ class DQNAgent:
 
     def update_target(self, tau: float | None = None) -> None:
         """``target <- tau * online + (1 - tau) * target`` for every parameter and buffer (tau=1: copy)."""
-        from ..autograd.grad_mode import no_grad
-
         tau = self.tau if tau is None else float(tau)
         src = self.q.state_dict()
         dst = self.target.state_dict()
@@ -281,14 +266,10 @@ class DQNAgent:
     def save(self, path, include_buffer: bool = False) -> None:
         """Writes networks, optimizer state, counters, generator states and (optionally) the replay
         buffer with ``lamina.save`` (atomic: a temporary file renamed over ``path``)."""
-        from ..serialization import save
-
         save(self.state_dict(include_buffer), path)
 
     def load(self, path) -> "DQNAgent":
         """Restores a checkpoint written by ``save`` into this agent (built with the same networks)."""
-        from ..serialization import load
-
         self.load_state_dict(load(path))
         return self
 

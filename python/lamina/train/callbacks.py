@@ -9,6 +9,9 @@ import os
 import sys
 import time
 
+from .. import serialization
+from .checkpoint import save_training_state
+
 
 class Callback:
     """Subclass and override any hook. ``self.ctx`` gives model, optimizer, scheduler,
@@ -102,9 +105,6 @@ class ModelCheckpoint(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
 
     def on_epoch_end(self, epoch, logs=None):
-        from .. import serialization
-        from .checkpoint import save_training_state
-
         logs = logs or {}
         if self.save_best_only:
             cur = logs.get(self.monitor)

@@ -2,12 +2,12 @@
 resumed run reproduces the uninterrupted one. Written atomically by lamina.save."""
 from __future__ import annotations
 
+from .. import serialization
+from .._runtime import get_rng_state, set_rng_state
+
 
 def save_training_state(path, model, optimizer=None, scheduler=None, epoch: int = 0, history=None) -> None:
     """Saves everything needed to resume after ``epoch`` (0-based, completed)."""
-    from .. import serialization
-    from .._runtime import get_rng_state
-
     seed, offset = get_rng_state()
     state = {
         "format": "lamina-training-state-1",
@@ -23,9 +23,6 @@ def save_training_state(path, model, optimizer=None, scheduler=None, epoch: int 
 
 def load_training_state(path, model, optimizer=None, scheduler=None) -> dict:
     """Restores model/optimizer/scheduler/RNG in place; returns {'epoch', 'history'}."""
-    from .. import serialization
-    from .._runtime import set_rng_state
-
     state = serialization.load(path)
     if not isinstance(state, dict) or state.get("format") != "lamina-training-state-1":
         raise ValueError(f"{path}: not a lamina training-state checkpoint (saved by ModelCheckpoint / "

@@ -6,16 +6,17 @@ import time
 from types import SimpleNamespace
 
 from ..autograd.grad_mode import no_grad
+from ..data import DataLoader, Dataset, TensorDataset
+from ..ops.creation import as_tensor
+from ..ops.indexing import cat
 from .callbacks import ProgressBar
+from .checkpoint import load_training_state
 from .history import History
 from .metrics import resolve
 
 
 def _loader(data, batch_size: int, shuffle: bool):
     """A DataLoader from a DataLoader, a Dataset, or an (inputs, targets) pair."""
-    from ..data import DataLoader, Dataset, TensorDataset
-    from ..ops.creation import as_tensor
-
     if data is None:
         return None
     if isinstance(data, DataLoader):
@@ -83,10 +84,6 @@ def evaluate(model, loss_fn, data, metrics=("accuracy",), batch_size: int = 256,
 def predict(model, data, batch_size: int = 256):
     """Model outputs over ``data`` (a tensor/array of inputs, a Dataset or a DataLoader),
     concatenated along the batch dimension, in eval mode."""
-    from ..data import DataLoader, Dataset
-    from ..ops.creation import as_tensor
-    from ..ops.indexing import cat
-
     was_training = model.training
     model.eval()
     outs = []
@@ -120,8 +117,6 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
     callbacks and metrics stay as they are), for a model whose training objective is not its
     forward pass, e.g. an RBM's contrastive-divergence surrogate; validation still uses ``loss_fn``.
     """
-    from .checkpoint import load_training_state
-
     history = history if history is not None else History()
     if resume_from is not None:
         st = load_training_state(resume_from, model, optimizer, scheduler)

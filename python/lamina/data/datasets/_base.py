@@ -7,6 +7,7 @@ from typing import Callable
 
 import numpy as np
 
+from ...ops.creation import from_numpy
 from ..dataset import Dataset
 
 
@@ -40,8 +41,6 @@ class ImageClassificationArrays(Dataset):
         return x.reshape(x.shape[:-2] + (1,) + x.shape[-2:])
 
     def __getitem__(self, index):
-        from ...ops.creation import from_numpy
-
         if not isinstance(index, (int, np.integer)):
             raise TypeError(f"{type(self).__name__} indices must be integers, got {type(index).__name__}")
         x = from_numpy(np.ascontiguousarray(self._images(int(index))))
@@ -55,7 +54,6 @@ class ImageClassificationArrays(Dataset):
     def _batch(self, idx: np.ndarray):
         if self.transform is not None or self.target_transform is not None:
             return None
-        from ...ops.creation import from_numpy
 
         return [from_numpy(np.ascontiguousarray(self._images(idx))),
                 from_numpy(np.ascontiguousarray(self.targets[idx]))]

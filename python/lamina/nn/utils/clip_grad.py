@@ -12,6 +12,7 @@ import numpy as np
 
 from ... import _C
 from ... import _dtype as D
+from ...ops.creation import tensor
 from ...tensor import Tensor
 
 _tensor_or_tensors = Union[Tensor, Iterable[Tensor]]
@@ -41,8 +42,6 @@ def get_total_norm(tensors: _tensor_or_tensors, norm_type: float = 2.0,
         norm_type: the p of the p-norm; ``inf`` for the largest absolute value.
         error_if_nonfinite: raise RuntimeError when the norm is nan or inf.
     """
-    from ...ops.creation import tensor
-
     tensors = _as_list(tensors)
     norm_type = float(norm_type)
     if not (norm_type > 0):

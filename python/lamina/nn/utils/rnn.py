@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _dtype as D
 from ...ops.creation import full, tensor
 from ...ops.indexing import cat, index_select, stack
 from ...tensor import Tensor
@@ -39,8 +40,6 @@ def _lengths_np(lengths, where: str) -> np.ndarray:
 
 
 def _idx(a: np.ndarray, device) -> Tensor:
-    from ... import _dtype as D
-
     return tensor(np.ascontiguousarray(a, dtype=np.int64), dtype=D.int64, device=device)
 
 
@@ -91,8 +90,6 @@ class PackedSequence:
 
     # ---- internal construction ----
     def _init(self, bs, lengths, sorted_np, unsorted_np, device) -> None:
-        from ... import _dtype as D
-
         self._bs = bs
         self._lengths = lengths
         self._sorted = sorted_np
@@ -182,13 +179,9 @@ class PackedSequence:
         return self.to("cuda" if device is None else f"cuda:{device}")
 
     def float(self) -> "PackedSequence":
-        from ... import _dtype as D
-
         return self.to(D.float32)
 
     def double(self) -> "PackedSequence":
-        from ... import _dtype as D
-
         return self.to(D.float64)
 
     def __repr__(self) -> str:
@@ -243,7 +236,6 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
     the original order, padded steps set to ``padding_value``; lengths is an int64 tensor."""
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
-    from ... import _dtype as D
 
     out = sequence._padded_time_major(float(padding_value))
     T = out.shape[0]

@@ -300,3 +300,126 @@ def test_maximum_minimum_with_scalar_gradients_match_torch():
         np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy())
         (g,) = lamina.autograd.grad(getattr(lamina, op)(lx, 0.5).sum(), lx, create_graph=True)
         np.testing.assert_allclose(g.detach().numpy(), tx.grad.numpy() / np.array([1.0, 2.0, 3.0, 4.0]))
+
+
+# ---- regressions found by tests/autograd/test_view_inplace_properties.py, and issue 12's list ----
+
+def _both_raise(program, *shapes, match=None):
+    """program(lib, F, *leaves) -> loss, then backward: torch and lamina must both refuse."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    for lib, f, make in ((torch, torch.nn.functional, lambda a: torch.tensor(a, requires_grad=True)),
+                         (lamina, F, lambda a: lamina.tensor(a, dtype=lamina.float64, requires_grad=True))):
+        with pytest.raises(RuntimeError, match=match):
+            program(lib, f, *[make(a) for a in arrays]).backward()
+
+
+def p_view_of_unbind_output_written(lib, F, a):
+    t0 = a * 0.5
+    t0.unbind(0)[0].view(3).clamp_(-0.5, 0.75)  # a view of a multi-output view keeps the refusal
+    return t0.sum()
+
+
+def p_split_output_used_after_base_write(lib, F, a):
+    t0 = a * 0.5
+    t3 = t0.split(2, 0)[0]
+    t0.add_(0.5)
+    return (t3 * t3).sum()  # the stale split output cannot be regenerated from its base
+
+
+def p_relu_through_view_then_base_write(lib, F, a):
+    t0 = a * 0.5
+    t0.view(6).relu_()  # relu_ saves its output, which now lives in t0's memory
+    t0.clamp_(-0.5, 0.75)
+    return (t0 * t0).sum()
+
+
+def p_exp_inplace_then_other_view_write(lib, F, a):
+    t0 = a * 0.5
+    t0[:3].exp_()
+    t0[1:].mul_(2)  # overlaps the region whose exp_ output backward needs
+    return (t0 * t0).sum()
+
+
+@pytest.mark.parametrize("program, shape, match", [
+    (p_view_of_unbind_output_written, (2, 3), "multiple views"),
+    (p_split_output_used_after_base_write, (6,), "multiple views"),
+    (p_relu_through_view_then_base_write, (6,), "modified by an inplace operation"),
+    (p_exp_inplace_then_other_view_write, (6,), "modified by an inplace operation"),
+])
+def test_refusals_found_by_the_property_test(program, shape, match):
+    _both_raise(program, shape, match=match)
+
+
+def test_saved_tensor_modified_under_no_grad_raises_in_torch_too():
+    for lib in (torch, lamina):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = a * 2
+        c = b * b
+        with lib.no_grad():
+            b.mul_(100)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            c.sum().backward()
+
+
+def p_two_views_written_alternately(lib, F, a):
+    b = a * 1.5
+    v1 = b.view(2, 3)[:, 1:]
+    v2 = b[::2]
+    v1.mul_(2)
+    v2.add_(v1.sum() * 0.1)
+    v1[0] = a[:2] * 3
+    v2.sigmoid_()
+    return (v1 * v1).sum() + (v2 * a[::2]).sum() + (b * b).sum()
+
+
+def p_earlier_views_used_after_base_write(lib, F, a):
+    b = a.view(2, 3) * 2
+    r = b[1]
+    c = b.t()[::2]
+    s = b.flatten()[2:5]
+    b.mul_(a.view(2, 3))
+    b.tanh_()
+    return (r * r).sum() + c.sigmoid().sum() + (s * b.sum()).sum()
+
+
+@pytest.mark.parametrize("program", [p_two_views_written_alternately, p_earlier_views_used_after_base_write])
+def test_views_of_one_base_match_torch(program):
+    _assert_same(program, (6,))
+
+
+def test_mask_and_column_writes_in_a_model_forward_match_torch():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 3))
+    w1, b1 = rng.standard_normal((5, 3)), rng.standard_normal(5)
+    w2, b2 = rng.standard_normal((2, 5)), rng.standard_normal(2)
+
+    def build(lib):
+        class Net(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1, self.fc2 = lib.nn.Linear(3, 5), lib.nn.Linear(5, 2)
+
+            def forward(self, x):
+                out = self.fc1(x)
+                out[out < 0] = 0  # a ReLU written as a masked write
+                out[:, 0] *= 2
+                y = self.fc2(out)
+                y[:, 1] = y[:, 1] + out[:, 2]
+                return y
+
+        net = Net().double()
+        with lib.no_grad():
+            for p, v in zip((net.fc1.weight, net.fc1.bias, net.fc2.weight, net.fc2.bias), (w1, b1, w2, b2)):
+                p.copy_(lib.tensor(v, dtype=lib.float64))
+        return net
+
+    results = []
+    for lib in (lamina, torch):
+        net = build(lib)
+        y = net(lib.tensor(x, dtype=lib.float64))
+        (y * y).sum().backward()
+        results.append([y.detach().numpy()] + [p.grad.numpy() for p in
+                                                (net.fc1.weight, net.fc1.bias, net.fc2.weight, net.fc2.bias)])
+    for lv, tv in zip(*results):
+        np.testing.assert_allclose(lv, tv, rtol=1e-10, atol=1e-12)

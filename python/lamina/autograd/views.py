@@ -44,6 +44,7 @@ def view_of(out, x, step):
         out._view = ViewInfo(x, (step,), out._c._version)
     else:
         out._view = ViewInfo(info.base, info.steps + (step,), out._c._version)
+        out._view.multi = info.multi  # a view of a split/unbind output keeps its refusal (as PyTorch)
     return out
 
 
@@ -246,6 +247,12 @@ def refresh(t) -> None:
         raise RuntimeError("internal error: view base is itself a view")
     if not base.requires_grad:
         return
+    if info.multi is not None:
+        raise RuntimeError(
+            f"Output of {info.multi} is a view and its base or another view of its base has been modified "
+            "inplace. This view is the output of a function that returns multiple views. Such functions do "
+            "not allow the output views to be modified inplace. You should replace the inplace operation by "
+            "an out-of-place one.")
     t.grad_fn = _view_node(t)
     t._output_nr = 0
     t.requires_grad = True
@@ -292,6 +299,19 @@ def check_inplace(t, name: str) -> None:
                 "clone() the tensor before performing the operation.")
 
 
+def _saved_output_is_target(r, c) -> None:
+    """The op's output now lives in the target's memory: where its node saved that output (exp,
+    sigmoid, relu, ...), the version check follows the target, so a later in-place write to it (or
+    to its base or another view) makes backward refuse, as in PyTorch."""
+    node = r.grad_fn
+    if node is None or not getattr(node, "saved", None):
+        return
+    rp = r._c.storage_ptr()
+    if rp == c.storage_ptr():
+        return
+    node.saved = tuple((k, c, c._version) if s.storage_ptr() == rp else (k, s, v) for k, s, v in node.saved)
+
+
 def write_inplace(t, name: str, compute):
     """``t = compute(t)`` in place, recorded in the graph: the result is computed out of place
     (saved values that share t's memory are copied first), written into t's memory (so every view
@@ -317,6 +337,7 @@ def write_inplace(t, name: str, compute):
                                f"type {t.dtype.name}")
         r = r.to(t.dtype)
     c.copy_(r._c)
+    _saved_output_is_target(r, c)
     if info is None:
         t.grad_fn, t._output_nr, t.requires_grad = r.grad_fn, r._output_nr, r.requires_grad
     else:

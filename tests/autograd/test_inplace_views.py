@@ -423,3 +423,20 @@ def test_mask_and_column_writes_in_a_model_forward_match_torch():
                                                 (net.fc1.weight, net.fc1.bias, net.fc2.weight, net.fc2.bias)])
     for lv, tv in zip(*results):
         np.testing.assert_allclose(lv, tv, rtol=1e-10, atol=1e-12)
+
+
+# Not tested: a source that partly overlaps the written memory (t[1:].add_(t[:-1]), t.copy_(t[0])).
+# torch refuses it ("some elements of the input tensor and the written-to tensor refer to a single
+# memory location"); lamina deliberately reads the source before writing (tests/ops/test_elementwise.py,
+# test_inplace_no_grad_writes_through_views) -- a known divergence.
+
+
+@pytest.mark.parametrize("stmt", ["t[:3].copy_(t[3:])", "t.view(2, 3)[0] += t.view(2, 3)[1]", "t[:, None] *= 2",
+                                  "t[::2].mul_(t[1::2])", "t[:] = t[0]", "t.view(2, 3)[:] = t[:3]"])
+def test_disjoint_same_or_broadcast_source_allowed(stmt):
+    results = []
+    for lib in (torch, lamina):
+        t = lib.arange(6.0) + 1
+        exec(stmt, {"t": t})
+        results.append(t.tolist())
+    assert results[0] == results[1]

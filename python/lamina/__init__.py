@@ -26,12 +26,24 @@ _load_blas()
 
 def _dev_build_hook() -> None:
     # Development only: LAMINA_EXT_DIR names a CMake build folder whose _C module is used instead
-    # of the installed one (see CONTRIBUTING.md), so several checkouts can build side by side.
+    # of the installed one (README, Development), so several checkouts can build side by side. The
+    # module is loaded from that folder explicitly: an editable install's import hook would
+    # otherwise still hand out the installed extension.
+    import glob
+    import importlib.util
     import os
+    import sys
 
     ext = os.environ.get("LAMINA_EXT_DIR")
-    if ext:
-        __path__.insert(0, ext)
+    if not ext:
+        return
+    found = sorted(glob.glob(os.path.join(ext, "_C.*.so")) + glob.glob(os.path.join(ext, "_C.*.pyd")))
+    if not found:
+        raise ImportError(f"LAMINA_EXT_DIR={ext!r} holds no compiled lamina._C module")
+    spec = importlib.util.spec_from_file_location(__name__ + "._C", found[0])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
 
 
 _dev_build_hook()

@@ -25,6 +25,8 @@ from . import grad_mode
 _tls = grad_mode._tls
 _CTensor = _C.Tensor
 _NO_SAVED = ()
+_NODE_NAMES: dict = {}  # Function class -> its node's name ("MulBackward")
+_FLOAT_DTYPES = frozenset((_C.DType.float32, _C.DType.float64))
 
 
 class Context:
@@ -126,10 +128,12 @@ class Node:
                 )
 
     def apply(self, grads):
-        self.check_alive()
+        ctx = self.ctx
+        if ctx._released:
+            self.check_alive()
         if self.saved:
             self.check_versions()
-        return self.cls.backward(self.ctx, *grads)
+        return self.cls.backward(ctx, *grads)
 
     def release(self) -> None:
         # Drop everything forward left on the context (saved tensors or raw C++ tensors kept as
@@ -250,37 +254,59 @@ class Function:
     @classmethod
     def apply(cls, *args):
         record = False
-        if _tls.enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a.requires_grad:
-                    record = True
-                    break
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                record = _tls.enabled  # (read only when it matters: a thread-local costs more)
+                break
         ctx = Context()
         if not record:
             # Nothing to record: inputs that need no grad cannot make ops inside forward record.
             return cls.forward(ctx, *args)
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        nxt = tuple(_edge(a) if isinstance(a, Tensor) else None for a in args)
+        # One pass over the inputs (this is the hottest path in the library).
+        needs, nxt, in_meta = [], [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                needs.append(a.requires_grad)
+                nxt.append(_edge(a))
+                c = a._c
+                in_meta.append((c.shape, c.dtype))
+            else:
+                needs.append(False)
+                nxt.append(None)
+                in_meta.append(None)
+        ctx.needs_input_grad = tuple(needs)
         _tls.enabled = False
         try:
             out = cls.forward(ctx, *args)
         finally:
             _tls.enabled = True
-        in_meta = tuple((a._c.shape, a._c.dtype) if isinstance(a, Tensor) else None for a in args)
-        multi = isinstance(out, tuple)
+        multi = type(out) is tuple
         outs = out if multi else (out,)
-        if any(o is a for o in outs for a in args):
-            # An op that returned its input unchanged still gets a distinct output tensor, so the
-            # input's own place in the graph is not overwritten.
-            outs = tuple(Tensor._wrap(o._c) if any(o is a for a in args) else o for o in outs)
-            out = outs if multi else outs[0]
+        for o in outs:
+            if o is not None and any(o is a for a in args):
+                # An op that returned its input unchanged still gets a distinct output tensor, so
+                # the input's own place in the graph is not overwritten.
+                outs = tuple(Tensor._wrap(o._c) if any(o is a for a in args) else o for o in outs)
+                out = outs if multi else outs[0]
+                break
         non_diff = getattr(ctx, "_non_diff", ())
-        out_meta = tuple((o._c.shape, o._c.dtype, o._c.device) if isinstance(o, Tensor) else None for o in outs)
-        node = Node(cls, ctx, nxt, in_meta, out_meta, cls.__name__ + "Backward", _saved_of(ctx))
-        for i, o in enumerate(outs):
-            if isinstance(o, Tensor) and id(o) not in non_diff and o.dtype.is_floating_point:
+        out_meta = []
+        for o in outs:
+            if isinstance(o, Tensor):
+                c = o._c
+                out_meta.append((c.shape, c.dtype, c.device))
+            else:
+                out_meta.append(None)
+        name = _NODE_NAMES.get(cls)
+        if name is None:
+            name = _NODE_NAMES[cls] = cls.__name__ + "Backward"
+        node = Node(cls, ctx, tuple(nxt), tuple(in_meta), tuple(out_meta), name, _saved_of(ctx))
+        i = 0
+        for o in outs:
+            if isinstance(o, Tensor) and o._c.dtype in _FLOAT_DTYPES and (not non_diff or id(o) not in non_diff):
                 o.grad_fn = node
                 o._output_nr = i
                 o.requires_grad = True
+            i += 1
         return out
 

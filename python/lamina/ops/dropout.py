@@ -65,7 +65,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     if not inplace:
         return Dropout.apply(input, p)
-    if grad_mode._tls.enabled and input.requires_grad:
+    if input.requires_grad and grad_mode._tls.enabled:
         return write_inplace(input, "dropout", lambda src: Dropout.apply(src, p))
     out = Dropout.apply(input, p)
     input._c.copy_(out._c)

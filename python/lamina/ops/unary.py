@@ -80,7 +80,7 @@ def _unary(op, x):
         raise TypeError(f"{op.name}(): argument 'input' must be Tensor, not {type(x).__name__}")
     if op in _FLOAT_MATH and x._c.dtype not in _FLOATS:
         x = x.to(D._default)  # integer input: computed in the default float dtype, like PyTorch
-    if not (grad_mode._tls.enabled and x.requires_grad):
+    if not (x.requires_grad and grad_mode._tls.enabled):  # cheap test first
         return W(_C.unary_forward(x._c, op))
     return _UNARY[op].apply(x)
 

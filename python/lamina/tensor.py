@@ -45,10 +45,10 @@ class Tensor:
         t.requires_grad = requires_grad
         t.grad = None
         t.grad_fn = None
-        t._output_nr = 0
         t._accum = None
-        t._retains_grad = False
         t._view = None
+        # _output_nr is set together with grad_fn, _retains_grad by retain_grad(): leaving them
+        # unset here keeps the wrapper every op returns a little cheaper.
         return t
 
     @staticmethod

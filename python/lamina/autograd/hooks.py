@@ -42,7 +42,7 @@ def retain_grad(t) -> None:
         if not t.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         return  # leaves keep .grad anyway
-    if t._retains_grad:
+    if getattr(t, "_retains_grad", False):
         return
     t._retains_grad = True
     ref = weakref.ref(t)

@@ -339,7 +339,7 @@ def write_inplace(t, name: str, compute):
     c.copy_(r._c)
     _saved_output_is_target(r, c)
     if info is None:
-        t.grad_fn, t._output_nr, t.requires_grad = r.grad_fn, r._output_nr, r.requires_grad
+        t.grad_fn, t._output_nr, t.requires_grad = r.grad_fn, getattr(r, "_output_nr", 0), r.requires_grad
     else:
         rebase_after_write(t, r, name)
     return t

@@ -59,20 +59,24 @@ def _scalar_dtype(cdt, s, op):
 # (keep a and b, keep out) for each op's backward; the C++ backward reads the rest only for shapes.
 _SAVES_TT = {ADD: (False, False), SUB: (False, False), MUL: (True, False), DIV: (True, False),
              POW: (True, True), MAXIMUM: (True, False), MINIMUM: (True, False)}
-_ZERO_D = {}
+_STAND_INS: dict = {}  # (dtype, shape, device) -> stand-in (a few hundred entries at most)
 
 
 def _stand_in(c):
     """A zero-strided tensor with c's shape and dtype and no memory of c's: the C++ backward reads
-    shapes and dtypes from it, never values."""
-    z = _ZERO_D.get(c.dtype)
+    shapes and dtypes from it, never values. Saving it instead of c lets c be written in place
+    after the op (PyTorch's rule: an op saves only what its gradient reads)."""
+    key = (c.dtype, c.shape, c.device)
+    z = _STAND_INS.get(key)
     if z is None:
+        if len(_STAND_INS) > 512:
+            _STAND_INS.clear()
         z = _C.empty([], c.dtype, "cpu")
         _C.fill_(z, 0.0)
-        _ZERO_D[c.dtype] = z
-    if c.device != "cpu":
-        z = z.to_device(c.device)
-    return z.expand(list(c.shape))
+        if key[2] != "cpu":
+            z = z.to_device(key[2])
+        z = _STAND_INS[key] = z.expand(list(key[1]))
+    return z
 
 
 class _BinaryTT(Function):

@@ -21,22 +21,21 @@ class Linear(Function):
         if ctx.needs_input_grad:
             # dx reads weight and dweight reads x: keep each only when the other's gradient needs it.
             nx, nw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-            ctx.save_for_backward(x if nw else W(_stand_in(x._c)),
-                                  weight if nx else W(_stand_in(weight._c)))
+            ctx.x = x._c if nw else _stand_in(x._c)
+            ctx.w = weight._c if nx else _stand_in(weight._c)
         return W(_C.linear_forward(x._c, weight._c, None if bias is None else bias._c))
 
     @staticmethod
     def backward(ctx, dout):
-        x, weight = ctx.saved_tensors
         nx, nw, nb = (ctx.needs_input_grad + (False,) * 3)[:3]
-        dx, dw, db = _C.linear_backward(dout._c, x._c, weight._c, nx, nw, nb)
+        dx, dw, db = _C.linear_backward(dout._c, ctx.x, ctx.w, nx, nw, nb)
         return (W(dx) if nx else None, W(dw) if nw else None, W(db) if nb else None)
 
     @staticmethod
     def backward_graph(ctx, dout):
         # dx = dout @ W, dW = dout^T @ x (rows flattened), db = column sums: matmuls and a sum.
-        x, weight = ctx.saved_tensors
         nx, nw, nb = (ctx.needs_input_grad + (False,) * 3)[:3]
+        x, weight = ctx.input(0, ctx.x), ctx.input(1, ctx.w)
         dx = dw = db = None
         if nx:
             dx = dout @ weight

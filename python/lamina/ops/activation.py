@@ -10,7 +10,7 @@ from .. import _dtype as D
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..tensor import Tensor
-from .elementwise import _FLOATS, _check_leaf, _rebind, _records
+from .elementwise import _FLOATS, _record_inplace, _records
 from .elementwise import _stand_in
 
 W = Tensor._wrap
@@ -123,7 +123,7 @@ def _apply(act, x, p0=0.0, p1=0.0, promote=False):
 
 def _apply_(act, name, x, p0=0.0, p1=0.0):
     if _records(x):
-        return _rebind(x, lambda src: _FN[act].apply(src, p0, p1), name)
+        return _record_inplace(x, lambda src: _FN[act].apply(src, p0, p1), name)
     _C.activation_(x._c, act, p0, p1)
     return x
 

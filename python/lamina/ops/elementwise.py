@@ -307,7 +307,7 @@ def _check_leaf(self, name):
     check_inplace(self, name)
 
 
-def _rebind(self, compute, name):
+def _record_inplace(self, compute, name):
     """Graph-recording in-place op: ``self = compute(self)`` written into self's memory, its history
     (or its base's, for a view) rewritten (autograd/views.py)."""
     return write_inplace(self, name, compute)

@@ -64,7 +64,7 @@ class RnnSequence(Function):
         dout, grads = (None, grads) if ctx.cell else (grads[0], grads[1:])
         dhn = grads[0]
         dcn = grads[1] if len(grads) > 1 else None
-        mode, lstm, gru = ctx.mode, ctx.mode == "lstm", ctx.mode == "gru"
+        mode, lstm = ctx.mode, ctx.mode == "lstm"
         xs, hprev, _act, _aux, cprev = ctx.saved
         T = xs.shape[0] if not ctx.cell else 1
         first = T - 1 if ctx.reverse else 0

@@ -12,7 +12,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .creation import tensor
-from .elementwise import _FLOATS, _U, W, _check_leaf, _rebind, _records, maximum, minimum
+from .elementwise import _FLOATS, _U, W, _record_inplace, _records, maximum, minimum
 from .elementwise import _stand_in
 
 # ---- unary --------------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def _unary(op, x):
 
 def _unary_(op, name, x):
     if _records(x):
-        return _rebind(x, lambda src: _unary(op, src), name)
+        return _record_inplace(x, lambda src: _unary(op, src), name)
     _C.unary_(x._c, op)
     return x
 
@@ -240,7 +240,7 @@ clip = clamp
 def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
     """In-place clamp (see the module docstring for the autograd rules)."""
     if _records(self, min) or _records(self, max):
-        return _rebind(self, lambda src: clamp(src, min, max), "clamp_")
+        return _record_inplace(self, lambda src: clamp(src, min, max), "clamp_")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         self._c.copy_(clamp(self, min, max)._c)
         return self

@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 from collections import defaultdict
 from itertools import chain
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from .. import _C
 from ..autograd.grad_mode import enable_grad, no_grad

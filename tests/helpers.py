@@ -134,3 +134,27 @@ def check_fd(lamina_fn, specs, seed=0, grad=None, eps=1e-6, atol=1e-5, rtol=1e-4
     mask = grad if grad is not None else [a.dtype.kind == "f" for a in arrs]
     lt = to_lamina(arrs, mask)
     lamina.autograd.gradcheck(lamina_fn, tuple(lt), eps=eps, atol=atol, rtol=rtol)
+
+
+
+def same_first_order(fn, *inputs, rtol=1e-11, atol=1e-13):
+    """The create_graph=True gradient of ``fn`` at float64 ``inputs`` equals the fast fused one
+    (as the C++ computes it, kinks and ties included)."""
+    from lamina.autograd import grad
+
+    rng = np.random.default_rng(1)
+    go = lamina.tensor(rng.standard_normal(fn(*inputs).shape), dtype=lamina.float64)
+    diff = [x for x in inputs if x.requires_grad]
+    fast = grad([fn(*inputs)], diff, [go])
+    slow = grad([fn(*inputs)], diff, [go], create_graph=True)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(b.detach().numpy(), a.numpy(), rtol=rtol, atol=atol)
+
+
+def check_double_backward(fn, *inputs, rtol=1e-11, atol=1e-13):
+    """Double backward of ``fn`` at float64 ``inputs``: same_first_order, then gradgradcheck
+    (second derivatives against finite differences)."""
+    from lamina.autograd import gradgradcheck
+
+    same_first_order(fn, *inputs, rtol=rtol, atol=atol)
+    assert gradgradcheck(fn, inputs)

@@ -8,9 +8,11 @@ import pytest
 
 import lamina
 import lamina.nn.functional as F
-from lamina.autograd import grad, gradgradcheck
+from lamina.autograd import grad
 from lamina.ops import activation as act_mod
 from lamina.ops import unary as unary_mod
+
+from helpers import check_double_backward, same_first_order  # noqa: E402
 
 F64 = lamina.float64
 # Away from every kink used below (0, +-0.5, +-1, the step thresholds) by at least 0.05.
@@ -22,19 +24,11 @@ def _x(a=X, rg=True):
 
 
 def _same_first_order(fn, *inputs):
-    """The create_graph gradient equals the fast fused one, exactly as the C++ computes it."""
-    rng = np.random.default_rng(1)
-    go = lamina.tensor(rng.standard_normal(fn(*inputs).shape), dtype=F64)
-    diff = [x for x in inputs if x.requires_grad]
-    fast = grad([fn(*inputs)], diff, [go])
-    slow = grad([fn(*inputs)], diff, [go], create_graph=True)
-    for a, b in zip(fast, slow):
-        np.testing.assert_allclose(b.detach().numpy(), a.numpy(), rtol=1e-12, atol=1e-14)
+    same_first_order(fn, *inputs, rtol=1e-12, atol=1e-14)
 
 
 def _check(fn, *inputs):
-    _same_first_order(fn, *inputs)
-    assert gradgradcheck(fn, inputs)
+    check_double_backward(fn, *inputs, rtol=1e-12, atol=1e-14)
 
 
 UNARY = {

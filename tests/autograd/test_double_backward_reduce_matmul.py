@@ -15,6 +15,8 @@ from lamina.ops import rbf as rbf_mod
 from lamina.ops import reduce as reduce_mod
 from lamina.ops import softmax as softmax_mod
 
+from helpers import check_double_backward, same_first_order  # noqa: E402
+
 F64 = lamina.float64
 
 
@@ -25,18 +27,11 @@ def _t(shape, seed=0, rg=True, lo=None):
 
 
 def _same_first_order(fn, *inputs):
-    rng = np.random.default_rng(1)
-    go = lamina.tensor(rng.standard_normal(fn(*inputs).shape), dtype=F64)
-    diff = [x for x in inputs if x.requires_grad]
-    fast = grad([fn(*inputs)], diff, [go])
-    slow = grad([fn(*inputs)], diff, [go], create_graph=True)
-    for a, b in zip(fast, slow):
-        np.testing.assert_allclose(b.detach().numpy(), a.numpy(), rtol=1e-11, atol=1e-13)
+    same_first_order(fn, *inputs, rtol=1e-11, atol=1e-13)
 
 
 def _check(fn, *inputs):
-    _same_first_order(fn, *inputs)
-    assert gradgradcheck(fn, inputs)
+    check_double_backward(fn, *inputs, rtol=1e-11, atol=1e-13)
 
 
 # ---- reductions ------------------------------------------------------------------------------

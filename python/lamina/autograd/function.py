@@ -174,6 +174,7 @@ class AccumulateGrad:
 
 
 def _edge_no_refresh(t):
+    """``_edge`` without regenerating a stale view (for the view machinery itself)."""
     if t.grad_fn is not None:
         return (t.grad_fn, t._output_nr)
     if t.requires_grad:
@@ -191,15 +192,7 @@ def _edge(t):
     v = t._view
     if v is not None and v.ver != t._c._version:
         v.refresh(t)  # a ViewInfo (views.py, which builds on this module) regenerates t's grad_fn
-    if t.grad_fn is not None:
-        return (t.grad_fn, t._output_nr)
-    if t.requires_grad:
-        acc = t._accum
-        if acc is None:
-            acc = AccumulateGrad(t)
-            t._accum = acc
-        return (acc, 0)
-    return None
+    return _edge_no_refresh(t)
 
 
 def _saved_of(ctx):

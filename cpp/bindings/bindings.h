@@ -7,6 +7,7 @@ namespace lamina::bind {
 
 void register_errors(pybind11::module_& m);       // errors.cpp: C++ exceptions -> Python exceptions
 void register_runtime(pybind11::module_& m);      // runtime.cpp: threads, seeding, BLAS, CUDA
+void register_probe(pybind11::module_& m);        // probe.cpp: measured single-core FMA peak
 void register_tensor(pybind11::module_& m);       // tensor.cpp: DType, Tensor, numpy exchange
 void register_creation(pybind11::module_& m);     // ops_creation.cpp: fill_, arange, random fills
 void register_elementwise(pybind11::module_& m);  // ops_elementwise.cpp: binary/unary ops, clamp, where

@@ -8,6 +8,13 @@
 """
 from __future__ import annotations
 
+# ---- threads (issue 13): before anything loads libgomp. Its default lets idle workers spin for
+# milliseconds after every parallel region, which collapses small-op loops on a shared core; load
+# it with a short spin unless OMP_WAIT_POLICY/GOMP_SPINCOUNT are set (lamina/_threads.py). ----
+from . import _threads  # noqa: E402
+
+_threads.configure_openmp_wait()
+
 
 def _load_blas() -> None:
     # The extension links libscipy_openblas.so; load it globally first so editable installs and

@@ -1,9 +1,10 @@
 """Process-wide settings: threads (OpenMP and OpenBLAS together), the seeded generator, BLAS info."""
 from __future__ import annotations
 
+import os
 import time
 
-from . import _C
+from . import _C, _threads
 
 
 def set_num_threads(n: int) -> None:
@@ -16,6 +17,17 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """The number of threads lamina's kernels and OpenBLAS use."""
     return _C.get_num_threads()
+
+
+def _apply_default_num_threads() -> None:
+    # At import: the CPUs this process may use (affinity), capped by its cgroup CPU quota
+    # (_threads.default_num_threads); OpenMP's own default counts the machine's CPUs in a container.
+    # An explicit OMP_NUM_THREADS is left to OpenMP; set_num_threads overrides either.
+    if not os.environ.get("OMP_NUM_THREADS"):
+        _C.set_num_threads(_threads.default_num_threads())
+
+
+_apply_default_num_threads()
 
 
 def manual_seed(seed: int) -> None:

@@ -1,0 +1,96 @@
+"""How many threads lamina uses by default, and how its OpenMP workers wait: pure Python, no
+extension, because the wait policy must be chosen before the extension (and libgomp) loads.
+README, "Threads and BLAS", says why; tests/test_threads_default.py checks the parsing."""
+from __future__ import annotations
+
+import os
+
+# libgomp's idle workers (and a master waiting at a join) spin this many pause instructions before
+# sleeping. Its default, 300000, is milliseconds of pause on Skylake-class cores: a worker burns a
+# core after every parallel region, and on a core shared with another busy process the step time of
+# a small model collapsed (DQN MLP, 2 threads: 14-27x slower than 1 thread). 100 (a few us) still
+# catches regions that follow each other inside one op, and gives a shared core back at once.
+SPIN_COUNT = "100"
+
+
+def configure_openmp_wait() -> None:
+    """Loads libgomp with a short spin unless the user chose a wait policy, then restores the
+    environment. Must run before lamina's extension loads (libgomp reads its settings once)."""
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return  # the user's choice wins
+    import ctypes
+
+    os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
+    try:
+        # If libgomp is already loaded (another extension), this is a no-op and its settings stand.
+        ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL)
+    except OSError:
+        pass  # another OpenMP runtime (libomp) or none: its defaults stand
+    finally:
+        # Restored at once: torch's bundled libgomp and child processes see the user's environment.
+        del os.environ["GOMP_SPINCOUNT"]
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _ancestors(root: str, rel: str) -> list:
+    """root/rel, its parents, ..., root: a quota on any of them limits this process."""
+    parts = [p for p in rel.strip("/").split("/") if p and p != ".."]
+    return [os.path.join(root, *parts[:i]) for i in range(len(parts), -1, -1)]
+
+
+def cgroup_cpu_limit(root: str = "/sys/fs/cgroup", self_cgroup: str = "/proc/self/cgroup") -> float | None:
+    """The CPU bandwidth this process's cgroup allows, in CPUs (quota / period), or None when
+    unlimited or unknown. cgroup v2: ``cpu.max`` ("max 100000" or "150000 100000"); v1:
+    ``cpu.cfs_quota_us`` (-1: none) / ``cpu.cfs_period_us`` under the cpu controller's mount. The
+    smallest limit along the process's cgroup path (and the mount root, as seen in containers) wins."""
+    groups = {}  # controller -> path, from lines "id:controllers:path"
+    for line in (_read(self_cgroup) or "").splitlines():
+        fields = line.split(":", 2)
+        if len(fields) == 3:
+            for c in fields[1].split(",") if fields[1] else [""]:
+                groups[c] = fields[2]
+    limits = []
+    for d in _ancestors(root, groups.get("", "/")):  # v2
+        v = (_read(os.path.join(d, "cpu.max")) or "").split()
+        if len(v) == 2 and v[0] != "max":
+            try:
+                q, p = float(v[0]), float(v[1])
+                if q > 0 and p > 0:
+                    limits.append(q / p)
+            except ValueError:
+                pass
+    for mount in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):  # v1
+        for d in _ancestors(os.path.join(root, mount), groups.get("cpu", "/")):
+            q, p = _read(os.path.join(d, "cpu.cfs_quota_us")), _read(os.path.join(d, "cpu.cfs_period_us"))
+            try:
+                if q is not None and p is not None and float(q) > 0 and float(p) > 0:
+                    limits.append(float(q) / float(p))
+            except ValueError:
+                pass
+    return min(limits) if limits else None
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask; os.cpu_count() where there is none)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_num_threads(cpus: int | None = None, limit: float | None = ...) -> int:
+    """lamina's default thread count: the usable CPUs, capped by the cgroup CPU quota (rounded
+    down, at least 1: a thread beyond the quota is throttled mid-region and the whole fork/join
+    waits for it)."""
+    n = usable_cpus() if cpus is None else int(cpus)
+    lim = cgroup_cpu_limit() if limit is ... else limit
+    if lim is not None:
+        n = min(n, int(lim))
+    return max(1, n)

@@ -1,20 +1,23 @@
 # The optional CUDA path (LAMINA_CUDA=ON), included by CMakeLists.txt after enable_language(CUDA)
-# and after lamina_core exists: adds cpp/cuda/*.cu to lamina_core, links the static CUDA runtime
-# (the module then loads on machines without a driver) and cuBLAS from the nvidia-cublas wheel.
+# and before the CPU variants exist: compiles cpp/cuda/*.cu once into the object library
+# lamina_cuda, which every lamina_core_<level> links (the CUDA code does not depend on the host ISA
+# level), with the static CUDA runtime (the modules then load on machines without a driver) and
+# cuBLAS from the nvidia-cublas wheel. Sets LAMINA_CUDA_INSTALL_RPATH for the modules.
 
 find_package(CUDAToolkit REQUIRED)
 
-# Static runtime for every target created from here on (_C) and for lamina_core, which exists.
+# Static runtime for every target created from here on (lamina_cuda, the _C_<level> modules).
 set(CMAKE_CUDA_RUNTIME_LIBRARY Static)
-set_target_properties(lamina_core PROPERTIES CUDA_RUNTIME_LIBRARY Static)
 
 file(GLOB LAMINA_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cpp/cuda/*.cu)
-target_sources(lamina_core PRIVATE ${LAMINA_CUDA_SOURCES})
-target_compile_definitions(lamina_core PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:LAMINA_CUDA>)
-# Host flags for nvcc's host compiler only; the C++ options in CMakeLists are CXX-only.
-target_compile_options(lamina_core PRIVATE
+add_library(lamina_cuda OBJECT ${LAMINA_CUDA_SOURCES})
+target_include_directories(lamina_cuda PUBLIC cpp)
+target_compile_definitions(lamina_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:LAMINA_CUDA>)
+# Host flags for nvcc's host compiler only (no -march: the host side is not hot).
+target_compile_options(lamina_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-fno-math-errno>)
-target_link_libraries(lamina_core PUBLIC CUDA::cudart_static)
+target_link_libraries(lamina_cuda PUBLIC OpenBLAS::OpenBLAS CUDA::cudart_static)
+set(LAMINA_CUDA_INSTALL_RPATH "")
 
 # cuBLAS: the nvidia-cublas wheel in the build's Python (nvidia/cu13/{include,lib}); `nvidia` is a
 # namespace package, so look through every entry of its __path__. -DLAMINA_CUBLAS_ROOT=<.../nvidia/cu13>
@@ -40,14 +43,12 @@ if(_cublas_rc EQUAL 0 AND LAMINA_CUBLAS_ROOT
   add_library(lamina_cublasLt SHARED IMPORTED)
   set_target_properties(lamina_cublasLt PROPERTIES
     IMPORTED_LOCATION "${LAMINA_CUBLAS_ROOT}/lib/libcublasLt.so.13")
-  target_link_libraries(lamina_core PUBLIC lamina_cublas lamina_cublasLt)
+  target_link_libraries(lamina_cuda PUBLIC lamina_cublas lamina_cublasLt)
   set(LAMINA_CUBLAS_SOURCE "nvidia-cublas wheel at ${LAMINA_CUBLAS_ROOT}")
-  # Installed, _C sits in site-packages/lamina next to site-packages/nvidia/cu13/lib. _C is created
-  # after this file and its INSTALL_RPATH is set there, so append once the directory is done.
-  cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL
-    set_property TARGET _C APPEND PROPERTY INSTALL_RPATH "$ORIGIN/../nvidia/cu13/lib")
+  # Installed, the modules sit in site-packages/lamina next to site-packages/nvidia/cu13/lib.
+  set(LAMINA_CUDA_INSTALL_RPATH "$ORIGIN/../nvidia/cu13/lib")
 elseif(TARGET CUDA::cublas)
-  target_link_libraries(lamina_core PUBLIC CUDA::cublas)
+  target_link_libraries(lamina_cuda PUBLIC CUDA::cublas)
   set(LAMINA_CUBLAS_SOURCE "CUDA toolkit (${CUDAToolkit_LIBRARY_DIR})")
 else()
   message(FATAL_ERROR

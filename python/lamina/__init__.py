@@ -31,31 +31,13 @@ def _load_blas() -> None:
 _load_blas()
 
 
-def _dev_build_hook() -> None:
-    # Development only: LAMINA_EXT_DIR names a CMake build folder whose _C module is used instead
-    # of the installed one (README, Development), so several checkouts can build side by side. The
-    # module is loaded from that folder explicitly: an editable install's import hook would
-    # otherwise still hand out the installed extension.
-    import glob
-    import importlib.util
-    import os
-    import sys
+# The compiled core exists once per CPU level (lamina._C_default, _C_avx2, _C_avx512): load the best
+# one this CPU runs, or the one LAMINA_CPU_CAPABILITY asks for, and register it as lamina._C before
+# any module imports it. LAMINA_EXT_DIR (development) names a CMake build folder to load it from
+# instead of the installed package (README, Development).
+from . import _cpu_dispatch  # noqa: E402
 
-    ext = os.environ.get("LAMINA_EXT_DIR")
-    if not ext:
-        return
-    found = sorted(glob.glob(os.path.join(ext, "_C.*.so")) + glob.glob(os.path.join(ext, "_C.*.pyd")))
-    if not found:
-        raise ImportError(f"LAMINA_EXT_DIR={ext!r} holds no compiled lamina._C module")
-    spec = importlib.util.spec_from_file_location(__name__ + "._C", found[0])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-
-
-_dev_build_hook()
-
-from . import _C  # noqa: E402
+_C = _cpu_dispatch.load(__name__)
 from ._dtype import (  # noqa: E402
     bool_, double, dtype, float32, float64, get_default_dtype, int64, long, set_default_dtype,
 )
@@ -72,11 +54,12 @@ from . import autograd, cuda, nn  # noqa: E402
 from . import data, optim, models, train  # noqa: E402,F401
 from . import anomaly, viz  # noqa: E402,F401
 from . import rl  # noqa: E402,F401
+from . import backends  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402
 from .summary import summary  # noqa: E402
 from ._runtime import (  # noqa: E402
     blas_info, empty_cache, get_num_threads, get_rng_state, manual_seed, memory_stats, seed, set_cache_limit,
     set_num_threads, set_rng_state,
 )
-
-__version__ = "0.1.0"
+from ._config import show_config  # noqa: E402
+from ._version import __version__  # noqa: E402,F401

@@ -20,12 +20,20 @@ def configure_openmp_wait() -> None:
         return  # the user's choice wins
     import ctypes
 
+    import glob
+
+    # A wheel repaired by auditwheel carries its own copy (lamina.libs/libgomp-<hash>.so*), which the
+    # extension then links by that name; an editable or source install links the system one.
+    libs = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                         "lamina.libs", "libgomp*.so*"))) + ["libgomp.so.1"]
     os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
     try:
-        # If libgomp is already loaded (another extension), this is a no-op and its settings stand.
-        ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL)
-    except OSError:
-        pass  # another OpenMP runtime (libomp) or none: its defaults stand
+        for lib in libs:
+            try:
+                # If it is already loaded (another extension), this is a no-op and its settings stand.
+                ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                pass  # another OpenMP runtime (libomp) or none: its defaults stand
     finally:
         # Restored at once: torch's bundled libgomp and child processes see the user's environment.
         del os.environ["GOMP_SPINCOUNT"]

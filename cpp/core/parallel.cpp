@@ -7,7 +7,9 @@
 
 namespace lamina {
 
-static std::atomic<int> g_num_threads{0};  // 0: not yet set; read by threads without the GIL
+// 0: not yet set (OpenMP's default then). `import lamina` sets it from the CPUs the process may use
+// and its cgroup CPU quota (python/lamina/_threads.py). Read by threads without the GIL.
+static std::atomic<int> g_num_threads{0};
 
 void set_num_threads(int n) {
     LAMINA_CHECK(n >= 1, "set_num_threads: expected a positive thread count, got ", n);

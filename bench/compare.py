@@ -3,6 +3,9 @@ bench/workloads.py: each is checked once against PyTorch, then timed in the same
 lamina and PyTorch repetitions alternating. Prints a table and writes JSON; exits 1 when a check
 fails. Training rows check the step they time: from identical parameters and data, the change
 one step makes to every parameter must match PyTorch's (so a skipped update fails).
+The header says where it ran (bench/hostinfo.py): CPU model, ISA flags, lamina's ISA level, the
+measured single-core FMA peak; GFLOP/s rows show their fraction of it. --capability all runs the
+whole benchmark once per ISA level this CPU supports, each in a subprocess.
 
     LAMINA_EXT_DIR=build/dev-bench PYTHONPATH=python .venv/bin/python bench/compare.py --threads 1
 """
@@ -14,10 +17,11 @@ import sys
 # OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE once, when the library loads; this machine's
 # environment pins an AVX2 kernel that halves its speed. So before numpy, lamina or torch is
 # imported, re-exec this script once without them (for this process only; the marker records
-# what was removed, and stops a second re-exec).
+# what was removed, and stops a second re-exec). Only when run as a script: importing it (tests)
+# must not replace the importing process.
 _BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _MARKER = "LAMINA_COMPARE_REEXEC"
-if _MARKER not in os.environ and "--keep-blas-env" not in sys.argv:
+if __name__ == "__main__" and _MARKER not in os.environ and "--keep-blas-env" not in sys.argv:
     removed = ";".join(f"{k}={os.environ[k]}" for k in _BLAS_VARS if k in os.environ)
     if removed:
         env = {k: v for k, v in os.environ.items() if k not in _BLAS_VARS}
@@ -30,6 +34,7 @@ import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -40,6 +45,7 @@ import numpy as np  # noqa: E402,F401  (loaded before lamina, as a user would)
 import lamina  # noqa: E402
 import torch  # noqa: E402
 
+import hostinfo  # noqa: E402
 import workloads  # noqa: E402
 
 TOL = 1e-3           # float32: max |lamina - torch| / max |torch| per compared tensor
@@ -63,11 +69,14 @@ def torch_blas_line() -> str:
     return ", ".join(parts + [f"CPU capability {cap}"])
 
 
+CLOCK = time.perf_counter  # --clock cpu: time.process_time (1 thread only; see main)
+
+
 def time_calls(fn, inner: int) -> float:
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     for _ in range(inner):
         fn()
-    return (time.perf_counter() - t0) / inner
+    return (CLOCK() - t0) / inner
 
 
 def run_workload(w, threads: int, args) -> dict:
@@ -134,24 +143,106 @@ def fmt_ms(ms: float) -> str:
     return f"{ms:10.4f}" if ms < 1 else f"{ms:10.3f}"
 
 
+def add_pct_peak(row: dict, peak) -> None:
+    """GFLOP/s as a percentage of the measured single-core peak times the row's thread count."""
+    if peak and "lamina_gflops" in row:
+        full = peak * row["threads"]
+        row.update(lamina_pct_peak=100 * row["lamina_gflops"] / full,
+                   torch_pct_peak=100 * row["torch_gflops"] / full)
+
+
+def fmt_pct(r: dict) -> str:
+    if "lamina_pct_peak" not in r:
+        return ""
+    return f"{r['lamina_pct_peak']:3.0f}/{r['torch_pct_peak']:3.0f}"
+
+
 def print_table(rows: list) -> None:
     wn = max([len(r["name"]) for r in rows] + [8])
     head = (f"{'workload':<{wn}} {'thr':>3} {'lamina ms':>10} {'torch ms':>10} {'ratio':>6} {'(min)':>6}  "
-            f"{'lamina / torch rate':<32} check")
+            f"{'lamina / torch rate':<32} {'%peak':>7} check")
     print("\n" + head)
     print("-" * len(head))
     for r in rows:
         if r.get("error") and "lamina_ms" not in r:
             print(f"{r['name']:<{wn}} {r['threads']:>3} {'ERROR':>10} {'':>10} {'':>13}  {'':<32} "
-                  f"!!! {r['error'][:80]}")
+                  f"{'':>7} !!! {r['error'][:80]}")
             continue
         worst = max((c["rel_err"] for c in r["checks"]), default=0.0)
         chk = f"ok {worst:.0e}" if r["ok"] else f"!!! MISMATCH {worst:.1e}"
         print(f"{r['name']:<{wn}} {r['threads']:>3} {fmt_ms(r['lamina_ms'])} {fmt_ms(r['torch_ms'])} "
-              f"{r['ratio']:6.2f} {r['ratio_min']:6.2f}  {fmt_rate(r):<32} {chk}")
+              f"{r['ratio']:6.2f} {r['ratio_min']:6.2f}  {fmt_rate(r):<32} {fmt_pct(r):>7} {chk}")
     print("(median ms per call; ratio = lamina / PyTorch medians, below 1 is faster; (min) = the same "
           "for the fastest reps;\n GFLOP/s counts 2 per multiply-add, fwd+bwd = 3x forward; "
+          "%peak = lamina/torch GFLOP/s as % of the measured\n 1-thread FMA peak x threads; "
           "check = max rel. error vs PyTorch)")
+
+
+def strip_capability(argv: list) -> list:
+    """argv without --capability X / --capability=X (the children get LAMINA_CPU_CAPABILITY)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--capability":
+            skip = True
+        elif not a.startswith("--capability="):
+            out.append(a)
+    return out
+
+
+def run_levels(args) -> int:
+    """--capability: this script once per requested ISA level in a subprocess with
+    LAMINA_CPU_CAPABILITY set (one header and table each), levels the CPU lacks skipped with a
+    line saying so; then one JSON holding every level. Returns the worst exit status."""
+    _, flags = hostinfo.cpuinfo()
+    have = hostinfo.host_info(lamina, probe_seconds=0)["levels_supported"]
+    built = hostinfo.built_levels(lamina)
+    want = list(hostinfo.LEVELS) if args.capability == "all" else [args.capability]
+    base = Path(args.json)
+    child_argv = strip_capability(sys.argv[1:])
+    levels, skipped, summary, rc = {}, {}, [], 0
+    for level in want:
+        if level not in have:
+            skipped[level] = "this CPU lacks " + " ".join(hostinfo.missing_flags(level, flags))
+            print(f"\n=== ISA level {level}: skipped, {skipped[level]}", flush=True)
+            continue
+        if level not in built:
+            skipped[level] = f"not built (built: {', '.join(built)}; tools/dev.sh: LAMINA_CPU_VARIANTS=all)"
+            print(f"\n=== ISA level {level}: skipped, {skipped[level]}", flush=True)
+            continue
+        jp = base.with_name(f"{base.stem}.{level}{base.suffix or '.json'}")
+        print(f"\n=== ISA level {level} (LAMINA_CPU_CAPABILITY={level}) ===", flush=True)
+        env = dict(os.environ, LAMINA_CPU_CAPABILITY=level)
+        r = subprocess.call([sys.executable, os.path.abspath(__file__)] + child_argv + ["--json", str(jp)],
+                            env=env)
+        rc = max(rc, r)
+        try:
+            data = json.loads(jp.read_text())
+        except (OSError, ValueError) as e:
+            print(f"!!! level {level}: no results ({e})")
+            rc = max(rc, 1)
+            continue
+        levels[level] = data
+        host = data["meta"].get("host", {})
+        if host.get("capability") != level:
+            print(f"!!! level {level}: lamina ran at capability {host.get('capability')!r} instead")
+        ok = [x for x in data["results"] if "ratio" in x]
+        geo = math.exp(statistics.fmean(math.log(x["ratio"]) for x in ok)) if ok else float("nan")
+        peak = (host.get("fma_peak") or {}).get("gflops")
+        summary.append((level, host.get("capability"), peak, len(ok), geo))
+    print("\nlevel    ran as        1-thr peak GFLOP/s  rows  geomean lamina/torch")
+    for level, ran, peak, n, geo in summary:
+        peak_s = "?" if peak is None else f"{peak:.1f}"
+        print(f"{level:<8} {str(ran):<13} {peak_s:>18}  {n:>4}  {geo:8.3f}")
+    for level, why in skipped.items():
+        print(f"{level:<8} skipped: {why}")
+    meta = dict(capability_requested=args.capability, levels_supported=have, skipped=skipped,
+                argv=sys.argv[1:], time=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.write_text(json.dumps(dict(meta=meta, levels=levels), indent=1, default=float) + "\n")
+    print(f"wrote {base}")
+    return rc
 
 
 def main() -> int:
@@ -169,6 +260,14 @@ def main() -> int:
     p.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" / "compare.json"))
     p.add_argument("--quick", action="store_true", help="a fast smoke run: 3 reps, 0.05 s, 1 warm-up")
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
+    p.add_argument("--capability", choices=("all",) + hostinfo.LEVELS,
+                   help="run once per ISA level (all: every level this CPU runs), each in a subprocess "
+                        "with LAMINA_CPU_CAPABILITY set; default: the level lamina picks, in this process")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="cpu: time by the process's CPU time, so other processes taking the core do "
+                        "not count (a busy host); only with --threads 1")
+    p.add_argument("--probe-seconds", type=float, default=0.3,
+                   help="how long the FMA peak probe runs (0: skip it and the %%peak column)")
     p.add_argument("--keep-blas-env", action="store_true",
                    help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as the environment sets them")
     p.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
@@ -176,6 +275,11 @@ def main() -> int:
     if args.quick:
         args.reps, args.min_time, args.warmup = 3, 0.05, 1
     threads = [int(t) for t in str(args.threads).split(",") if t.strip()]
+    if args.clock == "cpu":
+        if threads != [1]:
+            p.error("--clock cpu needs --threads 1 (CPU time adds up over threads)")
+        global CLOCK
+        CLOCK = time.process_time
     sel = workloads.select(args.filter)
     if args.list:
         for w in sel:
@@ -184,15 +288,25 @@ def main() -> int:
     if not sel:
         print(f"no workload matches {args.filter}", file=sys.stderr)
         return 2
+    if args.capability:
+        if hostinfo.capability(lamina) != "native build":
+            return run_levels(args)
+        print(f"--capability {args.capability}: this lamina build has no runtime dispatch (one _C module, "
+              f"{lamina._C.__file__}), so LAMINA_CPU_CAPABILITY changes nothing; running that build once. "
+              f"To measure another level, build it and point LAMINA_EXT_DIR at it.")
 
     removed = os.environ.get(_MARKER, "")
     blas = lamina.blas_info()
     env_note = (f"unset for this run: {removed}" if removed
                 else f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    info = hostinfo.host_info(lamina, args.probe_seconds)
+    for line in hostinfo.header_lines(info):
+        print(line)
+    peak = hostinfo.peak_per_thread(info)
     print(f"lamina {getattr(lamina, '__version__', '?')}: OpenBLAS corename={blas['corename']}  ({env_note})")
     print(f"torch {torch.__version__}: {torch_blas_line()}")
     print(f"{len(sel)} workloads x threads {threads}; reps>={args.reps}, min-time {args.min_time} s, "
-          f"warm-up {args.warmup}", flush=True)
+          f"warm-up {args.warmup}, {args.clock} clock", flush=True)
 
     rows = []
     t_start = time.time()
@@ -203,6 +317,7 @@ def main() -> int:
             print(f"  [{n} thr] {w.name} ...", end="", flush=True)
             t0 = time.time()
             r = run_workload(w, n, args)
+            add_pct_peak(r, peak)
             rows.append(r)
             print(f" {time.time() - t0:.1f} s", flush=True)
     print_table(rows)
@@ -214,8 +329,8 @@ def main() -> int:
     meta = dict(lamina_version=getattr(lamina, "__version__", None), torch_version=torch.__version__,
                 corename=blas["corename"], torch_blas=torch_blas_line(), blas_env_removed=removed or None,
                 OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE"), threads=threads, argv=sys.argv[1:],
-                reps=args.reps, min_time=args.min_time, warmup=args.warmup, tolerance=TOL,
-                python=platform.python_version(), machine=platform.machine(),
+                reps=args.reps, min_time=args.min_time, warmup=args.warmup, tolerance=TOL, clock=args.clock,
+                python=platform.python_version(), machine=platform.machine(), host=info,
                 time=time.strftime("%Y-%m-%dT%H:%M:%S"))
     jp = Path(args.json)
     jp.parent.mkdir(parents=True, exist_ok=True)

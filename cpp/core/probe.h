@@ -20,8 +20,9 @@ struct FmaPeak {
 // or "generic" (anything else). Benchmarks print it so a figure names the code that produced it.
 const char* compiled_isa_level();
 
-// Runs the probe on the calling thread for about `seconds` (after a short warm-up that lets the
-// core reach its wide-vector clock) and returns the rate. Throws ValueError unless
+// Runs the probe on the calling thread for about `seconds` of its CPU time (after a short warm-up
+// that lets the core reach its wide-vector clock) and returns the rate. Timed with the thread's
+// CPU clock, so time the thread spends descheduled on a busy host does not count. Throws ValueError unless
 // 0 < seconds <= 60.
 FmaPeak fma_peak(double seconds);
 

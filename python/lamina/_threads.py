@@ -19,7 +19,6 @@ def configure_openmp_wait() -> None:
     if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
         return  # the user's choice wins
     import ctypes
-
     import glob
 
     # A wheel repaired by auditwheel carries its own copy (lamina.libs/libgomp-<hash>.so*), which the

@@ -300,6 +300,7 @@ def main() -> int:
     env_note = (f"unset for this run: {removed}" if removed
                 else f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     info = hostinfo.host_info(lamina, args.probe_seconds)
+    info["threads_run"] = threads
     for line in hostinfo.header_lines(info):
         print(line)
     peak = hostinfo.peak_per_thread(info)

@@ -129,7 +129,10 @@ def header_lines(info: dict) -> list:
     cap = info["capability"]
     if info.get("compiled_level") and info["compiled_level"] not in cap:
         cap += f" (compiled for {info['compiled_level']})"
-    lines.append(f"lamina capability: {cap}; threads {info['threads']}; OpenBLAS kernel "
+    thr = f"threads {info['threads']} by default"
+    if info.get("threads_run"):
+        thr = f"threads {','.join(map(str, info['threads_run']))} in this run ({info['threads']} by default)"
+    lines.append(f"lamina capability: {cap}; {thr}; OpenBLAS kernel "
                  f"{info['blas_corename']}; module {info['module']}")
     p = info.get("fma_peak")
     if p:

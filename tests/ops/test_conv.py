@@ -48,6 +48,26 @@ def test_conv2d(xs, ws, bias, kw):
     _conv_case(F.conv2d, TF.conv2d, xs, ws, bias, kw)
 
 
+# Stride-1 convs take the direct kernel (conv2d_direct.cpp): register blocks of 8 (AVX-512) or 4
+# output channels by 16-48 output positions over the padded image's rows laid end to end. These
+# cover channel counts off the block size, several position blocks with a ragged last one, wide
+# padding columns, dilation, groups, 1x1 on a batch, and a larger C*KH*KW; no finite differences.
+DIRECT_CASES = [
+    ((3, 6, 12, 12), (16, 6, 5, 5), True, {}),                              # LeNet's second conv
+    ((2, 5, 13, 11), (17, 5, 3, 3), True, {"padding": 1}),                  # 17 = 2 blocks + 1
+    ((2, 7, 20, 21), (10, 7, 3, 3), False, {"padding": (2, 3), "dilation": (2, 1)}),
+    ((2, 8, 9, 10), (12, 4, 3, 2), True, {"groups": 2, "padding": (1, 2)}),  # 6 per group
+    ((4, 16, 8, 8), (9, 16, 1, 1), True, {}),                               # 1x1 over a batch
+    ((1, 40, 6, 7), (3, 40, 3, 3), True, {"padding": 1}),                   # K = 360
+    ((2, 3, 1, 40), (5, 3, 1, 4), True, {"dilation": (1, 3), "padding": (0, 2)}),
+]
+
+
+@pytest.mark.parametrize("xs,ws,bias,kw", DIRECT_CASES)
+def test_conv2d_direct_paths(xs, ws, bias, kw):
+    _conv_case(F.conv2d, TF.conv2d, xs, ws, bias, kw, fd=False)
+
+
 @pytest.mark.parametrize("xs,ws,bias,kw", [CONV2D_CASES[0], CONV2D_CASES[3], CONV2D_CASES[7], CONV2D_CASES[9]])
 def test_conv2d_noncontiguous(xs, ws, bias, kw):
     _conv_case(F.conv2d, TF.conv2d, xs, ws, bias, kw, noncontig=True, fd=False)

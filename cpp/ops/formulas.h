@@ -67,18 +67,19 @@ LAMINA_HD T gelu_grad(T x) {
     const T pdf = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
     return cdf + x * pdf;
 }
+// 0.5 x (1 + tanh(u)) written as x * sigmoid(2u): the same function without the cancellation
+// of 1 + tanh(u) for negative x (vec_math.h's vector form is the same).
 template <class T>
 LAMINA_HD T gelu_tanh(T x) {
-    const T k = T(0.79788456080286535588);  // sqrt(2 / pi)
-    const T t = std::tanh(k * (x + T(0.044715) * x * x * x));
-    return T(0.5) * x * (T(1) + t);
+    const T k2 = T(2 * 0.79788456080286535588);  // 2 sqrt(2 / pi)
+    return x * sigmoid(k2 * (x + T(0.044715) * x * x * x));
 }
 template <class T>
 LAMINA_HD T gelu_tanh_grad(T x) {
-    const T k = T(0.79788456080286535588);
+    const T k2 = T(2 * 0.79788456080286535588);
     const T x2 = x * x;
-    const T t = std::tanh(k * (x + T(0.044715) * x2 * x));
-    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * T(0.044715) * x2);
+    const T s = sigmoid(k2 * (x + T(0.044715) * x2 * x));
+    return s + x * s * (T(1) - s) * k2 * (T(1) + T(3) * T(0.044715) * x2);
 }
 
 // Heaviside step (x >= threshold -> 1). Its true derivative is 0 almost everywhere, so training

@@ -10,7 +10,7 @@
 
 namespace lamina {
 
-// Stable: the line maximum is subtracted before exp; sums accumulate in double.
+// Stable: the line maximum is subtracted before exp; sums are compensated (Kahan) or in double.
 Tensor softmax_forward(const Tensor& x, int64_t dim, bool log);
 // softmax: dx = y * (dy - sum(dy * y)); log_softmax: dx = dy - exp(y) * sum(dy).
 Tensor softmax_backward(const Tensor& dy, const Tensor& y, int64_t dim, bool log);

@@ -6,6 +6,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "../core/vec_map.h"
+#include "../core/vec_math.h"
 #include "copy.h"
 #include "elementwise.h"
 #include "formulas.h"
@@ -54,8 +56,9 @@ void unary_kernel(Tensor& out, const Tensor& x, UnaryOp op) {
         dispatch_float(x.dtype(), name, [&](auto tag) {
             using T = decltype(tag);
             switch (op) {
-                case UnaryOp::Exp: ew::map<T, T, 1>(out, {&x}, [](T v) { return exp_t(v); }); break;
-                case UnaryOp::Log: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::log(v); }); break;
+                // exp and log run over Vectorized<T> (vec_math.h); the rest stay plain loops.
+                case UnaryOp::Exp: vec::map<T, 1>(out, {&x}, [](auto v) { return vec::exp(v); }); break;
+                case UnaryOp::Log: vec::map<T, 1>(out, {&x}, [](auto v) { return vec::log(v); }); break;
                 case UnaryOp::Sqrt: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::sqrt(v); }); break;
                 case UnaryOp::Sin: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::sin(v); }); break;
                 case UnaryOp::Cos: ew::map<T, T, 1>(out, {&x}, [](T v) { return std::cos(v); }); break;

@@ -1,0 +1,352 @@
+// lamina::vec::Vectorized<T>: one small SIMD vector type (after PyTorch's at::vec::Vectorized) so
+// a kernel is written once and compiled per ISA level: AVX-512 (16 floats / 8 doubles), AVX2+FMA
+// (8 / 4) or a portable fixed-width array the compiler may map onto SSE. Chosen by the ISA macros.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+
+namespace lamina::vec {
+
+// Semantics every specialisation keeps:
+// - min/max follow x86 (the second operand when either is NaN); maximum() propagates NaN.
+// - comparisons are ordered (false on NaN) except !=, which is true on NaN; they return a Mask.
+// - loadu(p, count) reads `count` elements and zero-fills the rest; store(p, count) writes count.
+// - round_small rounds to nearest-even and is exact only for |x| < 2^22 (enough for exponents).
+// - pow2n(n): 2^n for integral n in [-126, 127]; frexp_pos(x, e): mantissa in [0.5, 1) and the
+//   exponent as a float, for positive normal x (denormals are scaled by the caller).
+template <class T, int N>
+struct VecArray {
+    T v[N];
+    struct Mask {
+        bool m[N];
+        Mask operator&(const Mask& o) const { Mask r; for (int i = 0; i < N; ++i) r.m[i] = m[i] && o.m[i]; return r; }
+        Mask operator|(const Mask& o) const { Mask r; for (int i = 0; i < N; ++i) r.m[i] = m[i] || o.m[i]; return r; }
+        bool any() const { bool a = false; for (int i = 0; i < N; ++i) a = a || m[i]; return a; }
+    };
+    static constexpr int size() { return N; }
+    VecArray() = default;
+    VecArray(T s) { for (int i = 0; i < N; ++i) v[i] = s; }  // NOLINT: broadcast
+    static VecArray loadu(const T* p) { VecArray r; for (int i = 0; i < N; ++i) r.v[i] = p[i]; return r; }
+    static VecArray loadu(const T* p, int count) {
+        VecArray r(T(0));
+        for (int i = 0; i < count; ++i) r.v[i] = p[i];
+        return r;
+    }
+    void store(T* p) const { for (int i = 0; i < N; ++i) p[i] = v[i]; }
+    void store(T* p, int count) const { for (int i = 0; i < count; ++i) p[i] = v[i]; }
+    T operator[](int i) const { return v[i]; }
+#define LAMINA_VEC_BIN(op)                                                                  \
+    friend VecArray operator op(const VecArray& a, const VecArray& b) {                     \
+        VecArray r; for (int i = 0; i < N; ++i) r.v[i] = a.v[i] op b.v[i]; return r;         \
+    }
+    LAMINA_VEC_BIN(+) LAMINA_VEC_BIN(-) LAMINA_VEC_BIN(*) LAMINA_VEC_BIN(/)
+#undef LAMINA_VEC_BIN
+#define LAMINA_VEC_CMP(op)                                                                  \
+    friend Mask operator op(const VecArray& a, const VecArray& b) {                         \
+        Mask r; for (int i = 0; i < N; ++i) r.m[i] = a.v[i] op b.v[i]; return r;             \
+    }
+    LAMINA_VEC_CMP(<) LAMINA_VEC_CMP(<=) LAMINA_VEC_CMP(>) LAMINA_VEC_CMP(>=) LAMINA_VEC_CMP(==)
+    LAMINA_VEC_CMP(!=)
+#undef LAMINA_VEC_CMP
+    VecArray operator-() const { VecArray r; for (int i = 0; i < N; ++i) r.v[i] = -v[i]; return r; }
+    friend VecArray fmadd(const VecArray& a, const VecArray& b, const VecArray& c) {
+        VecArray r; for (int i = 0; i < N; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i]; return r;
+    }
+    friend VecArray min(const VecArray& a, const VecArray& b) {
+        VecArray r; for (int i = 0; i < N; ++i) r.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i]; return r;
+    }
+    friend VecArray max(const VecArray& a, const VecArray& b) {
+        VecArray r; for (int i = 0; i < N; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i]; return r;
+    }
+    friend VecArray abs(const VecArray& a) {
+        VecArray r; for (int i = 0; i < N; ++i) r.v[i] = a.v[i] < T(0) ? -a.v[i] : (a.v[i] == T(0) ? T(0) : a.v[i]);
+        return r;
+    }
+    // mask ? a : b
+    friend VecArray select(const Mask& m, const VecArray& a, const VecArray& b) {
+        VecArray r; for (int i = 0; i < N; ++i) r.v[i] = m.m[i] ? a.v[i] : b.v[i]; return r;
+    }
+    friend VecArray round_small(const VecArray& a) {
+        // 1.5 * 2^(mantissa bits): adding it rounds to an integer (std::nearbyint is a libm call).
+        const T magic = sizeof(T) == 4 ? T(12582912.0) : T(6755399441055744.0);
+        VecArray r; for (int i = 0; i < N; ++i) r.v[i] = (a.v[i] + magic) - magic; return r;
+    }
+    friend T reduce_add(const VecArray& a) { T s = 0; for (int i = 0; i < N; ++i) s += a.v[i]; return s; }
+    friend T reduce_max(const VecArray& a) {
+        T s = a.v[0]; for (int i = 1; i < N; ++i) s = a.v[i] > s ? a.v[i] : s; return s;
+    }
+};
+
+template <int N>
+inline VecArray<float, N> pow2n(const VecArray<float, N>& n) {
+    VecArray<float, N> r;
+    for (int i = 0; i < N; ++i) {
+        const int32_t b = (static_cast<int32_t>(n.v[i]) + 127) << 23;
+        std::memcpy(&r.v[i], &b, 4);
+    }
+    return r;
+}
+template <int N>
+inline VecArray<float, N> frexp_pos(const VecArray<float, N>& x, VecArray<float, N>& e) {
+    VecArray<float, N> r;
+    for (int i = 0; i < N; ++i) {
+        int32_t b;
+        std::memcpy(&b, &x.v[i], 4);
+        e.v[i] = static_cast<float>((b >> 23) - 126);
+        b = (b & 0x007fffff) | 0x3f000000;
+        std::memcpy(&r.v[i], &b, 4);
+    }
+    return r;
+}
+
+template <class T>
+struct Vectorized : VecArray<T, 32 / sizeof(T)> {
+    using Base = VecArray<T, 32 / sizeof(T)>;
+    using Base::Base;
+    Vectorized(const Base& b) : Base(b) {}  // NOLINT
+};
+
+#if defined(__AVX512F__)
+
+// GCC 12 flags the _mm512_undefined_* pass-through inside _mm512_max_ps & co. as "maybe
+// uninitialized" where they inline (a known false positive). The warning is issued in the
+// including file's functions, so a push/pop around this header would not reach it: it stays off
+// for files that include vec.h in AVX-512 builds.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+template <>
+struct Vectorized<float> {
+    __m512 v;
+    struct Mask {
+        __mmask16 m;
+        Mask operator&(Mask o) const { return {static_cast<__mmask16>(m & o.m)}; }
+        Mask operator|(Mask o) const { return {static_cast<__mmask16>(m | o.m)}; }
+        bool any() const { return m != 0; }
+    };
+    static constexpr int size() { return 16; }
+    Vectorized() = default;
+    Vectorized(__m512 x) : v(x) {}                    // NOLINT
+    Vectorized(float s) : v(_mm512_set1_ps(s)) {}     // NOLINT: broadcast
+    static Vectorized loadu(const float* p) { return _mm512_loadu_ps(p); }
+    static Vectorized loadu(const float* p, int count) {
+        return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), p);
+    }
+    void store(float* p) const { _mm512_storeu_ps(p, v); }
+    void store(float* p, int count) const {
+        _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << count) - 1), v);
+    }
+    friend Vectorized operator+(Vectorized a, Vectorized b) { return _mm512_add_ps(a.v, b.v); }
+    friend Vectorized operator-(Vectorized a, Vectorized b) { return _mm512_sub_ps(a.v, b.v); }
+    friend Vectorized operator*(Vectorized a, Vectorized b) { return _mm512_mul_ps(a.v, b.v); }
+    friend Vectorized operator/(Vectorized a, Vectorized b) { return _mm512_div_ps(a.v, b.v); }
+    Vectorized operator-() const {
+        return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN)));
+    }
+    friend Mask operator<(Vectorized a, Vectorized b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
+    friend Mask operator<=(Vectorized a, Vectorized b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)}; }
+    friend Mask operator>(Vectorized a, Vectorized b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
+    friend Mask operator>=(Vectorized a, Vectorized b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)}; }
+    friend Mask operator==(Vectorized a, Vectorized b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ)}; }
+    friend Mask operator!=(Vectorized a, Vectorized b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_NEQ_UQ)}; }
+    friend Vectorized fmadd(Vectorized a, Vectorized b, Vectorized c) { return _mm512_fmadd_ps(a.v, b.v, c.v); }
+    friend Vectorized min(Vectorized a, Vectorized b) { return _mm512_min_ps(a.v, b.v); }
+    friend Vectorized max(Vectorized a, Vectorized b) { return _mm512_max_ps(a.v, b.v); }
+    friend Vectorized abs(Vectorized a) {
+        return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7fffffff)));
+    }
+    friend Vectorized select(Mask m, Vectorized a, Vectorized b) { return _mm512_mask_blend_ps(m.m, b.v, a.v); }
+    friend Vectorized round_small(Vectorized a) {
+        return _mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    friend float reduce_add(Vectorized a) { return _mm512_reduce_add_ps(a.v); }
+    friend float reduce_max(Vectorized a) { return _mm512_reduce_max_ps(a.v); }
+    friend Vectorized pow2n(Vectorized n) {
+        const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n.v), _mm512_set1_epi32(127));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+    }
+    friend Vectorized frexp_pos(Vectorized x, Vectorized& e) {
+        const __m512i b = _mm512_castps_si512(x.v);
+        e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(b, 23), _mm512_set1_epi32(126)));
+        return _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi32(0x007fffff)),
+                                                   _mm512_set1_epi32(0x3f000000)));
+    }
+};
+
+template <>
+struct Vectorized<double> {
+    __m512d v;
+    struct Mask {
+        __mmask8 m;
+        Mask operator&(Mask o) const { return {static_cast<__mmask8>(m & o.m)}; }
+        Mask operator|(Mask o) const { return {static_cast<__mmask8>(m | o.m)}; }
+        bool any() const { return m != 0; }
+    };
+    static constexpr int size() { return 8; }
+    Vectorized() = default;
+    Vectorized(__m512d x) : v(x) {}                   // NOLINT
+    Vectorized(double s) : v(_mm512_set1_pd(s)) {}    // NOLINT: broadcast
+    static Vectorized loadu(const double* p) { return _mm512_loadu_pd(p); }
+    static Vectorized loadu(const double* p, int count) {
+        return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << count) - 1), p);
+    }
+    void store(double* p) const { _mm512_storeu_pd(p, v); }
+    void store(double* p, int count) const {
+        _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << count) - 1), v);
+    }
+    double operator[](int i) const { alignas(64) double t[8]; _mm512_store_pd(t, v); return t[i]; }
+    friend Vectorized operator+(Vectorized a, Vectorized b) { return _mm512_add_pd(a.v, b.v); }
+    friend Vectorized operator-(Vectorized a, Vectorized b) { return _mm512_sub_pd(a.v, b.v); }
+    friend Vectorized operator*(Vectorized a, Vectorized b) { return _mm512_mul_pd(a.v, b.v); }
+    friend Vectorized operator/(Vectorized a, Vectorized b) { return _mm512_div_pd(a.v, b.v); }
+    Vectorized operator-() const { return _mm512_sub_pd(_mm512_setzero_pd(), v); }
+    friend Mask operator<(Vectorized a, Vectorized b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)}; }
+    friend Mask operator<=(Vectorized a, Vectorized b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ)}; }
+    friend Mask operator>(Vectorized a, Vectorized b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
+    friend Mask operator>=(Vectorized a, Vectorized b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_GE_OQ)}; }
+    friend Mask operator==(Vectorized a, Vectorized b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_EQ_OQ)}; }
+    friend Mask operator!=(Vectorized a, Vectorized b) { return {_mm512_cmp_pd_mask(a.v, b.v, _CMP_NEQ_UQ)}; }
+    friend Vectorized fmadd(Vectorized a, Vectorized b, Vectorized c) { return _mm512_fmadd_pd(a.v, b.v, c.v); }
+    friend Vectorized min(Vectorized a, Vectorized b) { return _mm512_min_pd(a.v, b.v); }
+    friend Vectorized max(Vectorized a, Vectorized b) { return _mm512_max_pd(a.v, b.v); }
+    friend Vectorized abs(Vectorized a) {
+        return _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(INT64_MAX)));
+    }
+    friend Vectorized select(Mask m, Vectorized a, Vectorized b) { return _mm512_mask_blend_pd(m.m, b.v, a.v); }
+    friend Vectorized round_small(Vectorized a) {
+        return _mm512_roundscale_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    friend double reduce_add(Vectorized a) { return _mm512_reduce_add_pd(a.v); }
+    friend double reduce_max(Vectorized a) { return _mm512_reduce_max_pd(a.v); }
+};
+
+#elif defined(__AVX2__) && defined(__FMA__)
+
+template <>
+struct Vectorized<float> {
+    __m256 v;
+    struct Mask {
+        __m256 m;  // all-ones lanes where true
+        Mask operator&(Mask o) const { return {_mm256_and_ps(m, o.m)}; }
+        Mask operator|(Mask o) const { return {_mm256_or_ps(m, o.m)}; }
+        bool any() const { return _mm256_movemask_ps(m) != 0; }
+    };
+    static constexpr int size() { return 8; }
+    Vectorized() = default;
+    Vectorized(__m256 x) : v(x) {}                   // NOLINT
+    Vectorized(float s) : v(_mm256_set1_ps(s)) {}    // NOLINT: broadcast
+    static __m256i tail_mask(int count) {
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    }
+    static Vectorized loadu(const float* p) { return _mm256_loadu_ps(p); }
+    static Vectorized loadu(const float* p, int count) { return _mm256_maskload_ps(p, tail_mask(count)); }
+    void store(float* p) const { _mm256_storeu_ps(p, v); }
+    void store(float* p, int count) const { _mm256_maskstore_ps(p, tail_mask(count), v); }
+    friend Vectorized operator+(Vectorized a, Vectorized b) { return _mm256_add_ps(a.v, b.v); }
+    friend Vectorized operator-(Vectorized a, Vectorized b) { return _mm256_sub_ps(a.v, b.v); }
+    friend Vectorized operator*(Vectorized a, Vectorized b) { return _mm256_mul_ps(a.v, b.v); }
+    friend Vectorized operator/(Vectorized a, Vectorized b) { return _mm256_div_ps(a.v, b.v); }
+    Vectorized operator-() const { return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f)); }
+    friend Mask operator<(Vectorized a, Vectorized b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
+    friend Mask operator<=(Vectorized a, Vectorized b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LE_OQ)}; }
+    friend Mask operator>(Vectorized a, Vectorized b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
+    friend Mask operator>=(Vectorized a, Vectorized b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GE_OQ)}; }
+    friend Mask operator==(Vectorized a, Vectorized b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_EQ_OQ)}; }
+    friend Mask operator!=(Vectorized a, Vectorized b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_NEQ_UQ)}; }
+    friend Vectorized fmadd(Vectorized a, Vectorized b, Vectorized c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
+    friend Vectorized min(Vectorized a, Vectorized b) { return _mm256_min_ps(a.v, b.v); }
+    friend Vectorized max(Vectorized a, Vectorized b) { return _mm256_max_ps(a.v, b.v); }
+    friend Vectorized abs(Vectorized a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
+    friend Vectorized select(Mask m, Vectorized a, Vectorized b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
+    friend Vectorized round_small(Vectorized a) {
+        return _mm256_round_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    friend float reduce_add(Vectorized a) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        return _mm_cvtss_f32(s);
+    }
+    friend float reduce_max(Vectorized a) {
+        __m128 s = _mm_max_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+        s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_max_ss(s, _mm_movehdup_ps(s));
+        return _mm_cvtss_f32(s);
+    }
+    friend Vectorized pow2n(Vectorized n) {
+        const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n.v), _mm256_set1_epi32(127));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+    }
+    friend Vectorized frexp_pos(Vectorized x, Vectorized& e) {
+        const __m256i b = _mm256_castps_si256(x.v);
+        e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(126)));
+        return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007fffff)),
+                                                   _mm256_set1_epi32(0x3f000000)));
+    }
+};
+
+template <>
+struct Vectorized<double> {
+    __m256d v;
+    struct Mask {
+        __m256d m;
+        Mask operator&(Mask o) const { return {_mm256_and_pd(m, o.m)}; }
+        Mask operator|(Mask o) const { return {_mm256_or_pd(m, o.m)}; }
+        bool any() const { return _mm256_movemask_pd(m) != 0; }
+    };
+    static constexpr int size() { return 4; }
+    Vectorized() = default;
+    Vectorized(__m256d x) : v(x) {}                  // NOLINT
+    Vectorized(double s) : v(_mm256_set1_pd(s)) {}   // NOLINT: broadcast
+    static __m256i tail_mask(int count) {
+        return _mm256_cmpgt_epi64(_mm256_set1_epi64x(count), _mm256_setr_epi64x(0, 1, 2, 3));
+    }
+    static Vectorized loadu(const double* p) { return _mm256_loadu_pd(p); }
+    static Vectorized loadu(const double* p, int count) { return _mm256_maskload_pd(p, tail_mask(count)); }
+    void store(double* p) const { _mm256_storeu_pd(p, v); }
+    void store(double* p, int count) const { _mm256_maskstore_pd(p, tail_mask(count), v); }
+    double operator[](int i) const { alignas(32) double t[4]; _mm256_store_pd(t, v); return t[i]; }
+    friend Vectorized operator+(Vectorized a, Vectorized b) { return _mm256_add_pd(a.v, b.v); }
+    friend Vectorized operator-(Vectorized a, Vectorized b) { return _mm256_sub_pd(a.v, b.v); }
+    friend Vectorized operator*(Vectorized a, Vectorized b) { return _mm256_mul_pd(a.v, b.v); }
+    friend Vectorized operator/(Vectorized a, Vectorized b) { return _mm256_div_pd(a.v, b.v); }
+    Vectorized operator-() const { return _mm256_xor_pd(v, _mm256_set1_pd(-0.0)); }
+    friend Mask operator<(Vectorized a, Vectorized b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
+    friend Mask operator<=(Vectorized a, Vectorized b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LE_OQ)}; }
+    friend Mask operator>(Vectorized a, Vectorized b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_GT_OQ)}; }
+    friend Mask operator>=(Vectorized a, Vectorized b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_GE_OQ)}; }
+    friend Mask operator==(Vectorized a, Vectorized b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_EQ_OQ)}; }
+    friend Mask operator!=(Vectorized a, Vectorized b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_NEQ_UQ)}; }
+    friend Vectorized fmadd(Vectorized a, Vectorized b, Vectorized c) { return _mm256_fmadd_pd(a.v, b.v, c.v); }
+    friend Vectorized min(Vectorized a, Vectorized b) { return _mm256_min_pd(a.v, b.v); }
+    friend Vectorized max(Vectorized a, Vectorized b) { return _mm256_max_pd(a.v, b.v); }
+    friend Vectorized abs(Vectorized a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v); }
+    friend Vectorized select(Mask m, Vectorized a, Vectorized b) { return _mm256_blendv_pd(b.v, a.v, m.m); }
+    friend Vectorized round_small(Vectorized a) {
+        return _mm256_round_pd(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    friend double reduce_add(Vectorized a) {
+        __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a.v), _mm256_extractf128_pd(a.v, 1));
+        return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+    }
+    friend double reduce_max(Vectorized a) {
+        __m128d s = _mm_max_pd(_mm256_castpd256_pd128(a.v), _mm256_extractf128_pd(a.v, 1));
+        return _mm_cvtsd_f64(_mm_max_sd(s, _mm_unpackhi_pd(s, s)));
+    }
+};
+
+#endif
+
+// NaN-propagating maximum (softmax's line max must see a NaN).
+template <class V>
+inline V maximum(const V& a, const V& b) {
+    return select(a != a, a, max(a, b));
+}
+
+}  // namespace lamina::vec

@@ -1,0 +1,227 @@
+// Transcendentals over lamina::vec::Vectorized, written once for every ISA level: float gets
+// Cephes-style range reduction + polynomials (<= 2 ulp, tests/ops/test_vec_math.py sweeps them);
+// double stays on libm lane by lane (its users asked for accuracy, and no kernel is double-bound).
+#pragma once
+#include <cmath>
+#include <limits>
+
+#include "vec.h"
+
+namespace lamina::vec {
+
+using VecF = Vectorized<float>;
+using VecD = Vectorized<double>;
+
+// f applied lane by lane (the double path: libm's correctly rounded-ish scalar functions).
+template <class V, class F>
+inline V map_lanes(const V& x, const F& f) {
+    using T = decltype(f(0.0));
+    T t[V::size()];
+    x.store(t);
+    for (int i = 0; i < V::size(); ++i) t[i] = f(t[i]);
+    return V::loadu(t);
+}
+
+// exp's core: x = n ln 2 + r with n = round(x / ln 2) and r in two pieces (Cephes), then
+// exp(x) = 2^n (1 + q), q = r + r^2 P(r) with a degree-5 P. Kept apart from the final 1 + q so
+// expm1 gets q without cancellation. |x| <= 104.
+inline VecF exp_q(const VecF& x, VecF& n) {
+    n = round_small(x * VecF(1.44269504088896341f));
+    VecF r = fmadd(n, VecF(-0.693359375f), x);
+    r = fmadd(n, VecF(2.12194440e-4f), r);
+    VecF y(1.9875691500e-4f);
+    y = fmadd(y, r, VecF(1.3981999507e-3f));
+    y = fmadd(y, r, VecF(8.3334519073e-3f));
+    y = fmadd(y, r, VecF(4.1665795894e-2f));
+    y = fmadd(y, r, VecF(1.6666665459e-1f));
+    y = fmadd(y, r, VecF(5.0000001201e-1f));
+    return fmadd(y, r * r, r);
+}
+
+// exp: 2^n is applied as two factors 2^(n/2) so results down to the smallest denormal come out
+// right (one factor would need n >= -126). x is clamped first so the factors stay in range;
+// exp(89) overflows to inf and exp(-104) underflows to 0 by themselves, as the true values do.
+inline VecF exp(const VecF& x) {
+    const VecF xc = min(max(x, VecF(-104.0f)), VecF(89.0f));
+    VecF n;
+    // 1 + q: one rounding at the end (adding 1 to r first would round twice).
+    VecF y = exp_q(xc, n) + VecF(1.0f);
+    const VecF n1 = round_small(n * VecF(0.5f));
+    y = y * pow2n(n1) * pow2n(n - n1);
+    return select(x != x, x, y);
+}
+inline VecD exp(const VecD& x) { return map_lanes(x, [](double v) { return std::exp(v); }); }
+
+// log (Cephes logf): x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) = t - t^2/2 + t^3 P(t) for
+// t = m - 1, plus e ln 2 in two pieces. Denormals are scaled by 2^23 first; log(0) = -inf,
+// log(x < 0) = NaN, log(inf) = inf.
+inline VecF log(const VecF& x) {
+    const auto tiny = x < VecF(std::numeric_limits<float>::min());
+    const VecF xs = select(tiny, x * VecF(8388608.0f), x);
+    VecF e;
+    VecF m = frexp_pos(xs, e);
+    e = select(tiny, e - VecF(23.0f), e);
+    const auto lo = m < VecF(0.707106781186547524f);
+    e = select(lo, e - VecF(1.0f), e);
+    m = select(lo, m + m, m) - VecF(1.0f);
+    const VecF z = m * m;
+    VecF y(7.0376836292e-2f);
+    y = fmadd(y, m, VecF(-1.1514610310e-1f));
+    y = fmadd(y, m, VecF(1.1676998740e-1f));
+    y = fmadd(y, m, VecF(-1.2420140846e-1f));
+    y = fmadd(y, m, VecF(1.4249322787e-1f));
+    y = fmadd(y, m, VecF(-1.6668057665e-1f));
+    y = fmadd(y, m, VecF(2.0000714765e-1f));
+    y = fmadd(y, m, VecF(-2.4999993993e-1f));
+    y = fmadd(y, m, VecF(3.3333331174e-1f));
+    y = y * m * z;
+    y = fmadd(e, VecF(-2.12194440e-4f), y);
+    y = fmadd(z, VecF(-0.5f), y);
+    VecF r = m + y;
+    r = fmadd(e, VecF(0.693359375f), r);
+    const float inf = std::numeric_limits<float>::infinity();
+    r = select(x == VecF(0.0f), VecF(-inf), r);
+    r = select(x == VecF(inf), x, r);
+    return select(x < VecF(0.0f), VecF(std::numeric_limits<float>::quiet_NaN()), select(x != x, x, r));
+}
+inline VecD log(const VecD& x) { return map_lanes(x, [](double v) { return std::log(v); }); }
+
+// log1p(u) for u >= 0 (softplus's tail): below 2^-9 three terms of the series (next term u^4/4
+// is under half an ulp), else log(1 + u) scaled by u / ((1 + u) - 1), which cancels the rounding
+// of 1 + u: log(w) + (u - (w - 1)) / w, the rounding error u - (w - 1) being exact.
+inline VecF log1p_pos(const VecF& u) {
+    const VecF w = u + VecF(1.0f);
+    const VecF d = w - VecF(1.0f);
+    const VecF series = u * fmadd(u, fmadd(u, VecF(1.0f / 3.0f), VecF(-0.5f)), VecF(1.0f));
+    return select(u < VecF(0.001953125f), series, log(w) + (u - d) / w);
+}
+inline VecD log1p_pos(const VecD& u) { return map_lanes(u, [](double v) { return std::log1p(v); }); }
+
+// expm1(x) for x <= 0 (elu): 2^n q + (2^n - 1) in one fused step; 2^n - 1 is exact for the
+// n >= -24 that matter (below -18 the answer is -1 in float), and n = 0 near 0 gives q itself.
+inline VecF expm1_neg(const VecF& x) {
+    const VecF xc = max(VecF(-18.0f), x);  // keeps a NaN (x86 max returns its second operand)
+    VecF n;
+    const VecF q = exp_q(xc, n);
+    const VecF p = pow2n(n);
+    return select(x < VecF(-18.0f), VecF(-1.0f), fmadd(p, q, p - VecF(1.0f)));
+}
+inline VecD expm1_neg(const VecD& x) { return map_lanes(x, [](double v) { return std::expm1(v); }); }
+
+// sigmoid: never exponentiates a positive number; (x >= 0 ? 1 : e) / (1 + e), e = exp(-|x|).
+// The float form also corrects for the rounding of 1 + e (err, exact by Fast2Sum): q (1 - err/d).
+// The correction is tiny, so its own rounding does not matter and no FMA is needed (x86-64-v2).
+inline VecF sigmoid(const VecF& x) {
+    const VecF e = exp(-abs(x));
+    const VecF num = select(x >= VecF(0.0f), VecF(1.0f), e);
+    const VecF d = VecF(1.0f) + e;
+    const VecF err = (VecF(1.0f) - d) + e;
+    const VecF q = num / d;
+    return q - q * err / d;
+}
+inline VecD sigmoid(const VecD& x) {
+    const VecD e = exp(-abs(x));
+    return select(x >= VecD(0.0), VecD(1.0), e) / (VecD(1.0) + e);
+}
+
+// tanh: Cephes' odd polynomial below |x| = 0.625 (no cancellation near 0), else
+// 1 - 2 / (exp(2|x|) + 1) with the sign put back. Both are computed and one is selected.
+inline VecF tanh(const VecF& x) {
+    const VecF ax = abs(x);
+    const VecF z = x * x;
+    VecF p(-5.70498872745e-3f);
+    p = fmadd(p, z, VecF(2.06390887954e-2f));
+    p = fmadd(p, z, VecF(-5.37397155531e-2f));
+    p = fmadd(p, z, VecF(1.33314422036e-1f));
+    p = fmadd(p, z, VecF(-3.33332819422e-1f));
+    const VecF small = fmadd(p * z, x, x);
+    const VecF e = exp(ax + ax);
+    VecF big = VecF(1.0f) - VecF(2.0f) / (e + VecF(1.0f));
+    big = select(x < VecF(0.0f), -big, big);
+    return select(x != x, x, select(ax < VecF(0.625f), small, big));
+}
+inline VecD tanh(const VecD& x) { return map_lanes(x, [](double v) { return std::tanh(v); }); }
+
+// Standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2 (exact GELU), with Cephes' float erf/erfc:
+// erf(z) = z T(z^2) for |z| < 1, erfc(a) = exp(-a^2) P(1/a^2) / a (R for a >= 2). The left tail
+// takes erfc directly, so Phi keeps its digits where 1 + erf(z) would cancel.
+inline VecF normal_cdf(const VecF& x) {
+    const VecF z = x * VecF(0.70710678118654752440f);
+    const VecF a = abs(z);
+    const VecF zz = z * z;
+    VecF t(7.853861353153693e-5f);
+    t = fmadd(t, zz, VecF(-8.010193625184903e-4f));
+    t = fmadd(t, zz, VecF(5.188327685732524e-3f));
+    t = fmadd(t, zz, VecF(-2.685381193529856e-2f));
+    t = fmadd(t, zz, VecF(1.128358514861418e-1f));
+    t = fmadd(t, zz, VecF(-3.761262582423300e-1f));
+    t = fmadd(t, zz, VecF(1.128379165726710e+0f));
+    const VecF erf_small = z * t;
+    const VecF q = VecF(1.0f) / a;
+    const VecF y = q * q;
+    VecF p(2.326819970068386e-2f);
+    p = fmadd(p, y, VecF(-1.387039388740657e-1f));
+    p = fmadd(p, y, VecF(3.687424674597105e-1f));
+    p = fmadd(p, y, VecF(-5.824733027278666e-1f));
+    p = fmadd(p, y, VecF(6.210004621745983e-1f));
+    p = fmadd(p, y, VecF(-4.944515323274145e-1f));
+    p = fmadd(p, y, VecF(3.404879937665872e-1f));
+    p = fmadd(p, y, VecF(-2.741127028184656e-1f));
+    p = fmadd(p, y, VecF(5.638259427386472e-1f));
+    VecF r(-1.047766399936249e+1f);
+    r = fmadd(r, y, VecF(1.297719955372516e+1f));
+    r = fmadd(r, y, VecF(-7.495518717768503e+0f));
+    r = fmadd(r, y, VecF(2.921019019210786e+0f));
+    r = fmadd(r, y, VecF(-1.015265279202700e+0f));
+    r = fmadd(r, y, VecF(4.218463358204948e-1f));
+    r = fmadd(r, y, VecF(-2.820767439740514e-1f));
+    r = fmadd(r, y, VecF(5.641895067754075e-1f));
+    // erfc(a) / 2 for a >= 1; exp(-a^2) underflows to 0 far out, and 0 * q stays 0 (q = 0 at inf).
+    const VecF half_erfc = VecF(0.5f) * exp(-zz) * q * select(a < VecF(2.0f), p, r);
+    const VecF mid = fmadd(VecF(0.5f), erf_small, VecF(0.5f));
+    const VecF big = select(z > VecF(0.0f), VecF(1.0f) - half_erfc, half_erfc);
+    return select(x != x, x, select(a < VecF(1.0f), mid, big));
+}
+inline VecD normal_cdf(const VecD& x) {
+    return map_lanes(x, [](double v) { return 0.5 * std::erfc(-v * 0.70710678118654752440); });
+}
+
+// GELU (erf form) and its slope Phi(x) + x phi(x).
+template <class V>
+inline V gelu(const V& x) { return x * normal_cdf(x); }
+template <class V>
+inline V gelu_grad(const V& x) {
+    using T = decltype(reduce_add(x));
+    const V pdf = exp(V(T(-0.5)) * x * x) * V(T(0.39894228040143267794));
+    return fmadd(x, pdf, normal_cdf(x));
+}
+
+// GELU, tanh form: 0.5 x (1 + tanh(u)), u = k (x + 0.044715 x^3), from e = exp(-|2u|) once:
+// tanh(|u|) = (1 - e) / (1 + e), so 0.5 x (1 +- q) with q = (1 - e) / (1 + e) where 1 + tanh(u)
+// is at least 1/2 (2u >= -1), and x e / (1 + e) == x sigmoid(2u) below, where 1 + tanh(u)
+// would cancel. The float reference formulas.h uses x sigmoid(2u) throughout (same function).
+inline VecF gelu_tanh(const VecF& x) {
+    const VecF v = VecF(0.79788456080286535588f * 2.0f) * fmadd(VecF(0.044715f) * x * x, x, x);
+    const VecF e = exp(-abs(v));
+    const auto tail = v < VecF(-1.0f);
+    const VecF q = select(tail, e, VecF(1.0f) - e) / (VecF(1.0f) + e);
+    const VecF hx = VecF(0.5f) * x;
+    return select(tail, x * q, fmadd(select(v < VecF(0.0f), -hx, hx), q, hx));
+}
+inline VecD gelu_tanh(const VecD& x) {
+    const VecD u2 = VecD(2.0 * 0.79788456080286535588) * fmadd(VecD(0.044715) * x * x, x, x);
+    return x * sigmoid(u2);
+}
+
+// d/dx x s(2u) = s + x s (1 - s) 2u', u = k (x + c x^3): the same as the tanh form's slope.
+template <class V>
+inline V gelu_tanh_grad(const V& x) {
+    using T = decltype(reduce_add(x));
+    const V k2(T(2 * 0.79788456080286535588));
+    const V x2 = x * x;
+    const V s = sigmoid(k2 * fmadd(V(T(0.044715)) * x2, x, x));
+    const V du2 = k2 * fmadd(V(T(3 * 0.044715)), x2, V(T(1)));
+    return fmadd(x * s * (V(T(1)) - s), du2, s);
+}
+
+}  // namespace lamina::vec

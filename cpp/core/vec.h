@@ -171,6 +171,8 @@ struct Vectorized<float> {
         const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n.v), _mm512_set1_epi32(127));
         return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
     }
+    // y 2^n for integral n, rounding once into the denormals (vscalefps).
+    friend Vectorized scale2n(Vectorized y, Vectorized n) { return _mm512_scalef_ps(y.v, n.v); }
     friend Vectorized frexp_pos(Vectorized x, Vectorized& e) {
         const __m512i b = _mm512_castps_si512(x.v);
         e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(b, 23), _mm512_set1_epi32(126)));
@@ -342,6 +344,14 @@ struct Vectorized<double> {
 };
 
 #endif
+
+// y 2^n for integral n in [-150, 128] without AVX-512's vscalefps: two factors 2^(n/2), so results
+// down to the smallest denormal come out right (one factor would need n >= -126).
+template <class V>
+inline V scale2n(const V& y, const V& n) {
+    const V n1 = round_small(n * V(0.5f));
+    return y * pow2n(n1) * pow2n(n - n1);
+}
 
 // NaN-propagating maximum (softmax's line max must see a NaN).
 template <class V>

@@ -38,17 +38,16 @@ inline VecF exp_q(const VecF& x, VecF& n) {
     return fmadd(y, r * r, r);
 }
 
-// exp: 2^n is applied as two factors 2^(n/2) so results down to the smallest denormal come out
-// right (one factor would need n >= -126). x is clamped first so the factors stay in range;
-// exp(89) overflows to inf and exp(-104) underflows to 0 by themselves, as the true values do.
+// exp: 2^n goes on through scale2n (vscalefps, or two factors 2^(n/2)) so results down to the
+// smallest denormal come out right. x is clamped first so n stays in range; exp(89) overflows to
+// inf and exp(-104) underflows to 0 by themselves, as the true values do. The clamp's operand
+// order lets a NaN through (x86 min/max return their second operand on NaN).
 inline VecF exp(const VecF& x) {
-    const VecF xc = min(max(x, VecF(-104.0f)), VecF(89.0f));
+    const VecF xc = min(VecF(89.0f), max(VecF(-104.0f), x));
     VecF n;
     // 1 + q: one rounding at the end (adding 1 to r first would round twice).
-    VecF y = exp_q(xc, n) + VecF(1.0f);
-    const VecF n1 = round_small(n * VecF(0.5f));
-    y = y * pow2n(n1) * pow2n(n - n1);
-    return select(x != x, x, y);
+    const VecF y = exp_q(xc, n) + VecF(1.0f);
+    return scale2n(y, n);
 }
 inline VecD exp(const VecD& x) { return map_lanes(x, [](double v) { return std::exp(v); }); }
 
@@ -117,7 +116,10 @@ inline VecF sigmoid(const VecF& x) {
     const VecF d = VecF(1.0f) + e;
     const VecF err = (VecF(1.0f) - d) + e;
     const VecF q = num / d;
-    return q - q * err / d;
+    // 1/d for the correction without a second division: q itself for x >= 0, 1 - q below (the
+    // correction is ~2^-24 of q, so 1 - q's rounding does not show).
+    const VecF inv_d = select(x >= VecF(0.0f), q, VecF(1.0f) - q);
+    return q - q * err * inv_d;
 }
 inline VecD sigmoid(const VecD& x) {
     const VecD e = exp(-abs(x));

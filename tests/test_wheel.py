@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 
 import pytest
 
@@ -74,6 +75,11 @@ def test_wheel_builds_installs_and_runs_every_capability(tmp_path):
         built = sorted(wheels.glob("lamina-*.whl"))
         assert len(built) == 1, f"expected one lamina wheel in {wheels}, found {os.listdir(wheels)}"
         wheel = built[0]
+
+    names = zipfile.ZipFile(wheel).namelist()
+    for mod in ("_C_default", "_C_avx2", "_C_avx512", "_cpuinfo"):
+        assert any(n.startswith(f"lamina/{mod}.") and n.endswith(".so") for n in names), \
+            f"{wheel.name} lacks lamina/{mod}: a portable wheel holds every CPU level"
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path, env=env, timeout=300)

@@ -6,8 +6,10 @@
 #    the CMake build folder is $BUILD_DIR (default build/wheel, so it never clobbers a dev build).
 # 2. `auditwheel repair` vendors libgomp (and any other non-manylinux library) into lamina.libs/
 #    and retags the wheel. libscipy_openblas is excluded: it comes from the scipy-openblas32
-#    dependency at run time, found by lamina/__init__.py loading it before the core (auditwheel
-#    drops the build's rpath into site-packages/scipy_openblas32, which points outside the wheel).
+#    dependency at run time: lamina/__init__.py loads it before the core, and the modules keep
+#    their rpath $ORIGIN/../scipy_openblas32/lib (auditwheel 6.8 keeps it, adding lamina.libs).
+#    The tag follows the build machine's glibc (manylinux_2_34 from Debian 12 here); an older tag
+#    needs a build inside a manylinux container.
 # 3. Checks: the repaired wheel holds every variant and _cpuinfo, does not vendor OpenBLAS, and its
 #    modules need nothing newer than x86-64-v2 from the CPU for _C_default and _cpuinfo (no
 #    AVX/AVX-512 registers in their code, checked with objdump when present).

@@ -5,11 +5,15 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "../core/blas.h"
 #include "../core/check.h"
 #include "../core/parallel.h"
+#include "../core/vec.h"
+#include "../core/vec_math.h"
 #include "rnn_cells.h"
+#include "rnn_gemm.h"
 
 // Out of line on purpose (see the row kernels below).
 #if defined(__GNUC__)
@@ -143,8 +147,12 @@ std::vector<T> bias_vec(const std::optional<Tensor>& b, int64_t n) {
     return v;
 }
 
-// Rows per thread chunk of a per-step kernel: parallel only when a step has enough elements.
-int64_t row_grain(const Dims& d) { return std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, d.G * d.H)); }
+// Rows per thread when threads own batch rows for the whole sequence: at least 2^18
+// multiply-adds of step GEMMs each (gemm's own threading threshold), else one thread.
+int64_t seq_row_grain(const Dims& d) {
+    const double macs_per_row = double(std::max<int64_t>(d.T, 1)) * double(d.G * d.H) * double(d.H);
+    return std::max<int64_t>(1, static_cast<int64_t>(262144.0 / std::max(macs_per_row, 1.0)) + 1);
+}
 
 // Row kernels: one batch row of one step, every pointer its own array (restrict), so the loop over
 // the hidden units vectorises (GCC gives up on the alias checks otherwise). Kept out of line on
@@ -202,8 +210,82 @@ RNN_NOINLINE void gru_row_fwd(int64_t H, const T* __restrict gi, const T* __rest
     }
 }
 
+// float rows through lamina::vec (vec_math.h's sigmoid/tanh): the scalar fast_expf loops above
+// vectorise well only at AVX-512 (at AVX2 the LSTM gate pass came out ~9x slower than this).
+using VF = vec::Vectorized<float>;
+
+// f(j, n) over [0, H) a vector at a time, the last n < VF::size() lanes masked.
+template <class F>
+inline void for_vec(int64_t H, const F& f) {
+    constexpr int W = VF::size();
+    int64_t j = 0;
+    for (; j + W <= H; j += W) f(j, W);
+    if (j < H) f(j, static_cast<int>(H - j));
+}
+inline VF ld(const float* p, int n) { return n == VF::size() ? VF::loadu(p) : VF::loadu(p, n); }
+inline void st(float* p, const VF& v, int n) {
+    if (n == VF::size()) v.store(p);
+    else v.store(p, n);
+}
+
+template <>
+RNN_NOINLINE void rnn_row_fwd<float>(bool relu, int64_t H, const float* __restrict gi, const float* __restrict gh,
+                                     const float* __restrict bias, float* __restrict a, float* __restrict hn,
+                                     float* __restrict o) {
+    for_vec(H, [&](int64_t j, int n) {
+        const VF pre = ld(gi + j, n) + ld(gh + j, n) + ld(bias + j, n);
+        const VF h = relu ? max(pre, VF(0.0f)) : vec::tanh(pre);
+        st(a + j, h, n);
+        st(hn + j, h, n);
+        st(o + j, h, n);
+    });
+}
+
+template <>
+RNN_NOINLINE void lstm_row_fwd<float>(int64_t H, const float* __restrict gi, const float* __restrict gh,
+                                      const float* __restrict bias, const float* __restrict cp, float* __restrict a,
+                                      float* __restrict cn, float* __restrict tc, float* __restrict hn,
+                                      float* __restrict o) {
+    for_vec(H, [&](int64_t j, int n) {
+        auto pre = [&](int64_t g) { return ld(gi + g * H + j, n) + ld(gh + g * H + j, n) + ld(bias + g * H + j, n); };
+        const VF i = vec::sigmoid(pre(0)), f = vec::sigmoid(pre(1)), g = vec::tanh(pre(2)),
+                 og = vec::sigmoid(pre(3));
+        const VF c = fmadd(f, ld(cp + j, n), i * g);
+        const VF t = vec::tanh(c);
+        const VF h = og * t;
+        st(a + j, i, n);
+        st(a + H + j, f, n);
+        st(a + 2 * H + j, g, n);
+        st(a + 3 * H + j, og, n);
+        st(cn + j, c, n);
+        st(tc + j, t, n);
+        st(hn + j, h, n);
+        st(o + j, h, n);
+    });
+}
+
+template <>
+RNN_NOINLINE void gru_row_fwd<float>(int64_t H, const float* __restrict gi, const float* __restrict gh,
+                                     const float* __restrict bias, const float* __restrict bhn,
+                                     const float* __restrict hp, float* __restrict a, float* __restrict ghn,
+                                     float* __restrict hn, float* __restrict o) {
+    for_vec(H, [&](int64_t j, int n) {
+        const VF hnp = ld(gh + 2 * H + j, n) + ld(bhn + j, n);
+        const VF r = vec::sigmoid(ld(gi + j, n) + ld(bias + j, n) + ld(gh + j, n));
+        const VF z = vec::sigmoid(ld(gi + H + j, n) + ld(bias + H + j, n) + ld(gh + H + j, n));
+        const VF nn = vec::tanh(fmadd(r, hnp, ld(gi + 2 * H + j, n) + ld(bias + 2 * H + j, n)));
+        const VF h = fmadd(z, ld(hp + j, n) - nn, nn);
+        st(a + j, r, n);
+        st(a + H + j, z, n);
+        st(a + 2 * H + j, nn, n);
+        st(ghn + j, hnp, n);
+        st(hn + j, h, n);
+        st(o + j, h, n);
+    });
+}
+
 // One forward step for rows [b0, b1) at time t. gi: [B, G*H] input projections of step t (no bias),
-// gh: [B, G*H] = h_prev @ W_hh^T, hp/cp: [B, H] state entering the step, hn/cn: [B, H] state after
+// gh: [b1 - b0, G*H] = h_prev @ W_hh^T of rows b0..,  hp/cp: [B, H] state entering the step, hn/cn: [B, H] state after
 // it, out: [B, H] output rows of step t, act: [B, G*H] saved gate activations, aux: [B, H] saved
 // tanh(c) (lstm) or W_hn h + b_hn (gru).
 template <class T>
@@ -221,15 +303,15 @@ void step_forward(const Dims& d, int64_t t, int64_t b0, int64_t b1, const int64_
         switch (d.mode) {
             case Mode::Tanh:
             case Mode::Relu:
-                rnn_row_fwd<T>(d.mode == Mode::Relu, H, gi + b * GH, gh + b * GH, bias, act + b * GH, hn + b * H,
+                rnn_row_fwd<T>(d.mode == Mode::Relu, H, gi + b * GH, gh + (b - b0) * GH, bias, act + b * GH, hn + b * H,
                                out + b * H);
                 break;
             case Mode::Lstm:
-                lstm_row_fwd<T>(H, gi + b * GH, gh + b * GH, bias, cp + b * H, act + b * GH, cn + b * H, aux + b * H,
+                lstm_row_fwd<T>(H, gi + b * GH, gh + (b - b0) * GH, bias, cp + b * H, act + b * GH, cn + b * H, aux + b * H,
                                 hn + b * H, out + b * H);
                 break;
             case Mode::Gru:
-                gru_row_fwd<T>(H, gi + b * GH, gh + b * GH, bias, bhn, hp + b * H, act + b * GH, aux + b * H,
+                gru_row_fwd<T>(H, gi + b * GH, gh + (b - b0) * GH, bias, bhn, hp + b * H, act + b * GH, aux + b * H,
                                hn + b * H, out + b * H);
                 break;
         }
@@ -280,29 +362,43 @@ std::vector<Tensor> rnn_sequence_forward(const std::string& mode, const Tensor& 
         // Input projections of every step at once: gi [T*B, G*H] = x [T*B, I] @ w_ih^T.
         Tensor gi = Tensor::empty({T * B, GH}, dt);
         gemm(false, true, T * B, GH, I, S(1), x.data<S>(), I, wih.data<S>(), I, S(0), gi.data<S>(), GH);
-        Tensor gh = Tensor::empty({B, GH}, dt);
         S* hpv = hprev.data<S>();
         S* cpv = lstm ? cprev.data<S>() : nullptr;
         const int64_t first = reverse ? T - 1 : 0;
         std::memcpy(hpv + first * BH, h0.data<S>(), sizeof(S) * BH);
         if (lstm) std::memcpy(cpv + first * BH, c0.data<S>(), sizeof(S) * BH);
-        const int64_t grain = row_grain(d);
-        for (int64_t s = 0; s < T; ++s) {
-            const int64_t t = reverse ? T - 1 - s : s;
-            const int64_t tn = reverse ? t - 1 : t + 1;  // the next step's slot receives the new state
-            const S* hp = hpv + t * BH;
-            S* hnext = s == T - 1 ? hn.data<S>() : hpv + tn * BH;
-            const S* cp = lstm ? cpv + t * BH : nullptr;
-            S* cnext = !lstm ? nullptr : s == T - 1 ? cn.data<S>() : cpv + tn * BH;
-            // gh [B, G*H] = h_prev [B, H] @ w_hh^T
-            gemm(false, true, B, GH, H, S(1), hp, H, whh.data<S>(), H, S(0), gh.data<S>(), GH);
-            const S* git = gi.data<S>() + t * B * GH;
-            S* o = out.data<S>() + t * BH;
-            S* a = act.data<S>() + t * B * GH;
-            S* ax = (lstm || gru) ? aux.data<S>() + t * BH : nullptr;
-            parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
-                step_forward<S>(d, t, b0, b1, len, git, gh.data<S>(), bias.data(), bhn, hp, cp, hnext, cnext, o,
-                                a, ax);
+        // Rows [b0, b1) of every step: the state of row b depends on row b alone.
+        auto run_rows = [&](int64_t b0, int64_t b1, S* ghb, auto&& hidden_gemm) {
+            for (int64_t s = 0; s < T; ++s) {
+                const int64_t t = reverse ? T - 1 - s : s;
+                const int64_t tn = reverse ? t - 1 : t + 1;  // the next step's slot receives the new state
+                const S* hp = hpv + t * BH;
+                S* hnext = s == T - 1 ? hn.data<S>() : hpv + tn * BH;
+                const S* cp = lstm ? cpv + t * BH : nullptr;
+                S* cnext = !lstm ? nullptr : s == T - 1 ? cn.data<S>() : cpv + tn * BH;
+                hidden_gemm(hp, ghb);  // ghb [b1 - b0, G*H] = h_prev rows @ w_hh^T
+                step_forward<S>(d, t, b0, b1, len, gi.data<S>() + t * B * GH, ghb, bias.data(), bhn, hp, cp,
+                                hnext, cnext, out.data<S>() + t * BH, act.data<S>() + t * B * GH,
+                                (lstm || gru) ? aux.data<S>() + t * BH : nullptr);
+            }
+        };
+        if constexpr (std::is_same_v<S, float>) {
+            // One parallel region for the whole sequence, batch rows split over the threads, and
+            // the step GEMM on w_hh^T [H, G*H] transposed once here (see rnn_gemm.h).
+            std::vector<float> wt(static_cast<size_t>(H * GH));
+            const float* w = whh.data<float>();
+            for (int64_t j = 0; j < GH; ++j)
+                for (int64_t k = 0; k < H; ++k) wt[k * GH + j] = w[j * H + k];
+            parallel_for(0, B, seq_row_grain(d), [&](int64_t b0, int64_t b1) {
+                std::vector<float> ghb(static_cast<size_t>((b1 - b0) * GH));
+                run_rows(b0, b1, ghb.data(), [&](const float* hp, float* g) {
+                    rnn_gemm::gemm_small(b1 - b0, GH, H, hp + b0 * H, H, wt.data(), GH, g, GH, false);
+                });
+            });
+        } else {  // double: OpenBLAS (threaded by gemm) for the whole batch's step GEMM
+            Tensor gh = Tensor::empty({B, GH}, dt);
+            run_rows(0, B, gh.data<S>(), [&](const S* hp, S* g) {
+                gemm(false, true, B, GH, H, S(1), hp, H, whh.data<S>(), H, S(0), g, GH);
             });
         }
     });
@@ -463,22 +559,33 @@ std::vector<Tensor> rnn_sequence_backward(const std::string& mode, const std::op
         Tensor dgi = Tensor::empty({T * B, GH}, dt);
         Tensor dgh = gru ? Tensor::empty({T * B, GH}, dt) : dgi;
         const std::vector<S> zeros(static_cast<size_t>(H), S(0));
-        const int64_t grain = row_grain(d);
-        for (int64_t s = T - 1; s >= 0; --s) {
-            const int64_t t = reverse ? T - 1 - s : s;
-            const S* go = dout.defined() ? dout.data<S>() + t * BH : nullptr;
-            const S* ax = (lstm || gru) ? aux.data<S>() + t * BH : nullptr;
-            const S* cp = lstm ? cprev.data<S>() + t * BH : nullptr;
-            S* gi = dgi.data<S>() + t * B * GH;
-            S* gh = dgh.data<S>() + t * B * GH;
-            parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
+        // Rows [b0, b1) of every step, newest first: row b's carries depend on row b alone.
+        auto run_rows = [&](int64_t b0, int64_t b1, auto&& hidden_gemm) {
+            for (int64_t s = T - 1; s >= 0; --s) {
+                const int64_t t = reverse ? T - 1 - s : s;
+                const S* go = dout.defined() ? dout.data<S>() + t * BH : nullptr;
+                const S* ax = (lstm || gru) ? aux.data<S>() + t * BH : nullptr;
+                const S* cp = lstm ? cprev.data<S>() + t * BH : nullptr;
+                S* gi = dgi.data<S>() + t * B * GH;
+                S* gh = dgh.data<S>() + t * B * GH;
                 step_backward<S>(d, t, b0, b1, len, go, zeros.data(), act.data<S>() + t * B * GH, ax,
                                  hprev.data<S>() + t * BH, cp, dhc.data<S>(), lstm ? dcc.data<S>() : nullptr, gi,
                                  gh);
+                // dh_prev += dgh_t [B, G*H] @ w_hh [G*H, H] (not needed after the first step unless hx wants it)
+                if (s > 0 || nhx) hidden_gemm(gh);
+            }
+        };
+        if constexpr (std::is_same_v<S, float>) {  // one parallel region, w_hh read in place
+            parallel_for(0, B, seq_row_grain(d), [&](int64_t b0, int64_t b1) {
+                run_rows(b0, b1, [&](const float* gh) {
+                    rnn_gemm::gemm_small(b1 - b0, H, GH, gh + b0 * GH, GH, whh.data<float>(), H,
+                                         dhc.data<float>() + b0 * H, H, true);
+                });
             });
-            // dh_prev += dgh_t [B, G*H] @ w_hh [G*H, H] (not needed after the first step unless hx wants it)
-            if (s > 0 || nhx)
+        } else {  // double: OpenBLAS (threaded by gemm) over the whole batch
+            run_rows(0, B, [&](const S* gh) {
                 gemm(false, false, B, H, GH, S(1), gh, GH, whh.data<S>(), H, S(1), dhc.data<S>(), H);
+            });
         }
         const int64_t R = T * B;
         if (nhx) res[1] = dhc;

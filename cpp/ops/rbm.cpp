@@ -9,19 +9,19 @@
 #include "../core/blas.h"
 #include "../core/check.h"
 #include "../core/dtype.h"
-#include "../core/fastmath.h"
 #include "../core/parallel.h"
 #include "../core/random.h"
+#include "../core/vec.h"
+#include "../core/vec_math.h"
 
 namespace lamina {
 
 namespace {
 
-// exp_t: float takes the vectorisable fast_expf (std::exp stays a scalar libm call per element,
-// which made the bias + sigmoid passes a fifth of the step); double keeps libm.
+// double: libm (float has its own add_bias_act below: std::exp stays a scalar call per element).
 template <class T>
 inline T sigmoid_of(T x) {
-    return T(1) / (T(1) + exp_t<T>(-x));
+    return T(1) / (T(1) + std::exp(-x));
 }
 
 // out[r, j] = act(out[r, j] + bias[j]) for a [rows, cols] buffer that already holds the product.
@@ -35,6 +35,29 @@ void add_bias_act(T* out, const T* bias, int64_t rows, int64_t cols, bool sigmoi
                              for (int64_t j = 0; j < cols; ++j) o[j] = sigmoid_of(o[j] + bias[j]);
                          else
                              for (int64_t j = 0; j < cols; ++j) o[j] += bias[j];
+                     }
+                 });
+}
+
+// float: the sigmoid of lamina::vec (the scalar fast_expf loop above vectorises well only at AVX-512).
+template <>
+void add_bias_act<float>(float* out, const float* bias, int64_t rows, int64_t cols, bool sigmoid) {
+    using V = vec::Vectorized<float>;
+    constexpr int W = V::size();
+    parallel_for(0, rows, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(cols, 1) / 8),
+                 [=](int64_t b, int64_t e) {
+                     for (int64_t r = b; r < e; ++r) {
+                         float* o = out + r * cols;
+                         int64_t j = 0;
+                         for (; j + W <= cols; j += W) {
+                             const V x = V::loadu(o + j) + V::loadu(bias + j);
+                             (sigmoid ? vec::sigmoid(x) : x).store(o + j);
+                         }
+                         if (j < cols) {
+                             const int n = static_cast<int>(cols - j);
+                             const V x = V::loadu(o + j, n) + V::loadu(bias + j, n);
+                             (sigmoid ? vec::sigmoid(x) : x).store(o + j, n);
+                         }
                      }
                  });
 }

@@ -163,12 +163,20 @@ def test_max_ulp(name):
 
 # softmax stores exp(x - m) as float32 (one rounding) and scales it by 1/sum afterwards (another),
 # and the two can sit in binades a factor 2 apart: 2.5 ulp, not 2. log_softmax has no such step.
+# At the default level (x86-64-v2) there is no FMA: exp's multiply-adds round twice and the worst
+# softmax rows reach 2.9 ulp, so that level gets 3.
 SOFTMAX_MAX_ULP = {False: 2.5, True: MAX_ULP}
+
+
+def _softmax_bound(log: bool) -> float:
+    if not log and lamina.backends.cpu.get_cpu_capability() == "DEFAULT":
+        return 3.0
+    return SOFTMAX_MAX_ULP[log]
 
 
 @pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
 def test_softmax_rows_ulp(log):
-    assert softmax_rows_max_ulp(log) <= SOFTMAX_MAX_ULP[log]
+    assert softmax_rows_max_ulp(log) <= _softmax_bound(log)
 
 
 def test_special_values_exact():
@@ -229,7 +237,7 @@ def _report() -> None:
         print(name, max_ulp(name)[0])
     for name in ("gelu", "gelu_tanh"):
         print(name + "_left_half_excess", 2 * gelu_left_half_excess(name))  # <= 2 passes, as above
-    print("softmax", softmax_rows_max_ulp(False) * MAX_ULP / SOFTMAX_MAX_ULP[False])  # scaled to the bound
+    print("softmax", softmax_rows_max_ulp(False) * MAX_ULP / _softmax_bound(False))  # scaled to the bound
     print("log_softmax", softmax_rows_max_ulp(True))
 
 
@@ -247,7 +255,7 @@ def test_max_ulp_at_level(level):
             pytest.skip(f"level {level} not available: {r.stderr.strip().splitlines()[-1]}")
         raise AssertionError(r.stderr)
     lines = dict(ln.split(" ", 1) for ln in r.stdout.strip().splitlines())
-    assert lines.pop("capability") == level
+    assert lines.pop("capability").lower() == level  # PyTorch's spelling: "DEFAULT", "AVX2"
     bad = {k: float(v) for k, v in lines.items() if not float(v) <= MAX_ULP}
     assert not bad, f"at {level}: {bad}"
 

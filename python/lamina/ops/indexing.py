@@ -69,33 +69,26 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx, dout):
-        grads, off = [None], 0
-        for n, (shape, dt), need in zip(ctx.sizes, ctx.inputs_meta, ctx.needs_input_grad[1:]):
-            if n is None:
-                grads.append(W(_zeros_c(shape, dt)) if need else None)
-                continue
-            if need:
-                g = dout._c.slice(ctx.dim, off, off + n, 1)
-                grads.append(W(g if g.dtype == dt else g.to_dtype(dt)))
-            else:
-                grads.append(None)
-            off += n
-        return tuple(grads)
+        return _cat_grads(ctx, lambda off, n: dout._c.slice(ctx.dim, off, off + n, 1),
+                          lambda g, dt: W(g if g.dtype == dt else g.to_dtype(dt)))
 
     @staticmethod
     def backward_graph(ctx, dout):
-        grads, off = [None], 0
-        for n, (shape, dt), need in zip(ctx.sizes, ctx.inputs_meta, ctx.needs_input_grad[1:]):
-            if n is None:
-                grads.append(W(_zeros_c(shape, dt)) if need else None)
-                continue
-            if need:
-                g = dout.narrow(ctx.dim, off, n)
-                grads.append(g if g._c.dtype == dt else g.to(D.from_c(dt)))
-            else:
-                grads.append(None)
-            off += n
-        return tuple(grads)
+        return _cat_grads(ctx, lambda off, n: dout.narrow(ctx.dim, off, n),
+                          lambda g, dt: g if g._c.dtype == dt else g.to(D.from_c(dt)))
+
+
+def _cat_grads(ctx, piece, cast):
+    """Cat's gradient per input: its slice of dout along dim (``piece``: a C++ slice for the fast
+    path, a differentiable narrow for double backward), cast back to the input's dtype."""
+    grads, off = [None], 0
+    for n, (shape, dt), need in zip(ctx.sizes, ctx.inputs_meta, ctx.needs_input_grad[1:]):
+        if n is None:
+            grads.append(W(_zeros_c(shape, dt)) if need else None)
+            continue
+        grads.append(cast(piece(off, n), dt) if need else None)
+        off += n
+    return tuple(grads)
 
 
 def _tensor_list(tensors, op):

@@ -97,7 +97,7 @@ def _flops(m, inp, out) -> int:
         for s in ks:
             k *= s
         return k * n_out
-    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)):
+    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm, nn.LayerNorm)):
         return 4 * n_out
     if isinstance(m, (nn.RBF, nn.ConicSection)):
         return 4 * m.in_features * n_out

@@ -196,6 +196,9 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
             if isinstance(node, AccumulateGrad):
                 if capture is None and grads is not None and grads[0] is not None:
                     _accumulate_into_leaf(node.leaf, grads[0], create_graph)
+                    if node.post_hooks:
+                        for hook in tuple(node.post_hooks):
+                            hook(node.leaf)
                 continue
             if grads is None:
                 grads = [None] * len(node.out_meta)

@@ -159,10 +159,11 @@ def _dtype_name(c) -> str:
 class AccumulateGrad:
     """The sink for a leaf tensor: adds incoming gradients into ``leaf.grad``."""
 
-    __slots__ = ("leaf", "name", "hooks", "__weakref__")
+    __slots__ = ("leaf", "name", "hooks", "post_hooks", "__weakref__")
 
     def __init__(self, leaf) -> None:
         self.hooks = None
+        self.post_hooks = None  # [fn(leaf)]: run after the gradient is added into leaf.grad
         self.leaf = leaf
         self.name = "AccumulateGrad"
 

@@ -1,8 +1,10 @@
-"""Tensor gradient hooks: ``Tensor.register_hook(fn)`` and ``Tensor.retain_grad()``.
+"""Tensor gradient hooks: ``Tensor.register_hook(fn)``, ``Tensor.retain_grad()`` and
+``Tensor.register_post_accumulate_grad_hook(fn)``.
 
 A hook sits on the graph node where the tensor's gradient arrives (the producing op's node, or
 a leaf's AccumulateGrad) and sees the full gradient once it is summed; returning a tensor
-replaces the gradient.
+replaces the gradient. A post-accumulate-grad hook (leaves only) runs after that gradient has
+been added into ``.grad`` (what DistributedDataParallel waits for before reducing a gradient).
 """
 from __future__ import annotations
 
@@ -14,13 +16,15 @@ from .function import _edge
 class RemovableHandle:
     """Returned by register_hook; ``handle.remove()`` unregisters the hook."""
 
-    def __init__(self, node, entry) -> None:
+    def __init__(self, node, entry, attr: str = "hooks") -> None:
         self._node = node
         self._entry = entry
+        self._attr = attr
 
     def remove(self) -> None:
-        if self._node.hooks and self._entry in self._node.hooks:
-            self._node.hooks.remove(self._entry)
+        hooks = getattr(self._node, self._attr)
+        if hooks and self._entry in hooks:
+            hooks.remove(self._entry)
 
 
 def register_hook(t, fn) -> RemovableHandle:
@@ -55,4 +59,22 @@ def retain_grad(t) -> None:
     register_hook(t, keep)
 
 
-TENSOR_METHODS: dict = {"register_hook": register_hook, "retain_grad": retain_grad}
+def register_post_accumulate_grad_hook(t, fn) -> RemovableHandle:
+    """``t.register_post_accumulate_grad_hook(fn)``: calls ``fn(t)`` each time backward has added a
+    gradient into ``t.grad`` (leaf tensors only; ``autograd.grad``, which accumulates nothing, does
+    not call it). The hook returns nothing. Returns a handle with ``.remove()``."""
+    if not t.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if t.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors "
+                           f"(this tensor was made by {t.grad_fn.name})")
+    node, _ = _edge(t)
+    if node.post_hooks is None:
+        node.post_hooks = []
+    entry = fn
+    node.post_hooks.append(entry)
+    return RemovableHandle(node, entry, "post_hooks")
+
+
+TENSOR_METHODS: dict = {"register_hook": register_hook, "retain_grad": retain_grad,
+                        "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook}

@@ -9,4 +9,5 @@ from .norm import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: F401
 from .pool import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401
 from .rbf import RBF, ConicSection  # noqa: F401
 from .rnn import *  # noqa: F401,F403
+from .sync_batchnorm import SyncBatchNorm  # noqa: F401
 from .transformer import *  # noqa: F401,F403

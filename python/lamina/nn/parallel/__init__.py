@@ -1,0 +1,4 @@
+"""``lamina.nn.parallel``: ``DistributedDataParallel`` (data parallelism over MPI processes)."""
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]

@@ -11,11 +11,11 @@ from .dataset import (
     ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split,
 )
 from .sampler import (
-    BatchSampler, Generator, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+    BatchSampler, DistributedSampler, Generator, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
 )
 from .word_vectors import WordVectors, load_word_vectors
 
 __all__ = ["DataLoader", "default_collate", "default_convert", "Dataset", "IterableDataset",
            "ChainDataset", "ConcatDataset", "Subset", "TensorDataset", "random_split", "Sampler",
-           "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler", "Generator",
+           "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler", "DistributedSampler", "Generator",
            "datasets", "transforms", "CharVocab", "BPTTBatches"]

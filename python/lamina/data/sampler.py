@@ -7,10 +7,11 @@ Without an explicit generator every random choice is drawn from lamina's global 
 from __future__ import annotations
 
 import numbers
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from ..distributed.process_group import get_rank, get_world_size, is_initialized
 from ..ops.creation import randint
 
 
@@ -26,7 +27,7 @@ class Generator:
         self._seed = int(seed) if seed is not None else _seed_from_global()
         self._np = np.random.Generator(np.random.Philox(self._seed))
 
-    def manual_seed(self, seed: int) -> "Generator":
+    def manual_seed(self, seed: int) -> Generator:
         """Re-seeds this generator and returns it (so ``Generator().manual_seed(0)`` chains)."""
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
             raise TypeError(f"Generator.manual_seed: expected an int, got {type(seed).__name__}")
@@ -179,3 +180,85 @@ class BatchSampler(Sampler):
     def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def _torch_randperm(n: int, seed: int) -> np.ndarray:
+    """``torch.randperm(n, generator=torch.Generator().manual_seed(seed))`` on the CPU, exactly:
+    PyTorch's CPU generator is MT19937 seeded like numpy's legacy RandomState (the low 32 bits of
+    the seed), and randperm is a Fisher-Yates shuffle that swaps a[i] with a[i + r_i % (n - i)]
+    for the generator's successive 32-bit outputs r_i (two of them, high then low, per 64-bit draw
+    once n reaches 2**32 / 20)."""
+    a = list(range(n))
+    if n < 2:
+        return np.asarray(a, dtype=np.int64)
+    rs = np.random.RandomState(seed & 0xFFFFFFFF)
+    if n < 0xFFFFFFFF // 20:
+        draws = rs.randint(0, 2 ** 32, size=n - 1, dtype=np.uint32).astype(np.int64).tolist()
+    else:  # pragma: no cover - over 214 million samples
+        raw = rs.randint(0, 2 ** 32, size=2 * (n - 1), dtype=np.uint32).astype(np.uint64)
+        draws = ((raw[0::2] << np.uint64(32)) | raw[1::2]).tolist()
+    for i in range(n - 1):
+        j = i + draws[i] % (n - i)
+        a[i], a[j] = a[j], a[i]
+    return np.asarray(a, dtype=np.int64)
+
+
+class DistributedSampler(Sampler):
+    """The share of a dataset one rank of a data-parallel job reads, as PyTorch assigns it.
+
+    Each epoch the indices are shuffled (``shuffle``: the permutation PyTorch draws from
+    ``seed + epoch``, identical on every rank; call ``set_epoch(epoch)`` before each epoch, which
+    ``lamina.train.fit`` does), padded by repeating the first indices to a multiple of
+    ``num_replicas`` (or, with ``drop_last``, cut to one), and rank r takes positions
+    r, r + num_replicas, r + 2 * num_replicas, ... ``num_replicas`` and ``rank`` default to the
+    world size and rank of the initialised ``lamina.distributed`` process group.
+    """
+
+    def __init__(self, dataset, num_replicas: int | None = None, rank: int | None = None, shuffle: bool = True,
+                 seed: int = 0, drop_last: bool = False) -> None:
+        if num_replicas is None or rank is None:
+            if not is_initialized():
+                raise RuntimeError("DistributedSampler: pass num_replicas and rank, or call "
+                                   "lamina.distributed.init_process_group() first")
+            num_replicas = get_world_size() if num_replicas is None else num_replicas
+            rank = get_rank() if rank is None else rank
+        if not isinstance(num_replicas, numbers.Integral) or num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be a positive integer, got {num_replicas!r}")
+        if not isinstance(rank, numbers.Integral) or not 0 <= rank < num_replicas:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas, self.rank = int(num_replicas), int(rank)
+        self.epoch = 0
+        self.drop_last = bool(drop_last)
+        n = len(dataset)
+        if self.drop_last and n % self.num_replicas != 0:
+            self.num_samples = -(-(n - self.num_replicas) // self.num_replicas)
+        else:
+            self.num_samples = -(-n // self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+
+    def _epoch(self) -> np.ndarray:
+        n = len(self.dataset)
+        idx = _torch_randperm(n, self.seed + self.epoch) if self.shuffle else np.arange(n, dtype=np.int64)
+        if not self.drop_last:
+            pad = self.total_size - n
+            if pad > 0:
+                idx = np.concatenate([idx, np.resize(idx, pad)]) if n else idx
+        else:
+            idx = idx[:self.total_size]
+        if len(idx) != self.total_size:
+            raise RuntimeError(f"DistributedSampler: built {len(idx)} indices, expected {self.total_size} "
+                               f"(dataset of {n} across {self.num_replicas} replicas)")
+        return idx[self.rank:self.total_size:self.num_replicas]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._epoch().tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Sets the epoch, so each epoch gets a different shuffle (the same on every rank)."""
+        self.epoch = int(epoch)

@@ -13,6 +13,7 @@ import datetime
 import os
 import sys
 import time
+import traceback
 
 DEFAULT_TIMEOUT = 1800.0  # seconds, as PyTorch's default for CPU backends (30 minutes)
 
@@ -126,17 +127,19 @@ def init_process_group(backend: str = "mpi", init_method=None, timeout=None, wor
 def _abort_on_uncaught(exc_type, exc, tb) -> None:
     """sys.excepthook while a group is live: print the error (naming the rank), then MPI_Abort."""
     pg = _default
-    prev = _prev_excepthook or sys.__excepthook__
     if pg is None:
-        prev(exc_type, exc, tb)
+        (_prev_excepthook or sys.__excepthook__)(exc_type, exc, tb)
         return
     try:
-        sys.stderr.write(f"[lamina.distributed] rank {pg.rank} of {pg.size}: uncaught {exc_type.__name__}; "
-                         f"traceback follows, then MPI_Abort ends the whole job\n")
-        prev(exc_type, exc, tb)
-        sys.stderr.write(f"[lamina.distributed] rank {pg.rank}: {exc_type.__name__}: {exc}\n")
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        # The one-line summary comes first: once MPI_Abort runs, the launcher may stop forwarding
+        # output, and this line is what the user must see.
+        sys.stderr.write(f"[lamina.distributed] rank {pg.rank} of {pg.size} failed: {exc_type.__name__}: {exc}\n"
+                         f"[lamina.distributed] rank {pg.rank}: calling MPI_Abort to end the whole job; "
+                         f"traceback:\n{text}")
         sys.stderr.flush()
         sys.stdout.flush()
+        time.sleep(0.3)  # let mpiexec forward the output before it tears the job down
     finally:
         pg.MPI.COMM_WORLD.Abort(1)
 

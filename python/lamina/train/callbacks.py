@@ -85,7 +85,7 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
-        if self.verbose and self.stopped_epoch is not None:
+        if self.verbose and self.stopped_epoch is not None and getattr(self.ctx, "is_main_process", True):
             print(f"Early stopping at epoch {self.stopped_epoch + 1}; best {self.monitor} "
                   f"{self.best:.4g} at epoch {self.best_epoch + 1}")
 
@@ -111,6 +111,8 @@ class ModelCheckpoint(Callback):
             if cur is None or not self._better(cur, self.best):
                 return
             self.best = cur
+        if not getattr(self.ctx, "is_main_process", True):
+            return  # in a distributed job rank 0 writes the (identical) state
         path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_weights_only:
             serialization.save(self.model.state_dict(), path)
@@ -137,7 +139,13 @@ class CSVLogger(Callback):
         self.filename, self.sep, self.append = str(filename), separator, append
         self._keys = None
 
+    def _main(self) -> bool:
+        return getattr(self.ctx, "is_main_process", True)
+
     def on_train_begin(self, logs=None):
+        self._file = None
+        if not self._main():
+            return  # rank 0 writes the log in a distributed job
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
         self._file = open(self.filename, "a" if self.append else "w", newline="")
         self._writer = None
@@ -145,6 +153,8 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        if self._file is None:
+            return
         if self._writer is None:
             self._keys = sorted(logs)
             self._writer = csv.writer(self._file, delimiter=self.sep)
@@ -154,7 +164,8 @@ class CSVLogger(Callback):
         self._file.flush()
 
     def on_train_end(self, logs=None):
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def _fmt(logs: dict) -> str:

@@ -9,6 +9,7 @@ from ..autograd.grad_mode import no_grad
 from ..data import DataLoader, Dataset, TensorDataset
 from ..ops.creation import as_tensor
 from ..ops.indexing import cat
+from . import _dist
 from .callbacks import ProgressBar
 from .checkpoint import load_training_state
 from .history import History
@@ -56,6 +57,20 @@ class _Meter:
             self.sums[name][0] += s
             self.sums[name][1] += c
 
+    def reduce(self, pg, elapsed: float = 0.0) -> float:
+        """Replaces the sums with their totals over all ranks and returns the longest rank's
+        ``elapsed`` (the same on every rank)."""
+        names = list(self.sums)
+        flat = [elapsed, self.loss_sum, float(self.n)] + [x for k in names for x in self.sums[k]]
+        rows = _dist.gather_rows(pg, flat)
+        tot = rows[0].copy()
+        for row in rows[1:]:
+            tot += row
+        self.loss_sum, self.n = float(tot[1]), int(tot[2])
+        for i, k in enumerate(names):
+            self.sums[k] = [float(tot[3 + 2 * i]), float(tot[4 + 2 * i])]
+        return float(rows[:, 0].max())
+
     def logs(self, prefix: str = "", with_loss: bool = True) -> dict:
         out = {prefix + "loss": self.loss_sum / max(self.n, 1)} if with_loss else {}
         for name, (s, c) in self.sums.items():
@@ -63,8 +78,7 @@ class _Meter:
         return out
 
 
-def evaluate(model, loss_fn, data, metrics=("accuracy",), batch_size: int = 256, prefix: str = "") -> dict:
-    """Average loss and metrics over ``data`` in eval mode without recording a graph."""
+def _evaluate_meter(model, loss_fn, data, metrics, batch_size: int) -> _Meter:
     loader = _loader(data, batch_size, False)
     meter = _Meter(resolve(metrics))
     was_training = model.training
@@ -78,7 +92,12 @@ def evaluate(model, loss_fn, data, metrics=("accuracy",), batch_size: int = 256,
                 meter.update(out, y, _batch_size(x), lv)
     finally:
         model.train(was_training)
-    return meter.logs(prefix, with_loss=loss_fn is not None)
+    return meter
+
+
+def evaluate(model, loss_fn, data, metrics=("accuracy",), batch_size: int = 256, prefix: str = "") -> dict:
+    """Average loss and metrics over ``data`` in eval mode without recording a graph."""
+    return _evaluate_meter(model, loss_fn, data, metrics, batch_size).logs(prefix, with_loss=loss_fn is not None)
 
 
 def predict(model, data, batch_size: int = 256):
@@ -116,20 +135,40 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
     loss_fn(outputs, y)`` for training batches (zero_grad, ``loss.backward()``, the optimizer step,
     callbacks and metrics stay as they are), for a model whose training objective is not its
     forward pass, e.g. an RBM's contrastive-divergence surrogate; validation still uses ``loss_fn``.
+
+    In a ``lamina.distributed`` job (a DistributedDataParallel model, every rank calling fit):
+    a Dataset or (inputs, targets) pair is sharded with a DistributedSampler (``batch_size`` per
+    rank; give a DataLoader its own DistributedSampler), whose ``set_epoch`` is called each epoch;
+    loss and metrics are averaged over all ranks' samples, so the logs, early stopping and
+    ReduceLROnPlateau decide the same on every rank; the progress bar, CSVLogger and
+    ModelCheckpoint act on rank 0 only; ``resume_from`` works with any number of ranks (every
+    rank reads the checkpoint, so it must be on a filesystem they share).
     """
+    pg = _dist.group()
     history = history if history is not None else History()
     if resume_from is not None:
         st = load_training_state(resume_from, model, optimizer, scheduler)
         initial_epoch = st["epoch"] + 1
         if st["history"] is not None:
             history.load_state_dict(st["history"])
-    train_loader = _loader(train_data, batch_size, shuffle)
+    if pg is not None and isinstance(train_data, (tuple, list)) and len(train_data) == 2:
+        train_data = TensorDataset(as_tensor(train_data[0]), as_tensor(train_data[1]))
+    if pg is not None and isinstance(val_data, (tuple, list)) and len(val_data) == 2:
+        val_data = TensorDataset(as_tensor(val_data[0]), as_tensor(val_data[1]))
+    train_loader = (pg is not None and _dist.train_loader(pg, train_data, batch_size, shuffle)) or \
+        _loader(train_data, batch_size, shuffle)
+    if pg is not None:
+        val_data = _dist.val_shard(pg, val_data)
     mets = resolve(metrics)
     cbs = list(callbacks)
-    if progress:
+    main = pg is None or pg.rank == 0
+    if progress and main:
         cbs.append(ProgressBar())
     ctx = SimpleNamespace(model=model, optimizer=optimizer, scheduler=scheduler, history=history,
-                          stop_training=False, epochs=epochs, steps_per_epoch=len(train_loader))
+                          stop_training=False, epochs=epochs, steps_per_epoch=len(train_loader),
+                          is_main_process=main, rank=0 if pg is None else pg.rank,
+                          world_size=1 if pg is None else pg.size)
+    sampler = getattr(train_loader, "sampler", None)
     for cb in cbs:
         cb.set_context(ctx)
     for cb in cbs:
@@ -138,6 +177,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
     for epoch in range(initial_epoch, epochs):
         for cb in cbs:
             cb.on_epoch_begin(epoch)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
         model.train()
         t0 = time.perf_counter()
         meter = _Meter(mets)
@@ -159,9 +200,14 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
             for cb in cbs:
                 cb.on_batch_end(i, {"loss": lv, "size": bs})
         elapsed = time.perf_counter() - t0
+        if pg is not None:
+            elapsed = meter.reduce(pg, elapsed)
         logs = meter.logs()
         if val_data is not None:
-            logs.update(evaluate(model, loss_fn, val_data, metrics, batch_size=max(batch_size, 256), prefix="val_"))
+            vm = _evaluate_meter(model, loss_fn, val_data, metrics, max(batch_size, 256))
+            if pg is not None:
+                vm.reduce(pg)
+            logs.update(vm.logs("val_"))
         if scheduler is not None:
             if type(scheduler).__name__ == "ReduceLROnPlateau":
                 scheduler.step(logs.get("val_loss", logs["loss"]))
@@ -173,8 +219,12 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
         history.record(epoch, logs)
         for cb in cbs:
             cb.on_epoch_end(epoch, logs)
+        if pg is not None:
+            ctx.stop_training = _dist.any_rank(pg, ctx.stop_training)
         if ctx.stop_training:
             break
     for cb in cbs:
         cb.on_train_end(logs)
+    if pg is not None:
+        _dist.barrier(pg, "fit: end of training")  # rank 0's checkpoints are on disk for everyone
     return history

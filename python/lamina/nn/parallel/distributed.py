@@ -39,6 +39,20 @@ class _Bucket:
         self.req = None
 
 
+class _Iteration:
+    """Per-iteration reducer state (a plain object: Module.__setattr__ is too slow for it)."""
+
+    __slots__ = ("armed", "launched", "next", "nready", "ready", "unused")
+
+    def __init__(self, nparams: int) -> None:
+        self.armed = False
+        self.ready = [False] * nparams
+        self.nready = 0
+        self.next = 0
+        self.unused = ()
+        self.launched = []
+
+
 def _tensors_in(obj, out: list) -> list:
     if isinstance(obj, Tensor):
         out.append(obj)
@@ -115,11 +129,7 @@ class DistributedDataParallel(Module):
         self._sync_module_states()
         self._build_buckets(self.bucket_cap_mb * _MB)
         self._handles = [register_post_accumulate_grad_hook(p, self._make_hook(i)) for i, p in enumerate(self._params)]
-        self._armed = False
-        self._ready = [False] * len(self._params)
-        self._nready = 0
-        self._next = 0
-        self._unused = ()
+        self._it = _Iteration(len(self._params))
 
     # ---- construction ----
     def _verify_same_model(self) -> None:
@@ -169,7 +179,7 @@ class DistributedDataParallel(Module):
 
     def _build_buckets(self, cap_bytes: float) -> None:
         """Parameters in reverse registration order (roughly the order backward produces their
-        gradients), grouped by dtype into buckets of at most ``cap_bytes`` (1 MB for the first)."""
+        gradients), grouped by dtype into buckets of at most ``cap_bytes`` (the first at most 1 MB)."""
         self._buckets, self._where = [], [None] * len(self._params)
         open_: dict = {}
         order = list(range(len(self._params)))[::-1]
@@ -181,7 +191,7 @@ class DistributedDataParallel(Module):
                 cur = open_[key] = [[], 0]
             cur[0].append(i)
             cur[1] += p.numel() * p.dtype.itemsize
-            cap = _FIRST_BUCKET_BYTES if not self._buckets else cap_bytes
+            cap = min(_FIRST_BUCKET_BYTES, cap_bytes) if not self._buckets else cap_bytes
             if cur[1] >= cap:
                 self._close_bucket(cur[0])
                 del open_[key]
@@ -200,38 +210,38 @@ class DistributedDataParallel(Module):
     # ---- per iteration ----
     def _make_hook(self, i: int):
         def hook(p):
-            if self._armed:
+            if self._it.armed:
                 self._mark_ready(i, p.grad)
         return hook
 
     def _arm(self) -> None:
-        self._armed = True
-        self._ready = [False] * len(self._params)
-        self._nready = 0
-        self._next = 0
-        self._launched = []
+        self._it.armed = True
+        self._it.ready = [False] * len(self._params)
+        self._it.nready = 0
+        self._it.next = 0
+        self._it.launched = []
         for b in self._buckets:
             b.pending = len(b.params)
             b.req = None
 
     def _mark_ready(self, i: int, grad) -> None:
-        if self._ready[i]:
+        if self._it.ready[i]:
             raise RuntimeError(f"DistributedDataParallel: parameter {self._names[i]!r} received a second gradient in "
                                "one iteration (a second backward through the same forward, or a reentrant backward); "
                                "run forward again before each backward")
-        if self._nready == 0 and self._unused:
-            for j in self._unused:  # parameters the outputs do not depend on: ready with what they hold
-                self._ready[j] = True
-                self._nready += 1
+        if self._it.nready == 0 and self._it.unused:
+            for j in self._it.unused:  # parameters the outputs do not depend on: ready with what they hold
+                self._it.ready[j] = True
+                self._it.nready += 1
                 self._copy_in(j, self._params[j].grad)
-        self._ready[i] = True
-        self._nready += 1
+        self._it.ready[i] = True
+        self._it.nready += 1
         self._copy_in(i, grad)
         self._launch_ready()
-        for b in self._launched:  # drive MPI progress on buckets in flight
+        for b in self._it.launched:  # drive MPI progress on buckets in flight
             if b.req is not None:
                 b.req.Test()
-        if self._next == len(self._buckets):
+        if self._it.next == len(self._buckets):
             self._finish()
 
     def _copy_in(self, i: int, grad) -> None:
@@ -247,11 +257,11 @@ class DistributedDataParallel(Module):
 
     def _launch_ready(self) -> None:
         pg = self.process_group
-        while self._next < len(self._buckets) and self._buckets[self._next].pending == 0:
-            b = self._buckets[self._next]
+        while self._it.next < len(self._buckets) and self._buckets[self._it.next].pending == 0:
+            b = self._buckets[self._it.next]
             b.req = pg.comm.Iallreduce(pg.MPI.IN_PLACE, b.flat, pg.MPI.SUM)
-            self._launched.append(b)
-            self._next += 1
+            self._it.launched.append(b)
+            self._it.next += 1
 
     def _finish(self) -> None:
         pg = self.process_group
@@ -260,38 +270,37 @@ class DistributedDataParallel(Module):
         used = None
         if self.find_unused_parameters:
             used = np.ones(len(self._params), dtype=np.int64)
-            for j in self._unused:
+            for j in self._it.unused:
                 used[j] = 0
             wait_request(pg, pg.comm.Iallreduce(pg.MPI.IN_PLACE, used, pg.MPI.SUM),
                          "DistributedDataParallel: unused-parameter map")
         inv = 1.0 / pg.size
         for b in self._buckets:
-            b.flat *= inv
             for k, i in enumerate(b.params):
                 if used is not None and used[i] == 0:
                     continue  # no rank produced a gradient: leave .grad as it was
                 p = self._params[i]
                 src = b.flat[b.offsets[k]:b.offsets[k] + p.numel()].reshape(tuple(p.shape))
                 if p.grad is None:
-                    p.grad = from_numpy(src.copy())
+                    p.grad = from_numpy(src * inv)
                 else:
-                    np.copyto(p.grad._c.numpy(), src)
+                    np.multiply(src, inv, out=p.grad._c.numpy())  # average while copying back
                     p.grad._c._bump_version()
-        self._armed = False
-        self._launched = []
+        self._it.armed = False
+        self._it.launched = []
 
     def _check_previous(self) -> None:
-        if self._armed and self._nready:
-            missing = [self._names[i] for i, r in enumerate(self._ready) if not r]
+        if self._it.armed and self._it.nready:
+            missing = [self._names[i] for i, r in enumerate(self._it.ready) if not r]
             raise RuntimeError(
-                "DistributedDataParallel: the previous iteration's gradient reduction did not finish: "
+                "the previous iteration's gradient reduction did not finish: "
                 f"parameters {missing} received no gradient in backward. Pass find_unused_parameters=True "
                 "if some parameters do not contribute to the loss, and make sure every rank runs backward "
                 "on an output of this forward")
 
     def forward(self, *inputs, **kwargs):
         self._check_previous()
-        self._armed = False
+        self._it.armed = False
         sync = is_grad_enabled() and self.require_backward_grad_sync
         if sync:
             if self.broadcast_buffers:
@@ -302,9 +311,9 @@ class DistributedDataParallel(Module):
         if sync:
             if self.find_unused_parameters:
                 reach = _reachable_leaves(out)
-                self._unused = tuple(i for i, p in enumerate(self._params) if id(p) not in reach)
+                self._it.unused = tuple(i for i, p in enumerate(self._params) if id(p) not in reach)
             else:
-                self._unused = ()
+                self._it.unused = ()
         return out
 
     @contextlib.contextmanager

@@ -191,6 +191,25 @@ def strip_capability(argv: list) -> list:
     return out
 
 
+# What a CPU whose best is `level` would run: PyTorch's own dispatch (ATen), its BLAS (MKL) and
+# conv library (oneDNN) and lamina's OpenBLAS each pick kernels from cpuid, so forcing only
+# lamina's level on a bigger CPU would compare lamina-at-AVX2 with PyTorch-at-AVX-512.
+_HOLD = {
+    "avx2": dict(ATEN_CPU_CAPABILITY="avx2", MKL_ENABLE_INSTRUCTIONS="AVX2", ONEDNN_MAX_CPU_ISA="AVX2",
+                 OPENBLAS_CORETYPE="Haswell"),
+    "default": dict(ATEN_CPU_CAPABILITY="default", MKL_ENABLE_INSTRUCTIONS="SSE4_2",
+                    ONEDNN_MAX_CPU_ISA="SSE41", OPENBLAS_CORETYPE="Nehalem"),
+}
+
+
+def hold_env(level: str, have: list) -> dict:
+    """Environment that holds PyTorch, MKL, oneDNN and OpenBLAS to `level` when the CPU has more
+    (empty at the CPU's own best level)."""
+    if not have or level == have[-1]:
+        return {}
+    return dict(_HOLD.get(level, {}))
+
+
 def run_levels(args) -> int:
     """--capability: this script once per requested ISA level in a subprocess with
     LAMINA_CPU_CAPABILITY set (one header and table each), levels the CPU lacks skipped with a
@@ -214,6 +233,13 @@ def run_levels(args) -> int:
         jp = base.with_name(f"{base.stem}.{level}{base.suffix or '.json'}")
         print(f"\n=== ISA level {level} (LAMINA_CPU_CAPABILITY={level}) ===", flush=True)
         env = dict(os.environ, LAMINA_CPU_CAPABILITY=level)
+        held = hold_env(level, have) if not args.lamina_only else {}
+        if held:
+            print("    below this CPU's best level, so both sides are held to it, as on a CPU that has no "
+                  "more: " + " ".join(f"{k}={v}" for k, v in held.items()), flush=True)
+            env.update(held)
+        # The child must not re-exec to strip OPENBLAS_CORETYPE again (the held one stays).
+        env[_MARKER] = os.environ.get(_MARKER, "")
         r = subprocess.call([sys.executable, os.path.abspath(__file__)] + child_argv + ["--json", str(jp)],
                             env=env)
         rc = max(rc, r)
@@ -268,6 +294,10 @@ def main() -> int:
                         "not count (a busy host); only with --threads 1")
     p.add_argument("--probe-seconds", type=float, default=0.3,
                    help="how long the FMA peak probe runs (0: skip it and the %%peak column)")
+    p.add_argument("--lamina-only", action="store_true",
+                   help="with --capability below the CPU's best: hold only lamina to that level (by "
+                        "default PyTorch, MKL, oneDNN and OpenBLAS are held to it too, as on a CPU "
+                        "that has no more)")
     p.add_argument("--keep-blas-env", action="store_true",
                    help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE as the environment sets them")
     p.add_argument("-v", "--verbose", action="store_true", help="tracebacks for errors")
@@ -297,8 +327,9 @@ def main() -> int:
 
     removed = os.environ.get(_MARKER, "")
     blas = lamina.blas_info()
-    env_note = (f"unset for this run: {removed}" if removed
-                else f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    env_note = f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
+    if removed:
+        env_note += f"; the environment's {removed} unset for this run"
     info = hostinfo.host_info(lamina, args.probe_seconds)
     info["threads_run"] = threads
     for line in hostinfo.header_lines(info):

@@ -670,6 +670,58 @@ for _n, _m, _d, _b in _layer_rows(_SOFTMAX):
     register(f"{_n} {_m}", "softmax", _m, desc=_d)(_b)
 
 
+# activation: the transcendental pointwise ops of issue 13 on a classifier-sized activation
+# (128, 784) float32. x ~ 2*N(0,1) reaches both tails; log gets |x| + 0.1. PyTorch has no bipolar
+# sigmoid; its row uses tanh(x/2), the same function (2*sigmoid(x) - 1 = tanh(x/2)) in one op.
+def _act_x(ctx):
+    return dict(x=ctx.randn(128, 784, scale=2.0))
+
+
+def _act_pos(ctx):
+    return dict(x=np.abs(ctx.randn(128, 784, scale=2.0)) + np.float32(0.1))
+
+
+def _positional(fn):
+    """fn(x) from a factory's call fn(x=...): _layer_case passes inputs by name, and torch's and
+    lamina's ops name their argument `input`."""
+    return lambda x: fn(x)
+
+
+def _act(name, make, lfn, tfn):
+    return (f"{name} 128x784", f"{name} of x (128,784)", make,
+            lambda ctx: _positional(lfn(ctx)), lambda ctx: _positional(tfn(ctx)), ("x",))
+
+
+_ACTIVATION = [
+    _act("sigmoid", _act_x, lambda c: c.lm.sigmoid, lambda c: c.torch.sigmoid),
+    _act("tanh", _act_x, lambda c: c.lm.tanh, lambda c: c.torch.tanh),
+    _act("exp", _act_x, lambda c: c.lm.exp, lambda c: c.torch.exp),
+    _act("log", _act_pos, lambda c: c.lm.log, lambda c: c.torch.log),
+    _act("gelu", _act_x, lambda c: c.LF.gelu, lambda c: c.TF.gelu),
+    _act("gelu tanh", _act_x, lambda c: lambda x: c.LF.gelu(x, approximate="tanh"),
+         lambda c: lambda x: c.TF.gelu(x, approximate="tanh")),
+    _act("softplus", _act_x, lambda c: c.LF.softplus, lambda c: c.TF.softplus),
+    _act("elu", _act_x, lambda c: c.LF.elu, lambda c: c.TF.elu),
+    _act("bipolar sigmoid", _act_x, lambda c: c.LF.bipolar_sigmoid, lambda c: lambda x: c.torch.tanh(x * 0.5)),
+]
+for _n, _m, _d, _b in _layer_rows(_ACTIVATION):
+    register(f"{_n} {_m}", "activation", _m, desc=_d)(_b)
+
+
+# gemm: a square SGEMM (x @ w), the number the %peak column is about
+def _register_matmul(M, K, N):
+    def build(ctx):
+        inputs = dict(a=ctx.randn(M, K), b=ctx.randn(K, N))
+        return _layer_case(ctx, lambda a, b: a @ b, lambda a, b: a @ b, inputs, ("a", "b"), False)
+
+    register(f"sgemm {M}x{K}x{N} fwd", "gemm", "fwd", flops=2.0 * M * K * N,
+             desc=f"a @ b, a ({M},{K}), b ({K},{N}) float32")(build)
+
+
+_register_matmul(512, 512, 512)
+_register_matmul(1024, 1024, 1024)
+
+
 # indexing: joining and picking rows / entries of a batch (indices random, with repeats)
 def _rows_inputs(ctx):
     return dict(x=ctx.randn(2048, 256), i=ctx.rng.integers(0, 2048, 512).astype(np.int64))

@@ -17,8 +17,14 @@ namespace lamina::vec {
 // - comparisons are ordered (false on NaN) except !=, which is true on NaN; they return a Mask.
 // - loadu(p, count) reads `count` elements and zero-fills the rest; store(p, count) writes count.
 // - round_small rounds to nearest-even and is exact only for |x| < 2^22 (enough for exponents).
-// - pow2n(n): 2^n for integral n in [-126, 127]; frexp_pos(x, e): mantissa in [0.5, 1) and the
-//   exponent as a float, for positive normal x (denormals are scaled by the caller).
+// - scale2n_bits(y, kk): y 2^n where kk = n + 1.5 * 2^23 (the magic-number rounding's sum, whose
+//   low mantissa bits are n): an integer add to y's exponent field, right only while the result is
+//   a normal number (callers check the range and fall back to scale2n).
+// - frexp_sqrt2(x, e): x = m 2^e with m in [sqrt(1/2), sqrt(2)) for positive normal x, by one
+//   integer subtract of sqrt(1/2)'s bits (no compare-and-select to move m into that range).
+// - pow2n(n): 2^n for integral n in [-126, 127].
+// - reduce_add_f64(v) (float): the lanes' sum in double (each lane widened first, so no float
+//   rounding; for compensated sums whose last step must not round again).
 template <class T, int N>
 struct VecArray {
     T v[N];
@@ -27,8 +33,10 @@ struct VecArray {
         Mask operator&(const Mask& o) const { Mask r; for (int i = 0; i < N; ++i) r.m[i] = m[i] && o.m[i]; return r; }
         Mask operator|(const Mask& o) const { Mask r; for (int i = 0; i < N; ++i) r.m[i] = m[i] || o.m[i]; return r; }
         bool any() const { bool a = false; for (int i = 0; i < N; ++i) a = a || m[i]; return a; }
+        bool all() const { bool a = true; for (int i = 0; i < N; ++i) a = a && m[i]; return a; }
     };
     static constexpr int size() { return N; }
+    static constexpr bool kHasScalef = false;
     VecArray() = default;
     VecArray(T s) { for (int i = 0; i < N; ++i) v[i] = s; }  // NOLINT: broadcast
     static VecArray loadu(const T* p) { VecArray r; for (int i = 0; i < N; ++i) r.v[i] = p[i]; return r; }
@@ -80,6 +88,9 @@ struct VecArray {
     friend T reduce_max(const VecArray& a) {
         T s = a.v[0]; for (int i = 1; i < N; ++i) s = a.v[i] > s ? a.v[i] : s; return s;
     }
+    friend double reduce_add_f64(const VecArray& a) {
+        double s = 0; for (int i = 0; i < N; ++i) s += static_cast<double>(a.v[i]); return s;
+    }
 };
 
 template <int N>
@@ -92,13 +103,26 @@ inline VecArray<float, N> pow2n(const VecArray<float, N>& n) {
     return r;
 }
 template <int N>
-inline VecArray<float, N> frexp_pos(const VecArray<float, N>& x, VecArray<float, N>& e) {
+inline VecArray<float, N> scale2n_bits(const VecArray<float, N>& y, const VecArray<float, N>& kk) {
+    VecArray<float, N> r;
+    for (int i = 0; i < N; ++i) {
+        uint32_t a, b;
+        std::memcpy(&a, &y.v[i], 4);
+        std::memcpy(&b, &kk.v[i], 4);
+        a += b << 23;
+        std::memcpy(&r.v[i], &a, 4);
+    }
+    return r;
+}
+template <int N>
+inline VecArray<float, N> frexp_sqrt2(const VecArray<float, N>& x, VecArray<float, N>& e) {
     VecArray<float, N> r;
     for (int i = 0; i < N; ++i) {
         int32_t b;
         std::memcpy(&b, &x.v[i], 4);
-        e.v[i] = static_cast<float>((b >> 23) - 126);
-        b = (b & 0x007fffff) | 0x3f000000;
+        b -= 0x3f3504f3;
+        e.v[i] = static_cast<float>(b >> 23);  // arithmetic shift (C++20 defines it; GCC always did)
+        b = (b & 0x007fffff) + 0x3f3504f3;
         std::memcpy(&r.v[i], &b, 4);
     }
     return r;
@@ -113,12 +137,13 @@ struct Vectorized : VecArray<T, 32 / sizeof(T)> {
 
 #if defined(__AVX512F__)
 
-// GCC 12 flags the _mm512_undefined_* pass-through inside _mm512_max_ps & co. as "maybe
+// GCC 12 flags the _mm512_undefined_* pass-through inside _mm512_max_ps & co. as "(maybe)
 // uninitialized" where they inline (a known false positive). The warning is issued in the
 // including file's functions, so a push/pop around this header would not reach it: it stays off
 // for files that include vec.h in AVX-512 builds.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 template <>
@@ -129,6 +154,7 @@ struct Vectorized<float> {
         Mask operator&(Mask o) const { return {static_cast<__mmask16>(m & o.m)}; }
         Mask operator|(Mask o) const { return {static_cast<__mmask16>(m | o.m)}; }
         bool any() const { return m != 0; }
+        bool all() const { return m == 0xffff; }
     };
     static constexpr int size() { return 16; }
     Vectorized() = default;
@@ -167,17 +193,27 @@ struct Vectorized<float> {
     }
     friend float reduce_add(Vectorized a) { return _mm512_reduce_add_ps(a.v); }
     friend float reduce_max(Vectorized a) { return _mm512_reduce_max_ps(a.v); }
+    friend double reduce_add_f64(Vectorized a) {  // lanes widened to double, then added
+        const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(a.v));
+        const __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a.v), 1)));
+        return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+    }
     friend Vectorized pow2n(Vectorized n) {
         const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n.v), _mm512_set1_epi32(127));
         return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
     }
     // y 2^n for integral n, rounding once into the denormals (vscalefps).
     friend Vectorized scale2n(Vectorized y, Vectorized n) { return _mm512_scalef_ps(y.v, n.v); }
-    friend Vectorized frexp_pos(Vectorized x, Vectorized& e) {
-        const __m512i b = _mm512_castps_si512(x.v);
-        e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(b, 23), _mm512_set1_epi32(126)));
-        return _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi32(0x007fffff)),
-                                                   _mm512_set1_epi32(0x3f000000)));
+    static constexpr bool kHasScalef = true;
+    friend Vectorized scale2n_bits(Vectorized y, Vectorized kk) {
+        return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(y.v),
+                                                    _mm512_slli_epi32(_mm512_castps_si512(kk.v), 23)));
+    }
+    friend Vectorized frexp_sqrt2(Vectorized x, Vectorized& e) {
+        const __m512i b = _mm512_sub_epi32(_mm512_castps_si512(x.v), _mm512_set1_epi32(0x3f3504f3));
+        e = _mm512_cvtepi32_ps(_mm512_srai_epi32(b, 23));
+        return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_and_si512(b, _mm512_set1_epi32(0x007fffff)),
+                                                    _mm512_set1_epi32(0x3f3504f3)));
     }
 };
 
@@ -238,6 +274,7 @@ struct Vectorized<float> {
         Mask operator&(Mask o) const { return {_mm256_and_ps(m, o.m)}; }
         Mask operator|(Mask o) const { return {_mm256_or_ps(m, o.m)}; }
         bool any() const { return _mm256_movemask_ps(m) != 0; }
+        bool all() const { return _mm256_movemask_ps(m) == 0xff; }
     };
     static constexpr int size() { return 8; }
     Vectorized() = default;
@@ -281,15 +318,26 @@ struct Vectorized<float> {
         s = _mm_max_ss(s, _mm_movehdup_ps(s));
         return _mm_cvtss_f32(s);
     }
+    friend double reduce_add_f64(Vectorized a) {  // lanes widened to double, then added
+        const __m256d w = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a.v)),
+                                        _mm256_cvtps_pd(_mm256_extractf128_ps(a.v, 1)));
+        const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(w), _mm256_extractf128_pd(w, 1));
+        return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    }
     friend Vectorized pow2n(Vectorized n) {
         const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n.v), _mm256_set1_epi32(127));
         return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
     }
-    friend Vectorized frexp_pos(Vectorized x, Vectorized& e) {
-        const __m256i b = _mm256_castps_si256(x.v);
-        e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(126)));
-        return _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007fffff)),
-                                                   _mm256_set1_epi32(0x3f000000)));
+    static constexpr bool kHasScalef = false;
+    friend Vectorized scale2n_bits(Vectorized y, Vectorized kk) {
+        return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(y.v),
+                                                    _mm256_slli_epi32(_mm256_castps_si256(kk.v), 23)));
+    }
+    friend Vectorized frexp_sqrt2(Vectorized x, Vectorized& e) {
+        const __m256i b = _mm256_sub_epi32(_mm256_castps_si256(x.v), _mm256_set1_epi32(0x3f3504f3));
+        e = _mm256_cvtepi32_ps(_mm256_srai_epi32(b, 23));
+        return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x007fffff)),
+                                                    _mm256_set1_epi32(0x3f3504f3)));
     }
 };
 

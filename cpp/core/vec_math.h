@@ -25,63 +25,82 @@ inline V map_lanes(const V& x, const F& f) {
 // exp's core: x = n ln 2 + r with n = round(x / ln 2) and r in two pieces (Cephes), then
 // exp(x) = 2^n (1 + q), q = r + r^2 P(r) with a degree-5 P. Kept apart from the final 1 + q so
 // expm1 gets q without cancellation. |x| <= 104.
-inline VecF exp_q(const VecF& x, VecF& n) {
-    n = round_small(x * VecF(1.44269504088896341f));
+// n comes from the 1.5 * 2^23 trick, kk = x / ln 2 + 1.5 * 2^23 in one FMA (a rounding
+// instruction costs twice the latency), and kk's low mantissa bits are n itself (scale2n_bits).
+// P is evaluated by Estrin's scheme (three levels of FMAs instead of Horner's five): these loops
+// are bound by the dependency chain's latency, not by the FMA count.
+constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
+inline VecF exp_q(const VecF& x, VecF& n, VecF& kk) {
+    kk = fmadd(x, VecF(1.44269504088896341f), VecF(kRoundMagic));
+    n = kk - VecF(kRoundMagic);
     VecF r = fmadd(n, VecF(-0.693359375f), x);
     r = fmadd(n, VecF(2.12194440e-4f), r);
-    VecF y(1.9875691500e-4f);
-    y = fmadd(y, r, VecF(1.3981999507e-3f));
-    y = fmadd(y, r, VecF(8.3334519073e-3f));
-    y = fmadd(y, r, VecF(4.1665795894e-2f));
-    y = fmadd(y, r, VecF(1.6666665459e-1f));
-    y = fmadd(y, r, VecF(5.0000001201e-1f));
-    return fmadd(y, r * r, r);
+    const VecF r2 = r * r;
+    const VecF a = fmadd(VecF(1.6666665459e-1f), r, VecF(5.0000001201e-1f));
+    const VecF b = fmadd(VecF(8.3334519073e-3f), r, VecF(4.1665795894e-2f));
+    const VecF c = fmadd(VecF(1.9875691500e-4f), r, VecF(1.3981999507e-3f));
+    const VecF y = fmadd(fmadd(c, r2, b), r2, a);
+    return fmadd(y, r2, r);
 }
 
-// exp: 2^n goes on through scale2n (vscalefps, or two factors 2^(n/2)) so results down to the
-// smallest denormal come out right. x is clamped first so n stays in range; exp(89) overflows to
-// inf and exp(-104) underflows to 0 by themselves, as the true values do. The clamp's operand
-// order lets a NaN through (x86 min/max return their second operand on NaN).
+// y 2^n for exp's 1 + q, with kk from exp_q: vscalefps on AVX-512; elsewhere the exponent-field
+// add while every lane's result is a normal number (x in [-86.5, 88], the usual case) and two
+// factors 2^(n/2) when one is not (denormal results, overflow, NaN).
+inline VecF exp_scale(const VecF& y, const VecF& n, const VecF& kk, const VecF& x) {
+    if constexpr (VecF::kHasScalef) {
+        return scale2n(y, n);
+    } else {
+        if (((x >= VecF(-86.5f)) & (x <= VecF(88.0f))).all()) return scale2n_bits(y, kk);
+        return scale2n(y, n);
+    }
+}
+
+// exp: 2^n goes on through exp_scale so results down to the smallest denormal come out right. x
+// is clamped first so n stays in range; exp(89) overflows to inf and exp(-104) underflows to 0 by
+// themselves, as the true values do. The clamp's operand order lets a NaN through (x86 min/max
+// return their second operand on NaN).
 inline VecF exp(const VecF& x) {
     const VecF xc = min(VecF(89.0f), max(VecF(-104.0f), x));
-    VecF n;
+    VecF n, kk;
     // 1 + q: one rounding at the end (adding 1 to r first would round twice).
-    const VecF y = exp_q(xc, n) + VecF(1.0f);
-    return scale2n(y, n);
+    const VecF y = exp_q(xc, n, kk) + VecF(1.0f);
+    return exp_scale(y, n, kk, x);
 }
 inline VecD exp(const VecD& x) { return map_lanes(x, [](double v) { return std::exp(v); }); }
 
 // log (Cephes logf): x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) = t - t^2/2 + t^3 P(t) for
-// t = m - 1, plus e ln 2 in two pieces. Denormals are scaled by 2^23 first; log(0) = -inf,
-// log(x < 0) = NaN, log(inf) = inf.
-inline VecF log(const VecF& x) {
-    const auto tiny = x < VecF(std::numeric_limits<float>::min());
-    const VecF xs = select(tiny, x * VecF(8388608.0f), x);
+// t = m - 1, plus e ln 2 in two pieces; P by Estrin's scheme (latency, as in exp).
+// log_core takes positive normal finite x (e_adj: added to the exponent, -23 for a denormal
+// scaled by 2^23); log() sends a vector holding a zero, negative, denormal, inf or NaN lane down
+// the slow path with the selects, so ordinary inputs skip them.
+inline VecF log_core(const VecF& x, const VecF& e_adj) {
     VecF e;
-    VecF m = frexp_pos(xs, e);
-    e = select(tiny, e - VecF(23.0f), e);
-    const auto lo = m < VecF(0.707106781186547524f);
-    e = select(lo, e - VecF(1.0f), e);
-    m = select(lo, m + m, m) - VecF(1.0f);
+    const VecF m = frexp_sqrt2(x, e) - VecF(1.0f);
+    e = e + e_adj;
     const VecF z = m * m;
-    VecF y(7.0376836292e-2f);
-    y = fmadd(y, m, VecF(-1.1514610310e-1f));
-    y = fmadd(y, m, VecF(1.1676998740e-1f));
-    y = fmadd(y, m, VecF(-1.2420140846e-1f));
-    y = fmadd(y, m, VecF(1.4249322787e-1f));
-    y = fmadd(y, m, VecF(-1.6668057665e-1f));
-    y = fmadd(y, m, VecF(2.0000714765e-1f));
-    y = fmadd(y, m, VecF(-2.4999993993e-1f));
-    y = fmadd(y, m, VecF(3.3333331174e-1f));
+    const VecF z2 = z * z;
+    const VecF p01 = fmadd(VecF(-2.4999993993e-1f), m, VecF(3.3333331174e-1f));
+    const VecF p23 = fmadd(VecF(-1.6668057665e-1f), m, VecF(2.0000714765e-1f));
+    const VecF p45 = fmadd(VecF(-1.2420140846e-1f), m, VecF(1.4249322787e-1f));
+    const VecF p67 = fmadd(VecF(-1.1514610310e-1f), m, VecF(1.1676998740e-1f));
+    const VecF q0 = fmadd(p23, z, p01);
+    const VecF q1 = fmadd(p67, z, p45);
+    VecF y = fmadd(VecF(7.0376836292e-2f), z2 * z2, fmadd(q1, z2, q0));
     y = y * m * z;
     y = fmadd(e, VecF(-2.12194440e-4f), y);
     y = fmadd(z, VecF(-0.5f), y);
     VecF r = m + y;
-    r = fmadd(e, VecF(0.693359375f), r);
+    return fmadd(e, VecF(0.693359375f), r);
+}
+inline VecF log(const VecF& x) {
     const float inf = std::numeric_limits<float>::infinity();
-    r = select(x == VecF(0.0f), VecF(-inf), r);
-    r = select(x == VecF(inf), x, r);
-    return select(x < VecF(0.0f), VecF(std::numeric_limits<float>::quiet_NaN()), select(x != x, x, r));
+    const float fmin = std::numeric_limits<float>::min();
+    if (((x >= VecF(fmin)) & (x < VecF(inf))).all()) return log_core(x, VecF(0.0f));
+    const auto tiny = x < VecF(fmin);
+    const VecF r = log_core(select(tiny, x * VecF(8388608.0f), x), select(tiny, VecF(-23.0f), VecF(0.0f)));
+    VecF out = select(x == VecF(0.0f), VecF(-inf), r);
+    out = select(x == VecF(inf), x, out);
+    return select(x < VecF(0.0f), VecF(std::numeric_limits<float>::quiet_NaN()), select(x != x, x, out));
 }
 inline VecD log(const VecD& x) { return map_lanes(x, [](double v) { return std::log(v); }); }
 
@@ -100,8 +119,8 @@ inline VecD log1p_pos(const VecD& u) { return map_lanes(u, [](double v) { return
 // n >= -24 that matter (below -18 the answer is -1 in float), and n = 0 near 0 gives q itself.
 inline VecF expm1_neg(const VecF& x) {
     const VecF xc = max(VecF(-18.0f), x);  // keeps a NaN (x86 max returns its second operand)
-    VecF n;
-    const VecF q = exp_q(xc, n);
+    VecF n, kk;
+    const VecF q = exp_q(xc, n, kk);
     const VecF p = pow2n(n);
     return select(x < VecF(-18.0f), VecF(-1.0f), fmadd(p, q, p - VecF(1.0f)));
 }

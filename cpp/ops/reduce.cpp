@@ -9,6 +9,8 @@
 
 #include "../core/iter.h"
 #include "../core/parallel.h"
+#include "../core/vec_math.h"
+#include "softmax_line.h"
 
 namespace lamina {
 
@@ -505,6 +507,13 @@ Tensor logsumexp_forward(const Tensor& x, const std::vector<int64_t>& dims, bool
             using T = decltype(tag);
             const T* xp = p.x.data<T>();
             T* o = out.data<T>();
+            if (p.inner == 1) {  // the reduced dims are the last ones: vectorised lines
+                for_lines(p, [&](int64_t j, int64_t base) {
+                    const LineExpSum<T> ls = line_exp_sum(xp + base, p.R, static_cast<T*>(nullptr));
+                    o[j] = static_cast<T>(ls.log_sum() + static_cast<double>(ls.m));
+                });
+                return;
+            }
             for_lines(p, [&](int64_t j, int64_t base) {
                 T m = -std::numeric_limits<T>::infinity();
                 for (int64_t r = 0; r < p.R; ++r) m = std::max(m, xp[base + r * p.inner]);
@@ -533,7 +542,20 @@ Tensor logsumexp_backward(const Tensor& dout, const Tensor& x, const Tensor& out
                             const T* a = reinterpret_cast<const T*>(ptr[1]);
                             const T* g = reinterpret_cast<const T*>(ptr[2]);
                             const T* o = reinterpret_cast<const T*>(ptr[3]);
-                            for (int64_t k = 0; k < n; ++k) d[k] = g[k * st[2]] * std::exp(a[k * st[1]] - o[k * st[3]]);
+                            int64_t k = 0;
+                            if (st[0] == 1 && st[1] == 1 && st[2] == 0 && st[3] == 0) {
+                                // A run along a reduced dim: g and out are one value each.
+                                using V = vec::Vectorized<T>;
+                                constexpr int W = V::size();
+                                const V gv(g[0]), ov(o[0]);
+                                for (; k + W <= n; k += W) (gv * vec::exp(V::loadu(a + k) - ov)).store(d + k);
+                                if (k < n) {
+                                    const int rest = static_cast<int>(n - k);
+                                    (gv * vec::exp(V::loadu(a + k, rest) - ov)).store(d + k, rest);
+                                }
+                                return;
+                            }
+                            for (; k < n; ++k) d[k] = g[k * st[2]] * std::exp(a[k * st[1]] - o[k * st[3]]);
                         });
     });
     return dx;

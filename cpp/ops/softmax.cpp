@@ -9,6 +9,7 @@
 #include "../core/parallel.h"
 #include "../core/vec_math.h"
 #include "reduce.h"
+#include "softmax_line.h"
 
 namespace lamina {
 
@@ -23,85 +24,25 @@ void for_softmax_lines(const ReducePlan& p, const F& f) {
     });
 }
 
-// Compensated (Kahan) running sum of vectors: the line sums stay accurate to about one rounding
-// for any length, without converting every element to double.
-template <class V>
-struct KahanSum {
-    V s = V(0.0f), c = V(0.0f);
-    void add(const V& v) {
-        const V y = v - c;
-        const V t = s + y;
-        c = (t - s) - y;
-        s = t;
-    }
-    double total() const {  // lanes added in double: a float horizontal sum would round again
-        using T = decltype(reduce_add(s));
-        T hs[V::size()], hc[V::size()];
-        s.store(hs);
-        c.store(hc);
-        double t = 0;
-        for (int i = 0; i < V::size(); ++i) t += static_cast<double>(hs[i]) - static_cast<double>(hc[i]);
-        return t;
-    }
-};
-
 // One unit-stride line: o = exp(a - m) (softmax: then / sum) or (a - m) - log(sum).
 template <class T>
 void softmax_line_unit(const T* a, T* o, int64_t R, bool log) {
     using V = vec::Vectorized<T>;
     constexpr int W = V::size();
     const int64_t full = R - R % W;
-    V vm(-std::numeric_limits<T>::infinity());
-    for (int64_t r = 0; r < full; r += W) vm = max(vm, V::loadu(a + r));
-    T m = full > 0 ? reduce_max(vm) : -std::numeric_limits<T>::infinity();
-    for (int64_t r = full; r < R; ++r) m = a[r] > m ? a[r] : m;
-    if (!std::isfinite(m)) m = m > 0 ? m : T(0);  // all -inf: exp gives 0 -> nan like torch
-    const V vmv(m), zero(T(0)), one(T(1));
-    // exp(x - m) with the rounding error of x - m put back (TwoSum; 0 where x = -inf): the float
-    // difference alone costs |x - m| / 2 ulp, 30 ulp at a logit gap of 60.
-    auto exp_shifted = [&](const V& x) {
-        const V d = x - vmv;
-        const V b = d - x;
-        V lo = (x - (d - b)) - (vmv + b);
-        lo = select(lo != lo, zero, lo);
-        const V e = vec::exp(d);
-        return fmadd(e, lo, e);
-    };
-    // The sum splits into k (the count of maxima, each exp(0) = 1) and the rest, so log_softmax
-    // can take log(k) + log1p(rest / k): log(1 + tiny) would round the tiny part away.
-    KahanSum<V> acc;
-    V kv(T(0));
-    T tail[W];
     const int rest = static_cast<int>(R - full);
-    for (int64_t r = 0; r < full; r += W) {
-        const V x = V::loadu(a + r);
-        const V e = exp_shifted(x);
-        if (!log) e.store(o + r);
-        const auto at_max = x == vmv;
-        acc.add(select(at_max, zero, e));
-        kv = kv + select(at_max, one, zero);
-    }
-    double s = acc.total();
-    double k = static_cast<double>(reduce_add(kv));
-    if (rest > 0) {
-        exp_shifted(V::loadu(a + full, rest)).store(tail, rest);
-        for (int j = 0; j < rest; ++j) {
-            if (a[full + j] == m) k += 1;
-            else s += static_cast<double>(tail[j]);
-        }
-        if (!log) for (int j = 0; j < rest; ++j) o[full + j] = tail[j];
-    }
+    const LineExpSum<T> ls = line_exp_sum(a, R, log ? nullptr : o);
+    const V vmv(ls.m);
     if (log) {
         // (x - m) - log(s): adding m to log(s) first would round away log(s)'s digits.
-        const V ls(static_cast<T>(k > 0 ? std::log(k) + std::log1p(s / k) : std::log(s)));
-        for (int64_t r = 0; r < full; r += W) ((V::loadu(a + r) - vmv) - ls).store(o + r);
-        if (rest > 0) ((V::loadu(a + full, rest) - vmv) - ls).store(o + full, rest);
+        const V lsv(static_cast<T>(ls.log_sum()));
+        for (int64_t r = 0; r < full; r += W) ((V::loadu(a + r) - vmv) - lsv).store(o + r);
+        if (rest > 0) ((V::loadu(a + full, rest) - vmv) - lsv).store(o + full, rest);
         return;
     }
     // e / s as e * (1/s) with 1/s (double) split into two floats: one rounding at the end, no
     // division per vector (that would cost more than exp), and s's own rounding never enters.
-    s += k;
-    const double inv = 1.0 / s;
+    const double inv = 1.0 / (ls.s + ls.k);
     const V inv_hi(static_cast<T>(inv));
     const V inv_lo(static_cast<T>(inv - static_cast<double>(static_cast<T>(inv))));
     auto scale = [&](const V& e) { return fmadd(e, inv_hi, e * inv_lo); };
@@ -116,20 +57,30 @@ void softmax_backward_line_unit(const T* y, const T* g, T* d, int64_t R, bool lo
     constexpr int W = V::size();
     const int64_t full = R - R % W;
     const int rest = static_cast<int>(R - full);
-    V acc(T(0));
+    // Sums in two accumulators (even and odd vectors): one add chain would bound the loop.
+    V acc(T(0)), acc1(T(0));
+    int64_t r0 = 0;
     if (log) {
-        for (int64_t r = 0; r < full; r += W) acc = acc + V::loadu(g + r);
+        for (; r0 + 2 * W <= full; r0 += 2 * W) {
+            acc = acc + V::loadu(g + r0);
+            acc1 = acc1 + V::loadu(g + r0 + W);
+        }
+        for (; r0 < full; r0 += W) acc = acc + V::loadu(g + r0);
         if (rest > 0) acc = acc + V::loadu(g + full, rest);
-        const V ts(reduce_add(acc));
+        const V ts(reduce_add(acc + acc1));
         for (int64_t r = 0; r < full; r += W)
             fmadd(-vec::exp(V::loadu(y + r)), ts, V::loadu(g + r)).store(d + r);
         if (rest > 0)
             fmadd(-vec::exp(V::loadu(y + full, rest)), ts, V::loadu(g + full, rest)).store(d + full, rest);
         return;
     }
-    for (int64_t r = 0; r < full; r += W) acc = fmadd(V::loadu(g + r), V::loadu(y + r), acc);
+    for (; r0 + 2 * W <= full; r0 += 2 * W) {
+        acc = fmadd(V::loadu(g + r0), V::loadu(y + r0), acc);
+        acc1 = fmadd(V::loadu(g + r0 + W), V::loadu(y + r0 + W), acc1);
+    }
+    for (; r0 < full; r0 += W) acc = fmadd(V::loadu(g + r0), V::loadu(y + r0), acc);
     if (rest > 0) acc = fmadd(V::loadu(g + full, rest), V::loadu(y + full, rest), acc);
-    const V ts(reduce_add(acc));
+    const V ts(reduce_add(acc + acc1));
     for (int64_t r = 0; r < full; r += W) (V::loadu(y + r) * (V::loadu(g + r) - ts)).store(d + r);
     if (rest > 0) (V::loadu(y + full, rest) * (V::loadu(g + full, rest) - ts)).store(d + full, rest);
 }

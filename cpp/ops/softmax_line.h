@@ -1,0 +1,106 @@
+// One unit-stride line of a softmax-like reduction: m = max(a), and sum(exp(a - m)) split into k
+// (the count of maxima, each exp(0) = 1) and s (the rest), so log-sum-exp can take
+// log(k) + log1p(s / k) where log(1 + tiny) would round the tiny part away. Shared by
+// softmax/log_softmax (softmax.cpp) and logsumexp (reduce.cpp); written once over Vectorized<T>.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "../core/vec_math.h"
+
+namespace lamina {
+
+// Compensated (Kahan) running sum of vectors: the line sums stay accurate to about one rounding
+// for any length, without converting every element to double.
+template <class V>
+struct KahanSum {
+    V s = V(0.0f), c = V(0.0f);
+    void add(const V& v) {
+        const V y = v - c;
+        const V t = s + y;
+        c = (t - s) - y;
+        s = t;
+    }
+    // Lanes added in double (a float horizontal sum would round again), widened in registers: a
+    // store and a scalar loop over the lanes was most of a short line's time (64-wide rows).
+    double total() const {
+        if constexpr (sizeof(decltype(reduce_add(s))) == 4) {
+            return reduce_add_f64(s) - reduce_add_f64(c);
+        } else {
+            return static_cast<double>(reduce_add(s)) - static_cast<double>(reduce_add(c));
+        }
+    }
+};
+
+template <class T>
+struct LineExpSum {
+    T m;       // the line's maximum (0 when it is not finite, as the shift)
+    double k;  // how many elements equal m
+    double s;  // sum of exp(a - m) over the others
+    // log(sum exp(a - m)), keeping the digits of a tiny s next to k.
+    double log_sum() const { return k > 0 ? std::log(k) + std::log1p(s / k) : std::log(s); }
+};
+
+// a[0..R) -> m, k, s; when o is given, o[r] = exp(a[r] - m) too. The rounding error of a - m is
+// put back (TwoSum): the float difference alone costs |a - m| / 2 ulp of exp(a - m), 30 ulp at a
+// logit gap of 60, and a sum needs it as well: for a row (0, -60), log_softmax's first output is
+// -log1p(s) ~ -s, as accurate as s is.
+template <class T>
+LineExpSum<T> line_exp_sum(const T* a, int64_t R, T* o) {
+    using V = vec::Vectorized<T>;
+    constexpr int W = V::size();
+    const int64_t full = R - R % W;
+    const int rest = static_cast<int>(R - full);
+    // Two accumulators each (even and odd vectors): a max or a Kahan step depends on the previous
+    // one, and one chain (16 cycles per Kahan step) would bound the loop, not the exp's arithmetic.
+    V vm0(-std::numeric_limits<T>::infinity()), vm1 = vm0;
+    int64_t r = 0;
+    for (; r + 2 * W <= full; r += 2 * W) {
+        vm0 = max(vm0, V::loadu(a + r));
+        vm1 = max(vm1, V::loadu(a + r + W));
+    }
+    if (r < full) vm0 = max(vm0, V::loadu(a + r));
+    T m = full > 0 ? reduce_max(max(vm0, vm1)) : -std::numeric_limits<T>::infinity();
+    for (int64_t q = full; q < R; ++q) m = a[q] > m ? a[q] : m;
+    if (!std::isfinite(m)) m = m > 0 ? m : T(0);  // all -inf: exp gives 0 -> nan like torch
+    const V vmv(m), zero(T(0)), one(T(1));
+    auto exp_shifted = [&](const V& x) {
+        const V d = x - vmv;
+        const V b = d - x;
+        V lo = (x - (d - b)) - (vmv + b);
+        lo = select(lo != lo, zero, lo);
+        const V e = vec::exp(d);
+        return fmadd(e, lo, e);
+    };
+    KahanSum<V> acc[2];
+    V kv[2] = {V(T(0)), V(T(0))};
+    auto step = [&](int64_t at, int i) {
+        const V x = V::loadu(a + at);
+        const V e = exp_shifted(x);
+        if (o != nullptr) e.store(o + at);
+        const auto at_max = x == vmv;
+        acc[i].add(select(at_max, zero, e));
+        kv[i] = kv[i] + select(at_max, one, zero);
+    };
+    for (r = 0; r + 2 * W <= full; r += 2 * W) {
+        step(r, 0);
+        step(r + W, 1);
+    }
+    if (r < full) step(r, 0);
+    acc[0].add(acc[1].s);  // true sum = s - c for each
+    acc[0].add(zero - acc[1].c);
+    LineExpSum<T> out{m, static_cast<double>(reduce_add(kv[0] + kv[1])), acc[0].total()};
+    if (rest > 0) {
+        T tail[W];
+        exp_shifted(V::loadu(a + full, rest)).store(tail, rest);
+        for (int j = 0; j < rest; ++j) {
+            if (a[full + j] == m) out.k += 1;
+            else out.s += static_cast<double>(tail[j]);
+        }
+        if (o != nullptr) for (int j = 0; j < rest; ++j) o[full + j] = tail[j];
+    }
+    return out;
+}
+
+}  // namespace lamina

@@ -65,11 +65,12 @@ class Work:
         return all(r.Test() for r in self._reqs)
 
     def wait(self, timeout=None) -> bool:
-        """Waits for completion and finishes the operation (averaging, copying back)."""
+        """Waits for completion and finishes the operation (averaging, copying back).
+        ``timeout`` (seconds or timedelta) overrides the group's for this wait."""
         if self._done:
             return True
         for r in self._reqs:
-            wait_request(self._pg, r, self._what)
+            wait_request(self._pg, r, self._what, timeout=timeout)
         if self._finish is not None:
             self._result = self._finish()
         self._done = True
@@ -365,7 +366,7 @@ def _post_send(pg: ProcessGroup, t, dst: int, tag: int, what: str) -> Work:
     return Work(pg, reqs, f"{what} to rank {dst} (tag {tag})", None, (hdr, arr))
 
 
-def _recv_header(pg: ProcessGroup, src, tag, what: str):
+def _recv_header(pg: ProcessGroup, src, tag, what: str, timeout=None):
     """Blocks for the next header from ``src`` (None: any rank) with ``tag`` (None: any tag);
     returns (source rank, tag, header)."""
     MPI = pg.MPI
@@ -374,7 +375,7 @@ def _recv_header(pg: ProcessGroup, src, tag, what: str):
     req = pg.p2p_hdr.Irecv(hdr, source=MPI.ANY_SOURCE if src is None else int(src),
                            tag=MPI.ANY_TAG if tag is None else int(tag))
     wait_request(pg, req, f"{what} from {'any rank' if src is None else f'rank {src}'}"
-                 + ("" if tag is None else f" (tag {tag})"), st)
+                 + ("" if tag is None else f" (tag {tag})"), st, timeout)
     return st.Get_source(), st.Get_tag(), hdr
 
 
@@ -444,8 +445,10 @@ class _RecvWork(Work):
 
     def wait(self, timeout=None) -> bool:
         if not self._done:
-            source, _, hdr = _recv_header(self._pg, self._src, self._tag, "irecv")
-            self._result = _post_recv_into(self._pg, self._tensor, source, self._tag, hdr, "irecv").result()
+            source, _, hdr = _recv_header(self._pg, self._src, self._tag, "irecv", timeout)
+            w = _post_recv_into(self._pg, self._tensor, source, self._tag, hdr, "irecv")
+            w.wait(timeout)
+            self._result = w._result
             self._done = True
         return True
 

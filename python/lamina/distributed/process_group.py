@@ -188,7 +188,7 @@ def destroy_process_group(group=None) -> None:
             _prev_excepthook = None
 
 
-def wait_request(pg: ProcessGroup, req, what: str, status=None) -> None:
+def wait_request(pg: ProcessGroup, req, what: str, status=None, timeout: float | None = None) -> None:
     """Waits for an MPI request, raising DistTimeoutError after the group's timeout.
 
     Polls ``Test`` (which also drives MPI progress): it spins for the first 20 ms, then sleeps
@@ -196,8 +196,9 @@ def wait_request(pg: ProcessGroup, req, what: str, status=None) -> None:
     computing when the job has more processes than cores."""
     if req.Test(status):
         return
+    limit = pg.timeout if timeout is None else _seconds(timeout)
     t0 = time.monotonic()
-    deadline = t0 + pg.timeout
+    deadline = t0 + limit
     spin_until = t0 + 0.02
     nap = 1e-5
     i = 0
@@ -208,7 +209,7 @@ def wait_request(pg: ProcessGroup, req, what: str, status=None) -> None:
         now = time.monotonic()
         if now > deadline:
             raise DistTimeoutError(
-                f"{what} on rank {pg.rank} of {pg.size} timed out after {pg.timeout:g} s: another rank did not "
+                f"{what} on rank {pg.rank} of {pg.size} timed out after {limit:g} s: another rank did not "
                 "join it (it may have failed, be stuck, or be calling a different operation). Set the limit "
                 "with init_process_group(timeout=...)")
         if now > spin_until:

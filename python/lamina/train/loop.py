@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from types import SimpleNamespace
 
 from ..autograd.grad_mode import no_grad
@@ -159,6 +160,10 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
         _loader(train_data, batch_size, shuffle)
     if pg is not None:
         val_data = _dist.val_shard(pg, val_data)
+        if isinstance(train_loader, DataLoader) and not hasattr(train_loader.sampler, "set_epoch"):
+            warnings.warn(f"fit: rank {pg.rank} of {pg.size}: the training DataLoader has no DistributedSampler, so "
+                          "every rank reads the whole dataset (pass a Dataset, or a DataLoader with "
+                          "sampler=DistributedSampler(dataset))", stacklevel=2)
     mets = resolve(metrics)
     cbs = list(callbacks)
     main = pg is None or pg.rank == 0

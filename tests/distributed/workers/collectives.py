@@ -152,6 +152,13 @@ if n > 1:
             raise AssertionError("no DistError")
         except dist.DistError as e:
             assert "sender's tensor is float32 [2, 3], this rank's buffer is float32 [3, 2]" in str(e), str(e)
+    # a per-call timeout: nobody sends tag 77
+    if r == 0:
+        try:
+            dist.irecv(lamina.zeros(1), src=1, tag=77).wait(timeout=0.3)
+            raise AssertionError("no timeout")
+        except dist.DistTimeoutError as e:
+            assert "irecv from rank 1 (tag 77) on rank 0" in str(e) and "timed out after 0.3 s" in str(e), str(e)
     # the group still works after the errors
     t = lamina.ones(2)
     dist.all_reduce(t)

@@ -264,20 +264,23 @@ ConvPlan plan_conv(const char* op, const Tensor& x, const Tensor& w, const OptTe
     return pl;
 }
 
-// The one place the forward picks its algorithm: the direct kernel (conv2d_direct.cpp) for every
-// stride-1 convolution, im2col + GEMM otherwise. Measured at 1 thread on the AVX-512 Xeon (bench
-// rows conv2d_a..g, direct vs im2col+GEMM ms): a 0.14 vs 0.30, b 0.19 vs 1.00, c 0.56 vs 0.92,
-// d 1.86 vs 5.63, e 16.0 vs 26.7, g (1x1) 0.22 vs 0.26: writing and re-reading the column matrix
-// (K = C*KH*KW times the input) costs more than the GEMM gains, and small M = OC or K leave
-// OpenBLAS far from peak. Strided convs (f) read the input with gaps, which the direct kernel's
-// contiguous vector loads cannot do, so they stay on im2col + GEMM.
-bool conv_use_direct(const ConvPlan& pl) { return pl.g.sh == 1 && pl.g.sw == 1; }
+// The one place the forward picks its algorithm: the direct kernel (conv2d_direct.cpp) or
+// im2col + GEMM, whichever the cost estimates of conv2d_direct.cpp (fitted to the bench rows,
+// every layout and register block forced in turn) call cheaper for this shape. Measured at
+// 1 thread (2026-11-30, this Xeon, CPU clock, ms direct vs im2col + GEMM): AVX-512 every conv2d
+// row goes direct (f, stride 2: 6.9-7.7 vs 9.1; e 11.5-12.6 vs 26.7); at AVX2 f stays on
+// im2col + GEMM (10.0 vs 10.6). Large strided layers whose shifted input outgrows the L2 go to
+// im2col + GEMM at both levels (test_conv2d_im2col_forward).
+bool conv_use_direct(const ConvPlan& pl, int64_t elem_size) {
+    return direct_cost(pl.OC, pl.groups, pl.g, elem_size) <=
+           im2col_gemm_cost(pl.OC, pl.groups, pl.g, elem_size);
+}
 
 // ---- forward: out[OC, m*L] = W[OC, Kg] x cols[Kg, m*L] (+ b) per chunk of m images, one GEMM
 // per group. A chunk of one image writes straight into the output (bias pre-filled, beta = 1).
 Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, const ConvPlan& pl) {
     Tensor out = Tensor::empty(pl.out4, x.dtype(), x.device());
-    if (conv_use_direct(pl)) {
+    if (conv_use_direct(pl, static_cast<int64_t>(x.element_size()))) {
         dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
             using T = decltype(tag);
             conv_forward_direct<T>(x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, out.data<T>(), pl.N,

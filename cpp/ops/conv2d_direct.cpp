@@ -1,11 +1,20 @@
-// Direct stride-1 convolution forward. The image is copied once into a zero-padded buffer
-// [C, Hp, Wp]; then an output position q = oh*Wp + ow of the "wide" output (rows of width Wp, of
-// which the first OW columns are real) reads input offset q + off[c, kh, kw] for every tap, so the
-// whole image is one long vector axis with no borders to test. A register block of OB output
-// channels x NV vectors of q accumulates over all C*KH*KW taps (NV vector loads and OB weight
-// broadcasts per OB*NV multiply-adds), starts from the bias, and is stored once; the valid OW
-// columns of each wide row are then copied to the output. No column matrix is written, which is
-// what im2col + GEMM pays for on small or cache-sized layers (see conv_use_direct in conv2d.cpp).
+// Direct convolution forward. The input is first laid out so that every kernel tap reads one
+// contiguous run of input for a contiguous run of output positions; a register block of OB output
+// channels x NV vectors of positions then accumulates over the C*KH*KW taps (NV vector loads and
+// OB weight broadcasts per OB*NV fused multiply-adds), starts from the bias and is stored once.
+// Two layouts, the cheaper picked per shape (choose() below):
+//  - wide (stride 1 only): the zero-padded image [C, Hp, Wp]. Position q = oh*Wp + ow of a "wide"
+//    output whose rows are Wp long (the first OW columns real) reads q + c*Hp*Wp + kh*dh*Wp + kw*dw.
+//    No copy at all when there is no padding; pays for the Wp - OW dead columns of every row and a
+//    copy of the real columns out of a scratch.
+//  - shifted (any stride): KW (times sh) compacted copies of the padded image,
+//    xs[kw][c][s][r][ow] = xpad[c][r*sh + s][ow*sw + kw*dw], so position p = oh*OW + ow reads
+//    p + off(c, kh, kw) with no dead lanes and results go straight to the output, at the price of
+//    KW copies of the input. Small images (LeNet's 8x8 outputs of a 12x12 input lose a third of
+//    the wide lanes) and strided convs use it.
+// No column matrix (C*KH*KW times the input) is written: that write and re-read, and OpenBLAS far
+// from peak at small M = OC or K, is what im2col + GEMM pays on small and cache-sized layers.
+// Written once against lamina::vec::Vectorized<T>; only the register blocks differ per ISA level.
 #include "conv2d_direct.h"
 
 #include <algorithm>
@@ -14,138 +23,330 @@
 
 #include "../core/allocator.h"
 #include "../core/parallel.h"
+#include "../core/vec.h"
 
 namespace lamina {
 
 namespace {
 
-// Vector width and register block of the compiled ISA level. GCC/Clang vector types (not
-// intrinsics) so the same code compiles at every level: x86-64-v4 gets 512-bit registers (32 of
-// them: 8 channels x 2 vectors = 16 accumulators), v3 has 16 (4 x 3 = 12 accumulators); v2 has
-// 16 but no FMA, so a multiply needs a temporary register (4 x 2 = 8 accumulators, no spills).
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64, kOB = 8, kNV = 2;
-#elif defined(__AVX__)
-constexpr int kVecBytes = 32, kOB = 4, kNV = 3;
-#else
-constexpr int kVecBytes = 16, kOB = 4, kNV = 2;
-#endif
-
-template <class T>
-struct VecOf;
-template <>
-struct VecOf<float> {
-    typedef float type __attribute__((vector_size(kVecBytes), aligned(4)));
-};
-template <>
-struct VecOf<double> {
-    typedef double type __attribute__((vector_size(kVecBytes), aligned(8)));
-};
+using vec::Vectorized;
 
 // dst[j*ldd + i] = bias[j] + sum_k wpk[k*OB + j] * x[off[k] + i], j < OB, i < NV*lanes.
-// With `more`, the sum starts from dst instead (the next block of taps of the same outputs).
-template <class T>
-inline void block_kernel(const T* x, const int64_t* off, int64_t K, const T* wpk, const T* bias, T* dst,
-                         int64_t ldd, bool more) {
-    using V = typename VecOf<T>::type;
-    constexpr int lanes = kVecBytes / sizeof(T);
-    V acc[kOB][kNV];
+// With `more`, the sum starts from dst instead (the next pass of taps over the same outputs).
+template <class T, int OB, int NV>
+void block_kernel(const T* x, const int64_t* off, int64_t K, const T* wpk, const T* bias, T* dst, int64_t ldd,
+                  bool more) {
+    using V = Vectorized<T>;
+    constexpr int lanes = V::size();
+    V acc[OB][NV];
+    if (more) {
 #pragma GCC unroll 16
-    for (int j = 0; j < kOB; ++j)
-#pragma GCC unroll 4
-        for (int v = 0; v < kNV; ++v)
-            acc[j][v] = more ? *reinterpret_cast<const V*>(dst + j * ldd + v * lanes) : V{} + bias[j];
+        for (int j = 0; j < OB; ++j)
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; ++v) acc[j][v] = V::loadu(dst + j * ldd + v * lanes);
+    } else {
+#pragma GCC unroll 16
+        for (int j = 0; j < OB; ++j) {
+            const V bj(bias[j]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; ++v) acc[j][v] = bj;
+        }
+    }
     for (int64_t k = 0; k < K; ++k) {
         const T* xs = x + off[k];
-        V xv[kNV];
-#pragma GCC unroll 4
-        for (int v = 0; v < kNV; ++v) xv[v] = *reinterpret_cast<const V*>(xs + v * lanes);
-        const T* wk = wpk + k * kOB;
+        V xv[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) xv[v] = V::loadu(xs + v * lanes);
+        const T* wk = wpk + k * OB;
 #pragma GCC unroll 16
-        for (int j = 0; j < kOB; ++j) {
-            const T wj = wk[j];
-#pragma GCC unroll 4
-            for (int v = 0; v < kNV; ++v) acc[j][v] += xv[v] * wj;
+        for (int j = 0; j < OB; ++j) {
+            const V wj(wk[j]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; ++v) acc[j][v] = fmadd(xv[v], wj, acc[j][v]);
         }
     }
 #pragma GCC unroll 16
-    for (int j = 0; j < kOB; ++j)
-#pragma GCC unroll 4
-        for (int v = 0; v < kNV; ++v) *reinterpret_cast<V*>(dst + j * ldd + v * lanes) = acc[j][v];
+    for (int j = 0; j < OB; ++j)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[j][v].store(dst + j * ldd + v * lanes);
+}
+
+template <class T>
+using KernelFn = void (*)(const T*, const int64_t*, int64_t, const T*, const T*, T*, int64_t, bool);
+
+// Register blocks (output channels x position vectors) of this level, each with its measured
+// cycles per vector FMA relative to two FMAs a cycle (bench rows conv2d_b/d/e/g, forced blocks).
+// AVX-512 has 32 vector registers: up to 24 accumulators + NV inputs + a broadcast; AVX2 has 16:
+// 12 + NV + 1. The x86-64-v2 build (no FMA, Vectorized = two SSE registers) keeps 8 pairs.
+struct Block {
+    int ob, nv;
+    double eff;
+};
+#if defined(__AVX512F__)
+constexpr Block kBlocks[] = {{8, 3, 1.0}, {12, 2, 1.0}, {6, 4, 1.07}, {8, 2, 1.1}, {4, 4, 1.15}};
+#define LAMINA_DIRECT_BLOCKS(X) X(8, 3) X(12, 2) X(6, 4) X(8, 2) X(4, 4)
+#elif defined(__AVX2__) && defined(__FMA__)
+constexpr Block kBlocks[] = {{4, 3, 1.0}, {6, 2, 1.08}, {4, 2, 1.1}};  // 3x4 spills: 1.6
+#define LAMINA_DIRECT_BLOCKS(X) X(4, 3) X(6, 2) X(4, 2)
+#else
+constexpr Block kBlocks[] = {{4, 2, 1.0}, {4, 1, 1.1}};
+#define LAMINA_DIRECT_BLOCKS(X) X(4, 2) X(4, 1)
+#endif
+
+template <class T>
+KernelFn<T> kernel_for(int ob, int nv) {
+#define LAMINA_DIRECT_CASE(o, v) \
+    if (ob == o && nv == v) return &block_kernel<T, o, v>;
+    LAMINA_DIRECT_BLOCKS(LAMINA_DIRECT_CASE)
+#undef LAMINA_DIRECT_CASE
+    return nullptr;
+}
+
+// Cycles per tap of one register block (two FMA ports), and per block for loading the bias and
+// storing the accumulators.
+double block_cycles(const Block& b) { return b.ob * b.nv / 2.0 * b.eff; }
+
+// Costs in cycles: building an input layout (per element, plus per row: rows are short), copying
+// results out of the wide scratch, writing + re-reading an im2col column (per element); reading a
+// layout buffer once per output-channel block, at a rate that depends on where it fits (<= 256 KB:
+// free; L2: ~10 bytes a cycle; beyond: ~3.5); OpenBLAS's fraction of the FMA peak on conv-shaped
+// GEMMs, lower for small M = OC and K (README: [64, 32768, 288] reaches 42-48% with AVX-512,
+// 66-69% with AVX2). Fitted to the bench rows conv2d_a..g at 1 thread, every block and layout
+// forced in turn (see conv_use_direct in conv2d.cpp).
+constexpr double kFillCost = 0.2, kFillRowCost = 8.0, kCopyOutCost = 1.0, kColCost = 0.4;
+#if defined(__AVX512F__)
+constexpr double kGemmEff = 0.6;
+#else
+constexpr double kGemmEff = 1.0;
+#endif
+
+double stream_cycles(double bytes) {
+    if (bytes <= 256 * 1024) return 0.0;
+    return bytes / (bytes <= 1.5 * 1024 * 1024 ? 10.0 : 3.5);
+}
+
+struct Choice {
+    bool wide = false;
+    Block blk{0, 0, 1.0};
+    double cost = 0;
+};
+
+// Positions per image each layout computes, and the elements it copies in and out.
+struct Layout {
+    bool wide;
+    int64_t Qtot;    // positions of one image in this layout's position axis
+    int64_t fill;    // input elements written per image (0: read in place)
+    int64_t rows;    // rows of those
+    int64_t copyout; // output elements per channel copied out of a scratch per image
+    int64_t buffer;  // elements of the layout (read in place or not)
+};
+
+Layout layout_of(bool wide, int64_t C, const ConvGeometry& g) {
+    const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
+    if (wide) {
+        const bool padded = g.ph != 0 || g.pw != 0;
+        return {true, (g.OH - 1) * Wp + g.OW, padded ? C * Hp * Wp : 0, padded ? C * g.H : 0,
+                g.OW == Wp ? 0 : g.OH * g.OW, C * Hp * Wp};  // OW == Wp: stored straight out
+    }
+    const int64_t Hs = g.OH + ((g.KH - 1) * g.dh) / g.sh;
+    const int64_t buffer = g.KW * C * g.sh * Hs * g.OW;
+    const bool pw = g.is_pointwise();
+    return {false, g.OH * g.OW, pw ? 0 : buffer, pw ? 0 : g.KW * C * g.sh * Hs, 0, buffer};
+}
+
+Choice choose(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t es) {
+    const int64_t lanes = int64_t(sizeof(Vectorized<float>)) / es;
+    const int64_t OCg = OC / groups, K = (g.C / groups) * g.KH * g.KW;
+    Choice best;
+    best.cost = -1;
+    for (int m = 0; m < 2; ++m) {
+        const bool wide = m == 0;
+        if (wide && (g.sh != 1 || g.sw != 1)) continue;
+        const Layout lay = layout_of(wide, g.C, g);
+        for (const Block& b : kBlocks) {
+            const int64_t QB = b.nv * lanes;
+            const double blocks = double(groups) * ((OCg + b.ob - 1) / b.ob) * ((lay.Qtot + QB - 1) / QB);
+            const double nob = double(groups) * ((OCg + b.ob - 1) / b.ob);
+            const double cost = blocks * (K * block_cycles(b) + 4.0 * b.ob * b.nv + 40.0) +
+                                nob * stream_cycles(double(lay.buffer) * double(es)) + lay.fill * kFillCost +
+                                lay.rows * kFillRowCost + lay.copyout * OC * kCopyOutCost;
+            if (best.cost < 0 || cost < best.cost) best = {wide, b, cost};
+        }
+    }
+    return best;
+}
+
+// The wide layout: the zero-padded image [C, Hp, Wp] (borders and slack stay zero from the
+// allocation). Plain loops, not std::copy / fill: rows are short (8-56 elements), where a library
+// call costs more than the copy (the optimize attribute stops GCC turning them back into calls).
+template <class T>
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void fill_wide(const T* xn, T* xp,
+                                                                              const ConvGeometry& g) {
+    const int64_t Wp = g.W + 2 * g.pw, HWp = (g.H + 2 * g.ph) * Wp;
+    for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t h = 0; h < g.H; ++h) {
+            const T* s = xn + (c * g.H + h) * g.W;
+            T* d = xp + c * HWp + (h + g.ph) * Wp + g.pw;
+            for (int64_t i = 0; i < g.W; ++i) d[i] = s[i];
+        }
+}
+
+// The shifted layout: xs[kw][c][s][r][ow] = xpad[c][r*sh + s][ow*sw + kw*dw], r < Hs; every
+// element written (zeros included).
+template <class T>
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void fill_shifted(const T* xn, T* xp,
+                                                                                const ConvGeometry& g,
+                                                                                int64_t Hs) {
+    const int64_t C = g.C, H = g.H, W = g.W, OW = g.OW, sh = g.sh, sw = g.sw;
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+        int64_t lo, hi;
+        conv_valid_range(kw, W, OW, sw, g.pw, g.dw, lo, hi);
+        const int64_t x0 = kw * g.dw - g.pw;  // input column of output column 0
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t s = 0; s < sh; ++s)
+                for (int64_t r = 0; r < Hs; ++r) {
+                    T* d = xp + (((kw * C + c) * sh + s) * Hs + r) * OW;
+                    const int64_t ih = r * sh + s - g.ph;
+                    if (ih < 0 || ih >= H) {
+                        for (int64_t i = 0; i < OW; ++i) d[i] = T(0);
+                        continue;
+                    }
+                    const T* src = xn + (c * H + ih) * W + x0;
+                    for (int64_t i = 0; i < lo; ++i) d[i] = T(0);
+                    if (sw == 1)
+                        for (int64_t i = lo; i < hi; ++i) d[i] = src[i];
+                    else
+                        for (int64_t i = lo; i < hi; ++i) d[i] = src[i * sw];
+                    for (int64_t i = hi; i < OW; ++i) d[i] = T(0);
+                }
+    }
+}
+
+// Copies rows of n elements (plain loop, as above).
+template <class T>
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(const T* src, int64_t lds, T* dst,
+                                                                              int64_t ldd, int64_t rows,
+                                                                              int64_t n) {
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < n; ++i) dst[r * ldd + i] = src[r * lds + i];
 }
 
 }  // namespace
 
+double direct_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t elem_size) {
+    return choose(OC, groups, g, elem_size).cost;
+}
+
+double im2col_gemm_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t elem_size) {
+    const double lanes = double(sizeof(Vectorized<float>)) / double(elem_size);
+    const double K = double(g.col_rows()), P = double(g.col_cols());
+    const double cols = g.is_pointwise() ? 0.0 : K * P * kColCost;
+    const double M = double(OC) / double(groups), Kg = K / double(groups);
+    const double eff = kGemmEff * Kg / (Kg + 64.0) * M / (M + 32.0);
+    return double(groups) * M * P * Kg / (lanes * 2.0 * eff) + cols;
+}
+
 template <class T>
 void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, int64_t OC, int64_t groups,
                          const ConvGeometry& g) {
-    constexpr int64_t lanes = kVecBytes / sizeof(T), QB = kNV * lanes;
-    const int64_t C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW;
+    constexpr int64_t lanes = Vectorized<T>::size();
+    const Choice ch = choose(OC, groups, g, sizeof(T));
+    const int64_t OB = ch.blk.ob, QB = ch.blk.nv * lanes;
+    const KernelFn<T> kern = kernel_for<T>(ch.blk.ob, ch.blk.nv);
+    const int64_t C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW, P = OH * OW;
+    const int64_t Cg = C / groups, OCg = OC / groups, K = Cg * KH * KW, CHW = C * H * W;
     const int64_t Hp = H + 2 * g.ph, Wp = W + 2 * g.pw, HWp = Hp * Wp;
-    const int64_t Cg = C / groups, OCg = OC / groups, K = Cg * KH * KW;
-    const int64_t Qtot = (OH - 1) * Wp + OW, nq = (Qtot + QB - 1) / QB, Qw = nq * QB;
-    const int64_t nob = (OCg + kOB - 1) / kOB;
-    // The last q block reads up to QB - 1 past the padded image: that slack is zero.
-    const int64_t xsize = C * HWp + QB;
-
+    const int64_t Hs = OH + ((KH - 1) * g.dh) / g.sh, plane = Hs * OW;  // shifted layout
+    const Layout lay = layout_of(ch.wide, C, g);
+    const int64_t Qtot = lay.Qtot, nq = (Qtot + QB - 1) / QB, Qw = nq * QB;
+    const int64_t nob = (OCg + OB - 1) / OB;
+    // Input layout: per-tap offsets (within a group), a group's stride, the buffer's size (the
+    // last position block reads up to QB - 1 past the end: that slack is zero).
     std::vector<int64_t> off(static_cast<size_t>(K));
     for (int64_t c = 0; c < Cg; ++c)
         for (int64_t kh = 0; kh < KH; ++kh)
             for (int64_t kw = 0; kw < KW; ++kw)
-                off[(c * KH + kh) * KW + kw] = c * HWp + kh * g.dh * Wp + kw * g.dw;
+                off[(c * KH + kh) * KW + kw] =
+                    ch.wide ? c * HWp + kh * g.dh * Wp + kw * g.dw
+                            : ((kw * C + c) * g.sh + (kh * g.dh) % g.sh) * plane + ((kh * g.dh) / g.sh) * OW;
+    const int64_t gstride = ch.wide ? Cg * HWp : Cg * g.sh * plane;
+    const int64_t bufsize = (ch.wide ? C * HWp : KW * C * g.sh * plane) + QB;
+    const bool in_place_layout = lay.fill == 0;
+    // Positions are the output's own (p = oh*OW + ow): the shifted layout, or a wide one without
+    // dead columns. Then whole blocks are stored straight into the output.
+    const bool compact = !ch.wide || Wp == OW;
+
     // Weights repacked [groups][nob][K][OB] (zero rows past OCg), bias [groups][nob][OB].
-    std::vector<T> wpk(static_cast<size_t>(groups * nob * K * kOB), T(0));
-    std::vector<T> bpk(static_cast<size_t>(groups * nob * kOB), T(0));
+    std::vector<T> wpk(static_cast<size_t>(groups * nob * K * OB), T(0));
+    std::vector<T> bpk(static_cast<size_t>(groups * nob * OB), T(0));
     for (int64_t oc = 0; oc < OC; ++oc) {
-        const int64_t gr = oc / OCg, o = oc % OCg, blk = gr * nob + o / kOB, j = o % kOB;
-        for (int64_t k = 0; k < K; ++k) wpk[(blk * K + k) * kOB + j] = w[oc * K + k];
-        if (b) bpk[blk * kOB + j] = b[oc];
+        const int64_t gr = oc / OCg, o = oc % OCg, blk = gr * nob + o / OB, j = o % OB;
+        for (int64_t k = 0; k < K; ++k) wpk[(blk * K + k) * OB + j] = w[oc * K + k];
+        if (b) bpk[blk * OB + j] = b[oc];
     }
 
     // Taps per pass over the positions: a block's weights (Kt x OB) and the input rows it reads
     // then stay in L1 together (C = 64, 3x3 would otherwise stream 18 KB of weights and ~36 KB of
     // input rows per block), at the price of reloading the accumulators once per pass.
-    const int64_t ct_max = std::max<int64_t>(1, int64_t(8192 / (sizeof(T) * kOB)) / (KH * KW));
+    const int64_t ct_max = std::max<int64_t>(1, int64_t(8192 / (sizeof(T) * OB)) / (KH * KW));
     const int64_t nct = (Cg + ct_max - 1) / ct_max, ct = nct ? (Cg + nct - 1) / nct : 1;
-    // Without padding the image is used in place, except where the last block's over-read
-    // (Qw - Qtot elements, feeding only discarded outputs) would run past the end of x.
-    const bool unpadded = g.ph == 0 && g.pw == 0;
 
     const int64_t tasks = N * groups * nob;
     const int64_t nt = in_parallel_region() ? 1 : std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), tasks));
+    auto fill = [&](const T* xn, T* xp) {
+        if (ch.wide)
+            fill_wide(xn, xp, g);
+        else
+            fill_shifted(xn, xp, g, Hs);
+    };
     auto run = [&](int64_t t0, int64_t t1) {
-        ScratchBuffer<T> xbuf(static_cast<size_t>(xsize)), wide(static_cast<size_t>(kOB * Qw));
-        T* xp = xbuf.get();
-        std::fill(xp, xp + xsize, T(0));
+        // The layout's buffer; for a layout read in place, room for a copy of the image (only
+        // the last image(s) may need it). Borders and slack stay zero from here on.
+        const int64_t xsize = in_place_layout ? CHW + QB : bufsize;
+        ScratchBuffer<T> xbuf, scratch(static_cast<size_t>(OB * Qw));
+        T* xp = nullptr;
+        T* wd = scratch.get();
         int64_t cur = -1;
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t n = t / (groups * nob), blk = t % (groups * nob), gr = blk / nob, ob = blk % nob;
-            const T* xn = x + n * C * H * W;
-            const bool in_place = unpadded && (n + 1 < N || Qw == Qtot);
-            if (!in_place && n != cur) {  // pad image n (the borders and the slack stay zero)
-                for (int64_t c = 0; c < C; ++c)
-                    for (int64_t h = 0; h < H; ++h)
-                        std::copy(xn + (c * H + h) * W, xn + (c * H + h + 1) * W,
-                                  xp + c * HWp + (h + g.ph) * Wp + g.pw);
+            const T* xn = x + n * CHW;
+            // In place, the last block's over-read (Qw - Qtot elements, feeding only discarded
+            // outputs) must stay inside x; otherwise the image is copied.
+            const bool in_place = in_place_layout && (N - n - 1) * CHW >= Qw - Qtot;
+            if (!in_place && n != cur) {
+                if (!xp) {
+                    xbuf = ScratchBuffer<T>(static_cast<size_t>(xsize));
+                    xp = xbuf.get();
+                    std::fill(xp, xp + xsize, T(0));
+                }
+                if (in_place_layout)
+                    std::copy(xn, xn + CHW, xp);
+                else
+                    fill(xn, xp);
                 cur = n;
             }
-            const T* xg = (in_place ? xn : xp) + gr * Cg * HWp;
-            const T* wb = wpk.data() + blk * K * kOB;
-            const T* bb = bpk.data() + blk * kOB;
-            T* wd = wide.get();
-            for (int64_t c0 = 0; c0 < Cg; c0 += ct) {
+            const T* xg = (in_place ? xn : xp) + gr * gstride;
+            const T* wb = wpk.data() + blk * K * OB;
+            const T* bb = bpk.data() + blk * OB;
+            const int64_t jn = std::min<int64_t>(OB, OCg - ob * OB);
+            T* orow = out + (n * OC + gr * OCg + ob * OB) * P;  // output row of this block's channel 0
+            // Compact positions: full blocks go straight to the output; a partial channel block or
+            // the ragged last position block goes through the scratch.
+            const bool direct_out = compact && jn == OB;
+            for (int64_t c0 = 0; c0 < Cg || (Cg == 0 && c0 == 0); c0 += std::max<int64_t>(ct, 1)) {
                 const int64_t k0 = c0 * KH * KW, kt = (std::min(Cg, c0 + ct) - c0) * KH * KW;
-                for (int64_t qb = 0; qb < nq; ++qb)
-                    block_kernel(xg + qb * QB, off.data() + k0, kt, wb + k0 * kOB, bb, wd + qb * QB, Qw, c0 > 0);
+                for (int64_t qb = 0; qb < nq; ++qb) {
+                    const bool to_out = direct_out && (qb + 1) * QB <= P;
+                    T* dst = to_out ? orow + qb * QB : wd + qb * QB;
+                    kern(xg + qb * QB, off.data() + k0, kt, wb + k0 * OB, bb, dst, to_out ? P : Qw, c0 > 0);
+                }
+                if (Cg == 0) break;
             }
-            if (Cg == 0)  // no taps: the bias alone
-                for (int64_t qb = 0; qb < nq; ++qb)
-                    block_kernel(xg, off.data(), 0, wb, bb, wd + qb * QB, Qw, false);
-            const int64_t jn = std::min<int64_t>(kOB, OCg - ob * kOB);
-            for (int64_t j = 0; j < jn; ++j) {
-                T* o = out + (n * OC + gr * OCg + ob * kOB + j) * OH * OW;
-                for (int64_t oh = 0; oh < OH; ++oh)
-                    std::copy(wd + j * Qw + oh * Wp, wd + j * Qw + oh * Wp + OW, o + oh * OW);
+            if (!compact) {
+                for (int64_t j = 0; j < jn; ++j) copy_rows(wd + j * Qw, Wp, orow + j * P, OW, OH, OW);
+            } else {
+                const int64_t p0 = direct_out ? P / QB * QB : 0;
+                copy_rows(wd + p0, Qw, orow + p0, P, jn, P - p0);
             }
         }
     };

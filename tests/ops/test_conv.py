@@ -2,12 +2,11 @@
 and float64 finite differences; every argument error with its output-size arithmetic."""
 import re
 
+import lamina
+import lamina.nn.functional as F
 import numpy as np
 import pytest
 from helpers import check_op
-
-import lamina
-import lamina.nn.functional as F
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -48,10 +47,14 @@ def test_conv2d(xs, ws, bias, kw):
     _conv_case(F.conv2d, TF.conv2d, xs, ws, bias, kw)
 
 
-# Stride-1 convs take the direct kernel (conv2d_direct.cpp): register blocks of 8 (AVX-512) or 4
-# output channels by 16-48 output positions over the padded image's rows laid end to end. These
-# cover channel counts off the block size, several position blocks with a ragged last one, wide
-# padding columns, dilation, groups, 1x1 on a batch, and a larger C*KH*KW; no finite differences.
+# Most forwards take the direct kernel (conv2d_direct.cpp): register blocks of 6-12 (AVX-512) or
+# 4-6 (AVX2) output channels by 2-4 vectors of output positions, over either the padded image's
+# rows laid end to end ("wide", stride 1) or KW column-shifted copies of it ("shifted", any stride);
+# a cost rule picks the layout, the block and direct vs im2col + GEMM per shape. These cover
+# channel counts off the block sizes, several position blocks with a ragged last one, wide padding
+# columns, dilation, groups, strides, 1x1 read in place (the last image copied when the ragged
+# block would read past the input), and a larger C*KH*KW (several passes over the taps); no finite
+# differences.
 DIRECT_CASES = [
     ((3, 6, 12, 12), (16, 6, 5, 5), True, {}),                              # LeNet's second conv
     ((2, 5, 13, 11), (17, 5, 3, 3), True, {"padding": 1}),                  # 17 = 2 blocks + 1
@@ -60,12 +63,40 @@ DIRECT_CASES = [
     ((4, 16, 8, 8), (9, 16, 1, 1), True, {}),                               # 1x1 over a batch
     ((1, 40, 6, 7), (3, 40, 3, 3), True, {"padding": 1}),                   # K = 360
     ((2, 3, 1, 40), (5, 3, 1, 4), True, {"dilation": (1, 3), "padding": (0, 2)}),
+    ((2, 5, 11, 13), (13, 5, 3, 3), True, {"stride": 2, "padding": 1}),     # strided, 13 channels
+    ((1, 3, 10, 9), (7, 3, 3, 2), True, {"stride": (2, 3), "padding": (1, 0), "dilation": (2, 1)}),
+    ((2, 6, 12, 12), (16, 3, 5, 5), True, {"groups": 2, "stride": 2}),      # groups, strided
+    ((3, 4, 7, 7), (8, 4, 3, 3), True, {"padding": (1, 0)}),                # no dead columns
+    ((3, 16, 5, 7), (20, 16, 1, 1), True, {}),                              # 1x1, 35 positions
+    ((1, 16, 5, 7), (20, 16, 1, 1), False, {}),                             # 1x1, batch of 1
+    ((2, 70, 9, 9), (24, 70, 3, 3), True, {"padding": 1}),                  # 3 passes over the taps
 ]
 
 
 @pytest.mark.parametrize("xs,ws,bias,kw", DIRECT_CASES)
 def test_conv2d_direct_paths(xs, ws, bias, kw):
     _conv_case(F.conv2d, TF.conv2d, xs, ws, bias, kw, fd=False)
+
+
+def test_conv2d_im2col_forward():
+    """A layer the cost rule sends to im2col + GEMM at the AVX2 and AVX-512 levels (large OC and
+    C*KH*KW, strided, an input too large for the shifted layout to stay in L2)."""
+    _conv_case(F.conv2d, TF.conv2d, (1, 128, 46, 46), (256, 128, 3, 3), True, {"stride": 2, "padding": 1},
+               fd=False)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv2d_direct_threads(threads):
+    """Direct forward with tasks (image, channel block) split across threads mid-image."""
+    old = lamina.get_num_threads()
+    lamina.set_num_threads(threads)
+    try:
+        _conv_case(F.conv2d, TF.conv2d, (3, 8, 9, 9), (20, 8, 3, 3), True, {"padding": 1}, fd=False)
+        _conv_case(F.conv2d, TF.conv2d, (3, 8, 9, 9), (20, 8, 3, 3), True, {"stride": 2, "padding": 1},
+                   fd=False)
+        _conv_case(F.conv2d, TF.conv2d, (5, 16, 5, 7), (20, 16, 1, 1), True, {}, fd=False)
+    finally:
+        lamina.set_num_threads(old)
 
 
 @pytest.mark.parametrize("xs,ws,bias,kw", [CONV2D_CASES[0], CONV2D_CASES[3], CONV2D_CASES[7], CONV2D_CASES[9]])

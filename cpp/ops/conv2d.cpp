@@ -329,10 +329,51 @@ Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, co
 }
 
 // ---- backward ----
-// dx = col2im(W^T[Kg, OCg] x dy[OCg, m*L]) per group and chunk; a pointwise conv of one image
-// writes W^T dy_n directly.
+// A stride-1 convolution's data grad is itself a stride-1 convolution: dx = conv(dy, wt) with the
+// kernel flipped in both axes, the channel axes swapped per group, and padding d*(k-1) - p
+// (which must not be negative). Returns false where that does not hold.
+static bool data_grad_geometry(const ConvPlan& pl, ConvGeometry& gt) {
+    const ConvGeometry& g = pl.g;
+    const int64_t ph = g.dh * (g.KH - 1) - g.ph, pw = g.dw * (g.KW - 1) - g.pw;
+    if (g.sh != 1 || g.sw != 1 || ph < 0 || pw < 0) return false;
+    gt = g;
+    gt.C = pl.OC;
+    gt.H = g.OH;
+    gt.W = g.OW;
+    gt.OH = g.H;
+    gt.OW = g.W;
+    gt.ph = ph;
+    gt.pw = pw;
+    return true;
+}
+
+// dx: the direct kernel on the flipped weights where the cost rule prefers it (stride 1), else
+// col2im(W^T[Kg, OCg] x dy[OCg, m*L]) per group and chunk; a pointwise conv of one image writes
+// W^T dy_n directly.
 Tensor conv_data_grad_cpu(const Tensor& dy, const Tensor& w, const ConvPlan& pl) {
     Tensor dx = Tensor::empty(pl.x4, dy.dtype(), dy.device());
+    ConvGeometry gt;
+    const int64_t es = static_cast<int64_t>(dy.element_size());
+    if (data_grad_geometry(pl, gt) &&
+        direct_cost(pl.g.C, pl.groups, gt, es) <= im2col_gemm_cost(pl.OC, pl.groups, pl.g, es, true)) {
+        dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
+            using T = decltype(tag);
+            const ConvGeometry& g = pl.g;
+            const int64_t G = pl.groups, OCg = pl.OC / G, Cg = g.C / G, KH = g.KH, KW = g.KW;
+            // wt[gr*Cg + c, o, kh, kw] = w[gr*OCg + o, c, KH-1-kh, KW-1-kw]
+            std::vector<T> wt(static_cast<size_t>(pl.OC * Cg * KH * KW));
+            const T* wp = w.data<T>();
+            for (int64_t gr = 0; gr < G; ++gr)
+                for (int64_t o = 0; o < OCg; ++o)
+                    for (int64_t c = 0; c < Cg; ++c)
+                        for (int64_t kh = 0; kh < KH; ++kh)
+                            for (int64_t kw = 0; kw < KW; ++kw)
+                                wt[(((gr * Cg + c) * OCg + o) * KH + kh) * KW + kw] =
+                                    wp[(((gr * OCg + o) * Cg + c) * KH + KH - 1 - kh) * KW + KW - 1 - kw];
+            conv_forward_direct<T>(dy.data<T>(), wt.data(), nullptr, dx.data<T>(), pl.N, g.C, G, gt);
+        });
+        return dx;
+    }
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;

@@ -75,7 +75,8 @@ template <class T>
 using KernelFn = void (*)(const T*, const int64_t*, int64_t, const T*, const T*, T*, int64_t, bool);
 
 // Register blocks (output channels x position vectors) of this level, each with its measured
-// cycles per vector FMA relative to two FMAs a cycle (bench rows conv2d_b/d/e/g, forced blocks).
+// cycles per vector FMA relative to two FMAs a cycle (bench rows conv2d_b/d/e/g, forced blocks;
+// the 1- and 2-channel blocks from their load and FMA-latency bounds).
 // AVX-512 has 32 vector registers: up to 24 accumulators + NV inputs + a broadcast; AVX2 has 16:
 // 12 + NV + 1. The x86-64-v2 build (no FMA, Vectorized = two SSE registers) keeps 8 pairs.
 struct Block {
@@ -83,11 +84,14 @@ struct Block {
     double eff;
 };
 #if defined(__AVX512F__)
-constexpr Block kBlocks[] = {{8, 3, 1.0}, {12, 2, 1.0}, {6, 4, 1.07}, {8, 2, 1.1}, {4, 4, 1.15}};
-#define LAMINA_DIRECT_BLOCKS(X) X(8, 3) X(12, 2) X(6, 4) X(8, 2) X(4, 4)
+constexpr Block kBlocks[] = {{8, 3, 1.0},  {12, 2, 1.0}, {6, 4, 1.07}, {8, 2, 1.1},
+                             {4, 4, 1.15}, {2, 4, 1.4},  {1, 4, 2.5}};
+#define LAMINA_DIRECT_BLOCKS(X) X(8, 3) X(12, 2) X(6, 4) X(8, 2) X(4, 4) X(2, 4) X(1, 4)
 #elif defined(__AVX2__) && defined(__FMA__)
-constexpr Block kBlocks[] = {{4, 3, 1.0}, {6, 2, 1.08}, {4, 2, 1.1}};  // 3x4 spills: 1.6
-#define LAMINA_DIRECT_BLOCKS(X) X(4, 3) X(6, 2) X(4, 2)
+// 3x4 spills (1.6). 2x4 and 1x4, for one or two output channels (a data grad of a 1-channel
+// input), are bound by their loads and the FMA latency.
+constexpr Block kBlocks[] = {{4, 3, 1.0}, {6, 2, 1.08}, {4, 2, 1.1}, {2, 4, 1.15}, {1, 4, 2.0}};
+#define LAMINA_DIRECT_BLOCKS(X) X(4, 3) X(6, 2) X(4, 2) X(2, 4) X(1, 4)
 #else
 constexpr Block kBlocks[] = {{4, 2, 1.0}, {4, 1, 1.1}};
 #define LAMINA_DIRECT_BLOCKS(X) X(4, 2) X(4, 1)
@@ -237,13 +241,16 @@ double direct_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t el
     return choose(OC, groups, g, elem_size).cost;
 }
 
-double im2col_gemm_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t elem_size) {
+double im2col_gemm_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t elem_size,
+                        bool data_grad) {
     const double lanes = double(sizeof(Vectorized<float>)) / double(elem_size);
     const double K = double(g.col_rows()), P = double(g.col_cols());
     const double cols = g.is_pointwise() ? 0.0 : K * P * kColCost;
-    const double M = double(OC) / double(groups), Kg = K / double(groups);
-    const double eff = kGemmEff * Kg / (Kg + 64.0) * M / (M + 32.0);
-    return double(groups) * M * P * Kg / (lanes * 2.0 * eff) + cols;
+    const double OCg = double(OC) / double(groups), Kg = K / double(groups);
+    // forward / weight grad: M = OCg, K = Kg; data grad: M = Kg, K = OCg
+    const double M = data_grad ? Kg : OCg, Kd = data_grad ? OCg : Kg;
+    const double eff = kGemmEff * Kd / (Kd + 64.0) * M / (M + 32.0);
+    return double(groups) * M * P * Kd / (lanes * 2.0 * eff) + cols;
 }
 
 template <class T>

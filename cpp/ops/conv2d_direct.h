@@ -18,8 +18,10 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
 
 // The direct kernel's estimated time for one image, in cycles of this ISA level's vector FMA
 // (the cheaper of its two input layouts and its register blocks; see conv2d_direct.cpp), and the
-// same estimate for im2col + GEMM, so conv2d.cpp can pick per shape.
+// same estimate for im2col + GEMM, so conv2d.cpp can pick per shape (forward and data grad).
 double direct_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t elem_size);
-double im2col_gemm_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t elem_size);
+// data_grad: the data grad's GEMM (W^T dY: M = C*KH*KW / groups, K = OC / groups) and col2im.
+double im2col_gemm_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t elem_size,
+                        bool data_grad = false);
 
 }  // namespace lamina

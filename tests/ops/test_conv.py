@@ -53,8 +53,9 @@ def test_conv2d(xs, ws, bias, kw):
 # a cost rule picks the layout, the block and direct vs im2col + GEMM per shape. These cover
 # channel counts off the block sizes, several position blocks with a ragged last one, wide padding
 # columns, dilation, groups, strides, 1x1 read in place (the last image copied when the ragged
-# block would read past the input), and a larger C*KH*KW (several passes over the taps); no finite
-# differences.
+# block would read past the input), and a larger C*KH*KW (several passes over the taps). A
+# stride-1 data grad is the same kernel on the flipped weights (padding d*(k-1) - p), so dx of
+# these shapes checks it too; no finite differences.
 DIRECT_CASES = [
     ((3, 6, 12, 12), (16, 6, 5, 5), True, {}),                              # LeNet's second conv
     ((2, 5, 13, 11), (17, 5, 3, 3), True, {"padding": 1}),                  # 17 = 2 blocks + 1
@@ -70,6 +71,8 @@ DIRECT_CASES = [
     ((3, 16, 5, 7), (20, 16, 1, 1), True, {}),                              # 1x1, 35 positions
     ((1, 16, 5, 7), (20, 16, 1, 1), False, {}),                             # 1x1, batch of 1
     ((2, 70, 9, 9), (24, 70, 3, 3), True, {"padding": 1}),                  # 3 passes over the taps
+    ((2, 1, 11, 10), (6, 1, 5, 5), True, {}),                               # dx: 1-channel blocks
+    ((1, 2, 9, 8), (5, 2, 3, 3), True, {"padding": 2, "dilation": 2}),      # dx padding d*(k-1)-p = 2
 ]
 
 

@@ -9,6 +9,7 @@
 
 #include "../core/hostdev.h"
 #include "../core/parallel.h"
+#include "../core/vec.h"
 #include "softmax.h"
 
 namespace lamina {
@@ -500,6 +501,43 @@ void check_pointwise(const char* op, const Tensor& x, const Tensor& y, const std
 
 }  // namespace
 
+namespace {
+
+// sum over [b, e) of (x - y)^2 (kSquare) or |x - y|, vectorised: the scalar loop's one double
+// accumulator was a 4-cycle add chain per element (MSE of a 128x784 batch took 2.3x PyTorch's
+// time). Four vector accumulators, each flushed into a double every 16 vectors, so a partial
+// sum holds at most 16 float roundings.
+template <class T, bool kSquare>
+double sum_diff(const T* x, const T* y, int64_t b, int64_t e) {
+    using V = vec::Vectorized<T>;
+    constexpr int W = V::size();
+    auto term = [](const V& d) { return kSquare ? d * d : abs(d); };
+    auto flush = [](const V& v) {
+        if constexpr (sizeof(T) == 4) return reduce_add_f64(v);
+        else return static_cast<double>(reduce_add(v));
+    };
+    double s = 0;
+    int64_t i = b;
+    while (i + 4 * W <= e) {
+        V a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
+        const int64_t stop = std::min(e, i + 64 * W);
+        for (; i + 4 * W <= stop; i += 4 * W) {
+            a0 = a0 + term(V::loadu(x + i) - V::loadu(y + i));
+            a1 = a1 + term(V::loadu(x + i + W) - V::loadu(y + i + W));
+            a2 = a2 + term(V::loadu(x + i + 2 * W) - V::loadu(y + i + 2 * W));
+            a3 = a3 + term(V::loadu(x + i + 3 * W) - V::loadu(y + i + 3 * W));
+        }
+        s += flush((a0 + a1) + (a2 + a3));
+    }
+    for (; i < e; ++i) {
+        const T d = x[i] - y[i];
+        s += static_cast<double>(kSquare ? d * d : std::abs(d));
+    }
+    return s;
+}
+
+}  // namespace
+
 Tensor pointwise_loss_forward(int kind, const Tensor& input, const Tensor& target_in,
                               const std::optional<Tensor>& weight, const std::optional<Tensor>& pos_weight,
                               double param, bool reduce, double divisor) {
@@ -538,10 +576,17 @@ Tensor pointwise_loss_forward(int kind, const Tensor& input, const Tensor& targe
         constexpr int64_t kBlock = 8192;
         const int64_t nb = (n + kBlock - 1) / kBlock;
         std::vector<double> part(static_cast<size_t>(nb), 0.0);
+        const bool plain = wp == nullptr && (k == PointwiseLoss::MSE || k == PointwiseLoss::L1);
         parallel_for(0, nb, 4, [&](int64_t b, int64_t e) {
             for (int64_t q = b; q < e; ++q) {
+                const int64_t i0 = q * kBlock, i1 = std::min(n, (q + 1) * kBlock);
+                if (plain) {
+                    part[q] = k == PointwiseLoss::MSE ? sum_diff<T, true>(xp, yp, i0, i1)
+                                                      : sum_diff<T, false>(xp, yp, i0, i1);
+                    continue;
+                }
                 double s = 0;
-                for (int64_t i = q * kBlock; i < std::min(n, (q + 1) * kBlock); ++i) s += static_cast<double>(val(i));
+                for (int64_t i = i0; i < i1; ++i) s += static_cast<double>(val(i));
                 part[q] = s;
             }
         });
@@ -576,6 +621,28 @@ std::vector<Tensor> pointwise_loss_backward(int kind, const Tensor& dout_in, con
         T* dyp = need_target ? dy.data<T>() : nullptr;
         const T prm = static_cast<T>(param);
         const T gs = reduce ? static_cast<T>(static_cast<double>(gp[0]) / divisor) : T(0);
+        if (k == PointwiseLoss::MSE && reduce && wp == nullptr) {
+            // d/dx = 2 g (x - y), d/dy = -d/dx, vectorised (the generic loop below switches on
+            // the loss kind per element).
+            using V = vec::Vectorized<T>;
+            constexpr int W = V::size();
+            const V g2(T(2) * gs);
+            parallel_for(0, n, kGrainElementwise, [&](int64_t b, int64_t e) {
+                auto one = [&](int64_t i, int cnt) {
+                    const V a = g2 * (V::loadu(xp + i, cnt) - V::loadu(yp + i, cnt));
+                    if (dxp) a.store(dxp + i, cnt);
+                    if (dyp) (-a).store(dyp + i, cnt);
+                };
+                int64_t i = b;
+                for (; i + W <= e; i += W) {
+                    const V a = g2 * (V::loadu(xp + i) - V::loadu(yp + i));
+                    if (dxp) a.store(dxp + i);
+                    if (dyp) (-a).store(dyp + i);
+                }
+                if (i < e) one(i, static_cast<int>(e - i));
+            });
+            return;
+        }
         parallel_for(0, n, kGrainElementwise / 8, [&](int64_t b, int64_t e) {
             for (int64_t i = b; i < e; ++i) {
                 T a = T(0), c = T(0);

@@ -60,9 +60,15 @@ int64_t images_per_chunk(const detail::ConvPlan& pl) {
 struct ChunkLayout {
     int64_t L, OCg, Kg, nb, R, CHW, scratch;
     bool direct;  // one image of a pointwise conv: the image is its own column matrix
+    // Output rows per band: a single image whose column matrix would outgrow the L2 (e: 576 x
+    // 3136 floats, 7 MB) is built and multiplied in bands of ~512 KB (forward and weight grad),
+    // so im2col's writes are still in cache when the GEMM reads them; OH when not banded.
+    int64_t band;
 };
 
-ChunkLayout chunk_layout(const detail::ConvPlan& pl) {
+constexpr int64_t kBandBytes = 512 * 1024;
+
+ChunkLayout chunk_layout(const detail::ConvPlan& pl, int64_t es, bool allow_band = true) {
     const ConvGeometry& g = pl.g;
     ChunkLayout c;
     c.L = g.col_cols();
@@ -72,7 +78,10 @@ ChunkLayout chunk_layout(const detail::ConvPlan& pl) {
     c.R = g.col_rows();
     c.CHW = g.C * g.H * g.W;
     c.direct = c.nb == 1 && g.is_pointwise();
-    c.scratch = (c.direct ? 0 : c.R * c.nb * c.L) + (c.nb > 1 ? pl.OC * c.nb * c.L : 0);
+    c.band = g.OH;
+    if (allow_band && c.nb == 1 && !c.direct && g.OW > 0 && c.R * c.L * es > 2 * kBandBytes)
+        c.band = std::max<int64_t>(1, kBandBytes / (es * c.R * g.OW));
+    c.scratch = (c.direct ? 0 : c.R * c.nb * (c.band * g.OW)) + (c.nb > 1 ? pl.OC * c.nb * c.L : 0);
     return c;
 }
 
@@ -291,7 +300,7 @@ Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, co
     dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
-        const ChunkLayout c = chunk_layout(pl);
+        const ChunkLayout c = chunk_layout(pl, sizeof(T));
         const int64_t G = pl.groups, L = c.L, OCg = c.OCg, Kg = c.Kg, nb = c.nb, R = c.R, CHW = c.CHW;
         const bool direct = c.direct;
         const int64_t scratch = c.scratch;
@@ -302,6 +311,19 @@ Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, co
         for_each_chunk<T>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int) {
             const int64_t m = n1 - n0, ld = m * L;
             const T* src = xp + n0 * CHW;
+            if (c.band < g.OH) {  // one image in bands of output rows: out[:, band] = W cols_band
+                T* o = op + n0 * pl.OC * L;
+                for (int64_t oc = 0; oc < pl.OC; ++oc)
+                    std::fill(o + oc * L, o + (oc + 1) * L, bp ? bp[oc] : T(0));
+                for (int64_t oh0 = 0; oh0 < g.OH; oh0 += c.band) {
+                    const int64_t oh1 = std::min(g.OH, oh0 + c.band), lb = (oh1 - oh0) * g.OW;
+                    im2col_rows(src, g, oh0, oh1, buf, lb);
+                    for (int64_t gr = 0; gr < G; ++gr)
+                        gemm(false, false, OCg, lb, Kg, T(1), wp + gr * OCg * Kg, Kg, buf + gr * Kg * lb, lb,
+                             T(1), o + gr * OCg * L + oh0 * g.OW, L);
+                }
+                return;
+            }
             if (!direct) {
                 for (int64_t j = 0; j < m; ++j) im2col(xp + (n0 + j) * CHW, g, buf + j * L, ld);
                 src = buf;
@@ -377,7 +399,7 @@ Tensor conv_data_grad_cpu(const Tensor& dy, const Tensor& w, const ConvPlan& pl)
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
-        const ChunkLayout c = chunk_layout(pl);
+        const ChunkLayout c = chunk_layout(pl, sizeof(T), false);  // col2im needs all of it
         const int64_t G = pl.groups, L = c.L, OCg = c.OCg, Kg = c.Kg, nb = c.nb, R = c.R, CHW = c.CHW;
         const bool direct = c.direct;
         const int64_t scratch = c.scratch;
@@ -409,7 +431,7 @@ Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& p
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
-        const ChunkLayout c = chunk_layout(pl);
+        const ChunkLayout c = chunk_layout(pl, sizeof(T));
         const int64_t G = pl.groups, L = c.L, OCg = c.OCg, Kg = c.Kg, nb = c.nb, R = c.R, CHW = c.CHW;
         const bool direct = c.direct;
         const int64_t scratch = c.scratch;
@@ -429,6 +451,17 @@ Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& p
         for_each_chunk<T>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int tid) {
             const int64_t m = n1 - n0, ld = m * L;
             const T* src = xp + n0 * CHW;
+            if (c.band < g.OH) {  // one image in bands: dw += dy[:, band] cols_band^T
+                T* acc = tid == 0 ? dwp : accs[tid].get();
+                for (int64_t oh0 = 0; oh0 < g.OH; oh0 += c.band) {
+                    const int64_t oh1 = std::min(g.OH, oh0 + c.band), lb = (oh1 - oh0) * g.OW;
+                    im2col_rows(src, g, oh0, oh1, buf, lb);
+                    for (int64_t gr = 0; gr < G; ++gr)
+                        gemm(false, true, OCg, Kg, lb, T(1), dyp + n0 * pl.OC * L + gr * OCg * L + oh0 * g.OW, L,
+                             buf + gr * Kg * lb, lb, T(1), acc + gr * OCg * Kg, Kg);
+                }
+                return;
+            }
             if (!direct) {
                 for (int64_t j = 0; j < m; ++j) im2col(xp + (n0 + j) * CHW, g, buf + j * L, ld);
                 src = buf;

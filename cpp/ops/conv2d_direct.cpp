@@ -113,20 +113,22 @@ double block_cycles(const Block& b) { return b.ob * b.nv / 2.0 * b.eff; }
 // Costs in cycles: building an input layout (per element, plus per row: rows are short), copying
 // results out of the wide scratch, writing + re-reading an im2col column (per element); reading a
 // layout buffer once per output-channel block, at a rate that depends on where it fits (<= 256 KB:
-// free; L2: ~10 bytes a cycle; beyond: ~3.5); OpenBLAS's fraction of the FMA peak on conv-shaped
+// free; L2: ~10 bytes a cycle with AVX-512, not measurable with AVX2; beyond: ~3.5); OpenBLAS's fraction of the FMA peak on conv-shaped
 // GEMMs, lower for small M = OC and K (README: [64, 32768, 288] reaches 42-48% with AVX-512,
 // 66-69% with AVX2). Fitted to the bench rows conv2d_a..g at 1 thread, every block and layout
 // forced in turn (see conv_use_direct in conv2d.cpp).
 constexpr double kFillCost = 0.2, kFillRowCost = 8.0, kCopyOutCost = 1.0, kColCost = 0.4;
 #if defined(__AVX512F__)
 constexpr double kGemmEff = 0.6;
+constexpr double kL2BytesPerCycle = 10.0;
 #else
-constexpr double kGemmEff = 1.0;
+constexpr double kL2BytesPerCycle = 50.0;  // half-width FMAs: twice the cycles per byte read
+constexpr double kGemmEff = 0.7;  // OpenBLAS's Haswell kernel, as on an AVX2-only CPU
 #endif
 
 double stream_cycles(double bytes) {
     if (bytes <= 256 * 1024) return 0.0;
-    return bytes / (bytes <= 1.5 * 1024 * 1024 ? 10.0 : 3.5);
+    return bytes / (bytes <= 1.5 * 1024 * 1024 ? kL2BytesPerCycle : 3.5);
 }
 
 struct Choice {

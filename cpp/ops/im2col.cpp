@@ -21,22 +21,25 @@ int64_t channel_grain(const ConvGeometry& g) {
 
 template <class T>
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
-void im2col(const T* x, const ConvGeometry& g, T* cols, int64_t ld) {
-    const int64_t L = g.OH * g.OW;
+void im2col_rows(const T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, T* cols, int64_t ld) {
+    const int64_t L = (oh1 - oh0) * g.OW;
     if (ld < 0) ld = L;
-    parallel_for(0, g.C, channel_grain(g), [&](int64_t c0, int64_t c1) {
+    parallel_for(0, g.C, std::max<int64_t>(1, channel_grain(g) * g.OH / std::max<int64_t>(1, oh1 - oh0)),
+                 [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
             const T* xc = x + c * g.H * g.W;
             for (int64_t kh = 0; kh < g.KH; ++kh) {
                 int64_t oh_lo, oh_hi;
                 conv_valid_range(kh, g.H, g.OH, g.sh, g.ph, g.dh, oh_lo, oh_hi);
+                oh_lo = std::min(std::max(oh_lo, oh0), oh1);
+                oh_hi = std::max(std::min(oh_hi, oh1), oh_lo);
                 for (int64_t kw = 0; kw < g.KW; ++kw) {
                     int64_t ow_lo, ow_hi;
                     conv_valid_range(kw, g.W, g.OW, g.sw, g.pw, g.dw, ow_lo, ow_hi);
                     T* row = cols + ((c * g.KH + kh) * g.KW + kw) * ld;
-                    std::fill(row, row + oh_lo * g.OW, T(0));
+                    std::fill(row, row + (oh_lo - oh0) * g.OW, T(0));
                     for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
-                        T* dst = row + oh * g.OW;
+                        T* dst = row + (oh - oh0) * g.OW;
                         const int64_t ih = conv_in_coord(oh, kh, g.sh, g.ph, g.dh);
                         const T* src = xc + ih * g.W + conv_in_coord(ow_lo, kw, g.sw, g.pw, g.dw);
                         // Plain loops, not memcpy/fill: rows are short (8-32 elements in small
@@ -52,11 +55,16 @@ void im2col(const T* x, const ConvGeometry& g, T* cols, int64_t ld) {
                         }
                         for (int64_t i = ow_hi; i < g.OW; ++i) dst[i] = T(0);
                     }
-                    std::fill(row + oh_hi * g.OW, row + L, T(0));
+                    std::fill(row + (oh_hi - oh0) * g.OW, row + L, T(0));
                 }
             }
         }
     });
+}
+
+template <class T>
+void im2col(const T* x, const ConvGeometry& g, T* cols, int64_t ld) {
+    im2col_rows(x, g, 0, g.OH, cols, ld);
 }
 
 template <class T>
@@ -92,6 +100,8 @@ void col2im(const T* cols, const ConvGeometry& g, T* dx, int64_t ld) {
 }
 
 template void im2col<float>(const float*, const ConvGeometry&, float*, int64_t);
+template void im2col_rows<float>(const float*, const ConvGeometry&, int64_t, int64_t, float*, int64_t);
+template void im2col_rows<double>(const double*, const ConvGeometry&, int64_t, int64_t, double*, int64_t);
 template void im2col<double>(const double*, const ConvGeometry&, double*, int64_t);
 template void col2im<float>(const float*, const ConvGeometry&, float*, int64_t);
 template void col2im<double>(const double*, const ConvGeometry&, double*, int64_t);

@@ -75,6 +75,11 @@ struct ConvGeometry {
 template <class T>
 void im2col(const T* x, const ConvGeometry& g, T* cols, int64_t ld = -1);
 
+// Output rows [oh0, oh1) only: cols[(c*KH + kh)*KW + kw, (oh - oh0)*OW + ow] (ld default
+// (oh1 - oh0)*OW), so a band of a large image's column matrix can stay in cache.
+template <class T>
+void im2col_rows(const T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, T* cols, int64_t ld = -1);
+
 // The adjoint: dx[c, ih, iw] = sum of the column entries that read it. dx is overwritten.
 template <class T>
 void col2im(const T* cols, const ConvGeometry& g, T* dx, int64_t ld = -1);

@@ -51,7 +51,15 @@ int64_t images_per_chunk(const detail::ConvPlan& pl) {
     if (L >= 2048 || pl.N <= 1) return 1;
     int64_t nb = (2048 + L - 1) / L;
     nb = std::min(nb, std::max<int64_t>(1, (int64_t(2) << 20) / (rows * L)));
-    return std::max<int64_t>(1, std::min(nb, pl.N));
+    nb = std::max<int64_t>(1, std::min(nb, pl.N));
+    // Chunks go to threads whole (for_each_chunk): even them out, so 8 images at 2 threads are
+    // 4 chunks of 2, not 3 + 3 + 2 (one thread with twice the work).
+    const int64_t nt = in_parallel_region() ? 1 : std::max<int64_t>(1, get_num_threads());
+    if (nt > 1) {
+        const int64_t per_thread = (pl.N + nt * nb - 1) / (nt * nb);  // chunks each thread runs
+        nb = std::max<int64_t>(1, (pl.N + nt * per_thread - 1) / (nt * per_thread));
+    }
+    return nb;
 }
 
 // Sizes shared by the forward and both backward passes for one plan: group sizes, images per

@@ -284,10 +284,11 @@ ConvPlan plan_conv(const char* op, const Tensor& x, const Tensor& w, const OptTe
 // The one place the forward picks its algorithm: the direct kernel (conv2d_direct.cpp) or
 // im2col + GEMM, whichever the cost estimates of conv2d_direct.cpp (fitted to the bench rows,
 // every layout and register block forced in turn) call cheaper for this shape. Measured at
-// 1 thread (2026-11-30, this Xeon, CPU clock, ms direct vs im2col + GEMM): AVX-512 every conv2d
-// row goes direct (f, stride 2: 6.9-7.7 vs 9.1; e 11.5-12.6 vs 26.7); at AVX2 f stays on
-// im2col + GEMM (10.0 vs 10.6). Large strided layers whose shifted input outgrows the L2 go to
-// im2col + GEMM at both levels (test_conv2d_im2col_forward).
+// 1 thread (2026-11-30, this Xeon, CPU clock, ms direct vs im2col + GEMM): every conv2d bench
+// row goes direct at both levels (AVX-512 f, stride 2: 6.9-8.8 vs 9.1-9.9; e 11.5-13 vs 26.7;
+// AVX2 with OpenBLAS's Haswell kernel, as on an AVX2-only CPU: f 10.6-12 vs 12.2). Large strided
+// layers whose shifted input outgrows the L2 go to im2col + GEMM at both levels
+// (test_conv2d_im2col_forward).
 bool conv_use_direct(const ConvPlan& pl, int64_t elem_size) {
     return direct_cost(pl.OC, pl.groups, pl.g, elem_size) <=
            im2col_gemm_cost(pl.OC, pl.groups, pl.g, elem_size);

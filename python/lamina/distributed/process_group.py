@@ -191,9 +191,10 @@ def destroy_process_group(group=None) -> None:
 def wait_request(pg: ProcessGroup, req, what: str, status=None, timeout: float | None = None) -> None:
     """Waits for an MPI request, raising DistTimeoutError after the group's timeout.
 
-    Polls ``Test`` (which also drives MPI progress): it spins for the first 20 ms, then sleeps
-    between polls (up to 1 ms) so that a waiting rank does not steal a core from ranks still
-    computing when the job has more processes than cores."""
+    Polls ``Test`` (which also drives MPI progress), yielding the core between polls
+    (``sched_yield``: free when the core has nothing else to run, but a rank that waits does not
+    starve a rank still computing when the job has more processes than cores); after 20 ms it
+    sleeps between polls (up to 1 ms)."""
     if req.Test(status):
         return
     limit = pg.timeout if timeout is None else _seconds(timeout)
@@ -204,6 +205,7 @@ def wait_request(pg: ProcessGroup, req, what: str, status=None, timeout: float |
     i = 0
     while not req.Test(status):
         i += 1
+        _yield()
         if i & 31:
             continue
         now = time.monotonic()
@@ -215,6 +217,9 @@ def wait_request(pg: ProcessGroup, req, what: str, status=None, timeout: float |
         if now > spin_until:
             time.sleep(nap)
             nap = min(nap * 2, 1e-3)
+
+
+_yield = getattr(os, "sched_yield", lambda: None)
 
 
 def wait_all(pg: ProcessGroup, reqs, what: str) -> None:

@@ -156,8 +156,9 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
         train_data = TensorDataset(as_tensor(train_data[0]), as_tensor(train_data[1]))
     if pg is not None and isinstance(val_data, (tuple, list)) and len(val_data) == 2:
         val_data = TensorDataset(as_tensor(val_data[0]), as_tensor(val_data[1]))
-    train_loader = (pg is not None and _dist.train_loader(pg, train_data, batch_size, shuffle)) or \
-        _loader(train_data, batch_size, shuffle)
+    train_loader = _dist.train_loader(pg, train_data, batch_size, shuffle) if pg is not None else None
+    if train_loader is None:
+        train_loader = _loader(train_data, batch_size, shuffle)
     if pg is not None:
         val_data = _dist.val_shard(pg, val_data)
         if isinstance(train_loader, DataLoader) and not hasattr(train_loader.sampler, "set_epoch"):

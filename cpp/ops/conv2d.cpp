@@ -375,7 +375,9 @@ static bool data_grad_geometry(const ConvPlan& pl, ConvGeometry& gt) {
     gt.OW = g.W;
     gt.ph = ph;
     gt.pw = pw;
-    return true;
+    // conv_transpose's output_padding (stride 1, dilation > 1) adds rows that padding p' alone
+    // does not produce: leave those to im2col + GEMM.
+    return conv_out_size(gt.H, gt.KH, 1, ph, gt.dh) == gt.OH && conv_out_size(gt.W, gt.KW, 1, pw, gt.dw) == gt.OW;
 }
 
 // dx: the direct kernel on the flipped weights where the cost rule prefers it (stride 1), else

@@ -190,6 +190,15 @@ def test_conv_transpose2d(xs, ws, bias, kw):
     _conv_case(F.conv_transpose2d, TF.conv_transpose2d, xs, ws, bias, kw)
 
 
+def test_conv_transpose2d_stride1_output_padding():
+    """Stride 1, dilation 2, output_padding 1: one more output row and column than the direct data
+    grad's padding gives, so it must take im2col + GEMM (regression: rows read past the buffer)."""
+    _conv_case(F.conv_transpose2d, TF.conv_transpose2d, (2, 3, 6, 5), (3, 4, 3, 3), True,
+               {"dilation": 2, "output_padding": 1, "padding": 1}, fd=False)
+    _conv_case(F.conv_transpose2d, TF.conv_transpose2d, (2, 3, 6, 5), (3, 4, 3, 3), True,
+               {"dilation": 2, "padding": 1}, fd=False)
+
+
 def test_conv_transpose2d_noncontiguous():
     _conv_case(F.conv_transpose2d, TF.conv_transpose2d, (2, 4, 5, 5), (4, 3, 3, 3), True,
                {"stride": 2, "padding": 1}, noncontig=True, fd=False)

@@ -30,9 +30,11 @@ def test_collectives_match_numpy(mpirun, n):
         assert f"float64 [4, 4] on rank {n - 1}" in r.stdout
 
 
-@pytest.mark.parametrize("n", [2, 3])
-def test_ddp_equals_single_process(mpirun, n):
-    r = mpirun(n, "ddp_equal.py", timeout=120)
+@pytest.mark.parametrize("n,mode", [(2, "buckets"), (3, "buckets"), (2, "direct"), (3, "direct")])
+def test_ddp_equals_single_process(mpirun, n, mode):
+    # mode "direct": every gradient is its own bucket, reduced in place in .grad (the path large
+    # layers take); "buckets": the tiny test models' gradients share buckets
+    r = mpirun(n, "ddp_equal.py", mode, timeout=120)
     for kind in ("mlp", "lstm", "cnn"):
         assert f"rank 0: {kind} DDP == single process" in r.stdout
     for k in range(n):

@@ -17,6 +17,10 @@ def say(*parts):
     sys.stdout.flush()
 
 
+DIRECT = sys.argv[1:] == ["direct"]
+if DIRECT:
+    # every parameter of 64 bytes or more is its own bucket, all-reduced in place in .grad
+    lamina.nn.parallel.distributed._DIRECT_BYTES = 64
 lamina.set_default_dtype(lamina.float64)
 dist.init_process_group()
 r, n = dist.get_rank(), dist.get_world_size()
@@ -95,6 +99,8 @@ for kind in ("mlp", "lstm", "cnn"):
     got, d = run_ddp(kind)
     diff = maxdiff(ref, got)
     assert diff < TOL, f"{kind}: DDP differs from single-process training by {diff}"
+    ndirect = sum(b.direct for b in d._buckets)
+    assert (ndirect >= 3) if DIRECT else (ndirect == 0), [b.direct for b in d._buckets]
     if kind == "cnn":
         assert any(isinstance(mm, nn.SyncBatchNorm) for mm in d.modules())
         # several buckets (tiny cap): same result

@@ -26,15 +26,19 @@ from ..module import Module
 
 _MB = 1024 * 1024
 _FIRST_BUCKET_BYTES = 1 * _MB  # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES: a small first bucket starts sooner
+# A gradient at least this large is its own bucket and is all-reduced in place in ``.grad``: no copy
+# into a bucket and back, which for a large layer costs more than the extra message.
+_DIRECT_BYTES = 256 * 1024
 
 
 class _Bucket:
     """Parameters whose gradients are reduced together: one flat buffer, one MPI_Iallreduce."""
 
-    __slots__ = ("flat", "index", "offsets", "params", "pending", "req")
+    __slots__ = ("direct", "flat", "index", "offsets", "params", "pending", "req")
 
-    def __init__(self, index: int, params: list, offsets: list, flat: np.ndarray) -> None:
+    def __init__(self, index: int, params: list, offsets: list, flat, direct: bool = False) -> None:
         self.index, self.params, self.offsets, self.flat = index, params, offsets, flat
+        self.direct = direct  # one large parameter reduced in its .grad (flat is set each iteration)
         self.pending = len(params)
         self.req = None
 
@@ -179,13 +183,20 @@ class DistributedDataParallel(Module):
 
     def _build_buckets(self, cap_bytes: float) -> None:
         """Parameters in reverse registration order (roughly the order backward produces their
-        gradients), grouped by dtype into buckets of at most ``cap_bytes`` (the first at most 1 MB)."""
+        gradients), grouped by dtype into buckets of at most ``cap_bytes`` (the first at most 1 MB);
+        a parameter of 256 KB or more is a bucket of its own, reduced in its ``.grad``."""
         self._buckets, self._where = [], [None] * len(self._params)
         open_: dict = {}
         order = list(range(len(self._params)))[::-1]
         for i in order:
             p = self._params[i]
             key = p.dtype.name
+            if p.numel() * p.dtype.itemsize >= _DIRECT_BYTES:
+                if key in open_:  # keep the buckets in the order backward fills them
+                    self._close_bucket(open_.pop(key)[0])
+                self._where[i] = (len(self._buckets), 0)
+                self._buckets.append(_Bucket(len(self._buckets), [i], [0], None, direct=True))
+                continue
             cur = open_.get(key)
             if cur is None:
                 cur = open_[key] = [[], 0]
@@ -248,6 +259,13 @@ class DistributedDataParallel(Module):
         bi, k = self._where[i]
         b = self._buckets[bi]
         p = self._params[i]
+        if b.direct:
+            a = None if grad is None else grad._c.numpy()
+            if a is None or not a.flags.c_contiguous:
+                a = np.zeros(tuple(p.shape), p.dtype._np) if a is None else np.ascontiguousarray(a)
+            b.flat = a  # reduced in place: the gradient's own memory when it is contiguous
+            b.pending -= 1
+            return
         dst = b.flat[b.offsets[k]:b.offsets[k] + p.numel()]
         if grad is None:
             dst[:] = 0
@@ -276,6 +294,21 @@ class DistributedDataParallel(Module):
                          "DistributedDataParallel: unused-parameter map")
         inv = 1.0 / pg.size
         for b in self._buckets:
+            if b.direct:
+                i = b.params[0]
+                p = self._params[i]
+                if used is None or used[i]:
+                    g = p.grad._c.numpy() if p.grad is not None else None
+                    if g is not None and np.shares_memory(g, b.flat):
+                        b.flat *= inv
+                        p.grad._c._bump_version()
+                    elif g is None:
+                        p.grad = from_numpy(b.flat * inv)
+                    else:
+                        np.multiply(b.flat, inv, out=g)
+                        p.grad._c._bump_version()
+                b.flat = None
+                continue
             for k, i in enumerate(b.params):
                 if used is not None and used[i] == 0:
                     continue  # no rank produced a gradient: leave .grad as it was

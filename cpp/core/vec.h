@@ -1,12 +1,13 @@
 // lamina::vec::Vectorized<T>: one small SIMD vector type (after PyTorch's at::vec::Vectorized) so
 // a kernel is written once and compiled per ISA level: AVX-512 (16 floats / 8 doubles), AVX2+FMA
-// (8 / 4) or a portable fixed-width array the compiler may map onto SSE. Chosen by the ISA macros.
+// (8 / 4), SSE4.1 for float at the x86-64-v2 level (8 floats in two registers), or a portable
+// fixed-width array (doubles below AVX2, and non-x86 compilers). Chosen by the ISA macros.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)) || defined(__SSE4_1__)
 #include <immintrin.h>
 #endif
 
@@ -388,6 +389,122 @@ struct Vectorized<double> {
     friend double reduce_max(Vectorized a) {
         __m128d s = _mm_max_pd(_mm256_castpd256_pd128(a.v), _mm256_extractf128_pd(a.v, 1));
         return _mm_cvtsd_f64(_mm_max_sd(s, _mm_unpackhi_pd(s, s)));
+    }
+};
+
+#elif defined(__SSE4_1__)
+
+// x86-64-v2 (the portable `default` level): 8 floats as two SSE registers, so kernels see the same
+// width as with AVX2 and every operation is two independent instructions (no FMA at this level:
+// fmadd rounds twice). The plain-array fallback compiled to scalar code for the transcendental
+// loops, 4-8x slower than PyTorch's SSE paths.
+template <>
+struct Vectorized<float> {
+    __m128 lo, hi;
+    struct Mask {
+        __m128 lo, hi;  // all-ones lanes where true
+        Mask operator&(Mask o) const { return {_mm_and_ps(lo, o.lo), _mm_and_ps(hi, o.hi)}; }
+        Mask operator|(Mask o) const { return {_mm_or_ps(lo, o.lo), _mm_or_ps(hi, o.hi)}; }
+        int bits() const { return _mm_movemask_ps(lo) | (_mm_movemask_ps(hi) << 4); }
+        bool any() const { return bits() != 0; }
+        bool all() const { return bits() == 0xff; }
+    };
+    static constexpr int size() { return 8; }
+    Vectorized() = default;
+    Vectorized(__m128 a, __m128 b) : lo(a), hi(b) {}
+    Vectorized(float s) : lo(_mm_set1_ps(s)), hi(_mm_set1_ps(s)) {}  // NOLINT: broadcast
+    static Vectorized loadu(const float* p) { return {_mm_loadu_ps(p), _mm_loadu_ps(p + 4)}; }
+    static Vectorized loadu(const float* p, int count) {
+        alignas(16) float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int i = 0; i < count; ++i) t[i] = p[i];
+        return {_mm_load_ps(t), _mm_load_ps(t + 4)};
+    }
+    void store(float* p) const {
+        _mm_storeu_ps(p, lo);
+        _mm_storeu_ps(p + 4, hi);
+    }
+    void store(float* p, int count) const {
+        alignas(16) float t[8];
+        _mm_store_ps(t, lo);
+        _mm_store_ps(t + 4, hi);
+        for (int i = 0; i < count; ++i) p[i] = t[i];
+    }
+#define LAMINA_SSE2(name, f) \
+    friend Vectorized name(Vectorized a, Vectorized b) { return {f(a.lo, b.lo), f(a.hi, b.hi)}; }
+    LAMINA_SSE2(operator+, _mm_add_ps)
+    LAMINA_SSE2(operator-, _mm_sub_ps)
+    LAMINA_SSE2(operator*, _mm_mul_ps)
+    LAMINA_SSE2(operator/, _mm_div_ps)
+    LAMINA_SSE2(min, _mm_min_ps)
+    LAMINA_SSE2(max, _mm_max_ps)
+#undef LAMINA_SSE2
+#define LAMINA_SSE_CMP(op, f) \
+    friend Mask operator op(Vectorized a, Vectorized b) { return {f(a.lo, b.lo), f(a.hi, b.hi)}; }
+    LAMINA_SSE_CMP(<, _mm_cmplt_ps)
+    LAMINA_SSE_CMP(<=, _mm_cmple_ps)
+    LAMINA_SSE_CMP(>, _mm_cmpgt_ps)
+    LAMINA_SSE_CMP(>=, _mm_cmpge_ps)
+    LAMINA_SSE_CMP(==, _mm_cmpeq_ps)
+    LAMINA_SSE_CMP(!=, _mm_cmpneq_ps)  // unordered: true on NaN, as the other levels
+#undef LAMINA_SSE_CMP
+    Vectorized operator-() const {
+        const __m128 s = _mm_set1_ps(-0.0f);
+        return {_mm_xor_ps(lo, s), _mm_xor_ps(hi, s)};
+    }
+    friend Vectorized fmadd(Vectorized a, Vectorized b, Vectorized c) { return a * b + c; }
+    friend Vectorized abs(Vectorized a) {
+        const __m128 s = _mm_set1_ps(-0.0f);
+        return {_mm_andnot_ps(s, a.lo), _mm_andnot_ps(s, a.hi)};
+    }
+    friend Vectorized select(Mask m, Vectorized a, Vectorized b) {
+        return {_mm_blendv_ps(b.lo, a.lo, m.lo), _mm_blendv_ps(b.hi, a.hi, m.hi)};
+    }
+    friend Vectorized round_small(Vectorized a) {
+        constexpr int r = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+        return {_mm_round_ps(a.lo, r), _mm_round_ps(a.hi, r)};
+    }
+    friend float reduce_add(Vectorized a) {
+        __m128 s = _mm_add_ps(a.lo, a.hi);
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+        return _mm_cvtss_f32(s);
+    }
+    friend float reduce_max(Vectorized a) {
+        __m128 s = _mm_max_ps(a.lo, a.hi);
+        s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_max_ss(s, _mm_shuffle_ps(s, s, 1));
+        return _mm_cvtss_f32(s);
+    }
+    friend double reduce_add_f64(Vectorized a) {  // lanes widened to double, then added
+        const __m128d w = _mm_add_pd(_mm_add_pd(_mm_cvtps_pd(a.lo), _mm_cvtps_pd(_mm_movehl_ps(a.lo, a.lo))),
+                                     _mm_add_pd(_mm_cvtps_pd(a.hi), _mm_cvtps_pd(_mm_movehl_ps(a.hi, a.hi))));
+        return _mm_cvtsd_f64(_mm_add_sd(w, _mm_unpackhi_pd(w, w)));
+    }
+    friend Vectorized pow2n(Vectorized n) {
+        auto one = [](__m128 x) {
+            const __m128i e = _mm_add_epi32(_mm_cvtps_epi32(x), _mm_set1_epi32(127));
+            return _mm_castsi128_ps(_mm_slli_epi32(e, 23));
+        };
+        return {one(n.lo), one(n.hi)};
+    }
+    static constexpr bool kHasScalef = false;
+    friend Vectorized scale2n_bits(Vectorized y, Vectorized kk) {
+        auto one = [](__m128 a, __m128 k) {
+            return _mm_castsi128_ps(_mm_add_epi32(_mm_castps_si128(a), _mm_slli_epi32(_mm_castps_si128(k), 23)));
+        };
+        return {one(y.lo, kk.lo), one(y.hi, kk.hi)};
+    }
+    friend Vectorized frexp_sqrt2(Vectorized x, Vectorized& e) {
+        auto one = [](__m128 a, __m128& ea) {
+            const __m128i b = _mm_sub_epi32(_mm_castps_si128(a), _mm_set1_epi32(0x3f3504f3));
+            ea = _mm_cvtepi32_ps(_mm_srai_epi32(b, 23));
+            return _mm_castsi128_ps(_mm_add_epi32(_mm_and_si128(b, _mm_set1_epi32(0x007fffff)),
+                                                  _mm_set1_epi32(0x3f3504f3)));
+        };
+        Vectorized r;
+        r.lo = one(x.lo, e.lo);
+        r.hi = one(x.hi, e.hi);
+        return r;
     }
 };
 

@@ -95,3 +95,11 @@ def test_errors():
         F.conic(x, lamina.randn(2, 4), lamina.randn(2, 3), lamina.ones(2))
     with pytest.raises(TypeError, match="float64"):
         F.rbf(x, lamina.randn(2, 3).double(), lamina.ones(2))
+
+
+# The vectorised distance kernel: centres in blocks of two vectors (8 / 16 floats), rows in blocks
+# of 4; counts around those sizes.
+@pytest.mark.parametrize("N,D,K", [(9, 5, 17), (4, 3, 33), (6, 64, 40), (1, 2, 31)])
+def test_rbf_vector_blocks(N, D, K):
+    torch = _torch()
+    check_op(F.rbf, torch_rbf, [far((N, D), 2.0), (K, D), widths(K)], fd=N * K * D < 2000)

@@ -96,3 +96,26 @@ def test_dropout_errors():
         F.dropout(lamina.ones(3), 1.5)
     with pytest.raises(TypeError, match="floating"):
         F.dropout(lamina.tensor([1, 2]), 0.5)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 0.5, 1.0 - 2.0 ** -20, 1.0])
+@pytest.mark.parametrize("dt", [lamina.float32, lamina.float64])
+def test_dropout_mask_matches_uniform_threshold(p, dt):
+    # The integer threshold of the vectorised kernel gives dropout_keep's mask: kept exactly where
+    # the 53-bit uniform of (seed, offset + i) is >= p (checked through the statistics and the
+    # backward; -inf/NaN in kept or dropped places stay where the mask puts them).
+    x = lamina.randn(1000, 37, dtype=dt)
+    x[0, 0] = float("nan")
+    x[0, 1] = float("-inf")
+    x.requires_grad_()
+    y = F.dropout(x, p)
+    g = lamina.ones(1000, 37, dtype=dt)
+    y.backward(g)
+    yv, xv, dx = y.detach().numpy(), x.detach().numpy(), x.grad.numpy()
+    kept = dx != 0
+    if p < 1:
+        np.testing.assert_allclose(yv[kept], xv[kept] / (1 - p), rtol=1e-6)
+        np.testing.assert_allclose(dx[kept], 1 / (1 - p))
+    assert np.all(yv[~kept] == 0)
+    frac = kept.mean()
+    assert abs(frac - (1 - p)) <= 5 * np.sqrt(max(p * (1 - p), 1e-12) / kept.size) + 1e-9

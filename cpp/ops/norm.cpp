@@ -1,13 +1,19 @@
 // Batch and layer normalisation on the CPU. Statistics are accumulated in double with two passes
 // (mean, then centred squares) so float32 inputs with a large mean stay accurate; per-channel /
-// per-row work is split across threads so every output element has one writer.
+// per-row work is split across threads so every output element has one writer. The loops run on
+// lamina::vec::Vectorized<T> (vec_sum.h: four vector accumulators flushed to double every 16
+// vectors); the scalar double loops they replaced were one 4-cycle add chain per element
+// (LayerNorm 4.4x, BatchNorm 1.4x PyTorch's time). Deviations are taken from the mean rounded to
+// T (mf) and corrected by the rounding mu - mf, so no double arithmetic runs per element.
 #include "norm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "../core/parallel.h"
 #include "copy.h"
+#include "vec_sum.h"
 
 namespace lamina {
 
@@ -86,18 +92,15 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_forward(const Tensor& x_in, const 
             parallel_for(0, C, grain, [&](int64_t cb, int64_t ce) {
                 for (int64_t c = cb; c < ce; ++c) {
                     double s = 0;
-                    for (int64_t n = 0; n < N; ++n) {
-                        const T* row = xp + (n * C + c) * S;
-                        for (int64_t i = 0; i < S; ++i) s += row[i];
-                    }
+                    for (int64_t n = 0; n < N; ++n) s += vsum::sum(xp + (n * C + c) * S, S);
                     const double mu = s / static_cast<double>(M);
+                    const T mf = static_cast<T>(mu);
+                    const double dmu = mu - static_cast<double>(mf);
                     double q = 0;
-                    for (int64_t n = 0; n < N; ++n) {
-                        const T* row = xp + (n * C + c) * S;
-                        for (int64_t i = 0; i < S; ++i) q += (row[i] - mu) * (row[i] - mu);
-                    }
+                    for (int64_t n = 0; n < N; ++n) q += vsum::sum_sq_dev(xp + (n * C + c) * S, S, mf);
+                    // sum (x - mf)^2 = sum (x - mu)^2 + M (mu - mf)^2
                     mean_d[c] = mu;
-                    var_d[c] = q / static_cast<double>(M);
+                    var_d[c] = std::max(0.0, q / static_cast<double>(M) - dmu * dmu);
                 }
             });
         } else {
@@ -124,7 +127,12 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_forward(const Tensor& x_in, const 
                 const T shift = static_cast<T>((bp ? static_cast<double>(bp[c]) : 0.0) - mean_d[c] * a);
                 const T* xr = xp + r * S;
                 T* orow = op + r * S;
-                for (int64_t i = 0; i < S; ++i) orow[i] = xr[i] * scale + shift;
+                using V = vec::Vectorized<T>;
+                constexpr int W = V::size();
+                const V vs(scale), vb(shift);
+                int64_t i = 0;
+                for (; i + W <= S; i += W) fmadd(V::loadu(xr + i), vs, vb).store(orow + i);
+                if (i < S) fmadd(V::loadu(xr + i, static_cast<int>(S - i)), vs, vb).store(orow + i, static_cast<int>(S - i));
             }
         });
     });
@@ -168,14 +176,11 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& dout_in, co
             parallel_for(0, C, grain, [&](int64_t cb, int64_t ce) {
                 for (int64_t c = cb; c < ce; ++c) {
                     double s = 0, sx = 0;
-                    const double mu = mp[c];
+                    const T mu = mp[c];
                     for (int64_t n = 0; n < N; ++n) {
-                        const T* xr = xp + (n * C + c) * S;
-                        const T* gr = gp + (n * C + c) * S;
-                        for (int64_t i = 0; i < S; ++i) {
-                            s += gr[i];
-                            sx += gr[i] * (xr[i] - mu);
-                        }
+                        const int64_t at = (n * C + c) * S;
+                        s += vsum::sum(gp + at, S);
+                        sx += vsum::dot_dev(gp + at, xp + at, S, mu);
                     }
                     sdy[c] = s;
                     sdyx[c] = sx * ip[c];
@@ -196,14 +201,23 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& dout_in, co
                 const T* xr = xp + r * S;
                 const T* gr = gp + r * S;
                 T* dr = dp + r * S;
+                using V = vec::Vectorized<T>;
+                constexpr int W = V::size();
+                const int64_t full = S - S % W;
+                const int rest = static_cast<int>(S - full);
                 if (training) {
                     // dx = w * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+                    //    = k dy + b (x - mu) + c0
                     const double mdy = sdy[c] / static_cast<double>(M), mdyx = sdyx[c] / static_cast<double>(M);
-                    const double mu = mp[c];
-                    for (int64_t i = 0; i < S; ++i)
-                        dr[i] = static_cast<T>(k * (gr[i] - mdy - (xr[i] - mu) * is * mdyx));
+                    const V vk(static_cast<T>(k)), vb(static_cast<T>(-k * is * mdyx)), vc(static_cast<T>(-k * mdy));
+                    const V vmu(mp[c]);
+                    auto f = [&](const V& g, const V& xv) { return fmadd(g, vk, fmadd(xv - vmu, vb, vc)); };
+                    for (int64_t i = 0; i < full; i += W) f(V::loadu(gr + i), V::loadu(xr + i)).store(dr + i);
+                    if (rest) f(V::loadu(gr + full, rest), V::loadu(xr + full, rest)).store(dr + full, rest);
                 } else {
-                    for (int64_t i = 0; i < S; ++i) dr[i] = static_cast<T>(k * gr[i]);
+                    const V vk(static_cast<T>(k));
+                    for (int64_t i = 0; i < full; i += W) (V::loadu(gr + i) * vk).store(dr + i);
+                    if (rest) (V::loadu(gr + full, rest) * vk).store(dr + full, rest);
                 }
             }
         });
@@ -253,23 +267,44 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_forward(const Tensor& x_in, const 
         T* op = out.data<T>();
         T* mp = mean.data<T>();
         T* rp = rstd.data<T>();
+        using V = vec::Vectorized<T>;
+        constexpr int W = V::size();
+        const int64_t full = H - H % W;
+        const int rest = static_cast<int>(H - full);
         const int64_t grain = std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(H, 1));
         parallel_for(0, R, grain, [&](int64_t rb, int64_t re) {
             for (int64_t r = rb; r < re; ++r) {
                 const T* xr = xp + r * H;
-                double s = 0, q = 0;
-                for (int64_t i = 0; i < H; ++i) s += xr[i];
-                const double mu = H ? s / static_cast<double>(H) : 0.0;
-                for (int64_t i = 0; i < H; ++i) q += (xr[i] - mu) * (xr[i] - mu);
-                const double is = 1.0 / std::sqrt((H ? q / static_cast<double>(H) : 0.0) + eps);
-                mp[r] = static_cast<T>(mu);
+                const double mu = H ? vsum::sum(xr, H) / static_cast<double>(H) : 0.0;
+                const T mf = static_cast<T>(mu);
+                const double dmu = mu - static_cast<double>(mf);
+                const double q = vsum::sum_sq_dev(xr, H, mf);
+                const double var = H ? std::max(0.0, q / static_cast<double>(H) - dmu * dmu) : 0.0;
+                const double is = 1.0 / std::sqrt(var + eps);
+                mp[r] = mf;
                 rp[r] = static_cast<T>(is);
                 T* orow = op + r * H;
-                for (int64_t i = 0; i < H; ++i) {
-                    double v = (xr[i] - mu) * is;
-                    if (wp) v *= wp[i];
-                    if (bp) v += bp[i];
-                    orow[i] = static_cast<T>(v);
+                const V vm(mf), vd(static_cast<T>(dmu)), vi(static_cast<T>(is));
+                auto norm = [&](const V& x) { return ((x - vm) - vd) * vi; };
+                if (wp && bp) {
+                    for (int64_t i = 0; i < full; i += W)
+                        fmadd(norm(V::loadu(xr + i)), V::loadu(wp + i), V::loadu(bp + i)).store(orow + i);
+                    if (rest)
+                        fmadd(norm(V::loadu(xr + full, rest)), V::loadu(wp + full, rest), V::loadu(bp + full, rest))
+                            .store(orow + full, rest);
+                } else {
+                    for (int64_t i = 0; i < full; i += W) {
+                        V v = norm(V::loadu(xr + i));
+                        if (wp) v = v * V::loadu(wp + i);
+                        if (bp) v = v + V::loadu(bp + i);
+                        v.store(orow + i);
+                    }
+                    if (rest) {
+                        V v = norm(V::loadu(xr + full, rest));
+                        if (wp) v = v * V::loadu(wp + full, rest);
+                        if (bp) v = v + V::loadu(bp + full, rest);
+                        v.store(orow + full, rest);
+                    }
                 }
             }
         });
@@ -300,51 +335,110 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& dout_in, co
         const T* wp = ptr_or_null<T>(w);
         const T* mp = mean.data<T>();
         const T* rp = rstd.data<T>();
-        if (need_x) {
-            T* dp = dx.data<T>();
-            const int64_t grain = std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(H, 1));
-            parallel_for(0, R, grain, [&](int64_t rb, int64_t re) {
-                for (int64_t r = rb; r < re; ++r) {
+        using V = vec::Vectorized<T>;
+        constexpr int W = V::size();
+        const int64_t full = H - H % W;
+        const int rest = static_cast<int>(H - full);
+        T* dp = need_x ? dx.data<T>() : nullptr;
+        const bool need_wb = need_w || need_b;
+        // Rows go in fixed blocks of kRows (not per thread), each block's dweight / dbias partial
+        // summed in T and kept in double; the partials are added in block order after the loop,
+        // so the result does not depend on the thread count.
+        constexpr int64_t kRows = 16;
+        const int64_t nblk = (R + kRows - 1) / kRows;
+        std::vector<double> part(need_wb ? static_cast<size_t>(nblk * 2 * H) : 0);
+        const int64_t grain = std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(kRows * H, 1));
+        parallel_for(0, nblk, grain, [&](int64_t bb, int64_t be) {
+            std::vector<T> aw(need_wb ? static_cast<size_t>(H) : 0), ab(need_wb ? static_cast<size_t>(H) : 0);
+            for (int64_t blk = bb; blk < be; ++blk) {
+                if (need_wb) std::fill(aw.begin(), aw.end(), T(0)), std::fill(ab.begin(), ab.end(), T(0));
+                const int64_t r1 = std::min(R, (blk + 1) * kRows);
+                for (int64_t r = blk * kRows; r < r1; ++r) {
                     const T* xr = xp + r * H;
                     const T* gr = gp + r * H;
-                    const double mu = mp[r], is = rp[r];
+                    // mean is stored in T; its rounding is part of the forward's result, so xhat
+                    // below is the forward's (x - mean) * rstd.
+                    const V vm(mp[r]), vi(rp[r]);
+                    auto xhat = [&](const V& x) { return (x - vm) * vi; };
+                    if (need_wb) {
+                        T* awp = aw.data();
+                        T* abp = ab.data();
+                        for (int64_t i = 0; i < full; i += W) {
+                            const V g = V::loadu(gr + i);
+                            fmadd(g, xhat(V::loadu(xr + i)), V::loadu(awp + i)).store(awp + i);
+                            (V::loadu(abp + i) + g).store(abp + i);
+                        }
+                        if (rest) {
+                            const V g = V::loadu(gr + full, rest);
+                            fmadd(g, xhat(V::loadu(xr + full, rest)), V::loadu(awp + full, rest)).store(awp + full, rest);
+                            (V::loadu(abp + full, rest) + g).store(abp + full, rest);
+                        }
+                    }
+                    if (!need_x) continue;
                     // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w
+                    auto gw = [&](int64_t i) { return wp ? V::loadu(gr + i) * V::loadu(wp + i) : V::loadu(gr + i); };
+                    auto gw1 = [&](int64_t i) { return wp ? gr[i] * wp[i] : gr[i]; };
+                    const T mt = mp[r], it = rp[r];
+                    // sum g and sum g xhat in one pass, two accumulators each, flushed to double
+                    // after 16 vectors of their own
                     double sg = 0, sgx = 0;
-                    for (int64_t i = 0; i < H; ++i) {
-                        const double g = wp ? gr[i] * static_cast<double>(wp[i]) : static_cast<double>(gr[i]);
-                        sg += g;
-                        sgx += g * (xr[i] - mu) * is;
+                    int64_t i = 0;
+                    while (i < full) {
+                        V a0(T(0)), a1(T(0)), b0(T(0)), b1(T(0));
+                        const int64_t stop = std::min(full, i + 32 * W);
+                        for (; i + 2 * W <= stop; i += 2 * W) {
+                            const V g0 = gw(i), g1 = gw(i + W);
+                            a0 = a0 + g0;
+                            a1 = a1 + g1;
+                            b0 = fmadd(g0, xhat(V::loadu(xr + i)), b0);
+                            b1 = fmadd(g1, xhat(V::loadu(xr + i + W)), b1);
+                        }
+                        if (i < stop) {
+                            const V g0 = gw(i);
+                            a0 = a0 + g0;
+                            b0 = fmadd(g0, xhat(V::loadu(xr + i)), b0);
+                            i += W;
+                        }
+                        sg += vsum::flush<T>(a0 + a1);
+                        sgx += vsum::flush<T>(b0 + b1);
                     }
-                    const double mg = sg / static_cast<double>(H), mgx = sgx / static_cast<double>(H);
+                    for (; i < H; ++i) {
+                        sg += static_cast<double>(gw1(i));
+                        sgx += static_cast<double>(gw1(i) * ((xr[i] - mt) * it));
+                    }
+                    const double is = rp[r];
+                    const T bt = static_cast<T>(-is * sgx / static_cast<double>(H));
+                    const T ct = static_cast<T>(-is * sg / static_cast<double>(H));
+                    const V va(static_cast<T>(is)), vb(bt), vc(ct);
                     T* dr = dp + r * H;
-                    for (int64_t i = 0; i < H; ++i) {
-                        const double g = wp ? gr[i] * static_cast<double>(wp[i]) : static_cast<double>(gr[i]);
-                        dr[i] = static_cast<T>(is * (g - mg - (xr[i] - mu) * is * mgx));
+                    // dx = is g - is mgx xhat - is mg
+                    for (int64_t i = 0; i < full; i += W)
+                        fmadd(gw(i), va, fmadd(xhat(V::loadu(xr + i)), vb, vc)).store(dr + i);
+                    for (int64_t i = full; i < H; ++i)
+                        dr[i] = gw1(i) * it + (((xr[i] - mt) * it) * bt + ct);
+                }
+                if (need_wb) {
+                    double* pw = part.data() + blk * 2 * H;
+                    for (int64_t c = 0; c < H; ++c) {
+                        pw[c] = static_cast<double>(aw[c]);
+                        pw[H + c] = static_cast<double>(ab[c]);
                     }
                 }
-            });
-        }
-        if (need_w || need_b) {
-            T* dwp = need_w ? dw.data<T>() : nullptr;
-            T* dbp = need_b ? db.data<T>() : nullptr;
-            // Threads own column ranges and walk the rows in order (each row read contiguously).
-            const int64_t grain = std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(R, 1));
-            parallel_for(0, H, grain, [&](int64_t cb, int64_t ce) {
-                std::vector<double> aw(static_cast<size_t>(ce - cb), 0.0), ab(static_cast<size_t>(ce - cb), 0.0);
-                for (int64_t r = 0; r < R; ++r) {
-                    const T* xr = xp + r * H;
-                    const T* gr = gp + r * H;
-                    const double mu = mp[r], is = rp[r];
-                    for (int64_t c = cb; c < ce; ++c) {
-                        aw[c - cb] += gr[c] * (xr[c] - mu) * is;
-                        ab[c - cb] += gr[c];
-                    }
+            }
+        });
+        if (need_wb) {
+            std::vector<double> tw(static_cast<size_t>(H), 0.0), tb(static_cast<size_t>(H), 0.0);
+            for (int64_t blk = 0; blk < nblk; ++blk) {
+                const double* pw = part.data() + blk * 2 * H;
+                for (int64_t c = 0; c < H; ++c) {
+                    tw[c] += pw[c];
+                    tb[c] += pw[H + c];
                 }
-                for (int64_t c = cb; c < ce; ++c) {
-                    if (dwp) dwp[c] = static_cast<T>(aw[c - cb]);
-                    if (dbp) dbp[c] = static_cast<T>(ab[c - cb]);
-                }
-            });
+            }
+            for (int64_t c = 0; c < H; ++c) {
+                if (need_w) dw.data<T>()[c] = static_cast<T>(tw[c]);
+                if (need_b) db.data<T>()[c] = static_cast<T>(tb[c]);
+            }
         }
     });
     return {dx, dw, db};

@@ -103,3 +103,56 @@ def test_layer_norm_errors():
         F.layer_norm(lamina.randn(2, 3), (4,))
     with pytest.raises(ValueError, match=r"weight must have shape \[3\], got \[2\]"):
         F.layer_norm(lamina.randn(2, 3), (3,), lamina.ones(2))
+
+
+# Vectorised paths (cpp/ops/norm.cpp over vec_sum.h): row lengths around the vector widths (8 / 16
+# floats, 4 / 8 doubles), 1-element rows, row counts across the 16-row blocks of the layer_norm
+# weight gradient, and per-channel planes that are not a whole number of vectors.
+@pytest.mark.parametrize("shape,ns", [((37, 17), (17,)), ((3, 5, 33), (33,)), ((2, 3, 4, 128), (128,)),
+                                      ((40, 1), (1,)), ((5, 300), (300,)), ((2, 3, 7), (3, 7))])
+def test_layer_norm_vector_shapes(shape, ns):
+    torch = _torch()
+    check_op(lambda x, w, b: F.layer_norm(x, ns, w, b), lambda x, w, b: torch.nn.functional.layer_norm(x, ns, w, b),
+             [shape, ns, ns], fd=shape[-1] < 100)
+    check_op(lambda x, w: F.layer_norm(x, ns, w), lambda x, w: torch.nn.functional.layer_norm(x, ns, w),
+             [shape, ns], noncontig=True, fd=False)
+
+
+def test_layer_norm_large_mean_vector_rows():
+    torch = _torch()
+    check_op(lambda x: F.layer_norm(x, 128), lambda x: torch.nn.functional.layer_norm(x, (128,)),
+             [lambda rng: rng.standard_normal((20, 128)) + 1000.0], dtypes=("float32",), fd=False,
+             tol={"float32": ((1e-3, 1e-3), (1e-2, 1e-2))})
+
+
+def test_layer_norm_weight_grad_thread_independent():
+    x = lamina.randn(100, 48)
+    g = lamina.randn(100, 48)
+    n = lamina.get_num_threads()
+    grads = []
+    try:
+        for t in (1, 2):
+            lamina.set_num_threads(t)
+            w = lamina.ones(48, requires_grad=True)
+            F.layer_norm(x, (48,), w).backward(g)
+            grads.append(w.grad.numpy().copy())
+    finally:
+        lamina.set_num_threads(n)
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 17), (2, 4, 16, 16), (5, 3, 1), (2, 3, 5, 7)])
+def test_batch_norm_vector_shapes(shape):
+    torch = _torch()
+    C = shape[1]
+    check_op(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+             lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b, training=True),
+             [shape, (C,), (C,)], fd=np.prod(shape) < 400)
+
+
+def test_batch_norm_large_mean_float32():
+    torch = _torch()
+    check_op(lambda x: F.batch_norm(x, None, None, training=True),
+             lambda x: torch.nn.functional.batch_norm(x, None, None, training=True),
+             [lambda rng: rng.standard_normal((8, 3, 40)) + 1000.0], dtypes=("float32",), fd=False,
+             tol={"float32": ((1e-3, 1e-3), (1e-2, 1e-2))})

@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "../core/iter.h"
 #include "../core/parallel.h"
 #include "../core/vec_math.h"
 #include "softmax_line.h"
+#include "vec_sum.h"
 
 namespace lamina {
 
@@ -108,10 +110,74 @@ constexpr int64_t kColChunk = 512;
 
 template <class T, class A>
 A sum_line_unit(const T* x, int64_t n) {
+    // float/double: four vector accumulators flushed to double every 16 vectors (vec_sum.h); the
+    // simd reduction below was one double add chain (sum dim1 2.3x PyTorch's time).
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) return vsum::sum(x, n);
     A acc = 0;
 #pragma omp simd reduction(+ : acc)
     for (int64_t k = 0; k < n; ++k) acc += static_cast<A>(x[k]);
     return acc;
+}
+
+// Column sums of float/double planes x[outer, R, inner] (inner >= one vector): register blocks of
+// 4 vectors of columns summed in T over 16 rows at a time, then flushed into double accumulators,
+// so every partial sum holds at most 16 roundings (the old loop converted each element to double
+// and loaded and stored its accumulator per row: mean dim0 1.9x PyTorch's time). Fixed chunks of
+// columns per task: the result does not depend on the thread count.
+template <class T, class Fin>
+void col_sums_vec(const ReducePlan& p, const T* x, T* out, const Fin& fin) {
+    using V = vec::Vectorized<T>;
+    constexpr int W = V::size();
+    constexpr int64_t kRowBlock = 16;
+    const int64_t nch = (p.inner + kColChunk - 1) / kColChunk;
+    const int64_t tasks = p.outer * nch;
+    const int64_t grain =
+        std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, p.R * std::min(p.inner, kColChunk)));
+    parallel_for(0, tasks, grain, [&](int64_t b, int64_t e) {
+        double acc[kColChunk];
+        alignas(64) T tmp[4 * W];
+        for (int64_t t = b; t < e; ++t) {
+            const int64_t o = t / nch, c0 = (t % nch) * kColChunk;
+            const int64_t len = std::min(kColChunk, p.inner - c0);
+            for (int64_t i = 0; i < len; ++i) acc[i] = 0;
+            const T* xo = x + o * p.R * p.inner + c0;
+            int64_t c = 0;
+            for (; c < len; c += 4 * W) {
+                const int64_t cl = std::min<int64_t>(4 * W, len - c);
+                const int nv = static_cast<int>((cl + W - 1) / W);
+                const int last = static_cast<int>(cl - (nv - 1) * W);
+                for (int64_t r0 = 0; r0 < p.R; r0 += kRowBlock) {
+                    const int64_t r1 = std::min(p.R, r0 + kRowBlock);
+                    V a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
+                    if (cl == 4 * W) {
+                        for (int64_t r = r0; r < r1; ++r) {
+                            const T* row = xo + r * p.inner + c;
+                            a0 = a0 + V::loadu(row);
+                            a1 = a1 + V::loadu(row + W);
+                            a2 = a2 + V::loadu(row + 2 * W);
+                            a3 = a3 + V::loadu(row + 3 * W);
+                        }
+                        a0.store(tmp);
+                        a1.store(tmp + W);
+                        a2.store(tmp + 2 * W);
+                        a3.store(tmp + 3 * W);
+                    } else {
+                        V a[4] = {a0, a1, a2, a3};
+                        for (int64_t r = r0; r < r1; ++r) {
+                            const T* row = xo + r * p.inner + c;
+                            for (int v = 0; v < nv; ++v)
+                                a[v] = a[v] + (v + 1 < nv ? V::loadu(row + v * W) : V::loadu(row + v * W, last));
+                        }
+                        for (int v = 0; v < nv; ++v) a[v].store(tmp + v * W);
+                    }
+                    double* ac = acc + c;
+                    for (int64_t i = 0; i < cl; ++i) ac[i] += static_cast<double>(tmp[i]);
+                }
+            }
+            T* oo = out + o * p.inner + c0;
+            for (int64_t i = 0; i < len; ++i) oo[i] = fin(acc[i]);
+        }
+    });
 }
 
 template <class T>
@@ -141,6 +207,12 @@ void sum_kernel(const ReducePlan& p, T* out, double scale) {
     }
     // Columns: rows of `inner` contiguous elements are added into an accumulator chunk, which
     // vectorises across the inner dimension.
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+        if (p.inner >= vec::Vectorized<T>::size()) {
+            col_sums_vec<T>(p, x, out, fin);
+            return;
+        }
+    }
     const int64_t nch = (p.inner + kColChunk - 1) / kColChunk;
     const int64_t tasks = p.outer * nch;
     const int64_t grain = std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, p.R * std::min(p.inner, kColChunk)));
@@ -204,7 +276,15 @@ Tensor sum_backward(const Tensor& dout, const Shape& x_shape, const std::vector<
         for_each_run<2>(x_shape, {&dx, &g}, [&](const std::array<char*, 2>& ptr, const int64_t* st, int64_t n) {
             T* o = reinterpret_cast<T*>(ptr[0]);
             const T* a = reinterpret_cast<const T*>(ptr[1]);
-            for (int64_t k = 0; k < n; ++k) o[k] = a[k * st[1]] * s;
+            // the two common runs get loops of their own (vectorised: a fill, a scaled copy)
+            if (st[1] == 0) {
+                const T v = a[0] * s;
+                for (int64_t k = 0; k < n; ++k) o[k] = v;
+            } else if (st[1] == 1) {
+                for (int64_t k = 0; k < n; ++k) o[k] = a[k] * s;
+            } else {
+                for (int64_t k = 0; k < n; ++k) o[k] = a[k * st[1]] * s;
+            }
         });
     });
     return dx;

@@ -193,3 +193,23 @@ def test_any_all():
     assert f.any().item() is True and f.all().item() is False
     assert lamina.zeros(0).all().item() is True and lamina.zeros(0).any().item() is False
     assert lamina.all(t, 1).dtype is lamina.bool
+
+
+# Vectorised sum paths (vec_sum.h rows, col_sums_vec columns): lengths around the vector widths,
+# more than 16 rows per column block, ragged column tails, float32 and float64, non-contiguous.
+@pytest.mark.parametrize("shape,dim", [((37, 1000), 1), ((1000, 37), 0), ((3, 517, 70), 1), ((5, 17), 1),
+                                       ((33, 9), 0), ((2, 40, 129), 1), ((64, 1), 0), ((1, 300), 1)])
+@pytest.mark.parametrize("op", ["sum", "mean"])
+def test_sum_mean_vector_shapes(op, shape, dim):
+    def lf(x):
+        return getattr(x, op)(dim)
+
+    check_op(lf, lf, [shape], fd=False)
+    check_op(lf, lf, [shape], fd=False, noncontig=True)
+
+
+def test_sum_columns_accuracy_float32():
+    rng = np.random.default_rng(1)
+    b = (rng.standard_normal((3000, 67)) + 100.0).astype(np.float32)
+    np.testing.assert_allclose(lamina.from_numpy(b).sum(0).numpy(), b.astype(np.float64).sum(0), rtol=2e-7)
+    np.testing.assert_allclose(lamina.from_numpy(b).mean(1).numpy(), b.astype(np.float64).mean(1), rtol=2e-7)

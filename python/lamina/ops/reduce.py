@@ -28,6 +28,8 @@ def _check_tensor(x, op: str) -> None:
 
 def _dims(dim, op: str) -> list:
     """None -> [] (all dims); int -> [int]; tuple/list -> list of ints."""
+    if type(dim) is int:  # the common case first (per-call overhead matters next to small kernels)
+        return [dim]
     if dim is None:
         return []
     if isinstance(dim, (tuple, list)):
@@ -90,20 +92,24 @@ def sum_to(t: Tensor, shape) -> Tensor:
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim, mean):
-        ctx.in_shape, ctx.dims = x._c.shape, dims
-        ctx.scale = 1.0 / _count(x._c.shape, dims) if mean and _count(x._c.shape, dims) else 1.0
-        if mean:
-            return W(_C.mean_forward(x._c, dims, keepdim))
-        return W(_C.sum_forward(x._c, dims, keepdim))
+        c = x._c
+        ctx.in_shape, ctx.dims, ctx.mean = c.shape, dims, mean
+        return W(_C.mean_forward(c, dims, keepdim) if mean else _C.sum_forward(c, dims, keepdim))
+
+    @staticmethod
+    def _scale(ctx) -> float:
+        n = _count(ctx.in_shape, ctx.dims) if ctx.mean else 0
+        return 1.0 / n if n else 1.0
 
     @staticmethod
     def backward(ctx, dout):
-        return W(_C.sum_backward(dout._c, list(ctx.in_shape), ctx.dims, ctx.scale)), None, None, None
+        return W(_C.sum_backward(dout._c, list(ctx.in_shape), ctx.dims, Sum._scale(ctx))), None, None, None
 
     @staticmethod
     def backward_graph(ctx, dout):
         g = _expand_back(dout, ctx.in_shape, ctx.dims)
-        return (g * ctx.scale if ctx.scale != 1.0 else g), None, None, None
+        scale = Sum._scale(ctx)
+        return (g * scale if scale != 1.0 else g), None, None, None
 
 
 def _keep_shape(in_shape, dims) -> list:

@@ -78,7 +78,7 @@ using KernelFn = void (*)(const T*, const int64_t*, int64_t, const T*, const T*,
 // cycles per vector FMA relative to two FMAs a cycle (bench rows conv2d_b/d/e/g, forced blocks;
 // the 1- and 2-channel blocks from their load and FMA-latency bounds).
 // AVX-512 has 32 vector registers: up to 24 accumulators + NV inputs + a broadcast; AVX2 has 16:
-// 12 + NV + 1. The x86-64-v2 build (no FMA, Vectorized = two SSE registers) keeps 8 pairs.
+// 12 + NV + 1. The x86-64-v2 build has no FMA and two SSE registers per float vector.
 struct Block {
     int ob, nv;
     double eff;
@@ -93,8 +93,9 @@ constexpr Block kBlocks[] = {{8, 3, 1.0},  {12, 2, 1.0}, {6, 4, 1.07}, {8, 2, 1.
 constexpr Block kBlocks[] = {{4, 3, 1.0}, {6, 2, 1.08}, {4, 2, 1.1}, {2, 4, 1.15}, {1, 4, 2.0}};
 #define LAMINA_DIRECT_BLOCKS(X) X(4, 3) X(6, 2) X(4, 2) X(2, 4) X(1, 4)
 #else
-constexpr Block kBlocks[] = {{4, 2, 1.0}, {4, 1, 1.1}};
-#define LAMINA_DIRECT_BLOCKS(X) X(4, 2) X(4, 1)
+// x86-64-v2: a float Vectorized is two SSE registers (16 in all), so 4 or 2x2 accumulators.
+constexpr Block kBlocks[] = {{4, 1, 1.0}, {2, 2, 1.0}, {1, 2, 1.5}};
+#define LAMINA_DIRECT_BLOCKS(X) X(4, 1) X(2, 2) X(1, 2)
 #endif
 
 template <class T>
@@ -112,11 +113,12 @@ double block_cycles(const Block& b) { return b.ob * b.nv / 2.0 * b.eff; }
 
 // Costs in cycles: building an input layout (per element, plus per row: rows are short), copying
 // results out of the wide scratch, writing + re-reading an im2col column (per element); reading a
-// layout buffer once per output-channel block, at a rate that depends on where it fits (<= 256 KB:
-// free; L2: ~10 bytes a cycle with AVX-512, not measurable with AVX2; beyond: ~3.5); OpenBLAS's fraction of the FMA peak on conv-shaped
-// GEMMs, lower for small M = OC and K (README: [64, 32768, 288] reaches 42-48% with AVX-512,
-// 66-69% with AVX2). Fitted to the bench rows conv2d_a..g at 1 thread, every block and layout
-// forced in turn (see conv_use_direct in conv2d.cpp).
+// layout buffer once per output-channel block, at a rate that depends on where it fits
+// (<= 256 KB: free; L2: ~10 bytes a cycle with AVX-512, ~50 with AVX2's half-width FMAs;
+// beyond: ~3.5); OpenBLAS's fraction of the FMA peak on conv-shaped GEMMs, lower for small
+// M = OC and K (README: [64, 32768, 288] reaches 42-48% with AVX-512, 66-69% with AVX2).
+// Fitted to the bench rows conv2d_a..g at 1 thread, every block and layout forced in turn (see
+// conv_use_direct in conv2d.cpp).
 constexpr double kFillCost = 0.2, kFillRowCost = 8.0, kCopyOutCost = 1.0, kColCost = 0.4;
 #if defined(__AVX512F__)
 constexpr double kGemmEff = 0.6;

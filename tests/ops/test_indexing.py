@@ -268,3 +268,26 @@ def test_pad_errors():
         F.pad(lamina.zeros(1, 3), (3, 0), mode="reflect")
     with pytest.raises(ValueError, match="negative"):
         F.pad(lamina.zeros(3), (-2, -2))
+
+
+def test_cat_contiguous_fast_path():
+    torch = _torch()
+    for dim, shapes in [(1, [(64, 256), (64, 3), (64, 0), (64, 17)]), (0, [(2, 5), (3, 5)]),
+                        (2, [(2, 3, 4), (2, 3, 1)]), (1, [(2, 1, 3), (2, 4, 3)])]:
+        check_op(lambda *t, d=dim: lamina.cat(t, d), lambda *t, d=dim: torch.cat(t, d), shapes, fd=False)
+    a, b = lamina.ones(2, 3, dtype=lamina.float64), lamina.zeros(2, 2)
+    np.testing.assert_array_equal(lamina.cat([a, b], 1).numpy(), np.concatenate([np.ones((2, 3)), np.zeros((2, 2))], 1))
+
+
+def test_gather_unit_stride_path_and_bounds():
+    torch = _torch()
+    idx = lambda rng: rng.integers(0, 37, (9, 13))  # noqa: E731
+    check_op(lambda x, i: lamina.gather(x, 1, i), lambda x, i: torch.gather(x, 1, i), [(9, 37), idx],
+             grad=[True, False], fd=False)
+    check_op(lambda x, i: lamina.gather(x, 0, i), lambda x, i: torch.gather(x, 0, i),
+             [(37, 9), lambda rng: rng.integers(0, 37, (13, 9))], grad=[True, False], fd=False, noncontig=True)
+    x = lamina.randn(4, 6)
+    for bad in (6, -1, 1 << 62):
+        i = lamina.tensor([[0, 1, 2], [3, 4, bad], [0, 0, 0], [5, 5, 5]])
+        with pytest.raises(IndexError, match=f"index {bad} is out of bounds for dimension 1 with size 6"):
+            lamina.gather(x, 1, i)

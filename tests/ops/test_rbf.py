@@ -101,5 +101,5 @@ def test_errors():
 # of 4; counts around those sizes.
 @pytest.mark.parametrize("N,D,K", [(9, 5, 17), (4, 3, 33), (6, 64, 40), (1, 2, 31)])
 def test_rbf_vector_blocks(N, D, K):
-    torch = _torch()
+    _torch()
     check_op(F.rbf, torch_rbf, [far((N, D), 2.0), (K, D), widths(K)], fd=N * K * D < 2000)

@@ -31,6 +31,8 @@ FUNCTIONAL: list = ["pad"]
 
 
 def _wrap_dim(dim: int, ndim: int, op: str) -> int:
+    if type(dim) is int and ndim > 0 and -ndim <= dim < ndim:  # the common case, without the ABC check
+        return dim % ndim
     lo, hi = (-1, 0) if ndim == 0 else (-ndim, ndim - 1)
     if not isinstance(dim, numbers.Integral):
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
@@ -53,7 +55,12 @@ def _grad_as(g_c, t: Tensor):
 # ---- cat / stack ---------------------------------------------------------------------------
 
 def _cat_dim(tensors, dim, op):
-    ref = next((t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)), tensors[0])
+    ref = tensors[0]
+    for t in tensors:
+        shape = t._c.shape
+        if not (len(shape) == 1 and shape[0] == 0):
+            ref = t
+            break
     if ref.ndim == 0:
         raise ValueError(f"{op}: zero-dimensional tensor (at position {tensors.index(ref)}) cannot be concatenated")
     return _wrap_dim(dim, ref.ndim, op)
@@ -62,10 +69,14 @@ def _cat_dim(tensors, dim, op):
 class Cat(Function):
     @staticmethod
     def forward(ctx, dim, *tensors):
-        ctx.dim = dim
-        ctx.sizes = [None if (t.ndim == 1 and t.shape[0] == 0) else t.shape[dim] for t in tensors]
-        ctx.inputs_meta = [(t.shape, t._c.dtype) for t in tensors]
-        return W(_C.cat_forward([t._c for t in tensors], dim))
+        cs = [t._c for t in tensors]
+        if ctx.needs_input_grad:  # empty when nothing is recorded: then backward never runs
+            # one binding call per attribute and tensor (they add up next to a small cat)
+            shapes = [c.shape for c in cs]
+            ctx.dim = dim
+            ctx.sizes = [None if (len(s) == 1 and s[0] == 0) else s[dim] for s in shapes]
+            ctx.inputs_meta = [(s, c.dtype) for s, c in zip(shapes, cs)]
+        return W(_C.cat_forward(cs, dim))
 
     @staticmethod
     def backward(ctx, dout):
@@ -219,9 +230,10 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
 def _check_index_tensor(index, op, max_dim=None):
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}: index must be a Tensor, got {type(index).__name__}")
-    if index.dtype is not D.int64:
+    c = index._c
+    if c.dtype != _C.DType.int64:  # (the C++ enum: Tensor.dtype maps it, a cost per call)
         raise TypeError(f"{op}: index must be an int64 tensor, got {index.dtype}")
-    if max_dim is not None and index.ndim > max_dim:
+    if max_dim is not None and c.ndim > max_dim:
         raise ValueError(f"{op}: index must be 0-D or 1-D, got shape {list(index.shape)}")
 
 
@@ -233,9 +245,10 @@ def _reraise(e: Exception, op: str):
 class IndexSelect(Function):
     @staticmethod
     def forward(ctx, x, dim, index_c):
-        ctx.dim, ctx.index, ctx.in_shape = dim, index_c, x.shape
+        c = x._c
+        ctx.dim, ctx.index, ctx.in_shape = dim, index_c, c.shape
         try:
-            return W(_C.index_forward(x._c, dim, [index_c]))
+            return W(_C.index_forward(c, dim, [index_c]))
         except IndexError as e:
             raise _reraise(e, "index_select") from None
 
@@ -267,17 +280,20 @@ class IndexAdd(Function):
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """Picks the entries ``index`` (1-D int64) along ``dim``: ``out.shape[dim] == len(index)``."""
     _check_index_tensor(index, "index_select", max_dim=1)
-    d = _wrap_dim(dim, input.ndim, "index_select")
-    x = input if input.ndim else input.reshape(1)
-    out = IndexSelect.apply(x, d, index._c.reshape([-1]))
-    return out if input.ndim else out.reshape(())
+    nd = input._c.ndim
+    d = _wrap_dim(dim, nd, "index_select")
+    x = input if nd else input.reshape(1)
+    ic = index._c
+    out = IndexSelect.apply(x, d, ic if ic.ndim == 1 else ic.reshape([-1]))
+    return out if nd else out.reshape(())
 
 
 class Gather(Function):
     @staticmethod
     def forward(ctx, x, dim, index):
-        ctx.dim, ctx.index, ctx.in_shape = dim, index._c, x.shape
-        return W(_C.gather_forward(x._c, dim, index._c))
+        c, ic = x._c, index._c
+        ctx.dim, ctx.index, ctx.in_shape = dim, ic, c.shape
+        return W(_C.gather_forward(c, dim, ic))
 
     @staticmethod
     def backward(ctx, dout):

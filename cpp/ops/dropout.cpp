@@ -8,6 +8,10 @@
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+// GCC 12's false "maybe uninitialized" inside the AVX-512 intrinsics (see core/vec.h)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "../core/parallel.h"
 #include "../core/random.h"

@@ -9,7 +9,8 @@
 
 #include "../core/hostdev.h"
 #include "../core/parallel.h"
-#include "../core/vec.h"
+#include "../core/vec_math.h"
+#include "softmax_line.h"
 #include "softmax.h"
 
 namespace lamina {
@@ -81,18 +82,16 @@ void for_positions(const ClassLayout& L, const F& f) {
 
 // log-sum-exp of one line, kept in double (it is stored per position as float64) so that
 // x - lse keeps its digits even for large logits.
+// Unit-stride lines go through softmax_line.h's vectorised kernel (the scalar loop cost ~14 cycles
+// per logit: a 256 x 1000 cross-entropy took 0.9 ms).
 template <class T>
 double line_lse(const T* a, int64_t C, int64_t st) {
+    if (st == 1) {
+        const LineExpSum<T> ls = line_exp_sum(a, C, static_cast<T*>(nullptr));
+        return ls.log_sum() + static_cast<double>(ls.m);
+    }
     T m = -std::numeric_limits<T>::infinity();
     double s = 0;
-    if (st == 1) {
-#pragma omp simd reduction(max : m)
-        for (int64_t c = 0; c < C; ++c) m = a[c] > m ? a[c] : m;
-        if (!std::isfinite(m)) m = m > 0 ? m : T(0);
-#pragma omp simd reduction(+ : s)
-        for (int64_t c = 0; c < C; ++c) s += static_cast<double>(exp_t<T>(a[c] - m));
-        return std::log(s) + static_cast<double>(m);
-    }
     for (int64_t c = 0; c < C; ++c) m = std::max(m, a[c * st]);
     if (!std::isfinite(m)) m = m > 0 ? m : T(0);
     for (int64_t c = 0; c < C; ++c) s += static_cast<double>(exp_t<T>(a[c * st] - m));
@@ -231,8 +230,15 @@ Tensor cross_entropy_backward(const Tensor& dout_in, const Tensor& logits_in, co
             const T lt = static_cast<T>(l);
             const T lr = static_cast<T>(l - static_cast<double>(lt));  // lse = lt + lr, exactly
             if (st == 1) {
-#pragma omp simd
-                for (int64_t c = 0; c < C; ++c) d[c] = ap * exp_t<T>((a[c] - lt) - lr);
+                using V = vec::Vectorized<T>;
+                constexpr int W = V::size();
+                const V vap(ap), vlt(lt), vlr(lr);
+                int64_t c = 0;
+                for (; c + W <= C; c += W) (vap * vec::exp((V::loadu(a + c) - vlt) - vlr)).store(d + c);
+                if (c < C) {
+                    const int rest = static_cast<int>(C - c);
+                    (vap * vec::exp((V::loadu(a + c, rest) - vlt) - vlr)).store(d + c, rest);
+                }
             } else {
                 for (int64_t c = 0; c < C; ++c) d[c * st] = ap * exp_t<T>((a[c * st] - lt) - lr);
             }

@@ -15,6 +15,7 @@
 #include "../core/parallel.h"
 #include "../core/random.h"
 #include "dropout.h"
+#include "softmax_line.h"
 
 namespace lamina {
 
@@ -186,16 +187,7 @@ std::tuple<Tensor, Tensor, Tensor, uint64_t, uint64_t> sdpa_forward(
                         std::fill(row, row + S, masked_row);
                         continue;
                     }
-                    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-                    for (int64_t s = 0; s < S; ++s) {
-                        const T e = exp_t<T>(row[s] - mx);
-                        row[s] = e;
-                        sum += static_cast<double>(e);
-                    }
-                    const T inv = static_cast<T>(1.0 / sum);
-#pragma omp simd
-                    for (int64_t s = 0; s < S; ++s) row[s] *= inv;
+                    softmax_line_unit(row, row, S, false);  // vectorised, in place (softmax_line.h)
                 }
                 const T* A = P;
                 if (drop) {

@@ -24,32 +24,6 @@ void for_softmax_lines(const ReducePlan& p, const F& f) {
     });
 }
 
-// One unit-stride line: o = exp(a - m) (softmax: then / sum) or (a - m) - log(sum).
-template <class T>
-void softmax_line_unit(const T* a, T* o, int64_t R, bool log) {
-    using V = vec::Vectorized<T>;
-    constexpr int W = V::size();
-    const int64_t full = R - R % W;
-    const int rest = static_cast<int>(R - full);
-    const LineExpSum<T> ls = line_exp_sum(a, R, log ? nullptr : o);
-    const V vmv(ls.m);
-    if (log) {
-        // (x - m) - log(s): adding m to log(s) first would round away log(s)'s digits.
-        const V lsv(static_cast<T>(ls.log_sum()));
-        for (int64_t r = 0; r < full; r += W) ((V::loadu(a + r) - vmv) - lsv).store(o + r);
-        if (rest > 0) ((V::loadu(a + full, rest) - vmv) - lsv).store(o + full, rest);
-        return;
-    }
-    // e / s as e * (1/s) with 1/s (double) split into two floats: one rounding at the end, no
-    // division per vector (that would cost more than exp), and s's own rounding never enters.
-    const double inv = 1.0 / (ls.s + ls.k);
-    const V inv_hi(static_cast<T>(inv));
-    const V inv_lo(static_cast<T>(inv - static_cast<double>(static_cast<T>(inv))));
-    auto scale = [&](const V& e) { return fmadd(e, inv_hi, e * inv_lo); };
-    for (int64_t r = 0; r < full; r += W) scale(V::loadu(o + r)).store(o + r);
-    if (rest > 0) scale(V::loadu(o + full, rest)).store(o + full, rest);
-}
-
 // softmax: d = y (g - sum(g y)); log_softmax: d = g - exp(y) sum(g). Unit stride.
 template <class T>
 void softmax_backward_line_unit(const T* y, const T* g, T* d, int64_t R, bool log) {

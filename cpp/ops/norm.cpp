@@ -11,6 +11,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../core/allocator.h"
 #include "../core/parallel.h"
 #include "copy.h"
 #include "vec_sum.h"
@@ -346,7 +347,8 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& dout_in, co
         // so the result does not depend on the thread count.
         constexpr int64_t kRows = 16;
         const int64_t nblk = (R + kRows - 1) / kRows;
-        std::vector<double> part(need_wb ? static_cast<size_t>(nblk * 2 * H) : 0);
+        // every block writes its whole slice: no zero-fill (a 512 KB memset at 32x128x128)
+        ScratchBuffer<double> part(need_wb ? static_cast<size_t>(nblk * 2 * H) : 0);
         const int64_t grain = std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(kRows * H, 1));
         parallel_for(0, nblk, grain, [&](int64_t bb, int64_t be) {
             std::vector<T> aw(need_wb ? static_cast<size_t>(H) : 0), ab(need_wb ? static_cast<size_t>(H) : 0);
@@ -418,7 +420,7 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& dout_in, co
                         dr[i] = gw1(i) * it + (((xr[i] - mt) * it) * bt + ct);
                 }
                 if (need_wb) {
-                    double* pw = part.data() + blk * 2 * H;
+                    double* pw = part.get() + blk * 2 * H;
                     for (int64_t c = 0; c < H; ++c) {
                         pw[c] = static_cast<double>(aw[c]);
                         pw[H + c] = static_cast<double>(ab[c]);
@@ -429,7 +431,7 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm_backward(const Tensor& dout_in, co
         if (need_wb) {
             std::vector<double> tw(static_cast<size_t>(H), 0.0), tb(static_cast<size_t>(H), 0.0);
             for (int64_t blk = 0; blk < nblk; ++blk) {
-                const double* pw = part.data() + blk * 2 * H;
+                const double* pw = part.get() + blk * 2 * H;
                 for (int64_t c = 0; c < H; ++c) {
                     tw[c] += pw[c];
                     tb[c] += pw[H + c];

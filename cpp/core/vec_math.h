@@ -43,28 +43,21 @@ inline VecF exp_q(const VecF& x, VecF& n, VecF& kk) {
     return fmadd(y, r2, r);
 }
 
-// y 2^n for exp's 1 + q, with kk from exp_q: vscalefps on AVX-512; elsewhere the exponent-field
-// add while every lane's result is a normal number (x in [-86.5, 88], the usual case) and two
-// factors 2^(n/2) when one is not (denormal results, overflow, NaN).
-inline VecF exp_scale(const VecF& y, const VecF& n, const VecF& kk, const VecF& x) {
-    if constexpr (VecF::kHasScalef) {
-        return scale2n(y, n);
-    } else {
-        if (((x >= VecF(-86.5f)) & (x <= VecF(88.0f))).all()) return scale2n_bits(y, kk);
-        return scale2n(y, n);
-    }
-}
-
-// exp: 2^n goes on through exp_scale so results down to the smallest denormal come out right. x
-// is clamped first so n stays in range; exp(89) overflows to inf and exp(-104) underflows to 0 by
-// themselves, as the true values do. The clamp's operand order lets a NaN through (x86 min/max
-// return their second operand on NaN).
+// exp: 2^n goes on through vscalefps on AVX-512, which rounds once into the denormals; x is clamped
+// first so n stays in range (exp(89) overflows to inf and exp(-104) underflows to 0 by themselves,
+// as the true values do; the operand order lets a NaN through: x86 min/max return their second
+// operand on NaN). Without vscalefps, a vector whose lanes all have x in [-86.5, 88] (results
+// normal: the usual case) needs no clamp and gets 2^n as an integer add to the exponent field
+// (scale2n_bits); any other vector (denormal results, overflow, NaN) takes the clamped path with
+// two factors 2^(n/2). 1 + q: one rounding at the end (adding 1 to r first would round twice).
 inline VecF exp(const VecF& x) {
-    const VecF xc = min(VecF(89.0f), max(VecF(-104.0f), x));
     VecF n, kk;
-    // 1 + q: one rounding at the end (adding 1 to r first would round twice).
-    const VecF y = exp_q(xc, n, kk) + VecF(1.0f);
-    return exp_scale(y, n, kk, x);
+    if constexpr (!VecF::kHasScalef) {
+        if (((x >= VecF(-86.5f)) & (x <= VecF(88.0f))).all())
+            return scale2n_bits(exp_q(x, n, kk) + VecF(1.0f), kk);
+    }
+    const VecF xc = min(VecF(89.0f), max(VecF(-104.0f), x));
+    return scale2n(exp_q(xc, n, kk) + VecF(1.0f), n);
 }
 inline VecD exp(const VecD& x) { return map_lanes(x, [](double v) { return std::exp(v); }); }
 
@@ -73,10 +66,11 @@ inline VecD exp(const VecD& x) { return map_lanes(x, [](double v) { return std::
 // log_core takes positive normal finite x (e_adj: added to the exponent, -23 for a denormal
 // scaled by 2^23); log() sends a vector holding a zero, negative, denormal, inf or NaN lane down
 // the slow path with the selects, so ordinary inputs skip them.
+template <bool kAdjust>
 inline VecF log_core(const VecF& x, const VecF& e_adj) {
     VecF e;
     const VecF m = frexp_sqrt2(x, e) - VecF(1.0f);
-    e = e + e_adj;
+    if constexpr (kAdjust) e = e + e_adj;
     const VecF z = m * m;
     const VecF z2 = z * z;
     const VecF p01 = fmadd(VecF(-2.4999993993e-1f), m, VecF(3.3333331174e-1f));
@@ -86,7 +80,7 @@ inline VecF log_core(const VecF& x, const VecF& e_adj) {
     const VecF q0 = fmadd(p23, z, p01);
     const VecF q1 = fmadd(p67, z, p45);
     VecF y = fmadd(VecF(7.0376836292e-2f), z2 * z2, fmadd(q1, z2, q0));
-    y = y * m * z;
+    y = y * (m * z);  // m z off the polynomial's chain
     y = fmadd(e, VecF(-2.12194440e-4f), y);
     y = fmadd(z, VecF(-0.5f), y);
     VecF r = m + y;
@@ -95,9 +89,9 @@ inline VecF log_core(const VecF& x, const VecF& e_adj) {
 inline VecF log(const VecF& x) {
     const float inf = std::numeric_limits<float>::infinity();
     const float fmin = std::numeric_limits<float>::min();
-    if (((x >= VecF(fmin)) & (x < VecF(inf))).all()) return log_core(x, VecF(0.0f));
+    if (((x >= VecF(fmin)) & (x < VecF(inf))).all()) return log_core<false>(x, x);
     const auto tiny = x < VecF(fmin);
-    const VecF r = log_core(select(tiny, x * VecF(8388608.0f), x), select(tiny, VecF(-23.0f), VecF(0.0f)));
+    const VecF r = log_core<true>(select(tiny, x * VecF(8388608.0f), x), select(tiny, VecF(-23.0f), VecF(0.0f)));
     VecF out = select(x == VecF(0.0f), VecF(-inf), r);
     out = select(x == VecF(inf), x, out);
     return select(x < VecF(0.0f), VecF(std::numeric_limits<float>::quiet_NaN()), select(x != x, x, out));

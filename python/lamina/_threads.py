@@ -8,9 +8,12 @@ import os
 # libgomp's idle workers (and a master waiting at a join) spin this many pause instructions before
 # sleeping. Its default, 300000, is milliseconds of pause on Skylake-class cores: a worker burns a
 # core after every parallel region, and on a core shared with another busy process the step time of
-# a small model collapsed (DQN MLP, 2 threads: 14-27x slower than 1 thread). 100 (a few us) still
-# catches regions that follow each other inside one op, and gives a shared core back at once.
-SPIN_COUNT = "100"
+# a small model collapsed (DQN MLP, 2 threads: 14-27x slower than 1 thread). Too short a spin costs
+# the other way: a sleeping worker takes ~60 us to wake on this VM, so at 100 (a few us) a 2-thread
+# MLP b256 step was slower than 1 thread (0.88x). Measured on the 2-core VM (README, "Default
+# thread count"): 1000 (~40 us) keeps the busy-neighbour DQN within 1.22x of 1 thread (100: 1.09,
+# 3000: 1.47, 10000: 2.9) and gives CIFAR CNN b32 1.67x at 2 threads (100: 1.52, 10000: 1.93).
+SPIN_COUNT = "1000"
 
 
 def configure_openmp_wait() -> None:

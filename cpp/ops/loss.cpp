@@ -11,6 +11,7 @@
 #include "../core/parallel.h"
 #include "../core/vec_math.h"
 #include "softmax_line.h"
+#include "vec_sum.h"
 #include "softmax.h"
 
 namespace lamina {
@@ -509,37 +510,24 @@ void check_pointwise(const char* op, const Tensor& x, const Tensor& y, const std
 
 namespace {
 
-// sum over [b, e) of (x - y)^2 (kSquare) or |x - y|, vectorised: the scalar loop's one double
-// accumulator was a 4-cycle add chain per element (MSE of a 128x784 batch took 2.3x PyTorch's
-// time). Four vector accumulators, each flushed into a double every 16 vectors, so a partial
-// sum holds at most 16 float roundings.
+// sum over [b, e) of (x - y)^2 (kSquare) or |x - y|, vectorised through vec_sum.h (four vector
+// accumulators flushed to double): the scalar loop's single double accumulator was a 4-cycle add
+// chain per element (MSE of a 128x784 batch took 2.3x PyTorch's time).
 template <class T, bool kSquare>
 double sum_diff(const T* x, const T* y, int64_t b, int64_t e) {
     using V = vec::Vectorized<T>;
-    constexpr int W = V::size();
-    auto term = [](const V& d) { return kSquare ? d * d : abs(d); };
-    auto flush = [](const V& v) {
-        if constexpr (sizeof(T) == 4) return reduce_add_f64(v);
-        else return static_cast<double>(reduce_add(v));
-    };
-    double s = 0;
-    int64_t i = b;
-    while (i + 4 * W <= e) {
-        V a0(T(0)), a1(T(0)), a2(T(0)), a3(T(0));
-        const int64_t stop = std::min(e, i + 64 * W);
-        for (; i + 4 * W <= stop; i += 4 * W) {
-            a0 = a0 + term(V::loadu(x + i) - V::loadu(y + i));
-            a1 = a1 + term(V::loadu(x + i + W) - V::loadu(y + i + W));
-            a2 = a2 + term(V::loadu(x + i + 2 * W) - V::loadu(y + i + 2 * W));
-            a3 = a3 + term(V::loadu(x + i + 3 * W) - V::loadu(y + i + 3 * W));
-        }
-        s += flush((a0 + a1) + (a2 + a3));
-    }
-    for (; i < e; ++i) {
-        const T d = x[i] - y[i];
-        s += static_cast<double>(kSquare ? d * d : std::abs(d));
-    }
-    return s;
+    x += b;
+    y += b;
+    return vsum::sum_terms<T>(
+        e - b,
+        [&](int64_t i) {
+            const V d = V::loadu(x + i) - V::loadu(y + i);
+            return kSquare ? d * d : abs(d);
+        },
+        [&](int64_t i) {
+            const T d = x[i] - y[i];
+            return static_cast<double>(kSquare ? d * d : std::abs(d));
+        });
 }
 
 }  // namespace

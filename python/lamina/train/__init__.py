@@ -7,3 +7,4 @@ from .checkpoint import load_training_state, save_training_state  # noqa: F401
 from .history import History  # noqa: F401
 from .loop import evaluate, fit, predict  # noqa: F401
 from .metrics import accuracy  # noqa: F401
+from .tensorboard import EpochScalars, TensorBoard  # noqa: F401

@@ -172,6 +172,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
         cbs.append(ProgressBar())
     ctx = SimpleNamespace(model=model, optimizer=optimizer, scheduler=scheduler, history=history,
                           stop_training=False, epochs=epochs, steps_per_epoch=len(train_loader),
+                          train_loader=train_loader,
                           is_main_process=main, rank=0 if pg is None else pg.rank,
                           world_size=1 if pg is None else pg.size)
     sampler = getattr(train_loader, "sampler", None)

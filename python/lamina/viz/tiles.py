@@ -1,4 +1,4 @@
-"""Pictures of filters and images: ``tile_images`` saves a grid of grey-scale tiles as a PNG
+"""Grids of images: ``tile_images`` saves a grid of grey-scale tiles as a PNG
 (first-layer weights of an RBM / autoencoder, inputs next to reconstructions, corrupted inputs).
 matplotlib is imported only when a picture is drawn: ``pip install "lamina[viz]"``."""
 from __future__ import annotations
@@ -8,19 +8,9 @@ import os
 
 import numpy as np
 
+from ._mpl import pyplot as _pyplot
+
 __all__ = ["tile_images"]
-
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError("lamina.viz needs matplotlib, which is not installed: "
-                          "pip install \"lamina[viz]\" (or pip install matplotlib)") from None
-    matplotlib.use("Agg", force=True)  # files only, never a window
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _to_tiles(images, shape) -> np.ndarray:

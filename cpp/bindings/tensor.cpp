@@ -118,6 +118,9 @@ void register_tensor(py::module_& m) {
         .def("data_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()); })
         .def("storage_ptr", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.storage()->data.get()); })
         .def("storage_nbytes", [](const Tensor& t) { return t.storage()->nbytes; })
+        // How many C++ tensors share this storage (views, saved copies): autograd adopts a leaf's
+        // first gradient without a copy only when nothing else can see its memory (use count 1).
+        .def("_storage_use_count", [](const Tensor& t) { return t.storage() ? t.storage().use_count() : 0; })
         .def("view", &Tensor::view, py::arg("shape"))
         .def("reshape", &Tensor::reshape, py::arg("shape"),
              py::call_guard<py::gil_scoped_release>())  // may copy

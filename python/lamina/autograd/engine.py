@@ -7,6 +7,7 @@ PyTorch's engine does, so with ``create_graph=True`` those steps are recorded to
 """
 from __future__ import annotations
 
+import sys
 import threading
 
 from .. import _C
@@ -40,6 +41,22 @@ def _check_finite(node, grads):
 _accumulate_lock = threading.Lock()
 
 
+def _unshared(g, leaf) -> bool:
+    """True when nothing but the engine can reach gradient ``g``'s memory, so the leaf may own it
+    without a copy (PyTorch's AccumulateGrad steals a gradient whose use count says the same).
+
+    Python references: the engine pops ``g`` from its buffer and passes it straight here, so it
+    is held by the caller's variable, this argument and getrefcount's (3); its C++ handle by
+    ``g``, ``c`` and getrefcount's (3). A numpy export, a second wrapper, or a copy a user hook or
+    Function kept raises these counts. C++ views and saved tensors share the storage: use count 1
+    rules them out. The layout must be the plain contiguous one the in-place accumulation below
+    assumes."""
+    c = g._c
+    return (sys.getrefcount(g) <= 3 and sys.getrefcount(c) <= 3 and c._storage_use_count() == 1
+            and g.grad_fn is None and not g.requires_grad and c.offset == 0 and c.is_contiguous()
+            and c.dtype == leaf._c.dtype and c.storage_nbytes() == c.numel() * _C.dtype_itemsize(c.dtype))
+
+
 def _accumulate_into_leaf(leaf, g, create_graph):
     if tuple(g.shape) != tuple(leaf.shape):
         g = _sum_to(g, leaf.shape, "AccumulateGrad")
@@ -47,7 +64,10 @@ def _accumulate_into_leaf(leaf, g, create_graph):
         if leaf.grad is None:
             # Own the memory unless building a higher-order graph: a later in-place accumulation
             # must not write into a tensor that an op (or the user) still holds.
-            leaf.grad = g if create_graph else Tensor._wrap(g._c.clone())
+            if create_graph or _unshared(g, leaf):
+                leaf.grad = g
+            else:
+                leaf.grad = Tensor._wrap(g._c.clone())
         elif create_graph:
             leaf.grad = leaf.grad + g
         else:
@@ -195,7 +215,8 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                 continue
             if isinstance(node, AccumulateGrad):
                 if capture is None and grads is not None and grads[0] is not None:
-                    _accumulate_into_leaf(node.leaf, grads[0], create_graph)
+                    # pop(): the buffer's reference goes, so _unshared can count the others.
+                    _accumulate_into_leaf(node.leaf, grads.pop(), create_graph)
                     if node.post_hooks:
                         for hook in tuple(node.post_hooks):
                             hook(node.leaf)
@@ -229,6 +250,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                 deps[m] -= 1
                 if deps[m] == 0:
                     ready.append(m)
+            out = g = None  # drop this frame's references before a leaf may adopt one
     finally:
         grad_mode._tls.enabled = prev_mode
 

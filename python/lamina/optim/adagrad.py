@@ -19,7 +19,9 @@ class Adagrad(Optimizer):
         lr: learning rate (default 1e-2).
         lr_decay: learning-rate decay (default 0).
         weight_decay: L2 penalty (default 0).
-        initial_accumulator_value: starting value of the sums of squares (default 0).
+        initial_accumulator_value: starting value of the sums of squares (default 0); a parameter
+            group may set its own (torch.optim.Adagrad ignores a group's value and uses the
+            constructor's for every group; lamina honours the group's).
         eps: added to the denominator (default 1e-10).
         maximize: maximize the objective instead of minimizing it.
     """

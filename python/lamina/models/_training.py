@@ -3,6 +3,10 @@ factory, or the name of a ``lamina.optim`` class) into a ``lamina.optim`` optimi
 reconstruction training of the autoencoders, which runs through ``lamina.train.fit``."""
 from __future__ import annotations
 
+# The log keys layer-wise pretraining sends to a writer, and their tag names (reconstruction error:
+# an RBM's mean squared error of E[v | h], an autoencoder's reconstruction loss).
+RECON_TAGS = {"loss": "recon_error", "val_loss": "val_recon_error", "progress": "progress"}
+
 
 def make_optimizer(optimizer, params, lr: float):
     """A ``lamina.optim`` optimizer over ``params`` from:

@@ -15,6 +15,8 @@ from ..ops.unary import where
 from ..tensor import Tensor
 from ..train import fit
 from ._training import fit_reconstruction, make_optimizer, make_scheduler
+from ._training import RECON_TAGS as _RECON_TAGS
+from ..train.tensorboard import EpochScalars
 from .mlp import activation as _activation
 
 _LOSSES = ("mse", "bce")
@@ -241,12 +243,15 @@ class StackedDenoisingAutoencoder(nn.Module):
             return cat([self._encode_upto(xb, len(self.daes)) for xb in _batches(x, batch_size, False)], 0)
 
     def pretrain(self, data, epochs_per_layer: int = 5, batch_size: int = 64, lr: float = 1e-3, optimizer="adam",
-                 verbose: bool = False, *, callbacks=(), progress: bool = False, **fit_kwargs) -> list:
+                 verbose: bool = False, *, callbacks=(), progress: bool = False, writer=None, **fit_kwargs) -> list:
         """Greedy layer-wise pretraining, each level through ``DenoisingAutoencoder.fit`` (so through
         ``lamina.train.fit``); returns one History per level (``h["loss"]``: per-epoch losses).
         ``optimizer``: as in ``Autoencoder.fit``, but an instance cannot serve several levels:
         pass a name or a factory (e.g. ``lambda p, lr: lamina.optim.SGD(p, lr, momentum=0.9)``).
-        ``callbacks`` run for every level (each level is one fit: ``on_train_begin`` resets them)."""
+        ``callbacks`` run for every level (each level is one fit: ``on_train_begin`` resets them).
+        ``writer`` (anything with ``add_scalar``, e.g. ``lamina.utils.tensorboard.SummaryWriter``):
+        each level's reconstruction loss per epoch as ``pretrain/layer<k>/recon_error`` (and
+        ``val_recon_error``), step = the epoch."""
         if isinstance(optimizer, optim.Optimizer) and len(self.daes) > 1:
             raise TypeError("StackedDenoisingAutoencoder.pretrain: an Optimizer instance holds one level's "
                             "parameters; pass a name or a factory (params, lr=...) -> Optimizer")
@@ -257,7 +262,8 @@ class StackedDenoisingAutoencoder(nn.Module):
         out = []
         for k, dae in enumerate(self.daes):
             codes = self.transform_level(x, k)
-            out.append(dae.fit(codes, epochs[k], batch_size, lr, optimizer, callbacks=callbacks,
+            cbs = list(callbacks) + ([EpochScalars(writer, f"pretrain/layer{k}", _RECON_TAGS)] if writer else [])
+            out.append(dae.fit(codes, epochs[k], batch_size, lr, optimizer, callbacks=cbs,
                                progress=progress or verbose, **fit_kwargs))
         return out
 

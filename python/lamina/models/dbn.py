@@ -8,6 +8,8 @@ from .. import nn
 from ..autograd.grad_mode import no_grad
 from ..ops.creation import as_tensor
 from .rbm import RBM, _batches_array
+from ._training import RECON_TAGS as _RECON_TAGS
+from ..train.tensorboard import EpochScalars
 
 
 class DBN(nn.Module):
@@ -36,13 +38,16 @@ class DBN(nn.Module):
         self.classifier: nn.Sequential | None = None
 
     def pretrain(self, data, epochs_per_layer=5, batch_size: int = 64, lr=None, verbose: bool = False,
-                 monitor: bool = False, *, optimizer=None, callbacks=(), progress: bool = False, **fit_kwargs) -> list:
+                 monitor: bool = False, *, optimizer=None, callbacks=(), progress: bool = False, writer=None,
+                 **fit_kwargs) -> list:
         """Greedy layer-wise training on ``data`` (array, tensor, Dataset or DataLoader; labels are
         ignored), each RBM through ``RBM.fit`` (so ``lamina.train.fit`` and ``lamina.optim``).
         ``epochs_per_layer``: an int or one per layer. ``optimizer`` (None: each RBM's own SGD),
         ``callbacks`` (run for every layer; each layer is one fit), ``progress`` and other fit
         keywords as in ``RBM.fit``; an Optimizer instance cannot serve several RBMs (pass a name or
-        a factory). Returns each RBM's History."""
+        a factory). ``writer`` (anything with ``add_scalar``, e.g. ``lamina.utils.tensorboard.SummaryWriter``):
+        each layer's reconstruction error per epoch as ``pretrain/layer<k>/recon_error`` (and
+        ``val_recon_error``, ``progress``), step = the epoch. Returns each RBM's History."""
         from .. import optim
 
         if isinstance(optimizer, optim.Optimizer) and len(self.rbms) > 1:
@@ -54,9 +59,10 @@ class DBN(nn.Module):
         if len(epochs) != len(self.rbms):
             raise ValueError(f"DBN.pretrain: got {len(epochs)} epoch counts for {len(self.rbms)} layers")
         hists = []
-        for rbm, ep in zip(self.rbms, epochs):
+        for k, (rbm, ep) in enumerate(zip(self.rbms, epochs)):
+            cbs = list(callbacks) + ([EpochScalars(writer, f"pretrain/layer{k}", _RECON_TAGS)] if writer else [])
             hists.append(rbm.fit(x, epochs=ep, batch_size=batch_size, lr=lr, verbose=verbose, monitor=monitor,
-                                 optimizer=optimizer, callbacks=callbacks, progress=progress, **fit_kwargs))
+                                 optimizer=optimizer, callbacks=cbs, progress=progress, **fit_kwargs))
             x = rbm.transform(as_tensor(x)).numpy()
         return hists
 

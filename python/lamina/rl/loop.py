@@ -16,7 +16,7 @@ __all__ = ["train", "evaluate"]
 
 def train(agent, env, episodes: int | None = None, steps: int | None = None, *, seed: int | None = None,
           target_return: float | None = None, window: int = 100, progress: bool = True,
-          callback=None, history: History | None = None, stream=None) -> History:
+          callback=None, history: History | None = None, stream=None, writer=None) -> History:
     """Runs ``agent`` on ``env`` for ``episodes`` episodes or ``steps`` environment steps (whichever
     comes first; at least one must be given), acting with ``agent.act``, storing and learning through
     ``agent.observe``. ``seed`` seeds the environment on the first reset only (later resets continue
@@ -28,6 +28,9 @@ def train(agent, env, episodes: int | None = None, steps: int | None = None, *, 
     ``mean_return`` (over the last ``window`` episodes), ``epsilon``, ``loss`` (mean over the
     episode's updates; nan before learning starts), ``steps`` (total) and ``time`` (seconds since start).
     A progress bar (tqdm) shows the episode return, the moving mean and epsilon when ``progress``.
+    ``writer`` (anything with ``add_scalar``, e.g. ``lamina.utils.tensorboard.SummaryWriter``):
+    each episode's ``rl/return``, ``rl/length``, ``rl/mean_return``, ``rl/epsilon`` and ``rl/loss``
+    (when learning happened), step = the episode number.
     """
     if episodes is None and steps is None:
         raise ValueError("train: give episodes=, steps= or both")
@@ -68,10 +71,14 @@ def train(agent, env, episodes: int | None = None, steps: int | None = None, *, 
             agent.episodes += 1
             recent.append(ret)
             mean = float(np.mean(recent))
-            history.record(agent.episodes, {"return": ret, "length": length, "mean_return": mean,
-                                            "epsilon": agent.epsilon,
-                                            "loss": loss_sum / n_loss if n_loss else math.nan,
-                                            "steps": agent.steps, "time": time.perf_counter() - t0})
+            row = {"return": ret, "length": length, "mean_return": mean, "epsilon": agent.epsilon,
+                   "loss": loss_sum / n_loss if n_loss else math.nan, "steps": agent.steps,
+                   "time": time.perf_counter() - t0}
+            history.record(agent.episodes, row)
+            if writer is not None:
+                for k in ("return", "length", "mean_return", "epsilon", "loss"):
+                    if not math.isnan(row[k]):
+                        writer.add_scalar(f"rl/{k}", float(row[k]), agent.episodes)
             if bar is not None:
                 bar.set_postfix(ret=f"{ret:.1f}", mean=f"{mean:.1f}", eps=f"{agent.epsilon:.3f}", refresh=False)
                 bar.update(length if episodes is None else 1)

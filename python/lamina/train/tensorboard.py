@@ -91,10 +91,11 @@ def write_onnx_graph(writer, model, sample) -> str:
 
 
 class EpochScalars(Callback):
-    """After each epoch, ``writer.add_scalar(f"{prefix}/{key}", value, epoch + step_offset)`` for
-    every numeric log value (the values History records). ``writer`` is anything with
-    ``add_scalar`` (a ``lamina.utils.tensorboard.SummaryWriter``, a tensorboardX one, ...); the
-    layer-wise pretraining of DBNs and stacked autoencoders adds one per layer."""
+    """After each epoch, ``writer.add_scalar(f"{prefix}/{name}", value, epoch + step_offset)`` for
+    every numeric log value (the values History records), or only those in ``keys`` (a list of log
+    keys, or a dict log key -> tag name). ``writer`` is anything with ``add_scalar`` (a
+    ``lamina.utils.tensorboard.SummaryWriter``, a tensorboardX one, ...); the layer-wise
+    pretraining of DBNs and stacked autoencoders adds one per layer."""
 
     def __init__(self, writer, prefix: str = "", keys=None, step_offset: int = 0) -> None:
         self.writer, self.prefix, self.keys, self.step_offset = writer, prefix.rstrip("/"), keys, int(step_offset)
@@ -105,9 +106,10 @@ class EpochScalars(Callback):
         for k, v in (logs or {}).items():
             if self.keys is not None and k not in self.keys:
                 continue
+            name = self.keys[k] if isinstance(self.keys, dict) else k
             f = _scalar(v)
             if f is not None:
-                self.writer.add_scalar(f"{self.prefix}/{k}" if self.prefix else k, f, epoch + self.step_offset)
+                self.writer.add_scalar(f"{self.prefix}/{name}" if self.prefix else name, f, epoch + self.step_offset)
 
 
 class TensorBoard(Callback):

@@ -1,0 +1,252 @@
+"""ONNX import: ``load_model(path_or_model_proto)`` reads and checks an ONNX model and builds an
+``OnnxModule`` (an ``nn.Module``) whose forward runs each node as lamina ops, so it trains with
+autograd and lamina.optim. The op converters live in ``_import_<family>.py``, one file per family.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from .. import _dtype as D
+from ..nn.module import Module
+from ..nn.parameter import Parameter
+from ..tensor import Tensor
+from . import _import_conv, _import_math, _import_nn, _import_reduce, _import_rnn, _import_shape  # noqa: F401 (fill OPS)
+from ._import_common import FOLD, OPS, NodeContext, is_const, to_lamina
+
+MIN_OPSET = 13
+
+# Initializers read as settings rather than weights (shapes, axes, pads, scales, BatchNormalization
+# statistics): registered as buffers, not trainable Parameters. op_type -> input positions.
+_BUFFER_INPUTS = {
+    "BatchNormalization": (3, 4), "Reshape": (1,), "Expand": (1,), "Tile": (1,), "Slice": (1, 2, 3, 4),
+    "Pad": (1, 2, 3), "Unsqueeze": (1,), "Squeeze": (1,), "Split": (1,), "Resize": (1, 2, 3),
+    "Upsample": (1,), "ConstantOfShape": (0,), "Range": (0, 1, 2), "TopK": (1,), "OneHot": (1, 2),
+    "Clip": (1, 2), "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,),
+    "ReduceProd": (1,), "ReduceL1": (1,), "ReduceL2": (1,), "ReduceLogSum": (1,),
+    "ReduceLogSumExp": (1,), "ReduceSumSquare": (1,), "Dropout": (1, 2), "CumSum": (1,),
+}
+
+
+class OnnxImportError(ValueError):
+    """The file or ModelProto is not a model lamina can import (not ONNX, truncated, bad opset)."""
+
+
+def max_opset() -> int:
+    """The newest default-domain opset the installed onnx package knows (the importer's limit)."""
+    import onnx
+    return onnx.defs.onnx_opset_version()
+
+
+def _read(src):
+    import onnx
+    if isinstance(src, onnx.ModelProto):
+        return src, "<ModelProto>"
+    if isinstance(src, (bytes, bytearray)):
+        data, where = bytes(src), "<bytes>"
+    elif isinstance(src, (str, os.PathLike)):
+        where = os.fspath(src)
+        if not os.path.isfile(where):
+            raise FileNotFoundError(f"load_model: no such file: {where}")
+        with open(where, "rb") as f:
+            data = f.read()
+    else:
+        raise TypeError(f"load_model: expected a path, bytes or onnx.ModelProto, got {type(src).__name__}")
+    m = onnx.ModelProto()
+    try:
+        m.ParseFromString(data)
+    except Exception as e:  # protobuf's DecodeError: truncated or not protobuf at all
+        raise OnnxImportError(f"load_model: {where} is not an ONNX model (protobuf parse failed: {e}); "
+                              f"{len(data)} bytes read, a truncated file also fails here") from e
+    if not m.HasField("graph") or m.ir_version <= 0 or not m.opset_import:
+        raise OnnxImportError(f"load_model: {where} is not an ONNX model (no graph, IR version or opset "
+                              f"after parsing {len(data)} bytes)")
+    if isinstance(src, (str, os.PathLike)) and any(t.data_location == onnx.TensorProto.EXTERNAL
+                                                   for t in m.graph.initializer):
+        from onnx.external_data_helper import load_external_data_for_model
+        load_external_data_for_model(m, os.path.dirname(os.path.abspath(where)))
+    return m, where
+
+
+def _check(model, where: str) -> int:
+    import onnx
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as e:
+        raise OnnxImportError(f"load_model: {where} fails onnx.checker: {str(e).strip().splitlines()[0]}") from e
+    opset = None
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            opset = imp.version
+    if opset is None:
+        raise OnnxImportError(f"load_model: {where} imports no default-domain ('ai.onnx') opset")
+    top = max_opset()
+    if not MIN_OPSET <= opset <= top:
+        raise OnnxImportError(f"load_model: {where} uses opset {opset}; lamina imports opsets {MIN_OPSET} to "
+                              f"{top} (convert older models with onnx.version_converter.convert_version)")
+    for node in model.graph.node:
+        if node.domain not in ("", "ai.onnx") or node.op_type not in OPS:
+            dom = f" (domain '{node.domain}')" if node.domain not in ("", "ai.onnx") else ""
+            raise NotImplementedError(f"load_model: ONNX op {node.op_type}{dom} of node '{node.name}' (opset "
+                                      f"{opset}) is not supported by lamina")
+    return opset
+
+
+def _is_float(a: np.ndarray) -> bool:
+    return a.dtype.kind == "f"
+
+
+class _Holder(Module):
+    """An empty module that groups imported weights by the dotted prefix of their ONNX names."""
+
+    def forward(self, *args):
+        raise RuntimeError("an OnnxModule weight group is not callable")
+
+
+_SAFE = re.compile(r"[^0-9A-Za-z_]")
+
+
+class OnnxModule(Module):
+    """An ONNX graph as a lamina module. Initializers are Parameters (float weights) or buffers
+    (integers, shapes/axes/pads, BatchNormalization statistics), named after their ONNX names: a
+    dotted name such as ``layer1.0.conv.weight`` becomes the same ``state_dict`` key.
+    ``onnx_names`` maps each ONNX initializer name to its state_dict key.
+
+    ``forward(*inputs, **named)``: the graph inputs without initializers, in order; an input that
+    has an initializer (an overridable default, as the ONNX spec says) may be given by position
+    after them or by its ONNX name. Returns a Tensor, or a tuple for several outputs. The module is
+    built in eval mode (the ONNX semantics); ``train()`` turns on Dropout and batch statistics in
+    BatchNormalization, as for lamina's own layers."""
+
+    def __init__(self, model, opset: int) -> None:
+        super().__init__()
+        from onnx import numpy_helper
+        g = model.graph
+        self.opset = opset
+        inits = {t.name: t for t in g.initializer}
+        self.input_names = [i.name for i in g.input if i.name not in inits]
+        self.optional_input_names = [i.name for i in g.input if i.name in inits]
+        self.output_names = [o.name for o in g.output]
+        self.onnx_names: dict[str, str] = {}
+        self._slots: dict[str, tuple] = {}
+        self._output_types = {o.name: o.type.tensor_type.elem_type for o in g.output}
+        as_buffer = set()
+        for node in g.node:
+            for pos in _BUFFER_INPUTS.get(node.op_type, ()):
+                if pos < len(node.input) and node.input[pos]:
+                    as_buffer.add(node.input[pos])
+        for name, t in inits.items():
+            a = numpy_helper.to_array(t)
+            val = to_lamina(a, f"load_model: initializer '{name}'")
+            if _is_float(a) and name not in as_buffer:
+                self._place(name, Parameter(val))
+            else:
+                self._place(name, val, buffer=True)
+        self._plan = [(n, OPS[n.op_type], NodeContext(n, opset, self)) for n in g.node]
+        self.eval()
+
+    def _place(self, onnx_name: str, value, buffer: bool = False) -> None:
+        parts = [_SAFE.sub("_", p) or "_" for p in onnx_name.split(".")]
+        owner, path = self, []
+        for p in parts[:-1]:
+            child = owner._modules.get(p)
+            if child is None:
+                if p in owner._parameters or p in owner._buffers or p in owner.__dict__:
+                    owner = None
+                    break
+                child = _Holder()
+                owner.add_module(p, child)
+            owner = child
+            path.append(p)
+        leaf = parts[-1]
+        if owner is None or leaf in owner._parameters or leaf in owner._buffers or leaf in owner._modules \
+                or leaf in owner.__dict__ or hasattr(type(owner), leaf):
+            owner, leaf, path = self, _SAFE.sub("_", onnx_name), []
+            base, k = leaf, 1
+            while leaf in self._parameters or leaf in self._buffers or leaf in self._modules or hasattr(self, leaf):
+                leaf, k = f"{base}_{k}", k + 1
+        if buffer:
+            owner.register_buffer(leaf, value)
+        else:
+            owner.register_parameter(leaf, value)
+        self._slots[onnx_name] = (owner, leaf)
+        self.onnx_names[onnx_name] = ".".join(path + [leaf])
+
+    def _env(self, args, named) -> dict:
+        env: dict = {}
+        for onnx_name, (owner, attr) in self._slots.items():
+            t = getattr(owner, attr)
+            # integer/bool weights are settings (shapes, indices): read as constants so shape math folds
+            env[onnx_name] = t.numpy() if t.dtype in (D.int64, D.bool_) and not t.requires_grad else t
+        order = self.input_names + self.optional_input_names
+        if len(args) > len(order):
+            raise TypeError(f"OnnxModule: the graph takes at most {len(order)} inputs {order}, got {len(args)}")
+        for name, v in zip(order, args):
+            env[name] = v
+        for name, v in named.items():
+            if name not in order:
+                raise TypeError(f"OnnxModule: no graph input named '{name}' (inputs: {order})")
+            env[name] = v
+        missing = [n for n in self.input_names if n not in env]
+        if missing:
+            raise TypeError(f"OnnxModule: missing graph inputs {missing} (expects {self.input_names})")
+        for name in order:
+            v = env[name]
+            if isinstance(v, np.ndarray):
+                env[name] = to_lamina(v, f"OnnxModule input '{name}'")
+            elif not isinstance(v, Tensor):
+                raise TypeError(f"OnnxModule: input '{name}' must be a lamina Tensor or NumPy array, "
+                                f"got {type(v).__name__}")
+        return env
+
+    def forward(self, *args, **named):
+        env = self._env(args, named)
+        for node, fn, ctx in self._plan:
+            ins = [env[n] if n else None for n in node.input]
+            for n in node.input:
+                if n and n not in env:
+                    raise ValueError(f"{ctx.where}: input '{n}' is not produced by any earlier node")
+            fold = FOLD.get(node.op_type)
+            try:
+                if fold is not None and all(v is None or (is_const(v) and v.dtype.kind in "biu") for v in ins):
+                    outs = fold(ctx, ins)
+                else:
+                    outs = fn(ctx, ins)
+            except (NotImplementedError, ValueError, TypeError, RuntimeError, IndexError) as e:
+                if ctx.where in str(e):
+                    raise
+                shapes = [list(v.shape) if v is not None else None for v in ins]
+                raise type(e)(f"{ctx.where} with input shapes {shapes}: {e}") from e
+            if not isinstance(outs, (list, tuple)):
+                outs = [outs]
+            for name, v in zip(node.output, outs):
+                if name:
+                    env[name] = v
+        res = []
+        for name in self.output_names:
+            v = env[name]
+            res.append(to_lamina(v, f"OnnxModule output '{name}'") if is_const(v) else v)
+        return res[0] if len(res) == 1 else tuple(res)
+
+    def extra_repr(self) -> str:
+        return f"opset={self.opset}, nodes={len(self._plan)}, inputs={self.input_names}, outputs={self.output_names}"
+
+
+def load_model(path_or_model_proto) -> OnnxModule:
+    """Import an ONNX model (a file path, its bytes or an ``onnx.ModelProto``) as a lamina
+    ``nn.Module`` (an :class:`OnnxModule`, in eval mode).
+
+    Opsets 13 to the newest the installed onnx knows are accepted; each node becomes lamina ops
+    (so gradients flow and the weights, as Parameters, can be fine-tuned with ``lamina.optim``).
+    Raises ``OnnxImportError`` (a ValueError) for data that is not a valid ONNX model or has an
+    unsupported opset, and ``NotImplementedError`` naming the op type, node and opset for an op
+    lamina lacks (at load time for unknown op types, at run time for unsupported attributes).
+
+        m = lamina.onnx.load_model("model.onnx")
+        y = m(lamina.randn(1, 3, 32, 32))
+    """
+    model, where = _read(path_or_model_proto)
+    opset = _check(model, where)
+    return OnnxModule(model, opset)

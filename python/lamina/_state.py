@@ -15,3 +15,9 @@ class _AutogradState(threading.local):
 
 
 _tls = _AutogradState()
+
+
+# The active graph tracers (lamina.jit.trace), innermost last; empty when not tracing, so hot paths
+# (Function.apply, Module.__call__, Tensor.item) test it with one global read. Process-wide, not
+# per-thread: a tracer records only the thread that started it (see autograd/tracing.py).
+_tracers: list = []

@@ -13,7 +13,7 @@ import numpy as np
 from . import _C
 from . import _dtype as D
 from ._format import tensor_repr
-from ._state import _tls
+from ._state import _tls, _tracers
 
 
 class Tensor:
@@ -182,9 +182,13 @@ class Tensor:
         """A numpy array sharing this tensor's memory (CPU only; call .detach() first if needed)."""
         if self.requires_grad and _tls.enabled:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if _tracers:
+            _traced_value(self, "numpy()")
         return self._c.numpy()
 
     def __array__(self, dtype=None, copy=None):
+        if _tracers:
+            _traced_value(self, "__array__")
         a = self._cpu_c().numpy()
         return a.astype(dtype) if dtype is not None else a
 
@@ -197,12 +201,16 @@ class Tensor:
         return self._c if self._c.device == "cpu" else self._c.to_device("cpu")
 
     def tolist(self):
+        if _tracers:
+            _traced_value(self, "tolist()")
         return self._cpu_c().numpy().tolist()
 
     def item(self):
         """The single value of a one-element tensor as a Python number."""
         if self.numel() != 1:
             raise ValueError(f"item(): only one element tensors can be converted to Python scalars, got shape {list(self.shape)}")
+        if _tracers:
+            _traced_value(self, "item()")
         return self._cpu_c().numpy().reshape(()).item()
 
     def __float__(self) -> float:
@@ -226,6 +234,14 @@ class Tensor:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def _traced_value(t: Tensor, how: str) -> None:
+    # lamina.jit.trace is running: a traced value turned into a Python value is a constant in the
+    # graph, so the tracer warns (autograd/tracing.py; this module cannot import it).
+    tr = _tracers[-1]
+    if not tr.busy:
+        tr.python_value(t, how)
 
 
 def _wrap_dim(dim: int, ndim: int, op: str) -> int:

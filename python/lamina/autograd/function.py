@@ -17,8 +17,10 @@ Write your own op the PyTorch way::
 from __future__ import annotations
 
 import itertools
+from threading import get_ident as _get_ident
 
 from .. import _C
+from .._state import _tracers as _TRACERS
 from ..tensor import Tensor
 from . import grad_mode
 
@@ -247,6 +249,10 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
+        if _TRACERS:  # graph capture (lamina.jit.trace; autograd/tracing.py): one global read otherwise
+            tr = _TRACERS[-1]
+            if not tr.busy and tr.thread == _get_ident():
+                return tr.record(cls, args)
         record = False
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import OrderedDict, namedtuple
 
 from .. import _dtype as D
+from .._state import _tracers as _TRACERS
 from ..ops.creation import tensor
 from ..tensor import Tensor
 from .hooks import add_hook
@@ -273,7 +274,11 @@ class Module:
                     r = h(self, args)
                     if r is not None:
                         args = r if isinstance(r, tuple) else (r,)
-            out = self.forward(*args, **kwargs)
+            if _TRACERS and not _TRACERS[-1].busy:
+                # lamina.jit.trace: the tracer notes the module path (or records it as one node)
+                out = _TRACERS[-1].call_module(self, args, kwargs)
+            else:
+                out = self.forward(*args, **kwargs)
             if self._forward_hooks:
                 for h in list(self._forward_hooks.values()):
                     r = h(self, args, out)

@@ -39,7 +39,26 @@ def _params(op, n, kernel_size, stride, padding, dilation, ceil_mode, count_incl
         div = int(divisor_override)
     if n == 1:
         k, s, p, d = (1,) + k, (1,) + s, (0,) + p, (1,) + d
-    return _C.PoolParams(k, s, p, d, bool(ceil_mode), bool(count_include_pad), div, n)
+    key = (tuple(k), tuple(s), tuple(p), tuple(d), bool(ceil_mode), bool(count_include_pad), div, n)
+    params = _PARAMS.get(key)
+    if params is None:
+        params = _PARAMS[key] = _C.PoolParams(*key)
+        _SPECS[id(params)] = key
+    return params
+
+
+# PoolParams by their arguments (kept alive here, so ids stay unique), and the reverse: the C++
+# struct exposes only ``dims``, and graph export (lamina.onnx) reads the rest from pool_spec().
+_PARAMS: dict = {}
+_SPECS: dict = {}
+
+
+def pool_spec(params) -> dict:
+    """The arguments a PoolParams was made from: kernel, stride, padding, dilation (2-D; a 1-D
+    pool has a unit first entry), ceil_mode, count_include_pad, divisor (0: none), dims."""
+    k, s, p, d, ceil, cip, div, n = _SPECS[id(params)]
+    return dict(kernel=k, stride=s, padding=p, dilation=d, ceil_mode=ceil, count_include_pad=cip,
+                divisor=div, dims=n)
 
 
 class _MaxPool(Function):

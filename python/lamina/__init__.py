@@ -52,7 +52,7 @@ from ._api import NAMESPACE as _NAMESPACE  # noqa: E402
 globals().update(_NAMESPACE)
 from . import autograd, cuda, nn  # noqa: E402
 from . import data, optim, models, train  # noqa: E402,F401
-from . import anomaly, viz  # noqa: E402,F401
+from . import anomaly, diagnostics, interpret, viz  # noqa: E402,F401
 from . import rl  # noqa: E402,F401
 from . import backends  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402

@@ -111,14 +111,10 @@ def _conv_transpose(ctx, ins):
     full = [st[i] * (x.shape[2 + i] - 1) + (k[i] - 1) * dl[i] + 1 for i in range(n)]
     out_shape = ctx.attr("output_shape")
     auto = ctx.attr("auto_pad", "NOTSET")
-    if out_shape:
-        out_shape = list(out_shape)[-n:]
-        total = [full[i] + opad[i] - out_shape[i] for i in range(n)]
-        upper = auto != "SAME_LOWER"
-        lo = [t // 2 if upper else t - t // 2 for t in total]
-        hi = [t - lo_ for t, lo_ in zip(total, lo)]
-    elif auto in ("SAME_UPPER", "SAME_LOWER"):
-        total = [full[i] + opad[i] - x.shape[2 + i] * st[i] for i in range(n)]
+    if out_shape or auto in ("SAME_UPPER", "SAME_LOWER"):
+        # the padding that gives the asked-for size (SAME: input * stride), split as onnxruntime does
+        target = list(out_shape)[-n:] if out_shape else [x.shape[2 + i] * st[i] for i in range(n)]
+        total = [full[i] + opad[i] - target[i] for i in range(n)]
         lo = [t // 2 if auto == "SAME_UPPER" else t - t // 2 for t in total]
         hi = [t - lo_ for t, lo_ in zip(total, lo)]
     else:
@@ -137,6 +133,22 @@ def _conv_transpose(ctx, ins):
     return y
 
 
+def _crop_to_onnx_size(ctx, y, in_sizes, k, st, dl, lo, hi):
+    """Drop a last ceil_mode window that would start in the end padding (ONNX's output size rule)."""
+    if not ctx.attr("ceil_mode", 0):
+        return y
+    n = len(k)
+    for i in range(n):
+        span = in_sizes[i] + lo[i] + hi[i] - ((k[i] - 1) * dl[i] + 1)
+        out = -(-span // st[i]) + 1
+        if (out - 1) * st[i] >= in_sizes[i] + lo[i]:
+            out -= 1
+        d = y.ndim - n + i
+        if y.shape[d] > out:
+            y = S.narrow(y, d, 0, out)
+    return y
+
+
 def _pool_setup(ctx, x):
     n, k = _spatial(ctx, x)
     st = ctx.attr("strides") or [1] * n
@@ -150,6 +162,7 @@ def _max_pool(ctx, ins):
     x = ctx.tensor(ins[0])
     n, k, st, dl, lo, hi = _pool_setup(ctx, x)
     ceil = bool(ctx.attr("ceil_mode", 0))
+    in_sizes, lo0 = list(x.shape[2:]), lo
     want_idx = len(ctx.node.output) > 1 and ctx.node.output[1]
     if not x.dtype.is_floating_point:
         raise ctx.unsupported(f"MaxPool on {x.dtype}")
@@ -161,7 +174,7 @@ def _max_pool(ctx, ins):
     fn = P.max_pool2d if n == 2 else P.max_pool1d
     out, idx = fn(x, tuple(k), tuple(st), tuple(lo), tuple(dl), ceil, return_indices=True)
     if not want_idx:
-        return out
+        return _crop_to_onnx_size(ctx, out, in_sizes, k, st, dl, lo0, hi)
     if ctx.attr("storage_order", 0):
         raise ctx.unsupported("storage_order=1 for the Indices output")
     plane = int(np.prod(x.shape[2:]))
@@ -190,7 +203,7 @@ def _avg_pool(ctx, ins):
         ones = C.ones(1, 1, *x2.shape[2:], dtype=x.dtype)
         cnt = P.avg_pool2d(_explicit_pad(ones, lo2, hi2, 1.0 if include else 0.0), tuple(k2), tuple(st2), 0,
                            ceil, True, 1)
-        y = sums / cnt
+        y = _crop_to_onnx_size(ctx, sums / cnt, list(x2.shape[2:]), k2, st2, [1, 1], lo2, hi2)
     return y if n == 2 else S.squeeze(y, 2)
 
 

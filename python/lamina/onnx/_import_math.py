@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _dtype as D
 from ..ops import activation as A
 from ..ops import elementwise as E
 from ..ops import unary as U
@@ -48,7 +49,7 @@ def _arith(ctx, ins):
 def _div(ctx, ins):
     a, b = _two(ctx, ins)
     if not a.dtype.is_floating_point:
-        raise ctx.unsupported(f"integer division ({a.dtype}; lamina's div has no rounding modes)")
+        return _int_trunc_div(a, b)
     return E.div(a, b)
 
 
@@ -299,3 +300,55 @@ def _castlike(ctx, ins):
 def _identity(ctx, ins):
     return ins[0]
 
+
+
+# ---- rounding and integer division, composed from lamina's cast (which truncates toward zero),
+# compares and where; |x| past 2^52 (float64) / 2^23 (float32) is already integral and kept ----
+
+def _floor(x: Tensor) -> Tensor:
+    limit = 2.0 ** (52 if x.dtype is D.float64 else 23)
+    keep = E.logical_not(E.lt(U.abs(x), limit))  # huge, inf or NaN
+    t = U.where(keep, U.neg(x) * 0.0, x).to(D.int64).to(x.dtype)
+    return U.where(keep, x, t - E.gt(t, x).to(x.dtype))
+
+
+def _trunc(x: Tensor) -> Tensor:
+    return U.where(E.lt(x, 0), U.neg(_floor(U.neg(x))), _floor(x))
+
+
+@op("Floor")
+def _floor_op(ctx, ins):
+    return _floor(_float_only(ctx, ctx.tensor(ins[0])))
+
+
+@op("Ceil")
+def _ceil_op(ctx, ins):
+    return U.neg(_floor(U.neg(_float_only(ctx, ctx.tensor(ins[0])))))
+
+
+@op("Round")
+def _round_op(ctx, ins):
+    x = _float_only(ctx, ctx.tensor(ins[0]))
+    f = _floor(x)
+    d = x - f
+    odd = E.ne(f - _floor(f * 0.5) * 2.0, 0)
+    up = E.logical_or(E.gt(d, 0.5), E.logical_and(E.eq(d, 0.5), odd))  # halves go to the even neighbour
+    return f + up.to(x.dtype)
+
+
+def _int_trunc_div(a: Tensor, b: Tensor) -> Tensor:
+    # exact while |a|, |b| < 2^53 (float64's integer range); ONNX integer Div truncates
+    return (a.to(D.float64) / b.to(D.float64)).to(D.int64)
+
+
+@op("Mod")
+def _mod(ctx, ins):
+    a, b = _two(ctx, ins)
+    fmod = ctx.attr("fmod", 0)
+    if a.dtype.is_floating_point:
+        return a - b * (_trunc(a / b) if fmod else _floor(a / b))
+    r = a - b * _int_trunc_div(a, b)  # C fmod: the sign of a
+    if fmod:
+        return r
+    fix = E.logical_and(E.ne(r, 0), E.ne(E.lt(r, 0), E.lt(b, 0)))  # Python mod: the sign of b
+    return U.where(fix, r + b, r)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _dtype as D
 from ..ops import creation as C
 from ..ops import elementwise as E
 from ..ops import indexing as I
@@ -69,7 +70,10 @@ def _reshape(ctx, ins):
 def _flatten(ctx, ins):
     x = ins[0]
     dims = _shape(x)
-    axis = norm_axis(ctx, ctx.attr("axis", 1), len(dims) + 1)
+    axis = ctx.attr("axis", 1)
+    if not -len(dims) <= axis <= len(dims):
+        raise ctx.error(f"axis {axis} is out of range for a rank-{len(dims)} input")
+    axis = axis + len(dims) if axis < 0 else axis
     a, b = int(np.prod(dims[:axis], dtype=np.int64)), int(np.prod(dims[axis:], dtype=np.int64))
     if isinstance(x, np.ndarray):
         return x.reshape(a, b)
@@ -150,7 +154,7 @@ def _wrap_indices(ctx, idx, n: int):
         if i.size and (i.min() < -n or i.max() >= n):
             raise ctx.error(f"index out of range [{-n}, {n}): {i.min()}..{i.max()}")
         return to_lamina(np.where(i < 0, i + n, i))
-    i = idx if idx.dtype.name == "int64" else idx.to("int64")
+    i = idx if idx.dtype is D.int64 else idx.to(D.int64)
     return U.where(E.lt(i, 0), i + n, i)
 
 
@@ -309,7 +313,8 @@ def _space_to_depth(ctx, ins):
     x = ctx.tensor(ins[0])
     b = ctx.attr("blocksize")
     n, c, h, w = _shape(x)
-    y = S.permute(S.reshape(x, [n, c, h // b, b, w // b, b]), 0, 3, 5, 1, 2, 4)
+    perm = (0, 3, 5, 1, 2, 4) if ctx.attr("mode", "DCR") == "DCR" else (0, 1, 3, 5, 2, 4)
+    y = S.permute(S.reshape(x, [n, c, h // b, b, w // b, b]), *perm)
     return S.reshape(y, [n, c * b * b, h // b, w // b])
 
 
@@ -328,7 +333,7 @@ def _one_hot(ctx, ins):
     idx, depth, values = ins
     depth = int(ctx.scalar(depth))
     idx = ctx.tensor(idx)
-    idx = idx if idx.dtype.name == "int64" else idx.to("int64")
+    idx = idx if idx.dtype is D.int64 else idx.to(D.int64)
     axis = ctx.attr("axis", -1)
     rank = idx.ndim + 1
     axis = norm_axis(ctx, axis, rank)

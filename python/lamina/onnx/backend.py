@@ -13,6 +13,17 @@ from ._import_common import np_dtype_of
 from .importer import OnnxModule, load_model, max_opset
 
 
+def _upgrade(model: ModelProto) -> ModelProto:
+    """Models older than opset 13 are upgraded with onnx's version converter first (load_model
+    itself accepts 13 and newer only, and says how to convert)."""
+    from .importer import MIN_OPSET
+    ver = next((i.version for i in model.opset_import if i.domain in ("", "ai.onnx")), None)
+    if ver is None or ver >= MIN_OPSET:
+        return model
+    from onnx import version_converter
+    return version_converter.convert_version(model, MIN_OPSET)
+
+
 class LaminaRep(BackendRep):
     """A prepared model: ``run(inputs)`` returns one NumPy array per graph output, in the element
     type the graph declares (lamina computes narrow integers as int64; they are cast back)."""
@@ -56,7 +67,7 @@ class LaminaBackend(Backend):
         super().prepare(model, device, **kwargs)
         if not cls.supports_device(device):
             raise RuntimeError(f"lamina.onnx.backend: device {device!r} is not supported (CPU only)")
-        m = load_model(model)
+        m = load_model(_upgrade(model))
         return LaminaRep(m, {o.name: o.type.tensor_type.elem_type for o in model.graph.output})
 
     @classmethod
@@ -116,9 +127,15 @@ def case_op_types(cases) -> dict:
 def check_case(case) -> None:
     """Run one node test case and compare with its reference outputs as onnx's runner does
     (same dtype, ``assert_allclose`` with the case's rtol/atol); raises on a mismatch."""
+    from onnx import numpy_helper
+
+    def arr(v):
+        return numpy_helper.to_array(v) if isinstance(v, TensorProto) else v
+
     rep = LaminaBackend.prepare(case.model)
     for inputs, refs in case.data_sets:
-        outs = rep.run(inputs)
+        outs = rep.run([arr(v) for v in inputs])
+        refs = [arr(v) for v in refs]
         if len(outs) != len(refs):
             raise AssertionError(f"{case.name}: {len(outs)} outputs, expected {len(refs)}")
         for ref, got in zip(refs, outs):

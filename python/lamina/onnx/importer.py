@@ -13,7 +13,8 @@ from .. import _dtype as D
 from ..nn.module import Module
 from ..nn.parameter import Parameter
 from ..tensor import Tensor
-from . import _import_conv, _import_math, _import_nn, _import_reduce, _import_rnn, _import_shape  # noqa: F401 (fill OPS)
+from . import (_import_conv, _import_math, _import_nn, _import_reduce, _import_resize, _import_rnn,  # noqa: F401
+               _import_scatter, _import_shape)  # (importing them fills OPS)
 from ._import_common import FOLD, OPS, NodeContext, is_const, to_lamina
 
 MIN_OPSET = 13
@@ -194,7 +195,7 @@ class OnnxModule(Module):
             raise TypeError(f"OnnxModule: missing graph inputs {missing} (expects {self.input_names})")
         for name in order:
             v = env[name]
-            if isinstance(v, np.ndarray):
+            if isinstance(v, (np.ndarray, np.generic)):
                 env[name] = to_lamina(v, f"OnnxModule input '{name}'")
             elif not isinstance(v, Tensor):
                 raise TypeError(f"OnnxModule: input '{name}' must be a lamina Tensor or NumPy array, "

@@ -1,0 +1,98 @@
+"""ONNX export of nn.RNN / nn.LSTM / nn.GRU (recorded by the tracer as one module node) as
+ONNX's RNN / LSTM / GRU ops, one per layer (both directions in one op when bidirectional), with
+the weights' gate blocks reordered: lamina (= PyTorch) LSTM i,f,g,o -> ONNX i,o,f,c; GRU r,z,n ->
+ONNX z,r,h (with linear_before_reset=1, PyTorch's GRU form).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn.layers.rnn import GRU, LSTM, RNN
+from ._export_core import np_dtype, unsupported
+
+_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2]}
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _reorder(w: np.ndarray, mode: str) -> np.ndarray:
+    order = _ORDER.get(mode)
+    if order is None:
+        return w
+    parts = np.split(w, len(order), axis=0)
+    return np.concatenate([parts[i] for i in order], axis=0)
+
+
+def _np(t) -> np.ndarray:
+    return t.detach()._c.numpy().copy()
+
+
+def _rnn(b, n, a):
+    m = n.op
+    mode = m.mode
+    if getattr(m, "proj_size", 0):
+        raise unsupported(n, "LSTM with proj_size (ONNX's LSTM has no projection)")
+    kw = {k: v for k, v in n.kwargs.items() if v is not None}
+    if kw:
+        raise unsupported(n, f"the keyword arguments {sorted(kw)} (variable lengths)")
+    x_v = n.args[0]
+    if len(x_v.shape) != 3:
+        raise unsupported(n, f"unbatched {len(x_v.shape)}-D input")
+    x = a[0]
+    hx = a[1] if len(a) > 1 else None
+    H, L, dirs = m.hidden_size, m.num_layers, 2 if m.bidirectional else 1
+    dt = np_dtype(x_v.dtype)
+    if m.batch_first:
+        x = b.op("Transpose", [x], perm=[1, 0, 2])
+    h0 = c0 = None
+    if hx is not None:
+        if mode == "LSTM":
+            h0, c0 = hx
+        else:
+            h0 = hx
+    op_type = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
+    hs, cs = [], []
+    layer_in = x
+    for layer in range(L):
+        Ws, Rs, Bs = [], [], []
+        for d in range(dirs):
+            k = layer * dirs + d
+            w_ih, w_hh, b_ih, b_hh = m._layer_weights(k)
+            Ws.append(_reorder(_np(w_ih), mode))
+            Rs.append(_reorder(_np(w_hh), mode))
+            G = _GATES[mode] * H
+            bi = _reorder(_np(b_ih), mode) if b_ih is not None else np.zeros(G, dt)
+            bh = _reorder(_np(b_hh), mode) if b_hh is not None else np.zeros(G, dt)
+            Bs.append(np.concatenate([bi, bh]))
+        prefix = f"{n.scope}.l{layer}" if n.scope else f"rnn.l{layer}"
+        ins = [layer_in, b.initializer(np.stack(Ws).astype(dt), prefix + ".W"),
+               b.initializer(np.stack(Rs).astype(dt), prefix + ".R"),
+               b.initializer(np.stack(Bs).astype(dt), prefix + ".B"), ""]
+        sl = [layer * dirs, (layer + 1) * dirs]
+        ins.append("" if h0 is None else b.op("Slice", [h0, b.ints(sl[:1]), b.ints(sl[1:]), b.ints([0])]))
+        if mode == "LSTM":
+            ins.append("" if c0 is None else b.op("Slice", [c0, b.ints(sl[:1]), b.ints(sl[1:]), b.ints([0])]))
+        while ins[-1] == "":
+            ins.pop()
+        attrs = dict(hidden_size=H, direction="bidirectional" if dirs == 2 else "forward")
+        if mode == "GRU":
+            attrs["linear_before_reset"] = 1
+        if op_type == "RNN":
+            attrs["activations"] = ["Relu" if mode == "RNN_RELU" else "Tanh"] * dirs
+        outs = b.op(op_type, ins, n_out=3 if mode == "LSTM" else 2, **attrs)
+        y = outs[0]  # [T, dirs, B, H] -> [T, B, dirs * H]
+        y = b.op("Transpose", [y], perm=[0, 2, 1, 3])
+        layer_in = b.op("Reshape", [y, b.ints([0, 0, dirs * H])])
+        hs.append(outs[1])
+        if mode == "LSTM":
+            cs.append(outs[2])
+    out = layer_in
+    if m.batch_first:
+        out = b.op("Transpose", [out], perm=[1, 0, 2])
+    h_n = hs[0] if L == 1 else b.op("Concat", hs, axis=0)
+    if mode == "LSTM":
+        c_n = cs[0] if L == 1 else b.op("Concat", cs, axis=0)
+        return [out, h_n, c_n]
+    return [out, h_n]
+
+
+CONVERTERS: dict = {RNN: _rnn, LSTM: _rnn, GRU: _rnn}

@@ -73,10 +73,6 @@ def _read(src):
 
 def _check(model, where: str) -> int:
     import onnx
-    try:
-        onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as e:
-        raise OnnxImportError(f"load_model: {where} fails onnx.checker: {str(e).strip().splitlines()[0]}") from e
     opset = None
     for imp in model.opset_import:
         if imp.domain in ("", "ai.onnx"):
@@ -92,6 +88,10 @@ def _check(model, where: str) -> int:
             dom = f" (domain '{node.domain}')" if node.domain not in ("", "ai.onnx") else ""
             raise NotImplementedError(f"load_model: ONNX op {node.op_type}{dom} of node '{node.name}' (opset "
                                       f"{opset}) is not supported by lamina")
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as e:
+        raise OnnxImportError(f"load_model: {where} fails onnx.checker: {str(e).strip().splitlines()[0]}") from e
     return opset
 
 

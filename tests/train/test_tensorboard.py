@@ -188,8 +188,14 @@ def test_hparams_hold_the_final_metrics(lenet_run):
 def test_graph_written_or_skipped_cleanly(lenet_run, tmp_path, monkeypatch, caplog):
     _, tb, _, _ = lenet_run
     graphs = [ev for ev in read_events(tb.log_dir) if ev.WhichOneof("what") == "graph_def"]
-    if tb.graph_status == "written":
+    if tb.graph_status == "written":  # lamina.onnx.export knows LeNet-5: its layers, in order
+        from tensorboardX.proto.graph_pb2 import GraphDef
+
         assert len(graphs) == 1
+        g = GraphDef()
+        g.ParseFromString(graphs[0].graph_def)
+        ops = [n.op for n in g.node]
+        assert [o for o in ops if o in ("Conv", "Gemm", "MatMul")] == ["Conv", "Conv", "Gemm", "Gemm", "Gemm"], ops
     else:
         assert tb.graph_status.startswith("skipped") and not graphs
         assert any("graph" in n for n in tb.notes)

@@ -13,29 +13,7 @@ import warnings
 
 from lamina.onnx import backend as B
 
-# issue 15's core deep-learning ops, by family
-CORE = {
-    "conv": ["Conv", "ConvTranspose"],
-    "pools": ["MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool", "GlobalLpPool"],
-    "gemm/matmul": ["Gemm", "MatMul"],
-    "elementwise": ["Add", "Sub", "Mul", "Div", "Pow", "Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Sign",
-                    "Sin", "Cos", "Tan", "Floor", "Ceil", "Round", "Erf", "Mod", "Max", "Min", "Sum", "Mean",
-                    "Clip", "Where", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or",
-                    "Xor", "Not", "IsNaN", "IsInf"],
-    "activations": ["Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "HardSwish",
-                    "Tanh", "Softplus", "Softsign", "Gelu", "Mish", "ThresholdedRelu", "Swish", "Shrink"],
-    "softmax": ["Softmax", "LogSoftmax", "Hardmax"],
-    "normalisation": ["BatchNormalization", "LayerNormalization", "InstanceNormalization", "GroupNormalization",
-                      "RMSNormalization", "LpNormalization", "MeanVarianceNormalization", "LRN"],
-    "recurrent": ["RNN", "LSTM", "GRU"],
-    "shape": ["Reshape", "Transpose", "Concat", "Slice", "Gather", "GatherElements", "GatherND", "Pad", "Flatten",
-              "Squeeze", "Unsqueeze", "Expand", "Tile", "Split", "Shape", "Size", "ConstantOfShape", "Identity",
-              "DepthToSpace", "SpaceToDepth", "Range", "Trilu", "OneHot", "Resize", "ScatterElements",
-              "ScatterND", "Dropout"],
-    "reductions": ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-                   "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin"],
-}
-
+CORE = B.CORE_OPS
 
 def run_all():
     warnings.filterwarnings("ignore")

@@ -103,6 +103,31 @@ supports_device = LaminaBackend.supports_device
 
 # ---- onnx's node test cases, in memory (the onnx wheel ships no test data files) ----
 
+# issue 15's core deep-learning ops by family (the coverage table's and the conformance test's
+# "at least 90% of their node cases pass")
+CORE_OPS = {
+    "conv": ["Conv", "ConvTranspose"],
+    "pools": ["MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool", "GlobalLpPool"],
+    "gemm/matmul": ["Gemm", "MatMul"],
+    "elementwise": ["Add", "Sub", "Mul", "Div", "Pow", "Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Sign",
+                    "Sin", "Cos", "Tan", "Floor", "Ceil", "Round", "Erf", "Mod", "Max", "Min", "Sum", "Mean",
+                    "Clip", "Where", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or",
+                    "Xor", "Not", "IsNaN", "IsInf"],
+    "activations": ["Relu", "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "HardSwish",
+                    "Tanh", "Softplus", "Softsign", "Gelu", "Mish", "ThresholdedRelu", "Swish", "Shrink"],
+    "softmax": ["Softmax", "LogSoftmax", "Hardmax"],
+    "normalisation": ["BatchNormalization", "LayerNormalization", "InstanceNormalization", "GroupNormalization",
+                      "RMSNormalization", "LpNormalization", "MeanVarianceNormalization", "LRN"],
+    "recurrent": ["RNN", "LSTM", "GRU"],
+    "shape": ["Reshape", "Transpose", "Concat", "Slice", "Gather", "GatherElements", "GatherND", "Pad", "Flatten",
+              "Squeeze", "Unsqueeze", "Expand", "Tile", "Split", "Shape", "Size", "ConstantOfShape", "Identity",
+              "DepthToSpace", "SpaceToDepth", "Range", "Trilu", "OneHot", "Resize", "ScatterElements",
+              "ScatterND", "Dropout"],
+    "reductions": ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+                   "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin"],
+}
+
+
 def node_test_cases() -> list:
     """Every node test case the installed onnx defines (``load_model_tests(kind="node")``)."""
     from onnx.backend.test.loader import load_model_tests

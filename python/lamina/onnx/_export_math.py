@@ -157,7 +157,47 @@ def _var(b, n, a):
     return b.op("Sqrt", [out]) if take_sqrt else out
 
 
-CONVERTERS: dict = {MatMul: _matmul, _un.Clamp: _clamp, _un.Where: _where, Sum: _sum, Prod: _prod, Amax: _amax,
+_CMP = {_B.eq: "Equal", _B.lt: "Less", _B.le: "LessOrEqual", _B.gt: "Greater", _B.ge: "GreaterOrEqual",
+        _B.ne: "Equal", _B.logical_and: "And", _B.logical_or: "Or"}
+
+
+def _compare(b, n, a):
+    op, x, y = a
+    vx, vy = n.args[1], n.args[2]
+    logical = op in (_B.logical_and, _B.logical_or)
+    tensors = [(x, vx), (y, vy)]
+    dts = [v.dtype for _, v in tensors if hasattr(v, "dtype")]
+    common = D.bool_ if logical else (dts[0] if len(dts) == 1 or dts[0] is dts[1] else
+                                      (dts[0] if dts[0].is_floating_point else dts[1]))
+    ins = []
+    for t, v in tensors:
+        if hasattr(v, "dtype"):
+            ins.append(t if v.dtype is common else b.op("Cast", [t], to=onnx_dtype(common)))
+        else:  # a Python number
+            if not logical and not common.is_floating_point and float(v) != int(v):
+                common_f = D.float32
+                ins = [b.op("Cast", [i], to=onnx_dtype(common_f)) for i in ins]
+                common = common_f
+            ins.append(b.const(np.asarray(bool(v) if logical else v, dtype=np_dtype(common)), hint="scalar"))
+    out = b.op(_CMP[op], ins)
+    return b.op("Not", [out]) if op is _B.ne else out
+
+
+def _predicate(b, n, a):
+    x, op = a
+    v = n.args[0]
+    if op == _U.logical_not:
+        return b.op("Not", [x if v.dtype is D.bool_ else b.op("Cast", [x], to=onnx_dtype(D.bool_))])
+    if not v.dtype.is_floating_point:  # integers: never NaN, always finite
+        return b.op("Cast", [b.op("ConstantOfShape", [b.op("Shape", [x])])], to=onnx_dtype(D.bool_)) \
+            if op == _U.isnan else b.op("Not", [b.op("Cast", [b.op("ConstantOfShape", [b.op("Shape", [x])])],
+                                                         to=onnx_dtype(D.bool_))])
+    if op == _U.isnan:
+        return b.op("IsNaN", [x])
+    return b.op("Not", [b.op("Or", [b.op("IsNaN", [x]), b.op("IsInf", [x])])])
+
+
+CONVERTERS: dict = {_ew.Compare: _compare, _ew.Predicate: _predicate, MatMul: _matmul, _un.Clamp: _clamp, _un.Where: _where, Sum: _sum, Prod: _prod, Amax: _amax,
                     MaxDim: _max_dim, LogSumExp: _logsumexp, Var: _var}
 for _tt, _ts in _ew._FNS.values():
     CONVERTERS[_tt] = _binary_tt

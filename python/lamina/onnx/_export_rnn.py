@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.layers.rnn import GRU, LSTM, RNN
+from ..ops.rnn import RnnSequence
 from ._export_core import np_dtype, unsupported
 
 _ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2]}
@@ -95,4 +96,52 @@ def _rnn(b, n, a):
     return [out, h_n]
 
 
+_OP_MODE = {"rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU", "lstm": "LSTM", "gru": "GRU"}
+
+
+def _reorder_op(b, w, mode: str) -> str:
+    """The gate blocks of a weight Value reordered with ONNX ops (Split + Concat), as [1, ...]."""
+    order = _ORDER.get(mode)
+    if order is not None:
+        parts = b.op("Split", [w], n_out=len(order), axis=0, num_outputs=len(order))
+        w = b.op("Concat", [parts[i] for i in order], axis=0)
+    return b.op("Unsqueeze", [w, b.ints([0])])
+
+
+def _rnn_sequence(b, n, a):
+    """F.rnn_sequence / F.rnn_cell (RNNCell, LSTMCell, GRUCell): one layer, one direction."""
+    mode_s, lengths, reverse, x, hx, cx, w_ih, w_hh, b_ih, b_hh = a
+    mode = _OP_MODE[mode_s]
+    if lengths is not None:
+        raise unsupported(n, "rnn_sequence with lengths")
+    xv = n.args[3]
+    cell = len(xv.shape) == 2
+    H = n.args[7].shape[1]
+    G = _GATES[mode] * H
+    dt = np_dtype(xv.dtype)
+    if cell:
+        x = b.op("Unsqueeze", [x, b.ints([0])])
+    zeros = b.const(np.zeros(G, dt), hint="zero_bias")
+    bias = b.op("Concat", [_reorder_op(b, b_ih if b_ih is not None else zeros, mode),
+                           _reorder_op(b, b_hh if b_hh is not None else zeros, mode)], axis=1)
+    ins = [x, _reorder_op(b, w_ih, mode), _reorder_op(b, w_hh, mode), bias, "",
+           b.op("Unsqueeze", [hx, b.ints([0])])]
+    if mode == "LSTM":
+        ins.append(b.op("Unsqueeze", [cx, b.ints([0])]))
+    attrs = dict(hidden_size=int(H), direction="reverse" if reverse else "forward")
+    if mode == "GRU":
+        attrs["linear_before_reset"] = 1
+    op_type = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
+    if op_type == "RNN":
+        attrs["activations"] = ["Relu" if mode == "RNN_RELU" else "Tanh"]
+    outs = b.op(op_type, ins, n_out=3 if mode == "LSTM" else 2, **attrs)
+    sq = lambda t, ax: b.op("Squeeze", [t, b.ints([ax])])  # noqa: E731
+    h = sq(outs[1], 0)
+    c = sq(outs[2], 0) if mode == "LSTM" else None
+    if cell:
+        return [h] + ([c] if c is not None else [])
+    return [sq(outs[0], 1), h] + ([c] if c is not None else [])
+
+
 CONVERTERS: dict = {RNN: _rnn, LSTM: _rnn, GRU: _rnn}
+OP_CONVERTERS: dict = {RnnSequence: _rnn_sequence}

@@ -9,9 +9,12 @@ import numbers
 
 import numpy as np
 
+from onnx import numpy_helper
+
 from ..jit.ir import Sym, Value
 from ..ops import indexing as _ix, shape as _sh
-from ._export_core import axis, onnx_dtype, rank, unsupported
+from ..ops.creation import Full
+from ._export_core import axis, np_dtype, onnx_dtype, rank, unsupported
 
 _BIG = np.iinfo(np.int64).max
 
@@ -165,7 +168,14 @@ def _pad(b, n, a):
     return b.op("Pad", [x, b.ints(begin + end), b.scalar(value, v)], mode="constant")
 
 
+def _full(b, n, a):
+    shape, value, dtype = a[0], a[1], a[2]
+    fill = numpy_helper.from_array(np.asarray([value], dtype=np_dtype(dtype)), "value")
+    return b.op("ConstantOfShape", [b.shape(list(shape))], value=fill)
+
+
 CONVERTERS: dict = {
+    Full: _full,
     _sh.Reshape: _reshape, _sh.Transpose: _transpose, _sh.Permute: _permute, _sh.Expand: _expand,
     _sh.Squeeze: _squeeze, _sh.Unsqueeze: _unsqueeze, _sh.Contiguous: _identity, _sh.Clone: _identity,
     _sh.To: _to, _sh.BasicIndex: _basic_index, _ix.Cat: _cat, _ix.Stack: _stack, _ix.Split: _split,

@@ -28,6 +28,7 @@ MAX_OPSET = 21
 _CONVERTERS: dict = {}
 for _fam in (_export_act, _export_math, _export_nn, _export_shape):
     _CONVERTERS.update(_fam.CONVERTERS)
+_CONVERTERS.update(_export_rnn.OP_CONVERTERS)
 _MODULE_CONVERTERS: dict = dict(_export_rnn.CONVERTERS)
 
 
@@ -99,7 +100,7 @@ def _batch_dims(dynamic_axes, names, args):
     for name, a in zip(names, args):
         axes = dynamic_axes.get(name)
         if axes is None:
-            out.append(None if dynamic_axes else 0)
+            out.append(None)  # dynamic_axes given without this input: all its sizes are fixed
             continue
         keys = list(axes.keys()) if isinstance(axes, dict) else list(axes)
         if len(keys) > 1:

@@ -9,6 +9,8 @@ import numpy as np
 
 from .. import _C
 from .. import _dtype as D
+from .._state import _tracers
+from ..autograd.function import Function
 from ..tensor import Tensor, _device, _to_c  # noqa: F401  (_to_c: kept importable here)
 
 
@@ -60,8 +62,25 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     return Tensor._wrap(_C.from_numpy(arr))
 
 
+class Full(Function):
+    """zeros / ones / full as an op, used only while lamina.jit.trace records: a graph then holds
+    the fill (with its shape, which may follow the batch) instead of a constant."""
+
+    @staticmethod
+    def forward(ctx, shape, value, dtype, device):
+        c = _C.empty(list(shape), dtype._c, device)
+        _C.fill_(c, value)
+        return Tensor._wrap(c)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return None, None, None, None
+
+
 def _new(size, dtype, device, requires_grad, fill=None) -> Tensor:
     dt = D.get_default_dtype() if dtype is None else D.as_dtype(dtype)
+    if _tracers and fill is not None and not requires_grad:
+        return Full.apply(_shape(size), fill, dt, _device(device))
     c = _C.empty(_shape(size), dt._c, _device(device))
     if fill is not None:
         _C.fill_(c, fill)

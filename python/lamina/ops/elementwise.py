@@ -20,6 +20,7 @@ import numbers
 
 from .. import _C
 from .. import _dtype as D
+from .._state import _tracers
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..autograd.views import check_inplace, write_inplace
@@ -361,7 +362,44 @@ def _iop(fn):
 
 # ---- comparisons and predicates (bool results, no gradient) -------------------------------------
 
+class Compare(Function):
+    """Comparisons and logical and/or as an op, used only while lamina.jit.trace records (they
+    have no gradient, so they are plain C++ calls otherwise)."""
+
+    @staticmethod
+    def forward(ctx, op, a, b):
+        return _compare_c(op, a, b)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return None, None, None
+
+
+class Predicate(Function):
+    """logical_not / isnan / isfinite as an op, used only while lamina.jit.trace records."""
+
+    @staticmethod
+    def forward(ctx, x, op):
+        return W(_C.unary_forward(x._c, op))
+
+    @staticmethod
+    def backward(ctx, dout):
+        return None, None
+
+
 def _compare(op, a, b) -> Tensor:
+    if _tracers:
+        return Compare.apply(op, a, b)
+    return _compare_c(op, a, b)
+
+
+def _predicate(x, op) -> Tensor:
+    if _tracers:
+        return Predicate.apply(x, op)
+    return W(_C.unary_forward(x._c, op))
+
+
+def _compare_c(op, a, b) -> Tensor:
     if isinstance(b, Tensor):
         if isinstance(a, Tensor):
             return W(_C.binary_forward(a._c, b._c, op, 1.0))
@@ -416,17 +454,17 @@ def logical_or(input, other) -> Tensor:
 
 def logical_not(input) -> Tensor:
     """True where the element is zero (False)."""
-    return W(_C.unary_forward(input._c, _U.logical_not))
+    return _predicate(input, _U.logical_not)
 
 
 def isnan(input) -> Tensor:
     """True where the element is NaN."""
-    return W(_C.unary_forward(input._c, _U.isnan))
+    return _predicate(input, _U.isnan)
 
 
 def isfinite(input) -> Tensor:
     """True where the element is neither NaN nor infinite."""
-    return W(_C.unary_forward(input._c, _U.isfinite))
+    return _predicate(input, _U.isfinite)
 
 
 def all_finite(t: Tensor) -> bool:

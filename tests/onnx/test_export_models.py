@@ -1,0 +1,160 @@
+"""lamina.onnx.export on the ready-made models: LeNet-5, the MLP, the DBN and SDAE classifiers,
+CharRNN (LSTM and GRU) and the DQN Q-network, each compared with onnxruntime (1e-5 relative to the
+output's scale) at the example's batch size and another; plus export's file handling, opsets,
+names and dynamic axes."""
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+
+import lamina
+import lamina.nn as nn
+from lamina.models import DBN, MLP, CharRNN, LeNet5, StackedDenoisingAutoencoder
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+from _export_check import check_export, close, session  # noqa: E402
+
+
+def _ids(shape, vocab, seed=0):
+    return lamina.tensor(np.random.default_rng(seed).integers(0, vocab, shape), dtype=lamina.int64)
+
+
+def test_lenet5():
+    m = LeNet5().eval()
+    check_export(m, lamina.randn(4, 1, 28, 28), lamina.randn(1, 1, 28, 28))
+
+
+def test_lenet5_avgpool_tanh_32px():
+    m = LeNet5(input_size=32, activation="tanh", pool="avg").eval()
+    check_export(m, lamina.randn(2, 1, 32, 32), lamina.randn(5, 1, 32, 32))
+
+
+def test_mlp():
+    m = MLP([64, 32, 16, 10], activation="sigmoid", dropout=0.2).eval()
+    check_export(m, lamina.randn(8, 64), lamina.randn(3, 64))
+
+
+def test_dbn_classifier():
+    m = DBN((64, 32, 16), n_classes=10)
+    m.to_classifier()
+    m.eval()
+    check_export(m, lamina.rand(6, 64), lamina.rand(2, 64))
+
+
+def test_sdae_classifier():
+    m = StackedDenoisingAutoencoder((64, 32, 16), n_classes=10).eval()
+    check_export(m, lamina.rand(6, 1, 8, 8), lamina.rand(3, 1, 8, 8))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_char_rnn_time_major_batch_axis_1(cell):
+    m = CharRNN(30, embed_dim=8, hidden_size=16, num_layers=2, cell=cell).eval()
+    proto = check_export(m, _ids((12, 4), 30), _ids((12, 7), 30, 1), input_names=["ids"],
+                         dynamic_axes={"ids": {1: "batch"}, "output0": {1: "batch"}})
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count(cell.upper()) == 2  # one ONNX LSTM/GRU op per layer
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_value == 12 and dims[1].dim_param == "batch"
+
+
+def test_dqn_q_network():
+    from lamina.rl.agent import mlp
+    q = mlp(4, 2, hidden=(32, 32)).eval()
+    check_export(q, lamina.randn(64, 4), lamina.randn(1, 4))
+
+
+def test_writes_file_atomically_and_names(tmp_path):
+    m = MLP([5, 4, 3]).eval()
+    path = tmp_path / "mlp.onnx"
+    path.write_bytes(b"old")
+    proto = lamina.onnx.export(m, (lamina.randn(2, 5),), str(path), input_names=["x"], output_names=["logits"])
+    assert path.read_bytes() == proto.SerializeToString()
+    assert [p for p in os.listdir(tmp_path) if p != "mlp.onnx"] == []  # no temp file left
+    assert [i.name for i in proto.graph.input] == ["x"] and [o.name for o in proto.graph.output] == ["logits"]
+    inits = {i.name for i in proto.graph.initializer}
+    assert set(m.state_dict()) <= inits and "1.weight" in inits  # parameters named by module path
+    loaded = onnx.load(str(path))
+    onnx.checker.check_model(loaded, full_check=True)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
+def test_failed_export_leaves_existing_file(tmp_path):
+    class Bad(nn.Module):
+        def forward(self, x):
+            out, idx = lamina.nn.functional.max_pool2d(x, 2, return_indices=True)
+            return idx
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"keep")
+    with pytest.raises(NotImplementedError):
+        lamina.onnx.export(Bad(), lamina.randn(1, 1, 4, 4), path)
+    assert path.read_bytes() == b"keep" and os.listdir(tmp_path) == ["m.onnx"]
+
+
+def test_every_supported_opset_runs():
+    from lamina.onnx.export_impl import MAX_OPSET, MIN_OPSET
+    m = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.GELU(), nn.MaxPool2d(2), nn.Flatten(),
+                      nn.LayerNorm(16), nn.Linear(16, 3), nn.LogSoftmax(dim=1)).eval()
+    x, x2 = lamina.randn(3, 2, 4, 4), lamina.randn(6, 2, 4, 4)
+    for opset in range(MIN_OPSET, MAX_OPSET + 1):
+        proto = check_export(m, x, x2, opset_version=opset)
+        assert proto.opset_import[0].version == opset
+
+
+def test_static_batch_and_bad_arguments():
+    m = MLP([5, 3]).eval()
+    proto = lamina.onnx.export(m, lamina.randn(2, 5), None, dynamic_axes={})
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 2
+    with pytest.raises(ValueError, match="opset_version"):
+        lamina.onnx.export(m, lamina.randn(2, 5), None, opset_version=9)
+    with pytest.raises(NotImplementedError, match="only one"):
+        lamina.onnx.export(m, lamina.randn(2, 5), None, dynamic_axes={"input": {0: "b", 1: "f"}})
+    with pytest.raises(TypeError, match="f must be"):
+        lamina.onnx.export(m, lamina.randn(2, 5), 3)
+
+
+def test_reshape_with_batch_arithmetic():
+    class Fold(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):  # (B, T, 4) -> (B*T, 4) -> (B, T*4): sizes from the batch
+            B, T = x.shape[0], x.shape[1]
+            return self.fc(x.reshape(B * T, 4)).reshape(B, T * 4) + lamina.zeros(B, 1)
+
+    check_export(Fold().eval(), lamina.randn(3, 5, 4), lamina.randn(7, 5, 4))
+
+
+def test_function_export_and_scalar_ops():
+    def f(x, y):
+        z = (x * 2.0 - 1.0) / (y.abs() + 1.0)
+        return lamina.where(z > 0.5, z.exp(), (1.0 - z).sqrt()).sum(dim=1, keepdim=True), z.amax(dim=0), \
+            z.max(dim=1)[1], z.std(dim=1), z.logsumexp(dim=1), lamina.cat([z, y], 1)[:, 1:4:2]
+
+    check_export(f, (lamina.rand(4, 6), lamina.randn(4, 6)), (lamina.rand(2, 6), lamina.randn(2, 6)))
+
+
+def test_exported_lstm_classifier_matches_at_batch_64():
+    class Clf(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(8, 16, batch_first=True)
+            self.head = nn.Linear(16, 5)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.head(out[:, -1])
+
+    m = Clf().eval()
+    buf = io.BytesIO()
+    lamina.onnx.export(m, lamina.randn(2, 10, 8), buf)
+    x = lamina.randn(64, 10, 8)
+    got = session(buf.getvalue()).run(None, {"input": x.numpy()})[0]
+    with lamina.no_grad():
+        close(got, m(x).numpy())

@@ -31,7 +31,7 @@ def _params():
             yield pytest.param(name, id=name)
 
 
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", list(_params()))
 def test_node_case(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # cases that divide by zero or take log(0) on purpose

@@ -21,4 +21,12 @@ def load_model(path_or_model_proto):
     return _load(path_or_model_proto)
 
 
+def __getattr__(name: str):
+    # ``lamina.onnx.backend`` imports onnx's Backend base class, so it loads on first use only
+    if name == "backend":
+        import importlib
+        return importlib.import_module(".backend", __name__)
+    raise AttributeError(f"module 'lamina.onnx' has no attribute '{name}'")
+
+
 __all__ = ["export", "load_model"]

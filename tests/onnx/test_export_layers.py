@@ -31,7 +31,9 @@ def _bn(cls, c):
     with lamina.no_grad():
         for _ in range(3):
             m(lamina.randn(*((8, c) if cls is nn.BatchNorm1d else (8, c, 5, 5))) * 2.0 + 0.5)
-    m.weight.data = lamina.rand(c) + 0.5
+    if cls is nn.SyncBatchNorm:
+        return m.eval()
+    m.weight.data = lamina.rand(c) + 0.5  # noqa: E501
     m.bias.data = lamina.randn(c)
     return m.eval()
 
@@ -109,6 +111,7 @@ CASES = [
      lambda b: (_randn(b, 3, 8, 9),), {}),
     ("batchnorm1d", ["BatchNorm1d"], lambda: _bn(nn.BatchNorm1d, 6), lambda b: (_randn(b, 6),), {}),
     ("batchnorm2d", ["BatchNorm2d"], lambda: _bn(nn.BatchNorm2d, 4), lambda b: (_randn(b, 4, 5, 3),), {}),
+    ("sync_batchnorm_eval", ["SyncBatchNorm"], lambda: _bn(nn.SyncBatchNorm, 4), lambda b: (_randn(b, 4, 3, 2),), {}),
     ("layernorm", ["LayerNorm"], lambda: nn.LayerNorm(8), lambda b: (_randn(b, 3, 8) * 3.0 + 1.0,), {}),
     ("layernorm_2d_noaffine", ["LayerNorm"], lambda: nn.LayerNorm((3, 8), elementwise_affine=False),
      lambda b: (_randn(b, 3, 8),), {}),

@@ -18,13 +18,15 @@ __all__ = ["Sym", "Value", "Node", "Graph"]
 class Sym:
     """A size that follows the batch size ``B``: ``a * B + b`` (a batch axis is ``Sym(1, 0)``)."""
 
-    __slots__ = ("a", "b")
+    __slots__ = ("a", "b", "is_float")
 
-    def __init__(self, a: int, b: int = 0) -> None:
+    def __init__(self, a: int, b: int = 0, is_float: bool = False) -> None:
         self.a, self.b = int(a), int(b)
+        self.is_float = is_float  # it stood for a Python float (e.g. x * len(x)): resolves to one
 
-    def __call__(self, batch: int) -> int:
-        return self.a * batch + self.b
+    def __call__(self, batch: int):
+        n = self.a * batch + self.b
+        return float(n) if self.is_float else n
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Sym) and other.a == self.a and other.b == self.b

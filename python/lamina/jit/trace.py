@@ -217,6 +217,12 @@ def _merge(a, b, na: int, nb: int, syms):
             fit[key] = s
             return s
         if tx is float:
+            if x != y and x == int(x) and y == int(y) and syms is None and (y - x) % (nb - na) == 0:
+                # a whole number that moved with the batch (e.g. x * len(x)): fitted like an int
+                a_ = int(y - x) // (nb - na)
+                s = Sym(a_, int(x) - a_ * na, is_float=True)
+                fit[(where, x)] = s
+                return s
             if x != y and not (x != x and y != y):
                 raise TraceError(f"trace: {where} is {x!r} at batch {na} but {y!r} at batch {nb}: a value computed "
                                  "from the input became a Python number (see TracerWarning)")

@@ -60,7 +60,7 @@ class Tracer:
                   tensor=t if kind in ("param", "buffer", "const") else None)
         self.by_id[id(t)] = (v, t._c, t._c._version)
         if t.grad_fn is not None:
-            self.by_node[(id(t.grad_fn), t._output_nr)] = v
+            self.by_node[(id(t.grad_fn), t._output_nr)] = (v, t._c, t._c._version)
         self.keep.append(t)
         return v
 
@@ -73,11 +73,14 @@ class Tracer:
     def value_of(self, t: Tensor, user: str) -> Value:
         """The Value for tensor ``t``, an argument of ``user`` (an op name, for errors)."""
         gf = t.grad_fn
+        e = None
         if gf is not None:
-            v = self.by_node.get((id(gf), getattr(t, "_output_nr", 0)))
-            if v is not None:
-                return v
-        e = self.by_id.get(id(t))
+            e = self.by_node.get((id(gf), getattr(t, "_output_nr", 0)))
+            # an in-place op lamina records rebinds t to the op's output (another C++ tensor)
+            if e is not None and t._c is not e[1]:
+                return e[0]
+        if e is None:
+            e = self.by_id.get(id(t))
         if e is not None:
             v, c, ver = e
             if t._c is c and c._version == ver:
@@ -187,8 +190,7 @@ class Tracer:
             return
         e = self.by_id.get(id(t))
         if e is None and t.grad_fn is not None:
-            v = self.by_node.get((id(t.grad_fn), getattr(t, "_output_nr", 0)))
-            e = (v,) if v is not None else None
+            e = self.by_node.get((id(t.grad_fn), getattr(t, "_output_nr", 0)))
         if e is not None and id(e[0]) in self.dynamic:
             warnings.warn(
                 f"trace: converting traced tensor %{e[0].name} ({e[0].type_str}) to a Python value "

@@ -74,6 +74,8 @@ class Builder:
 
     def const(self, arr, dtype=None, hint: str = "const") -> str:
         """A constant (initializer); small ones are shared."""
+        if isinstance(arr, Sym) and self.node is not None:
+            raise unsupported(self.node, f"a number that follows the batch size ({arr!r}) as an operand")
         a = np.asarray(arr, dtype=dtype)
         key = (a.dtype.str, a.shape, a.tobytes()) if a.size <= 64 else None
         if key is not None and key in self._consts:

@@ -81,6 +81,8 @@ def test_writes_file_atomically_and_names(tmp_path):
     loaded = onnx.load(str(path))
     onnx.checker.check_model(loaded, full_check=True)
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    used = {i for n in proto.graph.node for i in n.input}
+    assert all(t.name in used for t in proto.graph.initializer)
 
 
 def test_failed_export_leaves_existing_file(tmp_path):
@@ -101,9 +103,12 @@ def test_every_supported_opset_runs():
     m = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.GELU(), nn.MaxPool2d(2), nn.Flatten(),
                       nn.LayerNorm(16), nn.Linear(16, 3), nn.LogSoftmax(dim=1)).eval()
     x, x2 = lamina.randn(3, 2, 4, 4), lamina.randn(6, 2, 4, 4)
+    cell = nn.LSTMCell(3, 4)
     for opset in range(MIN_OPSET, MAX_OPSET + 1):
         proto = check_export(m, x, x2, opset_version=opset)
         assert proto.opset_import[0].version == opset
+        check_export(cell, lamina.randn(2, 3), lamina.randn(5, 3), opset_version=opset)
+    assert lamina.onnx.export(m, x, None).opset_import[0].version == min(MAX_OPSET, onnx.defs.onnx_opset_version())
 
 
 def test_static_batch_and_bad_arguments():

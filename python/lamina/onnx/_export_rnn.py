@@ -103,7 +103,7 @@ def _reorder_op(b, w, mode: str) -> str:
     """The gate blocks of a weight Value reordered with ONNX ops (Split + Concat), as [1, ...]."""
     order = _ORDER.get(mode)
     if order is not None:
-        parts = b.op("Split", [w], n_out=len(order), axis=0, num_outputs=len(order))
+        parts = b.op("Split", [w], n_out=len(order), axis=0, num_outputs=len(order) if b.opset >= 18 else None)
         w = b.op("Concat", [parts[i] for i in order], axis=0)
     return b.op("Unsqueeze", [w, b.ints([0])])
 

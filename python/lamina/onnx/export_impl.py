@@ -17,13 +17,22 @@ from ..tensor import Tensor
 from . import _export_act, _export_math, _export_nn, _export_rnn, _export_shape
 from ._export_core import Builder, onnx_dtype, unsupported
 
-__all__ = ["export", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]
+__all__ = ["export", "graph_to_onnx", "default_opset", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]
 
-# The newest opset both installed onnx (1.23: up to 25+) and onnxruntime (1.32) run every op used
-# here with; the tests export and run at every opset from MIN_OPSET to MAX_OPSET.
-DEFAULT_OPSET = 21
-MIN_OPSET = 17   # LayerNormalization
-MAX_OPSET = 21
+# MAX_OPSET: the newest opset checked against onnxruntime: with onnx 1.23.2 (which knows opsets up
+# to 28) and onnxruntime 1.32.0 every layer test exports, passes the full checker and runs equal to
+# lamina at each opset from 18 to 28 (17 too; LayerNormalization needs 17). The default is the
+# newest of MAX_OPSET and what the installed onnx knows.
+MIN_OPSET = 17
+MAX_OPSET = 28
+
+
+def default_opset() -> int:
+    """The opset ``export`` uses when none is given: min(MAX_OPSET, the installed onnx's newest)."""
+    return min(MAX_OPSET, onnx.defs.onnx_opset_version())
+
+
+DEFAULT_OPSET = default_opset()
 
 _CONVERTERS: dict = {}
 for _fam in (_export_act, _export_math, _export_nn, _export_shape):
@@ -158,7 +167,9 @@ def graph_to_onnx(graph, opset: int, input_names=None, output_names=None, dynami
         if isinstance(axes, dict):
             label = next(iter(axes.values()), None)
         outputs.append(_value_info(nm, v, label))
-    g = helper.make_graph(b.nodes, "lamina", inputs, outputs, initializer=b.inits)
+    used = {i for node in b.nodes for i in node.input}
+    inits = [t for t in b.inits if t.name in used]  # e.g. RNN weights exported reordered, as copies
+    g = helper.make_graph(b.nodes, "lamina", inputs, outputs, initializer=inits)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="lamina",
                               producer_version=_version())
     model.ir_version = min(model.ir_version, _max_ir(opset))

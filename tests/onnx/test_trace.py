@@ -225,3 +225,15 @@ def test_tracing_leaves_no_hook_behind():
     with pytest.raises(TraceError):
         jit.trace(lambda x: x + lamina.from_numpy(x.detach().numpy().copy()), lamina.randn(2, 2))
     assert _tracers == []
+
+
+def test_graph_is_differentiable():
+    m = MLP([4, 5, 3])
+    g = jit.trace(m, lamina.randn(2, 4))
+    x = lamina.randn(3, 4)
+    g(x).sum().backward()
+    grads = [p.grad.numpy().copy() for p in m.parameters()]
+    m.zero_grad()
+    m(x).sum().backward()
+    for a, p in zip(grads, m.parameters()):
+        np.testing.assert_array_equal(a, p.grad.numpy())

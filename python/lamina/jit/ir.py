@@ -9,7 +9,8 @@ import inspect
 
 from .. import _C
 from .. import _dtype as D
-from ..autograd.grad_mode import no_grad
+from ..autograd.function import Context
+from ..autograd.grad_mode import _tls as _grad_tls, no_grad
 from ..tensor import Tensor
 
 __all__ = ["Sym", "Value", "Node", "Graph"]
@@ -235,8 +236,11 @@ class Graph:
             flat = all(not isinstance(a, (list, tuple)) or not any(isinstance(v, Value) for v in a) for a in n.args)
             tpos = [(i, slot[id(a)]) for i, a in enumerate(n.args) if isinstance(a, Value)]
             fn = n.op if n.is_module else n.op.apply
+            # without grad mode, an op's forward is called directly (what Function.apply does then,
+            # minus its scan of the arguments for tensors that require grad)
+            fwd = None if n.is_module else n.op.forward
             outs = [None if o is None else slot[id(o)] for o in n.outputs]
-            steps.append((fn, n, flat, tpos, has_sym(n.args) or has_sym(tuple(n.kwargs.values())), outs))
+            steps.append((fn, fwd, n, flat, tpos, has_sym(n.args) or has_sym(tuple(n.kwargs.values())), outs))
         self._plan = (slot, steps, len(slot))
         return self._plan
 
@@ -264,7 +268,8 @@ class Graph:
         for v in self.params + self.constants:
             env[i] = v.tensor
             i += 1
-        for fn, node, flat, tpos, sym, outs in steps:
+        direct = not _grad_tls.enabled
+        for fn, fwd, node, flat, tpos, sym, outs in steps:
             if flat:
                 args = list(node.args)
                 for p, s in tpos:
@@ -275,6 +280,8 @@ class Graph:
                 args = _fill(node.args, env, slot, batch)
             if node.kwargs:
                 out = fn(*args, **_fill(node.kwargs, env, slot, batch))
+            elif direct and fwd is not None:
+                out = fwd(Context(), *args)
             else:
                 out = fn(*args)
             if node.out_tree is not None:

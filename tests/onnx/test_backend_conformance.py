@@ -11,10 +11,9 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from _conformance_exclusions import EXCLUDED  # noqa: E402
-
-import lamina.onnx.backend as backend  # noqa: E402
-from lamina.onnx._import_common import OPS  # noqa: E402
+from _conformance_exclusions import EXCLUDED
+from lamina.onnx import backend
+from lamina.onnx._import_common import OPS
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the case generators overflow casts on purpose

@@ -3,17 +3,16 @@ an LSTM classifier), compared with onnxruntime; parameters/buffers and their nam
 an imported model with lamina.optim; graph inputs with initializers."""
 from __future__ import annotations
 
+import lamina
+import lamina.nn.functional as F
+import lamina.onnx
 import numpy as np
 import pytest
-
-import lamina
-import lamina.onnx
-import lamina.nn.functional as F
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from _import_graphs import lstm_classifier, residual_cnn, run_ort  # noqa: E402
+from _import_graphs import lstm_classifier, residual_cnn, run_ort
 
 RTOL = 1e-5
 

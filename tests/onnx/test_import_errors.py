@@ -2,18 +2,16 @@
 missing file, an attribute lamina cannot run; each a clear exception naming what is wrong."""
 from __future__ import annotations
 
+import lamina
+import lamina.onnx
 import numpy as np
 import pytest
 
-import lamina
-import lamina.onnx
-
 onnx = pytest.importorskip("onnx")
 
-from onnx import TensorProto, helper  # noqa: E402
-
-from _import_graphs import residual_cnn  # noqa: E402
-from lamina.onnx.importer import OnnxImportError  # noqa: E402
+from _import_graphs import residual_cnn
+from lamina.onnx.importer import OnnxImportError
+from onnx import TensorProto, helper
 
 
 def _one_node(node, opset=17, in_shape=(2, 3), out_shape=(2, 3), domain=""):

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
-import pytest
-
 import lamina
 import lamina.onnx
+import numpy as np
+import pytest
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from _export_check import close, flat, session  # noqa: E402
-from _import_graphs import lstm_classifier, residual_cnn  # noqa: E402
-from test_export_layers import CASES  # noqa: E402
+from _export_check import close, flat, session
+from _import_graphs import lstm_classifier, residual_cnn
+from test_export_layers import CASES
 
 
 def _export(model, args, **kw) -> bytes:

@@ -82,7 +82,7 @@ class NodeContext:
     """What a converter sees of its node: attributes (with defaults), the opset of its domain,
     the owning module (training flag) and helpers that raise errors naming the node."""
 
-    __slots__ = ("node", "opset", "module", "_attrs")
+    __slots__ = ("_attrs", "module", "node", "opset")
 
     def __init__(self, node, opset: int, module) -> None:
         self.node = node

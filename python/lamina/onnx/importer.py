@@ -13,8 +13,17 @@ from .. import _dtype as D
 from ..nn.module import Module
 from ..nn.parameter import Parameter
 from ..tensor import Tensor
-from . import (_import_conv, _import_math, _import_nn, _import_reduce, _import_resize, _import_rnn,  # noqa: F401
-               _import_scatter, _import_shape)  # (importing them fills OPS)
+# importing the converter families fills OPS
+from . import (  # noqa: F401
+    _import_conv,
+    _import_math,
+    _import_nn,
+    _import_reduce,
+    _import_resize,
+    _import_rnn,
+    _import_scatter,
+    _import_shape,
+)
 from ._import_common import FOLD, OPS, NodeContext, is_const, to_lamina
 
 MIN_OPSET = 13

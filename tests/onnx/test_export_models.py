@@ -163,3 +163,23 @@ def test_exported_lstm_classifier_matches_at_batch_64():
     got = session(buf.getvalue()).run(None, {"input": x.numpy()})[0]
     with lamina.no_grad():
         close(got, m(x).numpy())
+
+
+def test_shape_and_math_ops():
+    import lamina.nn.functional as F
+
+    def f(x, ids):
+        a = lamina.stack([x, x * 0.5], dim=1)                    # (B, 2, 6)
+        b = a.permute(0, 2, 1).unsqueeze(1).squeeze(1)           # (B, 6, 2)
+        c = F.pad(b, (1, 2, 0, 1), value=0.25)                   # (B, 7, 5)
+        d = c.index_select(2, lamina.tensor([4, 0, 2]))          # (B, 7, 3)
+        e = d.gather(1, ids)                                     # (B, 2, 3)
+        g = x[:, None, 1:5].expand(x.shape[0], 3, 4).clamp(-0.5, 0.7)
+        h = (x.sign() * x.abs().sqrt() + x.sin() * x.cos()).prod(dim=1, keepdim=True)
+        k = x.amin(dim=(0, 1), keepdim=True) + x.mean() + x.var(dim=1).unsqueeze(1)
+        m = lamina.maximum(x, x.neg()) - lamina.minimum(x, 0.1 - x) ** 2 + (2.0 / (x.exp() + 1.0))
+        n = (x > 0.2) & ~(x < -0.3) | x.isnan()
+        return e, g, h, k, m.reciprocal().square(), lamina.where(n, x, 0.0), x.chunk(3, dim=1)[2]
+
+    ids = lambda b: lamina.tensor(np.random.default_rng(b).integers(0, 7, (b, 2, 3)), dtype=lamina.int64)  # noqa: E731
+    check_export(f, (lamina.randn(4, 6), ids(4)), (lamina.randn(2, 6), ids(2)))

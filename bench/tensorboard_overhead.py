@@ -17,18 +17,17 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
-
 import lamina
+import numpy as np
 from lamina import nn
 from lamina.data.datasets.digits import load_digits
 from lamina.models.lenet import LeNet5
 
 CONFIGS = {
     "no callback": None,
-    "TensorBoard scalars only": dict(histogram_freq=0, write_images=False, write_graph=False),
-    "TensorBoard default (histograms, images, graph)": dict(),
-    "default + batch scalars (update_freq=1)": dict(update_freq=1),
+    "TensorBoard scalars only": {"histogram_freq": 0, "write_images": False, "write_graph": False},
+    "TensorBoard default (histograms, images, graph)": {},
+    "default + batch scalars (update_freq=1)": {"update_freq": 1},
 }
 
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 
-import numpy as np
-
 import lamina
+import numpy as np
 from lamina import nn, viz
 from lamina.data.datasets.digits import load_digits
 from lamina.diagnostics import GradientFlow
@@ -40,7 +39,10 @@ def main(out_dir: str = ".", logdir: str = "runs/lenet_digits", epochs: int = 12
     print(f"val accuracy {hist['val_accuracy'][-1]:.3f}; TensorBoard logs in {tb.log_dir} (graph: {tb.graph_status})")
     print(flow.reports[-1][1].summary())
     model.eval()
-    out = lambda name: os.path.join(out_dir, name)  # noqa: E731
+
+    def out(name: str) -> str:
+        return os.path.join(out_dir, name)
+
     viz.plot_history(hist, out("history.png"))
     viz.filters(model, out("filters.png"), scale=12)
     viz.feature_maps(model, x[va][:1], "features.1", out("feature_maps.png"), scale=12)

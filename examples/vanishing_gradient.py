@@ -17,9 +17,8 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy as np
-
 import lamina
+import numpy as np
 from lamina import nn
 from lamina.data.datasets.digits import load_digits
 from lamina.diagnostics import GradientFlow, gradient_flow, plot_gradient_flows

@@ -3,10 +3,9 @@ completeness (within 1% at 128 steps on smooth models, exact on linear ones), oc
 the closed form of a linear model, and batch-wise results equal to one-sample ones."""
 from __future__ import annotations
 
+import lamina
 import numpy as np
 import pytest
-
-import lamina
 from lamina import nn
 from lamina.interpret import integrated_gradients, occlusion, saliency
 

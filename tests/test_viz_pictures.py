@@ -2,10 +2,9 @@
 compared with the weights / activations they draw, colour and ink statistics for the charts)."""
 from __future__ import annotations
 
+import lamina
 import numpy as np
 import pytest
-
-import lamina
 from lamina import _pictures as pics
 from lamina import nn, viz
 

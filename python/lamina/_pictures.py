@@ -55,7 +55,7 @@ def filter_tiles(weight, input_shape=None) -> np.ndarray:
         if len(shp) == 2:
             return w.reshape(k, *shp)
         raise ValueError(f"filter_tiles: cannot show rows as images of shape {list(shp)}")
-    side = int(round(math.sqrt(n)))
+    side = round(math.sqrt(n))
     if side * side != n:
         raise ValueError(f"filter_tiles: rows of {n} values are not square; give the input shape")
     return w.reshape(k, side, side)
@@ -91,8 +91,8 @@ def grid(tiles: np.ndarray, nrows: int | None = None, pad: int = 1, normalize: b
     if tiles.ndim not in (3, 4) or tiles.shape[0] == 0:
         raise ValueError(f"grid: expected K >= 1 tiles (K, H, W) or (K, H, W, 3), got shape {list(tiles.shape)}")
     k, h, w = tiles.shape[:3]
-    nrows = int(nrows) if nrows else int(math.ceil(math.sqrt(k)))
-    ncols = int(math.ceil(k / nrows))
+    nrows = int(nrows) if nrows else math.ceil(math.sqrt(k))
+    ncols = math.ceil(k / nrows)
     out = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad) + tiles.shape[3:])
     for i in range(k):
         t = normalize_tile(tiles[i]) if normalize else np.clip(tiles[i], 0.0, 1.0)

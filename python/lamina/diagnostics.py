@@ -14,7 +14,7 @@ from . import _pictures as pics
 from .autograd.api import grad as _grad
 from .train.callbacks import Callback
 
-__all__ = ["GradientFlowReport", "LayerStats", "gradient_flow", "GradientFlow", "plot_gradient_flows"]
+__all__ = ["GradientFlow", "GradientFlowReport", "LayerStats", "gradient_flow", "plot_gradient_flows"]
 
 VANISHING = 1e-5   # a layer whose gradient norm is below this fraction of the largest layer's
 EXPLODING = 1e3    # a layer whose gradient norm is above this (or not finite)

@@ -13,7 +13,7 @@ from .autograd.api import grad as _grad
 from .autograd.grad_mode import no_grad
 from .ops.creation import as_tensor
 
-__all__ = ["saliency", "integrated_gradients", "occlusion"]
+__all__ = ["integrated_gradients", "occlusion", "saliency"]
 
 
 def _dtype_of(model):
@@ -55,7 +55,7 @@ def _array(model, x) -> np.ndarray:
     return np.ascontiguousarray(pics.to_numpy(x), dtype=_dtype_of(model))
 
 
-def saliency(model, x, target, abs: bool = True) -> np.ndarray:  # noqa: A002 - Captum's name
+def saliency(model, x, target, abs: bool = True) -> np.ndarray:
     """|d model(x)[i, target_i] / d x[i]| for every sample (Simonyan et al. 2013); ``abs=False``
     keeps the sign. ``target``: a class index or one per sample."""
     a = _array(model, x)

@@ -12,10 +12,9 @@ import os
 import struct
 import sys
 
+import lamina
 import numpy as np
 import pytest
-
-import lamina
 from lamina import _pictures as pics
 from lamina import nn
 
@@ -46,7 +45,8 @@ def read_events(folder: str) -> list:
     assert files, f"no event file in {folder}"
     out = []
     for f in files:
-        data = open(f, "rb").read()
+        with open(f, "rb") as fh:
+            data = fh.read()
         pos = 0
         while pos < len(data):
             header = data[pos:pos + 8]
@@ -107,7 +107,7 @@ def lenet_run(tmp_path_factory):
 
 
 def test_scalars_equal_history(lenet_run):
-    model, tb, hist, _ = lenet_run
+    _, tb, hist, _ = lenet_run
     scalars = by_tag(read_events(tb.log_dir))
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "time", "samples_per_s"):
         steps = [s for s, _ in scalars[key]]
@@ -217,7 +217,7 @@ def test_gradient_flow_goes_into_tensorboard(tmp_path):
     from lamina.diagnostics import GradientFlow
 
     gf = GradientFlow()
-    model, tb, hist, _ = _lenet_run(tmp_path, epochs=2, callbacks=[gf], histogram_freq=0, write_graph=False)
+    _, tb, _, _ = _lenet_run(tmp_path, epochs=2, callbacks=[gf], histogram_freq=0, write_graph=False)
     scalars = by_tag(read_events(tb.log_dir))
     for step, rep in gf.reports:
         for layer, s in rep.layers.items():

@@ -14,9 +14,9 @@ from ..ops.indexing import cat
 from ..ops.unary import where
 from ..tensor import Tensor
 from ..train import fit
-from ._training import fit_reconstruction, make_optimizer, make_scheduler
-from ._training import RECON_TAGS as _RECON_TAGS
 from ..train.tensorboard import EpochScalars
+from ._training import RECON_TAGS as _RECON_TAGS
+from ._training import fit_reconstruction, make_optimizer, make_scheduler
 from .mlp import activation as _activation
 
 _LOSSES = ("mse", "bce")

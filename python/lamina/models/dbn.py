@@ -7,9 +7,9 @@ import numpy as np
 from .. import nn
 from ..autograd.grad_mode import no_grad
 from ..ops.creation import as_tensor
-from .rbm import RBM, _batches_array
-from ._training import RECON_TAGS as _RECON_TAGS
 from ..train.tensorboard import EpochScalars
+from ._training import RECON_TAGS as _RECON_TAGS
+from .rbm import RBM, _batches_array
 
 
 class DBN(nn.Module):

@@ -54,7 +54,7 @@ def _scalar(v):
 def _upscale(img: np.ndarray, min_side: int = 160) -> np.ndarray:
     """Nearest-neighbour enlargement by a whole factor so small grids (8x8 digits, 5x5 kernels)
     are visible in TensorBoard's image panel, which shows images at their own size."""
-    f = max(1, int(math.ceil(min_side / max(img.shape[0], img.shape[1]))))
+    f = max(1, math.ceil(min_side / max(img.shape[0], img.shape[1])))
     return np.repeat(np.repeat(img, f, axis=0), f, axis=1) if f > 1 else img
 
 

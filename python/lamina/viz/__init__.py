@@ -2,9 +2,9 @@
 (grids of filters / images), ``filters``, ``feature_maps``, ``reconstructions``, ``plot_history``,
 ``confusion_matrix`` and ``attribution_map``. matplotlib is imported only when a picture is drawn
 (``pip install "lamina[viz]"``), so ``import lamina`` works without it."""
-from .pictures import feature_maps, filters, reconstructions  # noqa: F401
-from .plots import attribution_map, confusion_matrix, plot_history  # noqa: F401
-from .tiles import tile_images  # noqa: F401
+from .pictures import feature_maps, filters, reconstructions
+from .plots import attribution_map, confusion_matrix, plot_history
+from .tiles import tile_images
 
-__all__ = ["tile_images", "filters", "feature_maps", "reconstructions", "plot_history", "confusion_matrix",
-           "attribution_map"]
+__all__ = ["attribution_map", "confusion_matrix", "feature_maps", "filters", "plot_history", "reconstructions",
+           "tile_images"]

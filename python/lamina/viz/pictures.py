@@ -11,7 +11,7 @@ from ..ops.creation import as_tensor
 from ._mpl import pyplot, save
 from .tiles import tile_images
 
-__all__ = ["filters", "feature_maps", "reconstructions"]
+__all__ = ["feature_maps", "filters", "reconstructions"]
 
 
 def _as_input(model, x):

@@ -8,7 +8,7 @@ import numpy as np
 from .. import _pictures as pics
 from ._mpl import pyplot, save
 
-__all__ = ["plot_history", "confusion_matrix", "attribution_map"]
+__all__ = ["attribution_map", "confusion_matrix", "plot_history"]
 
 _SKIP = ("lr", "time", "samples_per_s", "steps")
 

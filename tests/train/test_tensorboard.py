@@ -226,6 +226,36 @@ def test_gradient_flow_goes_into_tensorboard(tmp_path):
     assert [s for s, _ in gf.reports] == [0, 1]
 
 
+def test_summary_writer_add_graph(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    import lamina.onnx as lonnx
+    from lamina.models import MLP
+    from lamina.utils.tensorboard import SummaryWriter
+    from tensorboardX.proto.graph_pb2 import GraphDef
+
+    model = MLP([64, 32, 10])
+    with SummaryWriter(str(tmp_path / "g")) as sw:
+        sw.add_graph(model, lamina.randn(2, 64))
+    (ev,) = [e for e in read_events(str(tmp_path / "g")) if e.WhichOneof("what") == "graph_def"]
+    g = GraphDef()
+    g.ParseFromString(ev.graph_def)
+    assert [n.op for n in g.node if n.op in ("Gemm", "MatMul")] in (["Gemm", "Gemm"], ["MatMul", "MatMul"])
+
+    def refuse(*a, **k):
+        raise NotImplementedError("no converter for Foo")
+
+    monkeypatch.setattr(lonnx, "export", refuse)
+    with SummaryWriter(str(tmp_path / "g2")) as sw, pytest.raises(RuntimeError, match="no converter for Foo"):
+        sw.add_graph(model, lamina.randn(2, 64))
+
+
+def test_sample_input_from_numpy(tmp_path):
+    x = np.random.default_rng(0).random((3, 1, 8, 8))  # float64, the model is float32
+    _, tb, _, _ = _lenet_run(tmp_path, epochs=1, sample_input=x, write_graph=False)
+    imgs = by_tag(read_events(tb.log_dir), "image")
+    assert "feature_maps/features.0" in imgs and "filters/features.0" in imgs
+
+
 def test_summary_writer_takes_lamina_tensors(tmp_path):
     from lamina.utils.tensorboard import SummaryWriter
 

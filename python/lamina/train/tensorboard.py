@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import _pictures as pics
 from ..autograd.grad_mode import no_grad
+from ..ops.creation import as_tensor
 from .callbacks import Callback
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,9 @@ class TensorBoard(Callback):
 
     def _fixed_batch(self):
         if self.sample_input is not None:
-            return self.sample_input
+            x = self.sample_input if hasattr(self.sample_input, "detach") else as_tensor(np.asarray(self.sample_input))
+            p = next(iter(self.model.parameters()), None)
+            return x.to(p.dtype) if p is not None and x.dtype != p.dtype else x  # NumPy gives float64
         loader = getattr(self.ctx, "train_loader", None)
         ds = getattr(loader, "dataset", None)
         try:

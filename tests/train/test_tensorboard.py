@@ -325,6 +325,20 @@ def test_dbn_pretraining_logs_reconstruction_error_per_layer(tmp_path):
         np.testing.assert_allclose([v for _, v in s[tag]], h["recon_error"], rtol=1e-6)
 
 
+def test_stacked_autoencoder_pretraining_logs_reconstruction_error(tmp_path):
+    from lamina.models.autoencoder import StackedDenoisingAutoencoder
+    from lamina.utils.tensorboard import SummaryWriter
+
+    x = np.random.default_rng(1).random((128, 16)).astype(np.float32)
+    sdae = StackedDenoisingAutoencoder((16, 8, 4))
+    with SummaryWriter(str(tmp_path / "sdae")) as sw:
+        hists = sdae.pretrain(x, epochs_per_layer=2, batch_size=32, writer=sw)
+    s = by_tag(read_events(str(tmp_path / "sdae")))
+    assert sorted(s) == ["pretrain/layer0/recon_error", "pretrain/layer1/recon_error"]
+    for k, h in enumerate(hists):
+        np.testing.assert_allclose([v for _, v in s[f"pretrain/layer{k}/recon_error"]], h["loss"], rtol=1e-6)
+
+
 def test_lamina_works_without_tensorboardx(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)  # "import tensorboardX" now raises
     tb = lamina.train.TensorBoard(str(tmp_path / "x"))  # constructing needs nothing

@@ -3,15 +3,13 @@ test_backend_conformance.py runs them as strict xfails: one that starts passing 
 so the list stays exact. Cases of ops lamina does not import at all are not listed (not run)."""
 from __future__ import annotations
 
-THREE_D = (
-    "3-D convolution/pooling: lamina's conv and pool kernels are 1-D and 2-D"
-)
-AVG_DILATION = (
-    "dilated average/Lp pooling: lamina's avg_pool2d has no dilation"
-)
 DTYPE = (
     'lamina has no such dtype (float16, bfloat16, float8, float4, int4/uint4, int2/uint2): it '
     'computes in float32, float64, int64 (narrower integers widened) and bool'
+)
+THREE_D = (
+    '3-D ConvTranspose: lamina has 1-D and 2-D transposed convolutions (3-D Conv and pooling are '
+    'imported)'
 )
 RANDOM = (
     "training-mode Dropout draws a random mask: lamina's Philox stream cannot reproduce the "
@@ -25,9 +23,6 @@ ERF = (
 )
 SEQUENCE = (
     "sequence / optional values: lamina's importer handles tensors only"
-)
-INT_POOL = (
-    "integer MaxPool: lamina's max_pool is float32/float64 only"
 )
 STORAGE_ORDER = (
     'column-major (storage_order=1) MaxPool indices are not produced'
@@ -47,24 +42,6 @@ SCATTER_REDUCE = (
 )
 
 EXCLUDED: dict[str, str] = {}
-EXCLUDED.update(dict.fromkeys([
-    "test_averagepool_3d_default",
-    "test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_False",
-    "test_averagepool_3d_dilations_large_count_include_pad_is_0_ceil_mode_is_True",
-    "test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_False",
-    "test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True",
-    "test_averagepool_3d_dilations_small",
-    "test_convtranspose_3d",
-    "test_lppool_3d_default",
-    "test_maxpool_3d_default",
-    "test_maxpool_3d_dilations",
-    "test_maxpool_3d_dilations_use_ref_impl",
-    "test_maxpool_3d_dilations_use_ref_impl_large",
-], THREE_D))
-EXCLUDED.update(dict.fromkeys([
-    "test_averagepool_2d_dilations",
-    "test_lppool_2d_dilations",
-], AVG_DILATION))
 EXCLUDED.update(dict.fromkeys([
     "test_cast_BFLOAT16_to_FLOAT",
     "test_cast_DOUBLE_to_FLOAT16",
@@ -250,6 +227,9 @@ EXCLUDED.update(dict.fromkeys([
     "test_range_float16_type_positive_delta_expanded",
 ], DTYPE))
 EXCLUDED.update(dict.fromkeys([
+    "test_convtranspose_3d",
+], THREE_D))
+EXCLUDED.update(dict.fromkeys([
     "test_training_dropout",
     "test_training_dropout_default",
     "test_training_dropout_default_mask",
@@ -267,9 +247,6 @@ EXCLUDED.update(dict.fromkeys([
     "test_identity_opt",
     "test_identity_sequence",
 ], SEQUENCE))
-EXCLUDED.update(dict.fromkeys([
-    "test_maxpool_2d_uint8",
-], INT_POOL))
 EXCLUDED.update(dict.fromkeys([
     "test_maxpool_with_argmax_2d_precomputed_strides",
 ], STORAGE_ORDER))

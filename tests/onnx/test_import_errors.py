@@ -85,12 +85,12 @@ def test_invalid_graph_fails_the_checker():
 
 
 def test_unsupported_attribute_is_reported_at_run_time_with_node_and_shapes():
-    w = onnx.numpy_helper.from_array(np.ones((2, 1, 2, 2, 2), dtype=np.float32), "w")
-    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], name="conv3d")], "g",
+    w = onnx.numpy_helper.from_array(np.ones((1, 2, 2, 2, 2), dtype=np.float32), "w")
+    g = helper.make_graph([helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up3d")], "g",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4, 4])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3, 3])], [w])
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 5, 5, 5])], [w])
     m = lamina.onnx.load_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
-    with pytest.raises(NotImplementedError, match=r"ONNX Conv node 'conv3d' \(opset 17\).*3-D spatial input"):
+    with pytest.raises(NotImplementedError, match=r"ONNX ConvTranspose node 'up3d' \(opset 17\).*3-D spatial input"):
         m(lamina.zeros(1, 1, 4, 4, 4))
 
 

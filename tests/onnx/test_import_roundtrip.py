@@ -82,7 +82,7 @@ def _models():
         m.to_classifier()
         return m
 
-    ids = lambda b: lamina.tensor(np.random.default_rng(b).integers(0, 30, (12, b)), dtype=lamina.int64)  # noqa: E731
+    ids = lambda b: lamina.tensor(np.random.default_rng(b).integers(0, 30, (12, b)), dtype=lamina.int64)
     return [
         ("lenet5", LeNet5, lambda b: lamina.randn(b, 1, 28, 28)),
         ("mlp", lambda: MLP([64, 32, 16, 10], activation="sigmoid", dropout=0.2), lambda b: lamina.randn(b, 64)),

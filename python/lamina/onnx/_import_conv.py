@@ -1,23 +1,15 @@
-"""ONNX Gemm/MatMul, Conv/ConvTranspose (1-D and 2-D) and the pools (Max, Average, Global*) as
-lamina ops. ONNX's asymmetric or SAME_* padding becomes an explicit pad (or crop) around lamina's
-symmetric-padding kernels.
+"""ONNX Gemm/MatMul and Conv/ConvTranspose as lamina ops (Conv 1-D, 2-D, and 3-D as a sum over
+depth taps of 2-D convolutions; ConvTranspose 1-D and 2-D). ONNX's asymmetric or SAME_* padding
+becomes an explicit pad (or crop) around lamina's symmetric-padding kernels.
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from ..ops import conv as CV
-from ..ops import creation as C
-from ..ops import elementwise as E
 from ..ops import indexing as I
 from ..ops import linear as L
 from ..ops import matmul as M
-from ..ops import pool as P
-from ..ops import reduce as R
 from ..ops import shape as S
-from ._import_common import NodeContext, op, to_lamina
+from ._import_common import NodeContext, op
 
 
 @op("MatMul")
@@ -51,9 +43,9 @@ def _gemm(ctx, ins):
     return y
 
 
-def _spatial(ctx, x, w_shape=None):
+def _spatial(ctx, x, w_shape=None, dims=(1, 2)):
     n = x.ndim - 2
-    if n not in (1, 2):
+    if n not in dims:
         raise ctx.unsupported(f"{n}-D spatial input of shape {list(x.shape)} (lamina has 1-D and 2-D kernels)")
     k = ctx.attr("kernel_shape") or (list(w_shape[2:]) if w_shape is not None else None)
     return n, list(k)
@@ -84,15 +76,34 @@ def _explicit_pad(x, lo, hi, value=0.0):
     return I.pad(x, flat, "constant", value)
 
 
+def _conv3d(x, w, b, st, dl, group):
+    """3-D convolution of an already padded input: for each depth tap kd, the depth slices it reads
+    (folded into the batch) through conv2d with that tap's 2-D kernels, summed over the taps."""
+    n, c, d = x.shape[0], x.shape[1], x.shape[2]
+    kd = w.shape[2]
+    od = (d - ((kd - 1) * dl[0] + 1)) // st[0] + 1
+    acc = None
+    for t in range(kd):
+        xs = x[:, :, t * dl[0]: t * dl[0] + (od - 1) * st[0] + 1: st[0]]  # [N, C, OD, H, W]
+        x2 = S.reshape(S.permute(xs, 0, 2, 1, 3, 4), [n * od, c] + list(x.shape[3:]))
+        y = CV.conv2d(x2, S.contiguous(w[:, :, t]), None, stride=tuple(st[1:]), dilation=tuple(dl[1:]),
+                      groups=group)
+        acc = y if acc is None else acc + y
+    y = S.permute(S.reshape(acc, [n, od] + list(acc.shape[1:])), 0, 2, 1, 3, 4)
+    return y + S.reshape(b, [1, -1, 1, 1, 1]) if b is not None else y
+
+
 @op("Conv")
 def _conv(ctx, ins):
     x = ctx.tensor(ins[0])
     w = ctx.tensor(ins[1], like=x)
     b = ctx.tensor(ins[2], like=x) if len(ins) > 2 else None
-    n, k = _spatial(ctx, x, w.shape)
+    n, k = _spatial(ctx, x, w.shape, dims=(1, 2, 3))
     st = ctx.attr("strides") or [1] * n
     dl = ctx.attr("dilations") or [1] * n
     lo, hi = _pads(ctx, n, list(x.shape[2:]), k, st, dl)
+    if n == 3:
+        return _conv3d(_explicit_pad(x, lo, hi), w, b, st, dl, ctx.attr("group", 1))
     if lo != hi:
         x, lo = _explicit_pad(x, lo, hi), [0] * n
     fn = CV.conv2d if n == 2 else CV.conv1d
@@ -131,106 +142,3 @@ def _conv_transpose(ctx, ins):
     if b is not None:
         y = y + S.reshape(b, [1, -1] + [1] * n)
     return y
-
-
-def _crop_to_onnx_size(ctx, y, in_sizes, k, st, dl, lo, hi):
-    """Drop a last ceil_mode window that would start in the end padding (ONNX's output size rule)."""
-    if not ctx.attr("ceil_mode", 0):
-        return y
-    n = len(k)
-    for i in range(n):
-        span = in_sizes[i] + lo[i] + hi[i] - ((k[i] - 1) * dl[i] + 1)
-        out = -(-span // st[i]) + 1
-        if (out - 1) * st[i] >= in_sizes[i] + lo[i]:
-            out -= 1
-        d = y.ndim - n + i
-        if y.shape[d] > out:
-            y = S.narrow(y, d, 0, out)
-    return y
-
-
-def _pool_setup(ctx, x):
-    n, k = _spatial(ctx, x)
-    st = ctx.attr("strides") or [1] * n
-    dl = ctx.attr("dilations") or [1] * n
-    lo, hi = _pads(ctx, n, list(x.shape[2:]), k, st, dl)
-    return n, k, st, dl, lo, hi
-
-
-@op("MaxPool")
-def _max_pool(ctx, ins):
-    x = ctx.tensor(ins[0])
-    n, k, st, dl, lo, hi = _pool_setup(ctx, x)
-    ceil = bool(ctx.attr("ceil_mode", 0))
-    in_sizes, lo0 = list(x.shape[2:]), lo
-    want_idx = len(ctx.node.output) > 1 and ctx.node.output[1]
-    if not x.dtype.is_floating_point:
-        raise ctx.unsupported(f"MaxPool on {x.dtype}")
-    sym = lo == hi and all(2 * p <= kk for p, kk in zip(lo, k))
-    if not sym:
-        if want_idx:
-            raise ctx.unsupported("Indices output with asymmetric padding")
-        x, lo = _explicit_pad(x, lo, hi, -math.inf), [0] * n
-    fn = P.max_pool2d if n == 2 else P.max_pool1d
-    out, idx = fn(x, tuple(k), tuple(st), tuple(lo), tuple(dl), ceil, return_indices=True)
-    if not want_idx:
-        return _crop_to_onnx_size(ctx, out, in_sizes, k, st, dl, lo0, hi)
-    if ctx.attr("storage_order", 0):
-        raise ctx.unsupported("storage_order=1 for the Indices output")
-    plane = int(np.prod(x.shape[2:]))
-    base = to_lamina(np.arange(x.shape[0] * x.shape[1], dtype=np.int64).reshape(
-        [x.shape[0], x.shape[1]] + [1] * n) * plane)
-    return out, idx + base  # ONNX indexes the whole tensor, PyTorch each (n, c) plane
-
-
-@op("AveragePool")
-def _avg_pool(ctx, ins):
-    x = ctx.tensor(ins[0])
-    n, k, st, dl, lo, hi = _pool_setup(ctx, x)
-    if any(d != 1 for d in dl):
-        raise ctx.unsupported(f"dilations {dl} (lamina's average pooling has no dilation)")
-    ceil = bool(ctx.attr("ceil_mode", 0))
-    include = bool(ctx.attr("count_include_pad", 0))
-    x2 = x if n == 2 else S.unsqueeze(x, 2)
-    lo2, hi2, k2, st2 = ([0] * (2 - n) + lo, [0] * (2 - n) + hi, [1] * (2 - n) + k, [1] * (2 - n) + st)
-    if lo2 == hi2 == [0, 0] and not ceil:
-        y = P.avg_pool2d(x2, tuple(k2), tuple(st2))
-    else:
-        # window sums over the explicitly padded input, divided by the count of the cells each window
-        # covers (pads included or not); the counts come from pooling a ones plane the same way
-        xp = _explicit_pad(x2, lo2, hi2)
-        sums = P.avg_pool2d(xp, tuple(k2), tuple(st2), 0, ceil, True, 1)
-        ones = C.ones(1, 1, *x2.shape[2:], dtype=x.dtype)
-        cnt = P.avg_pool2d(_explicit_pad(ones, lo2, hi2, 1.0 if include else 0.0), tuple(k2), tuple(st2), 0,
-                           ceil, True, 1)
-        y = _crop_to_onnx_size(ctx, sums / cnt, list(x2.shape[2:]), k2, st2, [1, 1], lo2, hi2)
-    return y if n == 2 else S.squeeze(y, 2)
-
-
-@op("GlobalAveragePool")
-def _gap(ctx, ins):
-    x = ctx.tensor(ins[0])
-    return R.mean(x, list(range(2, x.ndim)), keepdim=True)
-
-
-@op("GlobalMaxPool")
-def _gmp(ctx, ins):
-    x = ctx.tensor(ins[0])
-    return R.amax(x, list(range(2, x.ndim)), keepdim=True)
-
-
-@op("LpPool", "GlobalLpPool")
-def _lp_pool(ctx, ins):
-    x = ctx.tensor(ins[0])
-    p = ctx.attr("p", 2)
-    if ctx.node.op_type == "GlobalLpPool":
-        s = R.sum(E.pow(x.abs(), float(p)), list(range(2, x.ndim)), keepdim=True)
-        return E.pow(s, 1.0 / p)
-    n, k, st, dl, lo, hi = _pool_setup(ctx, x)
-    if any(d != 1 for d in dl):
-        raise ctx.unsupported(f"dilations {dl}")
-    x2 = x if n == 2 else S.unsqueeze(x, 2)
-    lo2, hi2, k2, st2 = ([0] * (2 - n) + lo, [0] * (2 - n) + hi, [1] * (2 - n) + k, [1] * (2 - n) + st)
-    xp = _explicit_pad(E.pow(x2.abs(), float(p)), lo2, hi2)
-    y = E.pow(P.avg_pool2d(xp, tuple(k2), tuple(st2), 0, bool(ctx.attr("ceil_mode", 0)), True, 1), 1.0 / p)
-    return y if n == 2 else S.squeeze(y, 2)

@@ -13,11 +13,13 @@ from .. import _dtype as D
 from ..nn.module import Module
 from ..nn.parameter import Parameter
 from ..tensor import Tensor
+
 # importing the converter families fills OPS
 from . import (  # noqa: F401
     _import_conv,
     _import_math,
     _import_nn,
+    _import_pool,
     _import_reduce,
     _import_resize,
     _import_rnn,

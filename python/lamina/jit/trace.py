@@ -115,6 +115,8 @@ def _variant(inputs, bdims, k: int, seed: int):
             a = np.take(a, list(range(n)) + [i % max(n, 1) for i in range(k)], axis=d)
         if a.dtype.kind == "f":
             a = (a * (1.0 + 0.125 * k) + rng.normal(0.0, 0.05, a.shape)).astype(a.dtype)
+        elif a.size > 1:  # integers / bools: the same values (valid indices stay valid), moved around
+            a = np.roll(a.reshape(-1), k).reshape(a.shape)
         out.append(Tensor._wrap(_C.from_numpy(np.ascontiguousarray(a))))
     return out
 
@@ -180,11 +182,13 @@ def _merge(a, b, na: int, nb: int, syms):
             user, where = ca.node
             raise TraceError(
                 f"trace: %{ca.name} ({ca.type_str}), an argument of {user}{where}, was made by an op the tracer "
-                "does not record, and it changes with the input (seen as "
-                f"{list(ca.tensor.shape)} at batch {na}, {list(cb.tensor.shape)} at batch {nb}): creation ops "
-                "(zeros, ones, randn, arange...), comparisons, .detach(), numpy round trips and ops on "
-                "integer tensors outside the graph cannot be traced; compute it from the inputs with lamina "
-                "ops, or pass it as an input")
+                "does not record, and it changes with the input ("
+                + (f"shape {list(ca.tensor.shape)} at batch {na}, {list(cb.tensor.shape)} at batch {nb}"
+                   if ca.tensor.shape != cb.tensor.shape else "its values differ for other input values")
+                + "): creation ops "
+                "other than zeros/ones/full (randn, arange...), ops run under no_grad, .detach(), numpy round "
+                "trips and some ops on integer tensors are not recorded; compute it from the inputs with "
+                "lamina ops outside no_grad, or pass it as an input")
 
     def unify(x, y, where):
         tx = type(x)

@@ -142,6 +142,13 @@ def _sign(ctx, ins):
     return U.sign(ctx.tensor(ins[0]))
 
 
+@op("Sinh", "Cosh")
+def _hyperbolic(ctx, ins):
+    x = _float_only(ctx, ctx.tensor(ins[0]))
+    e, ei = U.exp(x), U.exp(U.neg(x))
+    return (e - ei if ctx.node.op_type == "Sinh" else e + ei) * 0.5
+
+
 @op("Tan")
 def _tan(ctx, ins):
     x = _float_only(ctx, ctx.tensor(ins[0]))

@@ -181,3 +181,38 @@ def _dropout(ctx, ins):
     if not want_mask:
         return y
     return y, (mask if mask.dtype.name == "bool" else E.ne(mask, 0))
+
+
+def _nll(ctx, logp, target, weight):
+    from ..ops import loss as LS
+    t = ctx.tensor(target)  # class indices, widened to int64
+    ignore = ctx.attr("ignore_index")
+    # without ignore_index no target is ignored: pass one no class index can take
+    return LS.nll_loss(logp, t, weight, ignore_index=-(2 ** 62) if ignore is None else ignore,
+                       reduction=ctx.attr("reduction", "mean"))
+
+
+@op("NegativeLogLikelihoodLoss")
+def _nll_loss(ctx, ins):
+    x = ctx.tensor(ins[0])
+    w = ctx.tensor(ins[2], like=x) if len(ins) > 2 else None
+    return _nll(ctx, x, ins[1], w)
+
+
+@op("SoftmaxCrossEntropyLoss")
+def _softmax_ce(ctx, ins):
+    x = ctx.tensor(ins[0])
+    w = ctx.tensor(ins[2], like=x) if len(ins) > 2 else None
+    logp = SM.log_softmax(x, 1)
+    return _nll(ctx, logp, ins[1], w), logp
+
+
+@op("EyeLike")
+def _eye_like(ctx, ins):
+    from ._import_common import lamina_dtype
+    shape = list(ins[0].shape)
+    k = ctx.attr("k", 0)
+    dt = lamina_dtype(ctx.attr("dtype"), ctx.where) if ctx.has_attr("dtype") else ctx.tensor(ins[0]).dtype
+    # a constant of the input's shape: ones on the k-th diagonal
+    eye = np.eye(shape[0], shape[1], k, dtype=dt._np)
+    return to_lamina(eye, ctx.where)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import indexing as I
+from ..ops import matmul as M
 from ..ops import reduce as R
 from ..ops import shape as S
 from ..ops import unary as U
@@ -73,6 +74,8 @@ def _reduce(ctx, ins):
     keep = bool(ctx.attr("keepdims", 1))
     if x.ndim == 0:
         return x
+    if any(x.shape[a] == 0 for a in axes):
+        return _empty_reduce(ctx, x, axes, keep)
     if ctx.node.op_type == "ReduceLogSumExp" and len(axes) > 1:
         # lamina's logsumexp takes one dim: flatten the reduced dims into one first
         perm = [d for d in range(x.ndim) if d not in axes] + axes
@@ -83,6 +86,23 @@ def _reduce(ctx, ins):
     if ctx.node.op_type == "ReduceLogSumExp":
         return R.logsumexp(x, axes[0], keepdim=keep)
     return _REDUCERS[ctx.node.op_type](x, axes, keep)
+
+
+# what a reduction over no elements gives (ONNX: the reduction's identity)
+_EMPTY = {"ReduceSum": 0.0, "ReduceL1": 0.0, "ReduceL2": 0.0, "ReduceSumSquare": 0.0, "ReduceProd": 1.0,
+          "ReduceMax": -np.inf, "ReduceMin": np.inf, "ReduceLogSum": -np.inf, "ReduceLogSumExp": -np.inf,
+          "ReduceMean": np.nan}
+
+
+def _empty_reduce(ctx, x, axes, keep):
+    """a reduced axis of length 0: no data is read, the result is the identity of the reduction"""
+    shape = [1 if d in axes else n for d, n in enumerate(x.shape) if keep or d not in axes]
+    v = _EMPTY[ctx.node.op_type]
+    if x.dtype.name == "bool":
+        v = bool(v > 0)  # max over nothing is False, min True
+    elif not x.dtype.is_floating_point:
+        v = np.iinfo(np.int64).min if v == -np.inf else np.iinfo(np.int64).max if v == np.inf else v
+    return to_lamina(np.full(shape, v, dtype=x.dtype._np), ctx.where)
 
 
 @op("ArgMax", "ArgMin")
@@ -96,3 +116,20 @@ def _arg(ctx, ins):
     n = x.shape[axis]  # the last extremum is the first one of the reversed axis
     rev = I.index_select(x, axis, to_lamina(np.arange(n - 1, -1, -1, dtype=np.int64)))
     return fn(rev, axis, keepdim=keep) * -1 + (n - 1)
+
+
+@op("CumSum")
+def _cumsum(ctx, ins):
+    """A product with a constant 0/1 triangular matrix along the axis (lamina has no cumsum);
+    a non-finite value spreads NaN into every sum (0 * inf)."""
+    x = ctx.tensor(ins[0])
+    if not x.dtype.is_floating_point:
+        raise ctx.unsupported(f"CumSum of {x.dtype} (computed as a float matrix product)")
+    axis = norm_axis(ctx, int(ctx.scalar(ins[1])), x.ndim)
+    n = x.shape[axis]
+    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    excl, rev = ctx.attr("exclusive", 0), ctx.attr("reverse", 0)
+    tri = (i > j if excl else i >= j) if rev else (i < j if excl else i <= j)  # out[j] = sum_i x[i] tri[i, j]
+    xt = S.transpose(x, axis, -1) if axis != x.ndim - 1 else x
+    y = M.matmul(xt, to_lamina(tri.astype(x.dtype._np)))
+    return S.transpose(y, axis, -1) if axis != x.ndim - 1 else y

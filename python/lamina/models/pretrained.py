@@ -122,7 +122,7 @@ def _check_state(info: PretrainedInfo, path: str, state, model: nn.Module) -> No
     """Every tensor of the architecture present in the file with the same shape, nothing extra."""
     own = model.state_dict()
     if not isinstance(state, dict):
-        raise ValueError(f"pretrained {info.name!r}: {path} holds no state_dict")
+        raise ValueError(f"pretrained {info.name!r}: {path} holds no state_dict")  # noqa: TRY004 (a bad file)
     bad = [k for k, v in state.items() if not isinstance(v, Tensor)]
     if bad:
         raise ValueError(f"pretrained {info.name!r}: {path}: state_dict entries {bad} are not tensors")

@@ -3,7 +3,7 @@ off (or back on) for fine-tuning, optionally keeping frozen BatchNorm layers in 
 (Keras's ``trainable=False``) through a forward pre-hook that ``unfreeze`` removes."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..layers.norm import _BatchNorm
 from ..module import Module

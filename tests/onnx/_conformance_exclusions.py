@@ -22,9 +22,6 @@ RANDOM = (
 STRING = (
     'string tensors: lamina tensors are numeric'
 )
-ERF = (
-    'the expanded function body uses Erf, which lamina lacks (the Gelu node itself passes)'
-)
 SEQUENCE = (
     "sequence / optional values: lamina's importer handles tensors only"
 )
@@ -244,10 +241,6 @@ EXCLUDED.update(dict.fromkeys([
     "test_equal_string",
     "test_equal_string_broadcast",
 ], STRING))
-EXCLUDED.update(dict.fromkeys([
-    "test_gelu_default_1_expanded",
-    "test_gelu_default_2_expanded",
-], ERF))
 EXCLUDED.update(dict.fromkeys([
     "test_identity_opt",
     "test_identity_sequence",

@@ -97,10 +97,11 @@ def _max_pool(ctx: NodeContext, ins):
             raise ctx.unsupported("the Indices output with asymmetric padding")
         xx, pad = _explicit_pad(x, lo, hi, -math.inf), [0] * n
     fn = P.max_pool2d if n == 2 else P.max_pool1d
-    y, idx = fn(xx, tuple(k), tuple(st), tuple(pad), tuple(dl), bool(ctx.attr("ceil_mode", 0)), return_indices=True)
+    args = (xx, tuple(k), tuple(st), tuple(pad), tuple(dl), bool(ctx.attr("ceil_mode", 0)))
+    if not want_idx:  # without indices lamina can take its fast paths (2x2 windows)
+        return _crop(fn(*args), out)
+    y, idx = fn(*args, return_indices=True)
     y = _crop(y, out)
-    if not want_idx:
-        return y
     if ctx.attr("storage_order", 0):
         raise ctx.unsupported("storage_order=1 for the Indices output")
     plane = int(np.prod(in_sizes))

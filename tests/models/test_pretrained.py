@@ -216,3 +216,28 @@ def test_wheel_ships_the_weights():
     for n in list_pretrained():
         assert f"python/lamina/models/weights/{pretrained_info(n).file}" in files
     assert "python/lamina/data/datasets/digits.csv.gz" in files  # the data the digits models were trained on
+
+
+@pytest.mark.parametrize("name", DIGITS + ["char_lstm_shakespeare"])
+def test_pretrained_models_leave_through_onnx(name, digits_test, tmp_path):
+    """lamina.onnx.export of each pretrained model runs in onnxruntime with the same outputs, so the
+    digits models keep their recorded accuracy there."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import lamina.onnx
+    model = pretrained(name)
+    if name == "char_lstm_shakespeare":
+        x = lamina.tensor(model.vocab.encode("ROMEO:\nWhat say you?").reshape(-1, 1))
+    else:
+        x = digits_test[0] if name == "lenet5_digits" else digits_test[0].reshape(N_TEST, 64)
+    path = str(tmp_path / f"{name}.onnx")
+    lamina.onnx.export(model, (x[:4] if name != "char_lstm_shakespeare" else x,), path)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    with lamina.no_grad():
+        want = model(x)
+    want = (want[0] if isinstance(want, tuple) else want).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-5)
+    if name != "char_lstm_shakespeare":
+        acc = float((got.argmax(1) == digits_test[1].numpy()).mean())
+        assert abs(acc - pretrained_info(name).metrics["test_accuracy"]) <= 1.0 / N_TEST + 1e-9

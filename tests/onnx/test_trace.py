@@ -237,3 +237,20 @@ def test_graph_is_differentiable():
     m(x).sum().backward()
     for a, p in zip(grads, m.parameters()):
         np.testing.assert_array_equal(a, p.grad.numpy())
+
+
+def test_integer_arithmetic_and_no_grad_fast_paths_are_recorded():
+    emb = nn.Embedding(10, 3)
+
+    def f(ids, x):
+        wrapped = (ids - 10) + 10           # integer arithmetic (no gradient anywhere)
+        with lamina.no_grad():
+            y = F.relu(x) * 2.0             # fast paths that skip autograd
+        return emb(wrapped).sum(1) + y.abs().tanh()
+
+    ids = lamina.tensor([[1, 2], [3, 9], [0, 5]], dtype=lamina.int64)
+    g = jit.trace(f, (ids, lamina.randn(3, 3)))
+    kinds = [n.kind for n in g.nodes]
+    assert kinds.count("SubScalar") == 1 and kinds.count("AddScalar") == 1 and "Relu" in kinds and "Abs" in kinds
+    ids2, x2 = lamina.tensor([[4, 4], [7, 1]], dtype=lamina.int64), lamina.randn(2, 3)
+    _eq(g(ids2, x2), f(ids2, x2))

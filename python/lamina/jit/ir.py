@@ -13,7 +13,7 @@ from ..autograd.function import Context
 from ..autograd.grad_mode import _tls as _grad_tls, no_grad
 from ..tensor import Tensor
 
-__all__ = ["Sym", "Value", "Node", "Graph"]
+__all__ = ["Sym", "Value", "Node", "Graph", "CRef"]
 
 
 class Sym:
@@ -147,6 +147,19 @@ class Node:
         return f"{outs} = {self.kind}({', '.join(parts)}){scope}"
 
 
+class CRef:
+    """An op argument that is the C++ tensor (``._c``) of a graph Value: some ops take the raw
+    tensor of an index (index_select), and the graph must still know where it came from."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Value) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"%{self.value.name}._c"
+
+
 def _is_tensor_arg(a) -> bool:
     return isinstance(a, Value) or (isinstance(a, (list, tuple)) and len(a) > 0
                                     and all(isinstance(v, Value) or v is None for v in a))
@@ -155,6 +168,8 @@ def _is_tensor_arg(a) -> bool:
 def _collect(x, out: list) -> None:
     if isinstance(x, Value):
         out.append(x)
+    elif isinstance(x, CRef):
+        out.append(x.value)
     elif isinstance(x, (list, tuple)):
         for v in x:
             _collect(v, out)
@@ -163,6 +178,8 @@ def _collect(x, out: list) -> None:
 def _fmt(a) -> str:
     if isinstance(a, Value):
         return f"%{a.name}"
+    if isinstance(a, CRef):
+        return repr(a)
     if isinstance(a, list):
         return "[" + ", ".join(_fmt(v) for v in a) + "]"
     if isinstance(a, tuple):
@@ -233,7 +250,8 @@ class Graph:
             for o in n.outputs:
                 if o is not None:
                     slot[id(o)] = len(slot)
-            flat = all(not isinstance(a, (list, tuple)) or not any(isinstance(v, Value) for v in a) for a in n.args)
+            flat = all(not isinstance(a, (list, tuple, CRef)) or
+                       (not isinstance(a, CRef) and not any(isinstance(v, (Value, CRef)) for v in a)) for a in n.args)
             tpos = [(i, slot[id(a)]) for i, a in enumerate(n.args) if isinstance(a, Value)]
             fn = n.op if n.is_module else n.op.apply
             # without grad mode, an op's forward is called directly (what Function.apply does then,
@@ -331,6 +349,8 @@ def _fill(x, env, slot, batch):
     if isinstance(x, Value):
         return env[slot[id(x)]]
     t = type(x)
+    if t is CRef:
+        return env[slot[id(x.value)]]._c
     if t is list or t is tuple:
         return t(_fill(v, env, slot, batch) for v in x)
     if t is dict:

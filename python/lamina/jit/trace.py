@@ -11,7 +11,7 @@ from .. import _dtype as D
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tracing import TracerWarning  # noqa: F401  (re-exported by lamina.jit)
 from ..tensor import Tensor
-from .ir import Graph, Node, Sym, Value
+from .ir import CRef, Graph, Node, Sym, Value
 from .tracer import TraceError, Tracer, constant_equal
 
 __all__ = ["trace"]
@@ -237,6 +237,11 @@ def _merge(a, b, na: int, nb: int, syms):
             return tx(unify(u, w, where) for u, w in zip(x, y))
         if tx is slice:
             return slice(unify(x.start, y.start, where), unify(x.stop, y.stop, where), unify(x.step, y.step, where))
+        if isinstance(x, CRef):
+            if not isinstance(y, CRef):
+                raise TraceError(f"trace: {where} takes a graph tensor at batch {na} but not at batch {nb}")
+            unify(x.value, y.value, where)
+            return x
         if isinstance(x, Value):
             if x.kind != y.kind or x.name != y.name and x.kind != "op":
                 raise TraceError(f"trace: {where} takes %{x.name} at batch {na} but %{y.name} at batch {nb}")

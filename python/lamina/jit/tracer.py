@@ -11,7 +11,7 @@ import warnings
 from .. import _C
 from ..autograd.tracing import TracerWarning, tracing
 from ..tensor import Tensor
-from .ir import Node, Value, _flatten, dtype_of
+from .ir import CRef, Node, Value, _flatten, dtype_of
 
 __all__ = ["Tracer", "TraceError"]
 
@@ -47,6 +47,7 @@ class Tracer:
         self.constants: list = []
         self.by_id: dict = {}      # id(Tensor) -> (Value, C++ tensor, version at record)
         self.by_node: dict = {}    # (id(grad_fn), output_nr) -> Value: finds in-place targets
+        self.by_c: dict = {}       # id(C++ tensor) -> (Value, version): raw ._c arguments
         self.keep: list = []       # tensors seen, kept alive so their ids stay unique
         self.dynamic: set = set()  # ids of Values computed from the inputs
         self._count = 0
@@ -59,6 +60,8 @@ class Tracer:
         v = Value(name, t._c.shape, dtype_of(t), kind, node, index,
                   tensor=t if kind in ("param", "buffer", "const") else None)
         self.by_id[id(t)] = (v, t._c, t._c._version)
+        if kind in ("input", "op"):
+            self.by_c[id(t._c)] = (v, t._c._version)
         if t.grad_fn is not None:
             self.by_node[(id(t.grad_fn), t._output_nr)] = (v, t._c, t._c._version)
         self.keep.append(t)
@@ -111,6 +114,11 @@ class Tracer:
     def _template(self, x, user: str):
         if isinstance(x, Tensor):
             return self.value_of(x, user)
+        if isinstance(x, _C.Tensor):
+            e = self.by_c.get(id(x))
+            if e is not None and x._version == e[1]:
+                return CRef(e[0])
+            return x  # a constant: trace() checks it is the same in the other runs
         t = type(x)
         if t is list or t is tuple:
             return t(self._template(v, user) for v in x)

@@ -147,7 +147,9 @@ def _split(b, n, a):
 
 def _index_select(b, n, a):
     x, dim, idx = a
-    return b.op("Gather", [x, b.const(idx.numpy().astype(np.int64), hint="index")], axis=axis(dim, n.args[0]))
+    if not isinstance(idx, str):  # a constant index, else the graph tensor it came from (a 1-D one)
+        idx = b.const(idx.numpy().astype(np.int64), hint="index")
+    return b.op("Gather", [x, idx], axis=axis(dim, n.args[0]))
 
 
 def _gather(b, n, a):

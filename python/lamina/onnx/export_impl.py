@@ -12,7 +12,7 @@ import onnx
 from onnx import helper
 
 from ..jit import trace
-from ..jit.ir import Sym, Value
+from ..jit.ir import CRef, Sym, Value
 from ..tensor import Tensor
 from . import _export_act, _export_math, _export_nn, _export_rnn, _export_shape
 from ._export_core import Builder, onnx_dtype, unsupported
@@ -179,6 +179,8 @@ def graph_to_onnx(graph, opset: int, input_names=None, output_names=None, dynami
 def _onnx_args(b, x):
     if isinstance(x, Value):
         return b.name(x)
+    if isinstance(x, CRef):
+        return b.name(x.value)
     if isinstance(x, (list, tuple)):
         return type(x)(_onnx_args(b, v) for v in x)
     return x

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import _C
 from .. import _dtype as D
+from .._state import _tracers
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..tensor import Tensor
@@ -116,7 +117,7 @@ def _apply(act, x, p0=0.0, p1=0.0, promote=False):
         raise TypeError(f"{act.name}(): argument 'input' must be Tensor, not {type(x).__name__}")
     if promote and x._c.dtype not in _FLOATS:
         x = x.to(D._default)  # torch.sigmoid / torch.tanh of integers give floats
-    if not (x.requires_grad and grad_mode._tls.enabled):  # cheap test first
+    if not (x.requires_grad and grad_mode._tls.enabled) and not _tracers:  # cheap test first
         return W(_C.activation_forward(x._c, act, p0, p1))  # fast path: nothing to record
     return _FN[act].apply(x, p0, p1)
 

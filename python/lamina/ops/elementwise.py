@@ -200,18 +200,18 @@ def _arith(op, a, b, alpha=1.0):
         if isinstance(b, Tensor):
             if op is DIV and a._c.dtype not in _FLOATS and b._c.dtype not in _FLOATS:
                 a = a.to(D._default)
-            if not ((a.requires_grad or b.requires_grad) and grad_mode._tls.enabled):
+            if not ((a.requires_grad or b.requires_grad) and grad_mode._tls.enabled) and not _tracers:
                 return W(_C.binary_forward(a._c, b._c, op, alpha))  # fast path: nothing to record
             return tt.apply(a, b, alpha)
         if op is POW and a._c.dtype == _I64 and isinstance(b, numbers.Integral) and b < 0:
             raise RuntimeError("pow: Integers to negative integer powers are not allowed.")
         dt = _scalar_dtype(a._c.dtype, b, op)
-        if not (a.requires_grad and grad_mode._tls.enabled):
+        if not (a.requires_grad and grad_mode._tls.enabled) and not _tracers:
             return W(_C.binary_scalar_forward(a._c, float(b), op, False, dt, alpha))
         return ts.apply(a, float(b), False, dt, alpha)
     if isinstance(b, Tensor):
         dt = _scalar_dtype(b._c.dtype, a, op)
-        if not (b.requires_grad and grad_mode._tls.enabled):
+        if not (b.requires_grad and grad_mode._tls.enabled) and not _tracers:
             return W(_C.binary_scalar_forward(b._c, float(a), op, True, dt, alpha))
         return ts.apply(b, float(a), True, dt, alpha)
     raise TypeError(f"{op.name}: expected at least one Tensor, got {type(a).__name__} and {type(b).__name__}")

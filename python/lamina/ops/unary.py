@@ -8,6 +8,7 @@ import numbers
 
 from .. import _C
 from .. import _dtype as D
+from .._state import _tracers
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..tensor import Tensor
@@ -80,7 +81,7 @@ def _unary(op, x):
         raise TypeError(f"{op.name}(): argument 'input' must be Tensor, not {type(x).__name__}")
     if op in _FLOAT_MATH and x._c.dtype not in _FLOATS:
         x = x.to(D._default)  # integer input: computed in the default float dtype, like PyTorch
-    if not (x.requires_grad and grad_mode._tls.enabled):  # cheap test first
+    if not (x.requires_grad and grad_mode._tls.enabled) and not _tracers:  # (jit.trace records every op)
         return W(_C.unary_forward(x._c, op))
     return _UNARY[op].apply(x)
 

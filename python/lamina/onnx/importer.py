@@ -16,6 +16,7 @@ from ..tensor import Tensor
 
 # importing the converter families fills OPS
 from . import (  # noqa: F401
+    _import_attention,
     _import_conv,
     _import_math,
     _import_nn,
@@ -224,6 +225,7 @@ class OnnxModule(Module):
             try:
                 if fold is not None and all(v is None or (is_const(v) and v.dtype.kind in "biu") for v in ins):
                     outs = fold(ctx, ins)
+                    outs = [np.asarray(o) for o in outs] if isinstance(outs, (list, tuple)) else np.asarray(outs)
                 else:
                     outs = fn(ctx, ins)
             except (NotImplementedError, ValueError, TypeError, RuntimeError, IndexError) as e:

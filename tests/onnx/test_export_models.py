@@ -183,3 +183,23 @@ def test_shape_and_math_ops():
 
     ids = lambda b: lamina.tensor(np.random.default_rng(b).integers(0, 7, (b, 2, 3)), dtype=lamina.int64)  # noqa: E731
     check_export(f, (lamina.randn(4, 6), ids(4)), (lamina.randn(2, 6), ids(2)))
+
+
+def _tok(shape, seed=0):
+    return lamina.tensor(np.random.default_rng(seed).integers(0, 20, shape), dtype=lamina.int64)
+
+
+@pytest.mark.parametrize("name", ["char_transformer", "conv_autoencoder", "autoencoder_tied", "denoising_autoencoder",
+                                  "dbn_features", "rbm"])
+def test_other_models(name):
+    from lamina.models import RBM, Autoencoder, CharTransformer, ConvAutoencoder, DenoisingAutoencoder
+    if name == "char_transformer":  # causal mask, positional table slice, 2 pre-norm layers
+        m = CharTransformer(20, d_model=16, nhead=2, num_layers=2, dim_feedforward=32).eval()
+        check_export(m, _tok((6, 3)), _tok((6, 5), 1), dynamic_axes={"input": {1: "b"}})
+        return
+    m, shape = {"conv_autoencoder": (lambda: ConvAutoencoder(1, (4, 8)), (1, 12, 12)),
+                "autoencoder_tied": (lambda: Autoencoder(10, 4, tied=True), (10,)),
+                "denoising_autoencoder": (lambda: DenoisingAutoencoder(10, 4), (10,)),
+                "dbn_features": (lambda: DBN((10, 6, 4), n_classes=None), (10,)),
+                "rbm": (lambda: RBM(10, 4), (10,))}[name]
+    check_export(m().eval(), lamina.rand(2, *shape), lamina.rand(5, *shape))

@@ -245,6 +245,8 @@ EXCLUDED.update(dict.fromkeys([
     "test_range_bfloat16_type_positive_delta_expanded",
     "test_range_float16_type_positive_delta",
     "test_range_float16_type_positive_delta_expanded",
+    "test_swiglu_float16",
+    "test_swiglu_float16_expanded",
 ], DTYPE))
 EXCLUDED.update(dict.fromkeys([
     "test_convtranspose_3d",

@@ -118,3 +118,37 @@ def _attention(ctx: NodeContext, ins):
         y = S.reshape(S.permute(y, 0, 2, 1, 3), [b, sq, -1])
     qk_out = scores if mode == 2 else probs if mode == 3 else qk
     return [y, present_k, present_v, qk_out]
+
+
+@op("RotaryEmbedding")
+def _rotary(ctx, ins):
+    """Rotary position embedding: the first rotary_embedding_dim features of each head rotated by
+    the cached cos/sin (rows picked by position_ids when given), halves or interleaved pairs."""
+    ins = list(ins) + [None] * (4 - len(ins))
+    x = ctx.tensor(ins[0])
+    cos, sin = ctx.tensor(ins[1], like=x), ctx.tensor(ins[2], like=x)
+    four_d = x.ndim == 4
+    shape = list(x.shape)
+    if four_d:
+        x = S.permute(x, 0, 2, 1, 3)  # [B, S, H, D]
+    else:
+        x = S.reshape(x, shape[:2] + [ctx.attr("num_heads"), -1])
+    b, s, _, d = x.shape
+    rd = ctx.attr("rotary_embedding_dim", 0) or d
+    if ins[3] is not None:
+        pos = ctx.tensor(ins[3])
+        cos = S.reshape(I.index_select(cos, 0, S.reshape(pos, [-1])), [b, s, -1])
+        sin = S.reshape(I.index_select(sin, 0, S.reshape(pos, [-1])), [b, s, -1])
+    cos, sin = S.unsqueeze(cos, 2), S.unsqueeze(sin, 2)
+    rot = x[..., :rd]
+    if ctx.attr("interleaved", 0):
+        x1, x2 = rot[..., 0::2], rot[..., 1::2]
+    else:
+        x1, x2 = rot[..., : rd // 2], rot[..., rd // 2:]
+    real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
+    if ctx.attr("interleaved", 0):
+        rot = S.reshape(I.stack([real, imag], -1), list(rot.shape))
+    else:
+        rot = I.cat([real, imag], -1)
+    out = I.cat([rot, x[..., rd:]], -1) if rd < d else rot
+    return S.permute(out, 0, 2, 1, 3) if four_d else S.reshape(out, shape)

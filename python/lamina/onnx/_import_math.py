@@ -220,6 +220,13 @@ def _swish(ctx, ins):
     return x * A.sigmoid(x * ctx.attr("alpha", 1.0))
 
 
+@op("SwiGLU")
+def _swiglu(ctx, ins):
+    a = _float_only(ctx, ctx.tensor(ins[0]))
+    b = ctx.tensor(ins[1], like=a)
+    return a * A.sigmoid(a * ctx.attr("alpha", 1.0)) * b
+
+
 @op("PRelu")
 def _prelu(ctx, ins):
     x, slope = _two(ctx, ins)

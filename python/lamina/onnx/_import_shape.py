@@ -342,3 +342,21 @@ def _one_hot(ctx, ins):
     hot = E.eq(S.unsqueeze(idx, axis), classes)
     vals = ctx.tensor(values)
     return U.where(hot, vals[1], vals[0])
+
+
+@op("CenterCropPad")
+def _center_crop_pad(ctx, ins):
+    """crop (the extra cell of an odd difference at the end) or zero-pad each axis to the size asked"""
+    x = ctx.tensor(ins[0])
+    sizes = ctx.ints(ins[1])
+    axes = [norm_axis(ctx, a, x.ndim) for a in (ctx.attr("axes") or range(x.ndim))]
+    pads = [0] * (2 * x.ndim)
+    for a, n in zip(axes, sizes):
+        dim = x.shape[a]
+        if n < dim:
+            x = S.narrow(x, a, (dim - n) // 2, n)
+        elif n > dim:
+            lo = (n - dim) // 2
+            k = 2 * (x.ndim - 1 - a)  # F.pad lists the last dimension first
+            pads[k], pads[k + 1] = lo, n - dim - lo
+    return I.pad(x, pads) if any(pads) else x

@@ -14,16 +14,12 @@ pytest.importorskip("onnxruntime")
 
 from test_export_layers import CASES  # noqa: E402
 
-_LOSS = ("a loss: it takes the targets and is a training objective, not part of the model a runtime "
-         "serves; export the model that produces the predictions")
 NOT_EXPORTABLE = {
     "Module": "the abstract base class (subclasses are exported by tracing their forward)",
     "ModuleList": "a container without a forward of its own: its children are exported where they are called",
     "ModuleDict": "a container without a forward of its own: its children are exported where they are called",
     "RNNBase": "the shared base of RNN/LSTM/GRU (exported as those)",
     "RNNCellBase": "the shared base of RNNCell/LSTMCell/GRUCell (exported as those)",
-    "MSELoss": _LOSS, "L1Loss": _LOSS, "CrossEntropyLoss": _LOSS, "NLLLoss": _LOSS, "BCELoss": _LOSS,
-    "BCEWithLogitsLoss": _LOSS, "HuberLoss": _LOSS, "SmoothL1Loss": _LOSS, "KLDivLoss": _LOSS,
 }
 
 

@@ -69,7 +69,7 @@ class Builder:
 
     def initializer(self, arr: np.ndarray, name: str) -> str:
         name = self.fresh(name)
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        self.inits.append(numpy_helper.from_array(np.array(arr, order="C"), name))  # (ascontiguousarray makes 0-d 1-d)
         return name
 
     def const(self, arr, dtype=None, hint: str = "const") -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from .. import _C
+from .._state import _tracers
 from ..autograd.function import Function
 from ..tensor import Tensor
 
@@ -294,6 +295,9 @@ def _pointwise(op, kind, input, target, reduction, param=0.0, weight=None, pos_w
         if bs != shape:
             raise ValueError(f"{op}: {name} of shape {list(t.shape)} cannot be broadcast to the input shape "
                              f"{list(shape)}")
+        if _tracers:  # lamina.jit.trace: as recorded ops, so the expanded size can follow the batch
+            extra.append(t.detach().to(input.dtype).expand(*shape))
+            continue
         extra.append(W(t.detach()._c.to_dtype(input.dtype._c).expand(list(shape))))
     n = math.prod(shape)
     divisor = {"mean": float(n), "sum": 1.0, "none": 1.0,

@@ -192,7 +192,13 @@ def _tok(shape, seed=0):
 @pytest.mark.parametrize("name", ["char_transformer", "conv_autoencoder", "autoencoder_tied", "denoising_autoencoder",
                                   "dbn_features", "rbm"])
 def test_other_models(name):
-    from lamina.models import RBM, Autoencoder, CharTransformer, ConvAutoencoder, DenoisingAutoencoder
+    from lamina.models import (
+        RBM,
+        Autoencoder,
+        CharTransformer,
+        ConvAutoencoder,
+        DenoisingAutoencoder,
+    )
     if name == "char_transformer":  # causal mask, positional table slice, 2 pre-norm layers
         m = CharTransformer(20, d_model=16, nhead=2, num_layers=2, dim_feedforward=32).eval()
         check_export(m, _tok((6, 3)), _tok((6, 5), 1), dynamic_axes={"input": {1: "b"}})

@@ -15,7 +15,7 @@ import lamina.nn as nn
 import lamina.nn.functional as F
 from lamina import jit
 from lamina.jit import Sym, TraceError, TracerWarning
-from lamina.models import LeNet5, MLP
+from lamina.models import MLP, LeNet5
 
 
 def _eq(a, b):

@@ -10,7 +10,8 @@ import inspect
 from .. import _C
 from .. import _dtype as D
 from ..autograd.function import Context
-from ..autograd.grad_mode import _tls as _grad_tls, no_grad
+from ..autograd.grad_mode import _tls as _grad_tls
+from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 
 __all__ = ["Sym", "Value", "Node", "Graph", "CRef"]

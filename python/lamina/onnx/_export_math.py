@@ -9,7 +9,8 @@ import numpy as np
 from .. import _C
 from .. import _dtype as D
 from ..jit.ir import Sym
-from ..ops import elementwise as _ew, unary as _un
+from ..ops import elementwise as _ew
+from ..ops import unary as _un
 from ..ops.matmul import MatMul
 from ..ops.reduce import Amax, LogSumExp, MaxDim, Prod, Sum, Var
 from ._export_core import axis, np_dtype, onnx_dtype, rank, unsupported
@@ -197,8 +198,9 @@ def _predicate(b, n, a):
     return b.op("Not", [b.op("Or", [b.op("IsNaN", [x]), b.op("IsInf", [x])])])
 
 
-CONVERTERS: dict = {_ew.Compare: _compare, _ew.Predicate: _predicate, MatMul: _matmul, _un.Clamp: _clamp, _un.Where: _where, Sum: _sum, Prod: _prod, Amax: _amax,
-                    MaxDim: _max_dim, LogSumExp: _logsumexp, Var: _var}
+CONVERTERS: dict = {_ew.Compare: _compare, _ew.Predicate: _predicate, MatMul: _matmul, _un.Clamp: _clamp,
+                    _un.Where: _where, Sum: _sum, Prod: _prod, Amax: _amax, MaxDim: _max_dim,
+                    LogSumExp: _logsumexp, Var: _var}
 for _tt, _ts in _ew._FNS.values():
     CONVERTERS[_tt] = _binary_tt
     CONVERTERS[_ts] = _binary_ts

@@ -13,8 +13,14 @@ from ..ops.dropout import Dropout
 from ..ops.embedding import Embedding
 from ..ops.linear import Linear
 from ..ops.norm import BatchNorm, LayerNorm
-from ..ops.pool import (_AdaptiveAvgPool, _AdaptiveMaxPool, _AvgPool, _MaxPool, _MaxPool2x2,
-                        pool_spec)
+from ..ops.pool import (
+    _AdaptiveAvgPool,
+    _AdaptiveMaxPool,
+    _AvgPool,
+    _MaxPool,
+    _MaxPool2x2,
+    pool_spec,
+)
 from ..ops.rbf import RBF, Conic
 from ._export_core import np_dtype, rank, unsupported
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-
 from onnx import numpy_helper
 
 from ..jit.ir import Sym, Value
-from ..ops import indexing as _ix, shape as _sh
+from ..ops import indexing as _ix
+from ..ops import shape as _sh
 from ..ops.creation import Full
 from ._export_core import axis, np_dtype, onnx_dtype, rank, unsupported
 
@@ -20,7 +20,7 @@ _BIG = np.iinfo(np.int64).max
 
 
 def _reshape(b, n, a):
-    x, shape = a[0], list(a[1])
+    x = a[0]
     out = n.outputs[0].shape
     # a -1 in the target is resolved from the output's (possibly symbolic) shape; one symbolic
     # entry alone becomes -1 so no shape arithmetic is needed

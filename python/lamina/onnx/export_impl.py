@@ -14,7 +14,14 @@ from onnx import helper
 from ..jit import trace
 from ..jit.ir import CRef, Sym, Value
 from ..tensor import Tensor
-from . import _export_act, _export_loss, _export_math, _export_nn, _export_rnn, _export_shape
+from . import (
+    _export_act,
+    _export_loss,
+    _export_math,
+    _export_nn,
+    _export_rnn,
+    _export_shape,
+)
 from ._export_core import Builder, onnx_dtype, unsupported
 
 __all__ = ["export", "graph_to_onnx", "default_opset", "DEFAULT_OPSET", "MIN_OPSET", "MAX_OPSET"]

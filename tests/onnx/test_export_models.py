@@ -209,3 +209,12 @@ def test_other_models(name):
                 "dbn_features": (lambda: DBN((10, 6, 4), n_classes=None), (10,)),
                 "rbm": (lambda: RBM(10, 4), (10,))}[name]
     check_export(m().eval(), lamina.rand(2, *shape), lamina.rand(5, *shape))
+
+
+def test_advanced_indexing_with_constant_indices():
+    def f(x):
+        return x[:, [3, 0, 0]], x[1:, None, lamina.tensor([[1], [2]])], x[..., [True, False, True, True, False]]
+
+    check_export(f, lamina.randn(4, 5), lamina.randn(2, 5))
+    with pytest.raises(NotImplementedError, match="2 index arrays"):
+        lamina.onnx.export(lambda x: x[[0, 1], [2, 3]], lamina.randn(4, 5), None)

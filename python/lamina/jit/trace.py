@@ -252,6 +252,11 @@ def _merge(a, b, na: int, nb: int, syms):
                 raise TraceError(f"trace: {where} holds a tensor computed outside the graph that changes with "
                                  "the input; it cannot be traced")
             return x
+        if getattr(type(x), "__slots__", None) and not isinstance(x, (Value, Sym)) and type(x) is type(y):
+            # plain records (e.g. an indexing plan): equal field by field
+            for f in type(x).__slots__:
+                unify(getattr(x, f, None), getattr(y, f, None), f"{where} ({type(x).__name__}.{f})")
+            return x
         if isinstance(x, (_C.ConvParams,)):
             return x
         if isinstance(x, _C.PoolParams):

@@ -79,8 +79,11 @@ def _to(b, n, a):
 
 
 def _basic_index(b, n, a):
-    x, key = a
-    v = n.args[0]
+    return _index_view(b, n, a[0], a[1], n.args[0])
+
+
+def _index_view(b, n, x, key, v):
+    """``x[key]`` for a basic key (ints, slices, None, Ellipsis) as Slice / Squeeze / Unsqueeze."""
     key = key if isinstance(key, tuple) else (key,)
     if any(isinstance(k, Value) for k in key):
         raise unsupported(n, "indexing with a tensor scalar")
@@ -124,6 +127,20 @@ def _basic_index(b, n, a):
     if add:
         y = b.op("Unsqueeze", [y, b.ints(add)])
     return y if y is not x else b.op("Identity", [x])
+
+
+def _advanced_index(b, n, a):
+    """x[idx] with one integer index array (after a basic view and, for separated indices, a
+    permute): a Gather of the flattened index reshaped to its broadcast shape."""
+    x, p = a
+    if len(p.idx) != 1:
+        raise unsupported(n, f"indexing with {len(p.idx)} index arrays at once (ONNX Gather takes one)")
+    v = n.args[0]
+    y = _index_view(b, n, x, p.basic, v)
+    if p.perm is not None:
+        y = b.op("Transpose", [y], perm=list(p.perm))
+    idx = p.idx[0].numpy().astype(np.int64).reshape(p.bshape)
+    return b.op("Gather", [y, b.const(idx, hint="index")], axis=int(p.d))
 
 
 def _cat(b, n, a):
@@ -181,5 +198,5 @@ CONVERTERS: dict = {
     _sh.Reshape: _reshape, _sh.Transpose: _transpose, _sh.Permute: _permute, _sh.Expand: _expand,
     _sh.Squeeze: _squeeze, _sh.Unsqueeze: _unsqueeze, _sh.Contiguous: _identity, _sh.Clone: _identity,
     _sh.To: _to, _sh.BasicIndex: _basic_index, _ix.Cat: _cat, _ix.Stack: _stack, _ix.Split: _split,
-    _ix.IndexSelect: _index_select, _ix.Gather: _gather, _ix.ConstantPad: _pad,
+    _ix.IndexSelect: _index_select, _ix.AdvancedIndex: _advanced_index, _ix.Gather: _gather, _ix.ConstantPad: _pad,
 }

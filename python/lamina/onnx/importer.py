@@ -18,6 +18,7 @@ from ..tensor import Tensor
 from . import (  # noqa: F401
     _import_attention,
     _import_conv,
+    _import_einsum,
     _import_math,
     _import_nn,
     _import_pool,

@@ -1,0 +1,49 @@
+"""Converters whose onnx node test cases are few, checked more widely: Einsum against numpy.einsum
+(diagonals, ellipsis broadcasting, implicit output, chains of three operands) with its gradients
+against float64 central differences."""
+from __future__ import annotations
+
+import lamina
+import lamina.onnx
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+from onnx import TensorProto, helper
+
+EINSUM = [
+    ("ij->ji", [(3, 4)]), ("ij->i", [(3, 4)]), ("...ii->...i", [(3, 5, 5)]), ("i,i", [(5,), (5,)]),
+    ("bij,bjk->bik", [(5, 2, 3), (5, 3, 4)]), ("->", [()]), ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
+    ("bhqd,bhkd->bhqk", [(2, 3, 4, 8), (2, 3, 6, 8)]), ("ii", [(4, 4)]), ("ij,ij->", [(3, 4), (3, 4)]),
+    ("...ij,...jk", [(2, 1, 3, 4), (5, 4, 2)]), ("abc,cd->abd", [(2, 3, 4), (4, 5)]),
+    ("ijk,ikj->i", [(2, 3, 4), (2, 4, 3)]), ("i,j->ij", [(3,), (4,)]), ("iij->j", [(3, 3, 4)]),
+]
+
+
+def _einsum_model(eq, xs, out_shape):
+    names = [f"x{i}" for i in range(len(xs))]
+    g = helper.make_graph([helper.make_node("Einsum", names, ["y"], equation=eq)], "g",
+                          [helper.make_tensor_value_info(n, TensorProto.DOUBLE, list(x.shape)) for n, x in zip(names, xs)],
+                          [helper.make_tensor_value_info("y", TensorProto.DOUBLE, list(out_shape))])
+    return lamina.onnx.load_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+@pytest.mark.parametrize("eq, shapes", EINSUM, ids=[e for e, _ in EINSUM])
+def test_einsum_matches_numpy_with_gradients(eq, shapes):
+    rng = np.random.default_rng(len(eq))
+    xs = [rng.normal(size=s) for s in shapes]
+    ref = np.einsum(eq, *xs)
+    m = _einsum_model(eq, xs, np.shape(ref))
+    ts = [lamina.from_numpy(x.copy()).requires_grad_() for x in xs]
+    y = m(*ts)
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-12, atol=1e-12)
+    w = rng.normal(size=np.shape(ref))
+    (y * lamina.from_numpy(w)).sum().backward()
+    eps = 1e-6
+    for i, x in enumerate(xs):  # d sum(w * einsum) / d x, by central differences at a few entries
+        for idx in list(np.ndindex(x.shape))[:: max(1, x.size // 4)]:
+            up, down = [a.copy() for a in xs], [a.copy() for a in xs]
+            up[i][idx] += eps
+            down[i][idx] -= eps
+            fd = ((np.einsum(eq, *up) * w).sum() - (np.einsum(eq, *down) * w).sum()) / (2 * eps)
+            assert abs(ts[i].grad.numpy()[idx] - fd) <= 1e-6 * max(1.0, abs(fd)), (eq, i, idx)

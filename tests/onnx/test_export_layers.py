@@ -51,6 +51,26 @@ class _Seq(nn.Module):
         return self.rnn(x)
 
 
+class _Lengths(nn.Module):
+    """An RNN over padded sequences: lengths (or a prefix mask) as a model input."""
+
+    def __init__(self, rnn, use_mask=False):
+        super().__init__()
+        self.rnn, self.use_mask = rnn, use_mask
+
+    def forward(self, x, lengths):
+        if self.use_mask:
+            T = x.shape[1] if self.rnn.batch_first else x.shape[0]
+            steps = lamina.arange(T).unsqueeze(0 if self.rnn.batch_first else 1)
+            keep = steps < (lengths.unsqueeze(1) if self.rnn.batch_first else lengths.unsqueeze(0))
+            return self.rnn(x, mask=keep)
+        return self.rnn(x, lengths=lengths)
+
+
+def _lens(b, T=6):
+    return lamina.tensor(np.random.default_rng(b).integers(1, T + 1, b), dtype=lamina.int64)
+
+
 class _Attn(nn.Module):
     def __init__(self, mha, mask=False):
         super().__init__()
@@ -149,6 +169,10 @@ CASES = [
     ("lstm_state", ["LSTM"], lambda: _Seq(nn.LSTM(5, 4, num_layers=2)),
      lambda b: (_randn(3, b, 5), _randn(2, b, 4), _randn(2, b, 4)),
      {"dynamic_axes": {"input0": {1: "b"}, "input1": {1: "b"}, "input2": {1: "b"}}}),
+    ("lstm_lengths_bidir_2layer", ["LSTM"], lambda: _Lengths(nn.LSTM(5, 4, num_layers=2, bidirectional=True)),
+     lambda b: (_randn(6, b, 5), _lens(b)), {"dynamic_axes": {"input0": {1: "b"}, "input1": {0: "b"}}}),
+    ("gru_mask_batch_first", ["GRU"], lambda: _Lengths(nn.GRU(5, 4, batch_first=True, bidirectional=True), True),
+     lambda b: (_randn(b, 6, 5), _lens(b)), {}),
     ("gru", ["GRU"], lambda: _Seq(nn.GRU(5, 7)), lambda b: (_randn(6, b, 5),), {"dynamic_axes": {"input": {1: "b"}}}),
     ("gru_3layer_bidir_state", ["GRU"], lambda: _Seq(nn.GRU(5, 3, num_layers=3, bidirectional=True, batch_first=True)),
      lambda b: (_randn(b, 4, 5), _randn(6, b, 3)), {"dynamic_axes": {"input0": {0: "b"}, "input1": {1: "b"}}}),

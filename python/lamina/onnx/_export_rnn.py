@@ -6,7 +6,9 @@ ONNX z,r,h (with linear_before_reset=1, PyTorch's GRU form).
 from __future__ import annotations
 
 import numpy as np
+from onnx import TensorProto
 
+from ..jit.ir import Value
 from ..nn.layers.rnn import GRU, LSTM, RNN
 from ..ops.rnn import RnnSequence
 from ._export_core import np_dtype, unsupported
@@ -23,6 +25,23 @@ def _reorder(w: np.ndarray, mode: str) -> np.ndarray:
     return np.concatenate([parts[i] for i in order], axis=0)
 
 
+def _sequence_lens(b, n, m, kw) -> str:
+    """ONNX's sequence_lens (int32 [B]) from ``lengths=`` (a tensor) or a prefix ``mask=``, or ""."""
+    lengths, mask = kw.pop("lengths", None), kw.pop("mask", None)
+    if kw:
+        raise unsupported(n, f"the keyword arguments {sorted(kw)}")
+    if lengths is not None:
+        if not isinstance(lengths, Value):
+            raise unsupported(n, "lengths= as a Python list (pass an int64 tensor, an input of the model)")
+        return b.op("Cast", [b.name(lengths)], to=TensorProto.INT32)
+    if mask is not None:
+        if not isinstance(mask, Value):
+            raise unsupported(n, "mask= that is not a tensor")
+        ints = b.op("Cast", [b.name(mask)], to=TensorProto.INT32)
+        return b.op("ReduceSum", [ints, b.ints([1 if m.batch_first else 0])], keepdims=0)
+    return ""
+
+
 def _np(t) -> np.ndarray:
     return t.detach()._c.numpy().copy()
 
@@ -33,8 +52,7 @@ def _rnn(b, n, a):
     if getattr(m, "proj_size", 0):
         raise unsupported(n, "LSTM with proj_size (ONNX's LSTM has no projection)")
     kw = {k: v for k, v in n.kwargs.items() if v is not None}
-    if kw:
-        raise unsupported(n, f"the keyword arguments {sorted(kw)} (variable lengths)")
+    seq = _sequence_lens(b, n, m, kw)
     x_v = n.args[0]
     if len(x_v.shape) != 3:
         raise unsupported(n, f"unbatched {len(x_v.shape)}-D input")
@@ -67,7 +85,7 @@ def _rnn(b, n, a):
         prefix = f"{n.scope}.l{layer}" if n.scope else f"rnn.l{layer}"
         ins = [layer_in, b.initializer(np.stack(Ws).astype(dt), prefix + ".W"),
                b.initializer(np.stack(Rs).astype(dt), prefix + ".R"),
-               b.initializer(np.stack(Bs).astype(dt), prefix + ".B"), ""]
+               b.initializer(np.stack(Bs).astype(dt), prefix + ".B"), seq]
         sl = [layer * dirs, (layer + 1) * dirs]
         ins.append("" if h0 is None else b.op("Slice", [h0, b.ints(sl[:1]), b.ints(sl[1:]), b.ints([0])]))
         if mode == "LSTM":

@@ -254,3 +254,15 @@ def test_integer_arithmetic_and_no_grad_fast_paths_are_recorded():
     assert kinds.count("SubScalar") == 1 and kinds.count("AddScalar") == 1 and "Relu" in kinds and "Abs" in kinds
     ids2, x2 = lamina.tensor([[4, 4], [7, 1]], dtype=lamina.int64), lamina.randn(2, 3)
     _eq(g(ids2, x2), f(ids2, x2))
+
+
+def test_trace_updates_running_statistics_once():
+    m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    m2 = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    m2.load_state_dict(m.state_dict())
+    x = lamina.randn(5, 3)
+    jit.trace(m, x)
+    m2(x)
+    _eq(m[1].running_mean, m2[1].running_mean)
+    _eq(m[1].running_var, m2[1].running_var)
+    assert int(m[1].num_batches_tracked.item()) == 1

@@ -78,8 +78,12 @@ def trace(module_or_fn, example_inputs, *, batch_dim=0, leaf_modules=None, check
     g.module, g.example_batch = module, batch if batch is not None else 1
     for v, d in zip(g.data_inputs, bdims):
         v.batch_axis = d
-    if check:
-        _check(g, main[2], example_inputs)
+    if check:  # (the check's run must not update running statistics a second time)
+        saved = _save_buffers(module)
+        try:
+            _check(g, main[2], example_inputs)
+        finally:
+            _restore_buffers(module, saved)
     return g
 
 

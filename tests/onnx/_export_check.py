@@ -14,6 +14,8 @@ RTOL = 1e-5
 
 def flat(x) -> list:
     """The tensors of a (nested) output, as numpy arrays (None dropped)."""
+    if isinstance(x, dict):
+        x = list(x.values())
     if isinstance(x, (list, tuple)):
         return [a for v in x for a in flat(v)]
     if x is None:

@@ -218,3 +218,10 @@ def test_advanced_indexing_with_constant_indices():
     check_export(f, lamina.randn(4, 5), lamina.randn(2, 5))
     with pytest.raises(NotImplementedError, match="2 index arrays"):
         lamina.onnx.export(lambda x: x[[0, 1], [2, 3]], lamina.randn(4, 5), None)
+
+
+def test_dict_outputs():
+    m = nn.Linear(3, 2)
+    proto = check_export(lambda x: {"logits": m(x), "probs": lamina.softmax(m(x), 1)}, lamina.randn(4, 3),
+                         lamina.randn(1, 3))
+    assert len(proto.graph.output) == 2

@@ -340,6 +340,8 @@ class Graph:
 def _fmt_tree(t) -> str:
     if isinstance(t, Value):
         return f"%{t.name}"
+    if isinstance(t, dict):
+        return "{" + ", ".join(f"{k!r}: {_fmt_tree(v)}" for k, v in t.items()) + "}"
     if isinstance(t, (list, tuple)):
         return "(" + ", ".join(_fmt_tree(v) for v in t) + ")"
     return repr(t)

@@ -145,6 +145,8 @@ def _run(fn, module, leaf, inputs, bdims, warn: bool):
 def _leaves(tree):
     if isinstance(tree, Value):
         return [tree]
+    if isinstance(tree, dict):
+        tree = list(tree.values())
     if isinstance(tree, (list, tuple)):
         out = []
         for v in tree:
@@ -320,6 +322,8 @@ def _check(g: Graph, expected, inputs) -> None:
 def _tensors(x):
     if isinstance(x, Tensor):
         return [x]
+    if isinstance(x, dict):
+        x = list(x.values())
     if isinstance(x, (list, tuple)):
         out = []
         for v in x:

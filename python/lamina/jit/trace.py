@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
-from .. import _dtype as D
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tracing import TracerWarning  # noqa: F401  (re-exported by lamina.jit)
+from ..nn.layers.rnn import GRU, LSTM, RNN
+from ..nn.module import Module
 from ..tensor import Tensor
 from .ir import CRef, Graph, Node, Sym, Value
 from .tracer import TraceError, Tracer, constant_equal
@@ -17,10 +18,8 @@ from .tracer import TraceError, Tracer, constant_equal
 __all__ = ["trace"]
 
 
-def _default_leaf_types():
-    # RNN/LSTM/GRU are one op in ONNX (and one C++ call per layer here): kept whole.
-    from ..nn.layers.rnn import GRU, LSTM, RNN
-    return (RNN, LSTM, GRU)
+# RNN/LSTM/GRU are one op in ONNX (and one C++ call per layer here): recorded whole by default.
+DEFAULT_LEAF_MODULES = (RNN, LSTM, GRU)
 
 
 def trace(module_or_fn, example_inputs, *, batch_dim=0, leaf_modules=None, check: bool = True) -> Graph:
@@ -49,10 +48,9 @@ def trace(module_or_fn, example_inputs, *, batch_dim=0, leaf_modules=None, check
     for i, x in enumerate(example_inputs):
         if not isinstance(x, Tensor):
             raise TypeError(f"trace: example input {i} must be a Tensor, got {type(x).__name__}")
-    from ..nn.module import Module
     module = module_or_fn if isinstance(module_or_fn, Module) else None
     bdims = _batch_dims(batch_dim, example_inputs)
-    leaf = _default_leaf_types() if leaf_modules is None else tuple(leaf_modules)
+    leaf = DEFAULT_LEAF_MODULES if leaf_modules is None else tuple(leaf_modules)
     batch = next((x.shape[d] for x, d in zip(example_inputs, bdims) if d is not None), None)
 
     # Runs at other batch sizes first (buffers put back), so the module's state changes exactly as
@@ -331,5 +329,3 @@ def _tensors(x):
         return out
     return []
 
-
-_ = D

@@ -227,5 +227,3 @@ def constant_equal(a: Value, b: Value) -> bool:
     import numpy as np
     return bool(np.array_equal(ca.numpy(), cb.numpy(), equal_nan=True))
 
-
-_C_PARAMS = (_C.ConvParams, _C.PoolParams)

@@ -266,3 +266,13 @@ def test_trace_updates_running_statistics_once():
     _eq(m[1].running_mean, m2[1].running_mean)
     _eq(m[1].running_var, m2[1].running_var)
     assert int(m[1].num_batches_tracked.item()) == 1
+
+
+def test_op_returning_a_one_element_tuple():
+    def f(x):
+        (only,) = x.split(4, dim=1)  # Split returns a tuple even for one piece
+        return only * 2.0
+
+    g = jit.trace(f, lamina.randn(3, 4))
+    x = lamina.randn(5, 4)
+    _eq(g(x), f(x))

@@ -241,8 +241,11 @@ class Graph:
 
     # ---- running ----
     def _compile(self):
-        """Each Value gets a slot; each node becomes (callable, args template, tensor positions,
-        whether attributes hold batch sizes, output slots)."""
+        """Each Value gets a slot in a list; each node becomes a step: (Function.apply or the
+        module, the op's forward (None for a module), the argument template as a list, the
+        (position, slot) of each tensor argument, how to fill the rest (0: nothing, 1: sizes that
+        follow the batch, 2: nested tensors or keyword arguments), the output slot (single
+        output) or -1, and the output slots)."""
         slot = {}
         for v in self.inputs + self.constants:
             slot[id(v)] = len(slot)
@@ -251,15 +254,17 @@ class Graph:
             for o in n.outputs:
                 if o is not None:
                     slot[id(o)] = len(slot)
-            flat = all(not isinstance(a, (list, tuple, CRef)) or
-                       (not isinstance(a, CRef) and not any(isinstance(v, (Value, CRef)) for v in a)) for a in n.args)
-            tpos = [(i, slot[id(a)]) for i, a in enumerate(n.args) if isinstance(a, Value)]
+            nested = any(isinstance(a, CRef) or (isinstance(a, (list, tuple)) and
+                                                 any(isinstance(v, (Value, CRef)) for v in a)) for a in n.args)
+            mode = 2 if nested or n.kwargs or n.is_module else (1 if has_sym(n.args) else 0)
+            tpos = tuple((i, slot[id(a)]) for i, a in enumerate(n.args) if isinstance(a, Value))
             fn = n.op if n.is_module else n.op.apply
             # without grad mode, an op's forward is called directly (what Function.apply does then,
             # minus its scan of the arguments for tensors that require grad)
             fwd = None if n.is_module else n.op.forward
-            outs = [None if o is None else slot[id(o)] for o in n.outputs]
-            steps.append((fn, fwd, n, flat, tpos, has_sym(n.args) or has_sym(tuple(n.kwargs.values())), outs))
+            outs = tuple(None if o is None else slot[id(o)] for o in n.outputs)
+            single = outs[0] if len(outs) == 1 and n.out_tree is None else -1
+            steps.append((fn, fwd, n, list(n.args), tpos, mode, single, outs))
         self._plan = (slot, steps, len(slot))
         return self._plan
 
@@ -288,25 +293,21 @@ class Graph:
             env[i] = v.tensor
             i += 1
         direct = not _grad_tls.enabled
-        for fn, fwd, node, flat, tpos, sym, outs in steps:
-            if flat:
-                args = list(node.args)
+        for fn, fwd, node, base, tpos, mode, single, outs in steps:
+            if mode == 2:  # nested tensors, keyword arguments, module nodes
+                args = _fill(node.args, env, slot, batch)
+                out = fn(*args, **_fill(node.kwargs, env, slot, batch)) if node.kwargs else fn(*args)
+                if node.out_tree is not None:
+                    out = _flatten(out)
+            else:
+                args = base.copy()
                 for p, s in tpos:
                     args[p] = env[s]
-                if sym:
+                if mode == 1:
                     args = [resolve(a, batch) for a in args]
-            else:
-                args = _fill(node.args, env, slot, batch)
-            if node.kwargs:
-                out = fn(*args, **_fill(node.kwargs, env, slot, batch))
-            elif direct and fwd is not None:
-                out = fwd(Context(), *args)
-            else:
-                out = fn(*args)
-            if node.out_tree is not None:
-                out = _flatten(out)
-            if len(outs) == 1:
-                env[outs[0]] = out[0] if node.out_tree is not None else out
+                out = fwd(Context(), *args) if direct else fn(*args)
+            if single >= 0:
+                env[single] = out
             else:
                 for s, o in zip(outs, out):
                     if s is not None:

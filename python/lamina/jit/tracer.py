@@ -137,7 +137,8 @@ class Tracer:
         tmpl = self._template(args, name)
         multi = type(out) is tuple
         outs = out if multi else (out,)
-        node = Node(cls, tmpl, None, [], self.scope[-1] if self.scope else "", index=len(self.nodes))
+        node = Node(cls, tmpl, None, [], self.scope[-1] if self.scope else "", index=len(self.nodes),
+                    out_tree=(0,) * len(outs) if multi else None)  # (a tuple even of one output)
         dyn = any(id(v) in self.dynamic for v in node.inputs)
         for i, o in enumerate(outs):
             if isinstance(o, Tensor):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import secrets
 import struct
 import sys
@@ -27,6 +28,11 @@ from . import _dtype as D
 from .ops.creation import from_numpy
 from .tensor import Tensor
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, stale temporary files are kept
+    fcntl = None
+
 __all__ = ["save", "load"]
 
 MAGIC = b"LAMINACK"
@@ -34,6 +40,7 @@ VERSION = 1
 _PREFIX = struct.Struct("<8sIIQQII")
 _ALIGN = 64
 _SCALARS = (str, int, float, bool, type(None))
+_TMP_RE = re.compile(r"\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp")  # save's temporary files: .<name>.<pid>.<hex>.tmp
 
 
 def _align(n: int) -> int:
@@ -165,7 +172,8 @@ def save(obj: Any, f) -> None:
     Tensors of any dtype and layout are stored contiguous (a tensor that appears twice is stored
     once and loads as one object). A path is written atomically: to a temporary file in the same
     folder, flushed and fsync'ed, then renamed over the target, so a crash never leaves a
-    half-written checkpoint.
+    half-written checkpoint. The temporary files of earlier writers of the same path that were
+    killed mid-save (``.<name>.<pid>.<hex>.tmp``) are removed; a live writer's never are.
     """
     prefix, header, enc, _ = _serialize(obj)
     if not isinstance(f, (str, bytes, os.PathLike)):
@@ -179,9 +187,16 @@ def save(obj: Any, f) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"lamina.save: folder {folder!r} does not exist (saving {path!r})")
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    base = os.path.basename(path)
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    # Held until the file is renamed or the process dies (the kernel drops it then): tells other
+    # savers that this temporary file has a live writer, whatever PID namespace it runs in.
+    # A duplicate shares the lock, which then lasts past the close until the rename is done.
+    lock_fd = os.dup(fd)
+    _lock(fd)
     try:
+        _remove_stale_temps(folder, base, tmp)
         with os.fdopen(fd, "wb") as fh:
             _write(fh, prefix, header, enc)
             fh.flush()
@@ -193,7 +208,62 @@ def save(obj: Any, f) -> None:
         except OSError:
             pass
         raise
+    finally:
+        os.close(lock_fd)
     _fsync_dir(folder)
+
+
+def _lock(fd: int) -> bool:
+    """Takes an exclusive advisory lock on ``fd`` without waiting; False when another process
+    holds it (or locks are unavailable on this platform or filesystem)."""
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but belongs to someone else, or we cannot tell: keep its file
+    return True
+
+
+def _remove_stale_temps(folder: str, base: str, own: str) -> None:
+    """Removes the temporary files ``.<base>.<pid>.<hex>.tmp`` that earlier writers of this path
+    left when they were killed mid-save, so they do not pile up over crashes. A file is removed
+    only when its writer's PID is not running and nobody holds its lock (a live writer always
+    does, see save); a recycled PID or a platform without locks makes us keep the file."""
+    if fcntl is None:
+        return
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        m = _TMP_RE.fullmatch(name)
+        if m is None or m.group(1) != base:
+            continue
+        p = os.path.join(folder, name)
+        if p == own or _pid_alive(int(m.group(2))):
+            continue
+        try:
+            fd = os.open(p, os.O_RDONLY)
+        except OSError:
+            continue  # already gone (another saver removed it)
+        try:
+            if _lock(fd):
+                os.unlink(p)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _fsync_dir(folder: str) -> None:

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds lamina under a sanitizer into build/sanitize-<kind> (one CPU variant, this host's best) and
+# runs a subset of the test suite against it with the sanitizer runtime preloaded into CPython:
+#   tools/sanitize.sh [address|thread] [pytest arguments...]    (README, "Reliability")
+# address = AddressSanitizer + UndefinedBehaviorSanitizer; thread = ThreadSanitizer. Exits non-zero
+# when pytest fails or the log holds a sanitizer report; the log is build/sanitize-<kind>/pytest.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:-address}
+[ $# -gt 0 ] && shift
+py=${PYTHON:-.venv/bin/python}
+bdir=build/sanitize-$kind
+
+case $kind in
+  address)
+    flags=address,undefined
+    runtime=$(g++ -print-file-name=libasan.so)
+    # The core, tensor, op, autograd, serialization, reader and fuzz tests: everything that drives
+    # the C++ core directly. ~3x slower than a normal build.
+    default_tests=(tests/ops tests/autograd tests/test_tensor.py tests/test_views.py
+                   tests/test_errors.py tests/test_serialization.py tests/test_numpy.py
+                   tests/test_random.py tests/data/test_word_vectors.py tests/fuzz
+                   tests/test_reliability.py)
+    ;;
+  thread)
+    flags=thread
+    runtime=$(g++ -print-file-name=libtsan.so)
+    # Python threads running ops at once with the GIL released (DESIGN.md, "Threads and BLAS").
+    default_tests=(tests/test_threads.py tests/test_threads_default.py)
+    ;;
+  *) echo "usage: tools/sanitize.sh [address|thread] [pytest args...]" >&2; exit 2 ;;
+esac
+
+host_best() {  # as tools/dev.sh
+  local f
+  f=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
+  has() { for x in "$@"; do [[ $f == *" $x "* ]] || return 1; done; }
+  if has avx512f avx512bw avx512cd avx512dq avx512vl avx2 fma bmi2 movbe; then echo avx512
+  elif has avx2 fma bmi1 bmi2 f16c movbe; then echo avx2
+  else echo default; fi
+}
+
+if [ ! -f "$bdir/build.ninja" ]; then
+  # RelWithDebInfo: line numbers in reports, and pybind11 adds no LTO (slow links under ASan).
+  cmake -S . -B "$bdir" -G Ninja -DPython_EXECUTABLE="$(cd "$(dirname "$py")" && pwd)/$(basename "$py")" \
+    -Dpybind11_DIR="$("$py" -c 'import pybind11; print(pybind11.get_cmake_dir())')" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLAMINA_CPU_VARIANTS="${LAMINA_CPU_VARIANTS:-$(host_best)}" \
+    -DLAMINA_SANITIZE="$flags" >/dev/null
+fi
+cmake --build "$bdir" --target _C -- -j"${JOBS:-2}"
+[ "${SANITIZE_BUILD_ONLY:-0}" = 1 ] && exit 0
+
+# CPython and NumPy are not instrumented, so the runtime must be loaded first (LD_PRELOAD).
+# detect_leaks=0: CPython keeps interned objects and module state alive at exit by design, which
+# LeakSanitizer reports as thousands of leaks; lamina's own lifetime checks are the soak tests.
+# PYTHONMALLOC=malloc: Python objects go through malloc, so ASan guards their edges too.
+export LD_PRELOAD=$runtime
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:detect_odr_violation=0:verify_asan_link_order=0:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=0}
+# libgomp and OpenBLAS are not instrumented: TSan cannot see their barriers and would report every
+# parallel loop, so the thread build runs each op on one OpenMP thread and checks the races between
+# Python threads (which run ops concurrently with the GIL released).
+export TSAN_OPTIONS=${TSAN_OPTIONS:-ignore_noninstrumented_modules=1:report_signal_unsafe=0:halt_on_error=0}
+[ "$kind" = thread ] && export OMP_NUM_THREADS=1
+export PYTHONMALLOC=malloc LAMINA_EXT_DIR=$PWD/$bdir PYTHONPATH=python
+
+tests=("$@")
+[ ${#tests[@]} -eq 0 ] && tests=("${default_tests[@]}")
+log=$bdir/pytest.log
+start=$SECONDS
+set +e
+"$py" -m pytest -q -p no:cacheprovider "${tests[@]}" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+reports=$(grep -cE 'runtime error:|ERROR: (Address|Thread|UndefinedBehavior)Sanitizer|WARNING: ThreadSanitizer' "$log" || true)
+echo "sanitize.sh: $kind: pytest exit $rc, $reports sanitizer report(s), $((SECONDS - start)) s; log $log"
+[ "$rc" -eq 0 ] && [ "$reports" -eq 0 ]

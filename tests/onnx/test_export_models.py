@@ -225,3 +225,17 @@ def test_dict_outputs():
     proto = check_export(lambda x: {"logits": m(x), "probs": lamina.softmax(m(x), 1)}, lamina.randn(4, 3),
                          lamina.randn(1, 3))
     assert len(proto.graph.output) == 2
+
+
+def test_export_params_false_and_initializers_as_inputs():
+    m = MLP([5, 4, 3]).eval()
+    x = lamina.randn(2, 5)
+    with lamina.no_grad():
+        ref = m(x).numpy()
+    proto = lamina.onnx.export(m, x, None, export_params=False)
+    assert len(proto.graph.initializer) < 4 and [i.name for i in proto.graph.input][1:] == list(m.state_dict())
+    feeds = {"input": x.numpy(), **{k: v.numpy() for k, v in m.state_dict().items()}}
+    close(session(proto.SerializeToString()).run(None, feeds)[0], ref)
+    proto = lamina.onnx.export(m, x, None, keep_initializers_as_inputs=True)
+    assert [i.name for i in proto.graph.input][1:] == list(m.state_dict())
+    close(session(proto.SerializeToString()).run(None, {"input": x.numpy()})[0], ref)

@@ -49,8 +49,8 @@ _MODULE_CONVERTERS: dict = dict(_export_rnn.CONVERTERS)
 
 
 def export(model, args, f, input_names=None, output_names=None, dynamic_axes=None, opset_version=None,
-           *, training: bool = False, do_constant_folding: bool = True, verbose: bool = False,
-           check: bool = True, **kwargs):
+           *, export_params: bool = True, keep_initializers_as_inputs: bool = False, training: bool = False,
+           do_constant_folding: bool = True, verbose: bool = False, check: bool = True, **kwargs):
     """Export ``model`` (an ``nn.Module`` or a function of tensors), run on ``args``, to ONNX.
 
     Arguments follow ``torch.onnx.export``: ``args`` is a Tensor or a tuple of them; ``f`` a path
@@ -63,7 +63,10 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     symbolic (every size that follows it is computed from the input's shape). The model runs in
     eval mode (``training=False``, as torch's default TrainingMode.EVAL) and is put back.
 
-    ``opset_version``: default ``DEFAULT_OPSET``. Parameters become initializers named by their
+    ``export_params=False`` makes parameters and buffers graph inputs (fed at run time) instead of
+    initializers; ``keep_initializers_as_inputs=True`` lists them as inputs too (overridable
+    defaults). ``do_constant_folding`` is accepted for torch compatibility (the graph has nothing
+    to fold: parameters are initializers). ``opset_version``: default ``DEFAULT_OPSET``. Parameters become initializers named by their
     module path. Returns the ``onnx.ModelProto`` (also written to ``f``). A layer or op ONNX
     cannot express raises NotImplementedError naming it and its module path.
     """
@@ -91,7 +94,8 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     finally:
         if was_training and not training:
             model.train()
-    proto = graph_to_onnx(graph, opset, in_names, output_names, dynamic_axes)
+    proto = graph_to_onnx(graph, opset, in_names, output_names, dynamic_axes, export_params=export_params,
+                          keep_initializers_as_inputs=keep_initializers_as_inputs)
     if check:
         onnx.checker.check_model(proto, full_check=True)
     if verbose:
@@ -127,7 +131,8 @@ def _batch_dims(dynamic_axes, names, args):
     return out
 
 
-def graph_to_onnx(graph, opset: int, input_names=None, output_names=None, dynamic_axes=None) -> onnx.ModelProto:
+def graph_to_onnx(graph, opset: int, input_names=None, output_names=None, dynamic_axes=None, *,
+                  export_params: bool = True, keep_initializers_as_inputs: bool = False) -> onnx.ModelProto:
     """A traced ``lamina.jit`` Graph as an ONNX ModelProto (unchecked)."""
     b = Builder(graph, opset)
     in_names = _names(input_names, len(graph.data_inputs), "input")
@@ -142,7 +147,15 @@ def graph_to_onnx(graph, opset: int, input_names=None, output_names=None, dynami
         label = axes.get(v.batch_axis) if isinstance(axes, dict) and v.batch_axis is not None else None
         inputs.append(_value_info(nm, v, label))
     for v in graph.params + graph.constants:
-        b.bind(v, b.initializer(v.tensor.detach()._c.numpy(), v.name))
+        if v.kind != "const" and not export_params:  # parameters fed at run time, as graph inputs
+            nm = b.fresh(v.name)
+            b.bind(v, nm)
+            inputs.append(_value_info(nm, v))
+            continue
+        nm = b.initializer(v.tensor.detach()._c.numpy(), v.name)
+        b.bind(v, nm)
+        if keep_initializers_as_inputs and v.kind != "const":
+            inputs.append(_value_info(nm, v))
     for n in graph.nodes:
         b.scope, b.node = n.scope, n
         if n.is_module:
@@ -176,6 +189,8 @@ def graph_to_onnx(graph, opset: int, input_names=None, output_names=None, dynami
         outputs.append(_value_info(nm, v, label))
     used = {i for node in b.nodes for i in node.input}
     inits = [t for t in b.inits if t.name in used]  # e.g. RNN weights exported reordered, as copies
+    n_data = len(graph.data_inputs)
+    inputs = inputs[:n_data] + [i for i in inputs[n_data:] if i.name in used]
     g = helper.make_graph(b.nodes, "lamina", inputs, outputs, initializer=inits)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="lamina",
                               producer_version=_version())

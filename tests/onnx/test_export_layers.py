@@ -173,6 +173,8 @@ CASES = [
      lambda b: (_randn(6, b, 5), _lens(b)), {"dynamic_axes": {"input0": {1: "b"}, "input1": {0: "b"}}}),
     ("gru_mask_batch_first", ["GRU"], lambda: _Lengths(nn.GRU(5, 4, batch_first=True, bidirectional=True), True),
      lambda b: (_randn(b, 6, 5), _lens(b)), {}),
+    ("lstm_unbatched_state", ["LSTM"], lambda: _Seq(nn.LSTM(5, 4, num_layers=2, bidirectional=True)),
+     lambda b: (_randn(b, 5), _randn(4, 4), _randn(4, 4)), {"dynamic_axes": {"input0": {0: "T"}}}),
     ("gru", ["GRU"], lambda: _Seq(nn.GRU(5, 7)), lambda b: (_randn(6, b, 5),), {"dynamic_axes": {"input": {1: "b"}}}),
     ("gru_3layer_bidir_state", ["GRU"], lambda: _Seq(nn.GRU(5, 3, num_layers=3, bidirectional=True, batch_first=True)),
      lambda b: (_randn(b, 4, 5), _randn(6, b, 3)), {"dynamic_axes": {"input0": {0: "b"}, "input1": {1: "b"}}}),

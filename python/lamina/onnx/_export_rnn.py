@@ -54,20 +54,21 @@ def _rnn(b, n, a):
     kw = {k: v for k, v in n.kwargs.items() if v is not None}
     seq = _sequence_lens(b, n, m, kw)
     x_v = n.args[0]
-    if len(x_v.shape) != 3:
-        raise unsupported(n, f"unbatched {len(x_v.shape)}-D input")
+    unbatched = len(x_v.shape) == 2  # [T, I]: run as a batch of one
     x = a[0]
     hx = a[1] if len(a) > 1 else None
     H, L, dirs = m.hidden_size, m.num_layers, 2 if m.bidirectional else 1
     dt = np_dtype(x_v.dtype)
-    if m.batch_first:
+    one = lambda t: b.op("Unsqueeze", [t, b.ints([1])]) if unbatched and t is not None else t  # noqa: E731
+    x = one(x)
+    if m.batch_first and not unbatched:
         x = b.op("Transpose", [x], perm=[1, 0, 2])
     h0 = c0 = None
     if hx is not None:
         if mode == "LSTM":
-            h0, c0 = hx
+            h0, c0 = one(hx[0]), one(hx[1])
         else:
-            h0 = hx
+            h0 = one(hx)
     op_type = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
     hs, cs = [], []
     layer_in = x
@@ -105,13 +106,15 @@ def _rnn(b, n, a):
         if mode == "LSTM":
             cs.append(outs[2])
     out = layer_in
-    if m.batch_first:
+    if m.batch_first and not unbatched:
         out = b.op("Transpose", [out], perm=[1, 0, 2])
     h_n = hs[0] if L == 1 else b.op("Concat", hs, axis=0)
+    res = [out, h_n]
     if mode == "LSTM":
-        c_n = cs[0] if L == 1 else b.op("Concat", cs, axis=0)
-        return [out, h_n, c_n]
-    return [out, h_n]
+        res.append(cs[0] if L == 1 else b.op("Concat", cs, axis=0))
+    if unbatched:
+        res = [b.op("Squeeze", [t, b.ints([1])]) for t in res]
+    return res
 
 
 _OP_MODE = {"rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU", "lstm": "LSTM", "gru": "GRU"}

@@ -28,5 +28,6 @@ void register_optim(pybind11::module_& m);        // ops_optim.cpp: fused multi-
 void register_rbm(pybind11::module_& m);          // ops_rbm.cpp: RBM sampling and contrastive divergence
 void register_rnn(pybind11::module_& m);          // ops_rnn.cpp: fused RNN/LSTM/GRU, whole-sequence BPTT
 void register_attention(pybind11::module_& m);    // ops_attention.cpp: fused scaled dot-product attention
+void register_htm(pybind11::module_& m);          // htm.cpp: HTM spatial pooler and temporal memory
 
 }  // namespace lamina::bind

@@ -50,4 +50,5 @@ PYBIND11_MODULE(LAMINA_MODULE_NAME, m) {
     b::register_rbm(m);
     b::register_rnn(m);
     b::register_attention(m);
+    b::register_htm(m);
 }

@@ -74,6 +74,7 @@ def trace(module_or_fn, example_inputs, *, batch_dim=0, leaf_modules=None, check
                 _restore_buffers(module, saved)
             _merge(main, third, batch, batch + 3, syms)
     g.module, g.example_batch = module, batch if batch is not None else 1
+    _drop_dead_nodes(g)
     for v, d in zip(g.data_inputs, bdims):
         v.batch_axis = d
     if check:  # (the check's run must not update running statistics a second time)
@@ -138,6 +139,23 @@ def _run(fn, module, leaf, inputs, bdims, warn: bool):
     tree = tr._template(out, "the output")
     g = Graph(tr.inputs, list(tr.params.values()), tr.constants, tr.nodes, _leaves(tree), tree, module)
     return g, tr, out
+
+
+def _drop_dead_nodes(g: Graph) -> None:
+    """Removes nodes whose outputs nothing reads (e.g. a chunk of a bias the code computed and did
+    not use), except those with effects beyond their outputs: module nodes and batch norm in
+    training mode (running statistics). Constants only dead nodes read go too."""
+    used = {id(v) for v in g.outputs}
+    keep = []
+    for n in reversed(g.nodes):
+        effect = n.is_module or (n.kind == "BatchNorm" and n.attrs().get("training"))
+        if effect or any(o is not None and id(o) in used for o in n.outputs):
+            keep.append(n)
+            used.update(id(v) for v in n.inputs)
+    g.nodes = keep[::-1]
+    for i, n in enumerate(g.nodes):
+        n.index = i
+    g.constants = [c for c in g.constants if id(c) in used]
 
 
 def _leaves(tree):

@@ -239,3 +239,18 @@ def test_export_params_false_and_initializers_as_inputs():
     proto = lamina.onnx.export(m, x, None, keep_initializers_as_inputs=True)
     assert [i.name for i in proto.graph.input][1:] == list(m.state_dict())
     close(session(proto.SerializeToString()).run(None, {"input": x.numpy()})[0], ref)
+
+
+def test_functional_ops_without_layers():
+    import lamina.nn.functional as F
+    w1, w2 = lamina.randn(3, 2, 4), lamina.randn(2, 3, 3)
+
+    def f(x, q):
+        y = F.conv_transpose1d(x, w1, stride=2, padding=1)           # (B, 2, L')
+        z = F.adaptive_max_pool2d(y.unsqueeze(1), (1, 3))            # 1 x 3 windows
+        r = F.pad(x, (2, 1), mode="reflect") + F.pad(x, (1, 2), mode="replicate")
+        c = F.pad(x, (2, 2), mode="circular")
+        a = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+        return y, z, r, c, a, F.conv1d(x, w2 * 1.0)  # a weight computed in the graph
+
+    check_export(f, (lamina.randn(2, 3, 6), lamina.randn(2, 4, 5)), (lamina.randn(3, 3, 6), lamina.randn(3, 4, 5)))

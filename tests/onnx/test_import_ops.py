@@ -47,3 +47,27 @@ def test_einsum_matches_numpy_with_gradients(eq, shapes):
             down[i][idx] -= eps
             fd = ((np.einsum(eq, *up) * w).sum() - (np.einsum(eq, *down) * w).sum()) / (2 * eps)
             assert abs(ts[i].grad.numpy()[idx] - fd) <= 1e-6 * max(1.0, abs(fd)), (eq, i, idx)
+
+
+@pytest.mark.parametrize("largest", [1, 0])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_topk_matches_numpy_stable_order(largest, dtype):
+    rng = np.random.default_rng(7)
+    x = rng.integers(-4, 5, size=(3, 9, 4)).astype(dtype)  # many ties: the lower index must come first
+    k = np.array([5], dtype=np.int64)
+    g = helper.make_graph([helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1, largest=largest)], "g",
+                          [helper.make_tensor_value_info("x", helper.np_dtype_to_tensor_dtype(x.dtype), list(x.shape)),
+                           helper.make_tensor_value_info("k", TensorProto.INT64, [1])],
+                          [helper.make_tensor_value_info("v", helper.np_dtype_to_tensor_dtype(x.dtype), [3, 5, 4]),
+                           helper.make_tensor_value_info("i", TensorProto.INT64, [3, 5, 4])])
+    m = lamina.onnx.load_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    v, i = m(x, k)
+    order = np.argsort(-x if largest else x, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(i.numpy(), order)
+    np.testing.assert_array_equal(v.numpy(), np.take_along_axis(x, order, 1))
+    if dtype is np.float32:  # the values are gathered from x: the gradient lands on the picked entries
+        xt = lamina.from_numpy(x.copy()).requires_grad_()
+        m(xt, k)[0].sum().backward()
+        want = np.zeros_like(x)
+        np.put_along_axis(want, order, 1.0, 1)
+        np.testing.assert_array_equal(xt.grad.numpy(), want)

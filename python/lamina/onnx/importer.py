@@ -26,6 +26,7 @@ from . import (  # noqa: F401
     _import_resize,
     _import_rnn,
     _import_scatter,
+    _import_select,
     _import_shape,
 )
 from ._import_common import FOLD, OPS, NodeContext, is_const, to_lamina

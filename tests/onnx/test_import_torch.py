@@ -1,6 +1,6 @@
 """Models exported by PyTorch's own ONNX exporter (torch.onnx.export, the TorchScript path: the
 graphs real users bring, with Shape/Gather/Unsqueeze/Concat shape arithmetic, folded BatchNorm,
-LSTM/GRU with their gate orders, GELU as Erf) imported with lamina.onnx.load_model and compared
+LSTM/GRU with their gate orders, GELU as Erf, multi-head attention, depthwise convs) imported with lamina.onnx.load_model and compared
 with PyTorch at two batch sizes (1e-5 of the output's scale)."""
 from __future__ import annotations
 
@@ -52,6 +52,44 @@ class _Decoder(tnn.Module):
         return tnn.functional.gelu(self.norm(self.deconv(self.up(self.conv(x)))))
 
 
+class _MobileBlock(tnn.Module):
+    """pointwise / depthwise (groups) convs, Hardswish, squeeze-excite with ReLU6 (Clip) and Hardsigmoid"""
+
+    def __init__(self):
+        super().__init__()
+        self.pw, self.dw = tnn.Conv2d(8, 16, 1), tnn.Conv2d(16, 16, 3, padding=1, groups=16, stride=2)
+        self.bn, self.act = tnn.BatchNorm2d(16), tnn.Hardswish()
+        self.se = tnn.Sequential(tnn.AdaptiveAvgPool2d(1), tnn.Conv2d(16, 4, 1), tnn.ReLU6(), tnn.Conv2d(4, 16, 1),
+                                 tnn.Hardsigmoid())
+        self.proj = tnn.Conv2d(16, 8, 1)
+
+    def forward(self, x):
+        h = self.act(self.bn(self.dw(self.pw(x))))
+        return self.proj(h * self.se(h))
+
+
+class _AttentionBlock(tnn.Module):
+    """nn.MultiheadAttention + residual + LayerNorm: exported as Shape/Gather/Slice/Reshape arithmetic"""
+
+    def __init__(self):
+        super().__init__()
+        self.mha, self.norm = tnn.MultiheadAttention(16, 4, batch_first=True), tnn.LayerNorm(16)
+
+    def forward(self, x):
+        return self.norm(x + self.mha(x, x, x, need_weights=False)[0])
+
+
+class _ShapeOps(tnn.Module):
+    """nearest upsampling, flip, reflect pad, permute/reshape by traced sizes, softmax, reductions"""
+
+    def forward(self, x):
+        y = tnn.functional.interpolate(x, scale_factor=2, mode="nearest")
+        y = torch.cat([y, y.flip(-1)], 1)
+        y = tnn.functional.pad(y, (1, 2, 0, 1), mode="reflect")
+        y = y.permute(0, 2, 3, 1).reshape(y.shape[0], -1, y.shape[1])
+        return torch.softmax(y, -1).mean(1) + tnn.functional.elu(y).amax(1) + y.std(1)
+
+
 class _LastStep(tnn.Module):
     def __init__(self, rnn):
         super().__init__()
@@ -71,6 +109,9 @@ CASES = [
                                                     tnn.LogSoftmax(-1)),
      lambda b: torch.randint(0, 20, (b, 5)), {0: "N"}),
     ("decoder_upsample_gelu", _Decoder, lambda b: torch.randn(b, 3, 8, 8), {0: "N"}),
+    ("mobilenet_block", _MobileBlock, lambda b: torch.randn(b, 8, 16, 16), {0: "N"}),
+    ("attention_block", _AttentionBlock, lambda b: torch.randn(b, 7, 16), {0: "N"}),
+    ("shape_ops", _ShapeOps, lambda b: torch.randn(b, 3, 5, 6), {0: "N"}),
 ]
 
 

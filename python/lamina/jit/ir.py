@@ -12,6 +12,7 @@ from .. import _dtype as D
 from ..autograd.function import Context
 from ..autograd.grad_mode import _tls as _grad_tls
 from ..autograd.grad_mode import no_grad
+from ..ops.pool import pool_spec
 from ..tensor import Tensor
 
 __all__ = ["Sym", "Value", "Node", "Graph", "CRef"]
@@ -127,10 +128,11 @@ class Node:
         names = _arg_names(self.op)
         out = {}
         for i, a in enumerate(self.args):
-            if not isinstance(a, Value) and not (isinstance(a, (list, tuple)) and any(isinstance(v, Value) for v in a)):
+            if not _is_tensor_arg(a) and not (isinstance(a, (list, tuple)) and
+                                              any(isinstance(v, (Value, CRef)) for v in a)):
                 out[names[i] if i < len(names) else f"arg{i}"] = a
         for k, a in self.kwargs.items():
-            if not isinstance(a, Value):
+            if not _is_tensor_arg(a):
                 out[k] = a
         return out
 
@@ -162,8 +164,8 @@ class CRef:
 
 
 def _is_tensor_arg(a) -> bool:
-    return isinstance(a, Value) or (isinstance(a, (list, tuple)) and len(a) > 0
-                                    and all(isinstance(v, Value) or v is None for v in a))
+    return isinstance(a, (Value, CRef)) or (isinstance(a, (list, tuple)) and len(a) > 0
+                                            and all(isinstance(v, (Value, CRef)) or v is None for v in a))
 
 
 def _collect(x, out: list) -> None:
@@ -191,7 +193,6 @@ def _fmt(a) -> str:
         return (f"Conv(stride={tuple(a.stride)}, padding={tuple(a.padding)}, dilation={tuple(a.dilation)}, "
                 f"output_padding={tuple(a.output_padding)}, groups={a.groups})")
     if isinstance(a, _C.PoolParams):
-        from ..ops.pool import pool_spec
         s = pool_spec(a)
         return f"Pool(kernel={s['kernel']}, stride={s['stride']}, padding={s['padding']})"
     r = repr(a)

@@ -254,3 +254,14 @@ def test_functional_ops_without_layers():
         return y, z, r, c, a, F.conv1d(x, w2 * 1.0)  # a weight computed in the graph
 
     check_export(f, (lamina.randn(2, 3, 6), lamina.randn(2, 4, 5)), (lamina.randn(3, 3, 6), lamina.randn(3, 4, 5)))
+
+
+def test_output_names_do_not_clash_with_internal_names():
+    m = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 2), nn.ReLU()).eval()
+    proto = check_export(m, lamina.randn(2, 3), lamina.randn(4, 3), input_names=["Gemm"])
+    buf = io.BytesIO()
+    proto = lamina.onnx.export(m, lamina.randn(2, 3), buf, output_names=["Relu"])
+    onnx.checker.check_model(proto, full_check=True)
+    assert [o.name for o in proto.graph.output] == ["Relu"]
+    with pytest.raises(ValueError, match="distinct"):
+        lamina.onnx.export(m, lamina.randn(2, 3), None, input_names=["x"], output_names=["x"])

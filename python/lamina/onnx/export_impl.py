@@ -139,6 +139,9 @@ def graph_to_onnx(graph, opset: int, input_names=None, output_names=None, dynami
     out_vals = graph.outputs
     out_names = _names(output_names, len(out_vals), "output")
     dyn = dynamic_axes or {}
+    if len(set(in_names) | set(out_names)) != len(in_names) + len(out_names):
+        raise ValueError(f"lamina.onnx.export: input and output names must be distinct, got {in_names} and {out_names}")
+    b.used.update(out_names)  # reserved, so no internal tensor takes an output's name
     inputs = []
     for v, nm in zip(graph.data_inputs, in_names):
         b.used.add(nm)

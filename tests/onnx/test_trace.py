@@ -157,24 +157,30 @@ def test_untracked_tensor_that_depends_on_input_raises():
 def test_in_place_outside_the_graph_raises():
     def f(x):
         y = x * 2.0
-        with lamina.no_grad():
-            y.add_(1.0)  # an in-place write the tracer does not see
+        y.data.add_(1.0)  # through .data: another tensor object on the same memory
         return y + 1.0
 
     with pytest.raises(TraceError, match="changed in place"):
         jit.trace(f, lamina.randn(3, 2))
 
 
-def test_in_place_with_grad_is_recorded():
-    def f(x):
+def test_in_place_ops_are_recorded():
+    def f(x, ids):
         y = x * 2.0
         y.add_(1.0)
         F.relu(y, inplace=True)
-        return y
+        x.mul_(0.5)  # on the input itself
+        with lamina.no_grad():
+            y.sub_(x)  # without grad mode
+        ids.add_(1)  # on an integer tensor
+        return y + ids.sum(1, keepdim=True)
 
-    g = jit.trace(f, lamina.randn(3, 2))
-    x = lamina.randn(5, 2)
-    _eq(g(x), f(x))
+    ids = lamina.tensor([[0, 1], [2, 3], [4, 5]], dtype=lamina.int64)
+    g = jit.trace(f, (lamina.randn(3, 2), ids))
+    assert [n.kind for n in g.nodes].count("Sub") == 1
+    x, ids2 = lamina.randn(5, 2), lamina.tensor([[1, 1], [0, 2], [3, 3], [2, 0], [1, 4]], dtype=lamina.int64)
+    expect = f(x.clone(), ids2.clone())
+    _eq(g(x.clone(), ids2.clone()), expect)
 
 
 def test_captured_constant_and_multiple_outputs():

@@ -7,6 +7,7 @@ A tracer is an object with
 - ``record_module(module, args, kwargs)``: None to trace into the module, else its outputs
   (a module recorded as one node, e.g. an LSTM);
 - ``python_value(tensor, how)``: a traced tensor is being turned into a Python value (warns);
+- ``rebind(t, r)``: an in-place op wrote its recorded result ``r`` into ``t`` (views.write_inplace);
 - ``busy``: True while it runs an op it records (ops inside are not recorded again);
 - ``thread``: the thread it records (other threads run untraced).
 """

@@ -16,6 +16,7 @@ through them: TakeRegion <-> ScatterRegion are adjoint, ZeroRegion is its own ad
 from __future__ import annotations
 
 from .. import _C
+from .._state import _tracers
 from . import grad_mode
 from .function import Context, Function, Node, _edge_no_refresh
 
@@ -342,4 +343,8 @@ def write_inplace(t, name: str, compute):
         t.grad_fn, t._output_nr, t.requires_grad = r.grad_fn, getattr(r, "_output_nr", 0), r.requires_grad
     else:
         rebase_after_write(t, r, name)
+    if _tracers:  # lamina.jit.trace (autograd/tracing.py): t now holds the recorded result r
+        tr = _tracers[-1]
+        if not tr.busy:
+            tr.rebind(t, r)
     return t

@@ -11,6 +11,7 @@ from ..autograd.grad_mode import enable_grad, no_grad
 from ..autograd.tracing import TracerWarning  # noqa: F401  (re-exported by lamina.jit)
 from ..nn.layers.rnn import GRU, LSTM, RNN
 from ..nn.module import Module
+from ..ops.shape import clone
 from ..tensor import Tensor
 from .ir import CRef, Graph, Node, Sym, Value
 from .tracer import TraceError, Tracer, constant_equal
@@ -131,7 +132,12 @@ def _run(fn, module, leaf, inputs, bdims, warn: bool):
     for i, x in enumerate(inputs):
         t = Tensor._wrap(x._c.clone())
         if t._c.dtype in (_C.DType.float32, _C.DType.float64):
-            t.requires_grad = True  # so every op on it goes through Function.apply (no fast paths)
+            # requiring grad: every op on it records its autograd node, which is how an in-place
+            # op's target is followed; not a leaf (a clone made before tracing), so in-place ops
+            # on the input itself are allowed, as they are on the caller's tensor
+            t.requires_grad = True
+            with enable_grad():
+                t = clone(t)
         ins.append(t)
         tr.add_input(t, f"input{i}" if len(inputs) > 1 else "input")
     with enable_grad():

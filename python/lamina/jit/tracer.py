@@ -194,6 +194,19 @@ class Tracer:
         finally:
             self.scope.pop()
 
+    def rebind(self, t: Tensor, r: Tensor) -> None:
+        """An in-place op wrote the recorded result ``r`` into ``t`` (autograd/views.py
+        write_inplace): later reads of ``t`` are reads of ``r``'s Value."""
+        if self.thread != threading.get_ident():
+            return
+        e = self.by_id.get(id(r))
+        if e is None:
+            return  # r is no graph value (e.g. computed while busy): t's stale entry makes reads fail
+        v = e[0]
+        self.by_id[id(t)] = (v, t._c, t._c._version)
+        self.by_c[id(t._c)] = (v, t._c._version)
+        self.keep.append(t)
+
     def python_value(self, t: Tensor, how: str) -> None:
         if not self.warn or self.thread != threading.get_ident():
             return

@@ -315,6 +315,8 @@ def _record_inplace(self, compute, name):
 
 
 def _records(self, other=None) -> bool:
+    if _tracers:  # lamina.jit.trace: in-place ops go through write_inplace, which the tracer follows
+        return True
     return (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)) and grad_mode._tls.enabled
 
 

@@ -265,3 +265,21 @@ def test_output_names_do_not_clash_with_internal_names():
     assert [o.name for o in proto.graph.output] == ["Relu"]
     with pytest.raises(ValueError, match="distinct"):
         lamina.onnx.export(m, lamina.randn(2, 3), None, input_names=["x"], output_names=["x"])
+
+
+def test_in_place_writes_export():
+    def f(x, ids):
+        y = x * 2.0
+        y.add_(1.0)
+        z = lamina.zeros(x.shape[0], 3)
+        z.copy_(x[:, :3])
+        z.mul_(3.0)
+        w = x.clone()
+        w.zero_()
+        v = x.clone()
+        v.fill_(0.25)
+        ids.add_(2)
+        return y, z, w + 1.0, v, ids
+
+    ids = lambda b: lamina.tensor(np.arange(2 * b).reshape(b, 2), dtype=lamina.int64)  # noqa: E731
+    check_export(f, (lamina.randn(4, 5), ids(4)), (lamina.randn(2, 5), ids(2)))

@@ -187,6 +187,15 @@ def _pad(b, n, a):
     return b.op("Pad", [x, b.ints(begin + end), b.scalar(value, v)], mode="constant")
 
 
+def _overwrite(b, n, a):
+    """copy_ / fill_ / zero_ (recorded as Overwrite(dst, value)): value cast and broadcast to dst."""
+    dst, value = a
+    dv, vv = n.args[0], n.args[1]
+    if vv.dtype is not dv.dtype:
+        value = b.op("Cast", [value], to=onnx_dtype(dv.dtype))
+    return b.op("Expand", [value, b.op("Shape", [dst])])
+
+
 def _full(b, n, a):
     shape, value, dtype = a[0], a[1], a[2]
     fill = numpy_helper.from_array(np.asarray([value], dtype=np_dtype(dtype)), "value")
@@ -198,5 +207,5 @@ CONVERTERS: dict = {
     _sh.Reshape: _reshape, _sh.Transpose: _transpose, _sh.Permute: _permute, _sh.Expand: _expand,
     _sh.Squeeze: _squeeze, _sh.Unsqueeze: _unsqueeze, _sh.Contiguous: _identity, _sh.Clone: _identity,
     _sh.To: _to, _sh.BasicIndex: _basic_index, _ix.Cat: _cat, _ix.Stack: _stack, _ix.Split: _split,
-    _ix.IndexSelect: _index_select, _ix.AdvancedIndex: _advanced_index, _ix.Gather: _gather, _ix.ConstantPad: _pad,
+    _ix.Overwrite: _overwrite, _ix.IndexSelect: _index_select, _ix.AdvancedIndex: _advanced_index, _ix.Gather: _gather, _ix.ConstantPad: _pad,
 }

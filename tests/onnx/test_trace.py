@@ -285,3 +285,21 @@ def test_op_returning_a_one_element_tuple():
     g = jit.trace(f, lamina.randn(3, 4))
     x = lamina.randn(5, 4)
     _eq(g(x), f(x))
+
+
+def test_write_into_a_region_raises():
+    def f(x):
+        y = x * 2.0
+        y[:, 1:] = 0.5
+        return y
+
+    with pytest.raises(TraceError, match=r"write into part of a tensor.*CopySlices"):
+        jit.trace(f, lamina.randn(3, 4))
+
+    def g(x):
+        y = x * 2.0
+        y[:, 1:].relu_()
+        return y
+
+    with pytest.raises(TraceError, match="write into part of a tensor"):
+        jit.trace(g, lamina.randn(3, 4))

@@ -10,6 +10,7 @@ import warnings
 
 from .. import _C
 from ..autograd.tracing import TracerWarning, tracing
+from ..autograd.views import CopySlices
 from ..tensor import Tensor
 from .ir import CRef, Node, Value, _flatten, dtype_of
 
@@ -128,6 +129,11 @@ class Tracer:
 
     # ---- the hooks (autograd/tracing.py) ----
     def record(self, cls, args):
+        if cls is CopySlices:
+            raise TraceError(
+                f"trace: a write into part of a tensor{self._where()} (x[key] = value, or an in-place op on a view "
+                "of it: recorded as CopySlices) cannot be traced: the graph would not replay the write; compute "
+                "the result out of place (lamina.where, lamina.cat, F.pad...)")
         self.busy = True
         try:
             out = cls.apply(*args)

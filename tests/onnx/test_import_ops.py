@@ -1,6 +1,7 @@
 """Converters whose onnx node test cases are few, checked more widely: Einsum against numpy.einsum
 (diagonals, ellipsis broadcasting, implicit output, chains of three operands) with its gradients
-against float64 central differences."""
+against float64 central differences; TopK's order on ties; GridSample against onnx's reference
+evaluator and PyTorch (values and gradients)."""
 from __future__ import annotations
 
 import lamina
@@ -71,3 +72,40 @@ def test_topk_matches_numpy_stable_order(largest, dtype):
         want = np.zeros_like(x)
         np.put_along_axis(want, order, 1.0, 1)
         np.testing.assert_array_equal(xt.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("mode", ["linear", "nearest", "cubic"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align", [0, 1])
+def test_grid_sample_values_and_gradients(mode, padding, align):
+    """values against onnx's reference evaluator; values and gradients against PyTorch's grid_sample,
+    except bicubic with border padding, where ONNX clamps the sample point itself and PyTorch only
+    the taps"""
+    from onnx.reference import ReferenceEvaluator
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 3, 5, 6)).astype(np.float32)
+    grid = rng.uniform(-1.3, 1.3, size=(2, 4, 7, 2)).astype(np.float32)  # some samples outside the image
+    g = helper.make_graph([helper.make_node("GridSample", ["x", "g"], ["y"], mode=mode, padding_mode=padding,
+                                            align_corners=align)], "gs",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape)),
+                           helper.make_tensor_value_info("g", TensorProto.FLOAT, list(grid.shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 4, 7])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)])
+    m = lamina.onnx.load_model(model)
+    xl, gl = lamina.from_numpy(x.copy()).requires_grad_(), lamina.from_numpy(grid.copy()).requires_grad_()
+    y = m(xl, gl)
+    (ref,) = ReferenceEvaluator(model).run(None, {"x": x, "g": grid})
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-5, atol=1e-5)
+    torch = pytest.importorskip("torch")
+    if mode == "cubic" and padding == "border":
+        return
+    xt, gt = torch.tensor(x, requires_grad=True), torch.tensor(grid, requires_grad=True)
+    tmode = {"linear": "bilinear", "cubic": "bicubic"}.get(mode, mode)
+    tref = torch.nn.functional.grid_sample(xt, gt, mode=tmode, padding_mode=padding, align_corners=bool(align))
+    np.testing.assert_allclose(y.detach().numpy(), tref.detach().numpy(), rtol=1e-5, atol=1e-5)
+    w = rng.normal(size=tref.shape).astype(np.float32)
+    (y * lamina.from_numpy(w)).sum().backward()
+    (tref * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(xl.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    if mode != "nearest":  # nearest has no gradient with respect to the grid
+        np.testing.assert_allclose(gl.grad.numpy(), gt.grad.numpy(), rtol=1e-4, atol=1e-4)

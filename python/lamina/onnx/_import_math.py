@@ -340,14 +340,17 @@ def _ceil_op(ctx, ins):
     return U.neg(_floor(U.neg(_float_only(ctx, ctx.tensor(ins[0])))))
 
 
-@op("Round")
-def _round_op(ctx, ins):
-    x = _float_only(ctx, ctx.tensor(ins[0]))
+def _round(x: Tensor) -> Tensor:
     f = _floor(x)
     d = x - f
     odd = E.ne(f - _floor(f * 0.5) * 2.0, 0)
     up = E.logical_or(E.gt(d, 0.5), E.logical_and(E.eq(d, 0.5), odd))  # halves go to the even neighbour
     return f + up.to(x.dtype)
+
+
+@op("Round")
+def _round_op(ctx, ins):
+    return _round(_float_only(ctx, ctx.tensor(ins[0])))
 
 
 def _int_trunc_div(a: Tensor, b: Tensor) -> Tensor:

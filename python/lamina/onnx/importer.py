@@ -19,6 +19,7 @@ from . import (  # noqa: F401
     _import_attention,
     _import_conv,
     _import_einsum,
+    _import_grid,
     _import_math,
     _import_nn,
     _import_pool,

@@ -53,6 +53,8 @@ def trace(module_or_fn, example_inputs, *, batch_dim=0, leaf_modules=None, check
     bdims = _batch_dims(batch_dim, example_inputs)
     leaf = DEFAULT_LEAF_MODULES if leaf_modules is None else tuple(leaf_modules)
     batch = next((x.shape[d] for x, d in zip(example_inputs, bdims) if d is not None), None)
+    if batch == 0:
+        raise ValueError("trace: the example inputs have an empty batch; give at least one row")
 
     # Runs at other batch sizes first (buffers put back), so the module's state changes exactly as
     # after one call of its own.

@@ -283,3 +283,16 @@ def test_in_place_writes_export():
 
     ids = lambda b: lamina.tensor(np.arange(2 * b).reshape(b, 2), dtype=lamina.int64)  # noqa: E731
     check_export(f, (lamina.randn(4, 5), ids(4)), (lamina.randn(2, 5), ids(2)))
+
+
+def test_attention_float_mask_with_a_fully_masked_row():
+    import lamina.nn.functional as F
+    m = np.zeros((4, 5), dtype=np.float32)
+    m[1, :] = -np.inf  # query 1 may attend to nothing: lamina gives a zero row
+    m[2, 3] = -1.5
+    mask = lamina.from_numpy(m)
+
+    def f(q, k):
+        return F.scaled_dot_product_attention(q, k, k, attn_mask=mask)
+
+    check_export(f, (lamina.randn(2, 4, 8), lamina.randn(2, 5, 8)), (lamina.randn(3, 4, 8), lamina.randn(3, 5, 8)))

@@ -200,6 +200,8 @@ def _attention(b, n, a):
     probs = b.op("Softmax", [scores], axis=-1)
     if keep is not None:  # a row with every key masked gives zeros (lamina's safe softmax), not NaN
         probs = b.op("Where", [keep, probs, b.scalar(0.0, qv)])
+    elif mask is not None and safe_softmax:  # the same for a float mask that is -inf along a row
+        probs = b.op("Where", [b.op("IsNaN", [probs]), b.scalar(0.0, qv), probs])
     out = b.op("MatMul", [probs, v])
     return [out, probs] if need_weights else out
 

@@ -147,7 +147,6 @@ class OnnxModule(Module):
         self.output_names = [o.name for o in g.output]
         self.onnx_names: dict[str, str] = {}
         self._slots: dict[str, tuple] = {}
-        self._output_types = {o.name: o.type.tensor_type.elem_type for o in g.output}
         as_buffer = set()
         for node in g.node:
             for pos in _BUFFER_INPUTS.get(node.op_type, ()):
@@ -220,10 +219,11 @@ class OnnxModule(Module):
     def forward(self, *args, **named):
         env = self._env(args, named)
         for node, fn, ctx in self._plan:
-            ins = [env[n] if n else None for n in node.input]
-            for n in node.input:
-                if n and n not in env:
-                    raise ValueError(f"{ctx.where}: input '{n}' is not produced by any earlier node")
+            try:
+                ins = [env[n] if n else None for n in node.input]
+            except KeyError as e:
+                raise ValueError(f"{ctx.where}: input {e} is neither a graph input, an initializer nor the "
+                                 "output of an earlier node") from None
             fold = FOLD.get(node.op_type)
             try:
                 if fold is not None and all(v is None or (is_const(v) and v.dtype.kind in "biu") for v in ins):

@@ -303,3 +303,14 @@ def test_write_into_a_region_raises():
 
     with pytest.raises(TraceError, match="write into part of a tensor"):
         jit.trace(g, lamina.randn(3, 4))
+
+
+def test_function_that_works_at_one_batch_size_only():
+    def f(x):
+        return x.reshape(4, -1) * 2.0  # assumes 4 rows
+
+    with pytest.raises(TraceError, match=r"runs at batch 4 but fails at batch 5.*batch_dim=None"):
+        jit.trace(f, lamina.randn(4, 6))
+    g = jit.trace(f, lamina.randn(4, 6), batch_dim=None)  # fixed shapes: fine
+    x = lamina.randn(4, 6)
+    _eq(g(x), f(x))

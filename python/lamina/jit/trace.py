@@ -56,26 +56,28 @@ def trace(module_or_fn, example_inputs, *, batch_dim=0, leaf_modules=None, check
     if batch == 0:
         raise ValueError("trace: the example inputs have an empty batch; give at least one row")
 
-    # Runs at other batch sizes first (buffers put back), so the module's state changes exactly as
-    # after one call of its own.
-    extra = []
-    if batch is not None:
-        saved = _save_buffers(module)
-        try:
-            extra.append(_run(module_or_fn, module, leaf, _variant(example_inputs, bdims, 1), bdims, False))
-        finally:
-            _restore_buffers(module, saved)
     main = _run(module_or_fn, module, leaf, example_inputs, bdims, True)
     g = main[0]
-    if extra:
-        syms = _merge(main, extra[0], batch, batch + 1, None)
-        if syms:  # something follows the batch: check the fit at a third size
+    if batch is not None:
+        # Runs at other batch sizes, each followed by putting the buffers back, so the module's
+        # state changes exactly as after the one call above.
+        def other(k):
             saved = _save_buffers(module)
             try:
-                third = _run(module_or_fn, module, leaf, _variant(example_inputs, bdims, 3), bdims, False)
+                return _run(module_or_fn, module, leaf, _variant(example_inputs, bdims, k), bdims, False)
+            except TraceError:
+                raise
+            except Exception as e:
+                raise TraceError(
+                    f"trace: the function runs at batch {batch} but fails at batch {batch + k} (trace runs it at "
+                    f"other batch sizes to find the sizes that follow the batch): {type(e).__name__}: {e}. For a "
+                    "function that works at one batch size only, pass batch_dim=None") from e
             finally:
                 _restore_buffers(module, saved)
-            _merge(main, third, batch, batch + 3, syms)
+
+        syms = _merge(main, other(1), batch, batch + 1, None)
+        if syms:  # something follows the batch: check the fit at a third size
+            _merge(main, other(3), batch, batch + 3, syms)
     g.module, g.example_batch = module, batch if batch is not None else 1
     _drop_dead_nodes(g)
     for v, d in zip(g.data_inputs, bdims):

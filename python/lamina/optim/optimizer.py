@@ -36,6 +36,19 @@ def _new_state(p: Tensor, fill: float | None = 0.0) -> Tensor:
     return Tensor._wrap(c)
 
 
+def _check_grad(opt: str, gi: int, pi: int, p: Tensor) -> None:
+    """The fused step's own gradient checks (cpp/ops/optim.cpp, same wording), made for every group
+    before any is updated, so a bad gradient in a later group cannot leave earlier groups stepped."""
+    g = p.grad
+    where = f"{opt}.step: group {gi}: "
+    if tuple(g.shape) != tuple(p.shape):
+        raise ValueError(f"{where}grads[{pi}] has shape {list(g.shape)} but params[{pi}] has shape "
+                         f"{list(p.shape)}; nothing was updated")
+    if g.dtype != p.dtype:
+        raise TypeError(f"{where}grads[{pi}] is {g.dtype.name} but params[{pi}] is {p.dtype.name}; "
+                        f"nothing was updated")
+
+
 def _scalar(v) -> float:
     """A hyper-parameter as a Python float (accepts 1-element tensors, like torch's lr tensors)."""
     return float(v)
@@ -171,11 +184,29 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                params = [p for p in group["params"] if p.grad is not None]
-                if params:
+        work = []
+        for gi, group in enumerate(self.param_groups):
+            params = [p for p in group["params"] if p.grad is not None]
+            for pi, p in enumerate(params):
+                _check_grad(type(self).__name__, gi, pi, p)
+            if params:
+                work.append((group, params))
+        # All or nothing: every gradient is checked above before anything is written; if an update
+        # still raises (out of memory creating state), the per-parameter state dicts are put back
+        # (step counts, new buffers). Groups updated before the failing one stay updated, which is
+        # why the checks come first; one group (the common case) is always all or nothing.
+        saved = {id(p): (p, dict(self.state[p]) if p in self.state else None) for _, ps in work for p in ps}
+        try:
+            with no_grad():
+                for group, params in work:
                     self._update_group(group, params)
+        except BaseException:
+            for p, st in saved.values():
+                if st is None:
+                    self.state.pop(p, None)
+                else:
+                    self.state[p] = st
+            raise
         return loss
 
     def _update_group(self, group: dict[str, Any], params: list[Tensor]) -> None:

@@ -12,6 +12,7 @@ from ..ops.creation import as_tensor
 from ..ops.indexing import cat
 from . import _dist
 from .callbacks import ProgressBar
+from ._interrupt import DeferSigint, StepGuard, TrainingInterrupted
 from .checkpoint import load_training_state
 from .history import History
 from .metrics import resolve
@@ -144,7 +145,42 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
     ReduceLROnPlateau decide the same on every rank; the progress bar, CSVLogger and
     ModelCheckpoint act on rank 0 only; ``resume_from`` works with any number of ranks (every
     rank reads the checkpoint, so it must be on a filesystem they share).
+
+    Faults: an exception inside a training step (forward, loss, backward, optimizer step: out of
+    memory, an anomaly-mode NaN check, a bad batch) leaves the parameters, buffers (BatchNorm
+    statistics) and optimizer state exactly as before that step (gradients are cleared) and
+    propagates. Ctrl-C (SIGINT, main thread) stops after the current step: no partial-epoch
+    checkpoint is written, ``on_train_end`` runs, and ``TrainingInterrupted`` (a
+    KeyboardInterrupt carrying ``.history``) is raised; a second Ctrl-C interrupts at once.
     """
+    # In a distributed job every rank must stop at the same step and the signal reaches the ranks
+    # at different times: there Ctrl-C keeps its usual meaning.
+    with DeferSigint("fit", enabled=_dist.group() is None) as sigint:
+        return _fit(model, loss_fn, optimizer, train_data, val_data, epochs, metrics, callbacks, scheduler,
+                    progress, batch_size, shuffle, initial_epoch, resume_from, history, train_step, sigint)
+
+
+def _train_step(model, loss_fn, optimizer, x, y, train_step, guard: StepGuard):
+    """One step, all or nothing (see fit): returns (outputs, loss)."""
+    guard.save()
+    try:
+        optimizer.zero_grad()
+        if train_step is None:
+            out = model(x)
+            loss = loss_fn(out, y)
+        else:
+            out, loss = train_step(model, x, y)
+        loss.backward()
+        optimizer.step()
+    except BaseException:
+        guard.restore()
+        optimizer.zero_grad()
+        raise
+    return out, loss
+
+
+def _fit(model, loss_fn, optimizer, train_data, val_data, epochs, metrics, callbacks, scheduler, progress,
+         batch_size, shuffle, initial_epoch, resume_from, history, train_step, sigint) -> History:
     pg = _dist.group()
     history = history if history is not None else History()
     if resume_from is not None:
@@ -181,6 +217,8 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
     for cb in cbs:
         cb.on_train_begin()
     logs = {}
+    guard = StepGuard(model)
+    stopped_at = None
     for epoch in range(initial_epoch, epochs):
         for cb in cbs:
             cb.on_epoch_begin(epoch)
@@ -193,19 +231,17 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
             x, y = _split(batch)
             for cb in cbs:
                 cb.on_batch_begin(i)
-            optimizer.zero_grad()
-            if train_step is None:
-                out = model(x)
-                loss = loss_fn(out, y)
-            else:
-                out, loss = train_step(model, x, y)
-            loss.backward()
-            optimizer.step()
+            out, loss = _train_step(model, loss_fn, optimizer, x, y, train_step, guard)
             bs = _batch_size(x)
             lv = float(loss.item())
             meter.update(out, y, bs, lv)
             for cb in cbs:
                 cb.on_batch_end(i, {"loss": lv, "size": bs})
+            if sigint.requested:
+                stopped_at = (epoch, i + 1, len(train_loader))
+                break
+        if stopped_at is not None:
+            break
         elapsed = time.perf_counter() - t0
         if pg is not None:
             elapsed = meter.reduce(pg, elapsed)
@@ -232,6 +268,13 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, m
             break
     for cb in cbs:
         cb.on_train_end(logs)
+    if stopped_at is not None:
+        epoch, step, steps = stopped_at
+        done = f"epoch {epoch - 1} was the last complete one" if epoch > initial_epoch else "no epoch completed"
+        raise TrainingInterrupted(
+            f"fit: interrupted by Ctrl-C (SIGINT) after step {step} of {steps} in epoch {epoch} ({done}); the "
+            f"model and optimizer hold the state after that step, no checkpoint of the partial epoch was "
+            f"written; continue exactly from the last checkpoint with fit(..., resume_from=path)", history)
     if pg is not None:
         _dist.barrier(pg, "fit: end of training")  # rank 0's checkpoints are on disk for everyone
     return history

@@ -104,7 +104,7 @@ def test_every_supported_opset_runs():
                       nn.LayerNorm(16), nn.Linear(16, 3), nn.LogSoftmax(dim=1)).eval()
     x, x2 = lamina.randn(3, 2, 4, 4), lamina.randn(6, 2, 4, 4)
     cell = nn.LSTMCell(3, 4)
-    for opset in range(MIN_OPSET, MAX_OPSET + 1):
+    for opset in range(MIN_OPSET, min(MAX_OPSET, onnx.defs.onnx_opset_version()) + 1):
         proto = check_export(m, x, x2, opset_version=opset)
         assert proto.opset_import[0].version == opset
         check_export(cell, lamina.randn(2, 3), lamina.randn(5, 3), opset_version=opset)

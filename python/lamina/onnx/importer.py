@@ -23,6 +23,7 @@ from . import (  # noqa: F401
     _import_math,
     _import_nn,
     _import_pool,
+    _import_quant,
     _import_reduce,
     _import_resize,
     _import_rnn,
@@ -146,6 +147,10 @@ class OnnxModule(Module):
         self.optional_input_names = [i.name for i in g.input if i.name in inits]
         self.output_names = [o.name for o in g.output]
         self.onnx_names: dict[str, str] = {}
+        # the element types ONNX declares (lamina computes narrow integers as int64; some ops, such
+        # as QuantizeLinear, take their output type from an input's declared type)
+        self.value_types = {v.name: v.type.tensor_type.elem_type for v in (*g.input, *g.value_info, *g.output)}
+        self.value_types.update({t.name: t.data_type for t in g.initializer})
         self._slots: dict[str, tuple] = {}
         as_buffer = set()
         for node in g.node:

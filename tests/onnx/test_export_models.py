@@ -296,3 +296,10 @@ def test_attention_float_mask_with_a_fully_masked_row():
         return F.scaled_dot_product_attention(q, k, k, attn_mask=mask)
 
     check_export(f, (lamina.randn(2, 4, 8), lamina.randn(2, 5, 8)), (lamina.randn(3, 4, 8), lamina.randn(3, 5, 8)))
+
+
+def test_python_numbers_that_follow_the_batch():
+    def f(x):
+        return x * x.shape[0] - len(x) * 2.0, (x + x.shape[0]).mean(0)
+
+    check_export(f, lamina.randn(3, 2), lamina.randn(6, 2))

@@ -99,6 +99,14 @@ class Builder:
         self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=node_name, **attrs))
         return outs if n_out > 1 else outs[0]
 
+    def number(self, x, dt) -> str:
+        """A 0-d tensor of numpy dtype ``dt`` holding ``x``: a number, or a Sym computed from the
+        input's shape (e.g. ``x * x.shape[0]``)."""
+        if isinstance(x, Sym):
+            n = self.op("Squeeze", [self.size(x), self.ints([0])])
+            return self.op("Cast", [n], to=helper.np_dtype_to_tensor_dtype(np.dtype(dt)))
+        return self.const(np.asarray(x, dtype=dt), hint="scalar")
+
     # ---- sizes that follow the batch ----
     def batch(self) -> str:
         """int64 [1]: the batch size, read from the first input that has a batch axis."""

@@ -10,17 +10,14 @@ import numpy as np
 
 from ..jit.ir import Sym
 from ..ops import loss as _L
-from ._export_core import onnx_dtype, rank, unsupported
+from ._export_core import np_dtype, onnx_dtype, rank, unsupported
 
 _NONE, _MEAN, _SUM = 0, 1, 2
 
 
 def _number(b, x, like) -> str:
     """A scalar of ``like``'s dtype holding ``x`` (a number, or a Sym computed from the shape)."""
-    if isinstance(x, Sym):
-        n = b.op("Cast", [b.op("Squeeze", [b.size(x), b.ints([0])])], to=onnx_dtype(like.dtype))
-        return b.op("Mul", [n, b.scalar(1.0, like)]) if x.is_float else n
-    return b.scalar(x, like)
+    return b.number(x, np_dtype(like.dtype))
 
 
 def _reduce_all(b, x, v) -> str:

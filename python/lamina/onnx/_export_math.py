@@ -47,14 +47,14 @@ def _binary_ts(b, n, a):
     out = n.outputs[0].dtype
     if n.args[0].dtype is not out:
         x = b.op("Cast", [x], to=onnx_dtype(out))
-    c = b.const(np.asarray(s, dtype=np_dtype(out)), hint="scalar")
+    c = b.number(s, np_dtype(out))  # (a Sym when the scalar follows the batch: x * x.shape[0])
     # alpha scales the second operand: x - alpha * s, or s - alpha * x when reversed (rsub)
     if reverse:
         if alpha != 1.0 and op in (_B.add, _B.sub):
             x = b.op("Mul", [x, b.const(np.asarray(alpha, dtype=np_dtype(out)))])
         return b.op(_BIN[op], [c, x])
     if alpha != 1.0 and op in (_B.add, _B.sub):
-        c = b.const(np.asarray(s * alpha, dtype=np_dtype(out)), hint="scalar")
+        c = b.op("Mul", [c, b.const(np.asarray(alpha, dtype=np_dtype(out)))])
     return b.op(_BIN[op], [x, c])
 
 

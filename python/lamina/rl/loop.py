@@ -9,6 +9,7 @@ from collections import deque
 
 import numpy as np
 
+from ..train._interrupt import DeferSigint, TrainingInterrupted
 from ..train.history import History
 
 __all__ = ["train", "evaluate"]
@@ -31,7 +32,18 @@ def train(agent, env, episodes: int | None = None, steps: int | None = None, *, 
     ``writer`` (anything with ``add_scalar``, e.g. ``lamina.utils.tensorboard.SummaryWriter``):
     each episode's ``rl/return``, ``rl/length``, ``rl/mean_return``, ``rl/epsilon`` and ``rl/loss``
     (when learning happened), step = the episode number.
+
+    Ctrl-C (SIGINT, main thread) stops after the current environment step (its learning update
+    done): the partial episode is not recorded and ``lamina.train.TrainingInterrupted`` (a
+    KeyboardInterrupt carrying ``.history``) is raised; a second Ctrl-C interrupts at once.
     """
+    with DeferSigint("rl.train") as sigint:
+        return _train(agent, env, episodes, steps, seed, target_return, window, progress, callback, history,
+                      stream, writer, sigint)
+
+
+def _train(agent, env, episodes, steps, seed, target_return, window, progress, callback, history, stream,
+           writer, sigint) -> History:
     if episodes is None and steps is None:
         raise ValueError("train: give episodes=, steps= or both")
     history = history if history is not None else History()
@@ -65,8 +77,12 @@ def train(agent, env, episodes: int | None = None, steps: int | None = None, *, 
                 length += 1
                 obs = next_obs
                 done = terminated or truncated
+                if sigint.requested:
+                    break
                 if steps is not None and agent.steps - step0 >= steps:
                     break   # the step budget ends mid-episode: the partial episode is still recorded
+            if sigint.requested:
+                break
             ep += 1
             agent.episodes += 1
             recent.append(ret)
@@ -91,6 +107,11 @@ def train(agent, env, episodes: int | None = None, steps: int | None = None, *, 
     finally:
         if bar is not None:
             bar.close()
+    if sigint.requested:
+        raise TrainingInterrupted(
+            f"rl.train: interrupted by Ctrl-C (SIGINT) after environment step {agent.steps} (episode "
+            f"{agent.episodes + 1} in progress, not recorded); the agent holds the state after that step "
+            f"(agent.save(path) keeps it)", history)
     return history
 
 

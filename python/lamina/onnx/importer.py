@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from . import (  # noqa: F401
 )
 from ._import_common import FOLD, OPS, NodeContext, is_const, to_lamina
 
+if TYPE_CHECKING:  # onnx is imported lazily, at load time
+    import onnx
+
 MIN_OPSET = 13
 
 # Initializers read as settings rather than weights (shapes, axes, pads, scales, BatchNormalization
@@ -57,7 +61,7 @@ def max_opset() -> int:
     return onnx.defs.onnx_opset_version()
 
 
-def _read(src):
+def _read(src) -> tuple:
     import onnx
     if isinstance(src, onnx.ModelProto):
         return src, "<ModelProto>"
@@ -256,7 +260,7 @@ class OnnxModule(Module):
         return f"opset={self.opset}, nodes={len(self._plan)}, inputs={self.input_names}, outputs={self.output_names}"
 
 
-def load_model(path_or_model_proto) -> OnnxModule:
+def load_model(path_or_model_proto: str | os.PathLike | bytes | onnx.ModelProto) -> OnnxModule:
     """Import an ONNX model (a file path, its bytes or an ``onnx.ModelProto``) as a lamina
     ``nn.Module`` (an :class:`OnnxModule`, in eval mode).
 

@@ -207,5 +207,6 @@ CONVERTERS: dict = {
     _sh.Reshape: _reshape, _sh.Transpose: _transpose, _sh.Permute: _permute, _sh.Expand: _expand,
     _sh.Squeeze: _squeeze, _sh.Unsqueeze: _unsqueeze, _sh.Contiguous: _identity, _sh.Clone: _identity,
     _sh.To: _to, _sh.BasicIndex: _basic_index, _ix.Cat: _cat, _ix.Stack: _stack, _ix.Split: _split,
-    _ix.Overwrite: _overwrite, _ix.IndexSelect: _index_select, _ix.AdvancedIndex: _advanced_index, _ix.Gather: _gather, _ix.ConstantPad: _pad,
+    _ix.Overwrite: _overwrite, _ix.IndexSelect: _index_select, _ix.AdvancedIndex: _advanced_index,
+    _ix.Gather: _gather, _ix.ConstantPad: _pad,
 }

@@ -66,9 +66,10 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     ``export_params=False`` makes parameters and buffers graph inputs (fed at run time) instead of
     initializers; ``keep_initializers_as_inputs=True`` lists them as inputs too (overridable
     defaults). ``do_constant_folding`` is accepted for torch compatibility (the graph has nothing
-    to fold: parameters are initializers). ``opset_version``: default ``DEFAULT_OPSET``. Parameters become initializers named by their
-    module path. Returns the ``onnx.ModelProto`` (also written to ``f``). A layer or op ONNX
-    cannot express raises NotImplementedError naming it and its module path.
+    to fold: parameters are initializers). ``opset_version``: default ``DEFAULT_OPSET``.
+    Parameters become initializers named by their module path. Returns the ``onnx.ModelProto``
+    (also written to ``f``). A layer or op ONNX cannot express raises NotImplementedError naming it
+    and its module path.
     """
     opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
     if not MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():

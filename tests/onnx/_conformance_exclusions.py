@@ -3,10 +3,6 @@ test_backend_conformance.py runs them as strict xfails: one that starts passing 
 so the list stays exact. Cases of ops lamina does not import at all are not listed (not run)."""
 from __future__ import annotations
 
-IF = (
-    'the expanded function body uses If (control flow is not imported; the AffineGrid node itself '
-    'passes)'
-)
 DTYPE = (
     'lamina has no such dtype (float16, bfloat16, float8, float4, int4/uint4, int2/uint2): it '
     'computes in float32, float64, int64 (narrower integers widened) and bool'
@@ -36,20 +32,11 @@ MOD_INF = (
     'float Mod (fmod=0) with inf operands: the floor(a / b) composition gives NaN where the '
     'reference gives a or b'
 )
-LOOP = (
-    'the expanded function body uses Loop (control flow is not imported)'
-)
 SCATTER_REDUCE = (
     'scatter with reduction mul/max/min: lamina has scatter_add only'
 )
 
 EXCLUDED: dict[str, str] = {}
-EXCLUDED.update(dict.fromkeys([
-    "test_affine_grid_2d_align_corners_expanded",
-    "test_affine_grid_2d_expanded",
-    "test_affine_grid_3d_align_corners_expanded",
-    "test_affine_grid_3d_expanded",
-], IF))
 EXCLUDED.update(dict.fromkeys([
     "test_attention_24_qk_matmul_output_mode3_softmax_precision",
     "test_attention_24_qk_matmul_output_mode3_softmax_precision_expanded",
@@ -299,6 +286,10 @@ EXCLUDED.update(dict.fromkeys([
 EXCLUDED.update(dict.fromkeys([
     "test_identity_opt",
     "test_identity_sequence",
+    "test_if_opt",
+    "test_if_seq",
+    "test_loop13_seq",
+    "test_loop16_seq_none",
 ], SEQUENCE))
 EXCLUDED.update(dict.fromkeys([
     "test_maxpool_with_argmax_2d_precomputed_strides",
@@ -307,10 +298,6 @@ EXCLUDED.update(dict.fromkeys([
     "test_mod_float_edge_cases_fmod_0_float32",
     "test_mod_float_edge_cases_fmod_0_float64",
 ], MOD_INF))
-EXCLUDED.update(dict.fromkeys([
-    "test_range_float_type_positive_delta_expanded",
-    "test_range_int32_type_negative_delta_expanded",
-], LOOP))
 EXCLUDED.update(dict.fromkeys([
     "test_scatter_elements_with_reduction_max",
     "test_scatter_elements_with_reduction_min",

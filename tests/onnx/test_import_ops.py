@@ -109,3 +109,43 @@ def test_grid_sample_values_and_gradients(mode, padding, align):
     np.testing.assert_allclose(xl.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
     if mode != "nearest":  # nearest has no gradient with respect to the grid
         np.testing.assert_allclose(gl.grad.numpy(), gt.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_if_and_loop_run_eagerly_with_gradients():
+    """If picks its branch from the condition's value; Loop carries a tensor through its body,
+    stacks a scan output and stops on the trip count or the body's condition."""
+    from onnx import numpy_helper
+    one = numpy_helper.from_array(np.array(1.5, dtype=np.float32), "k")
+    then_g = helper.make_graph([helper.make_node("Mul", ["x", "k"], ["t"])], "then", [],
+                               [helper.make_tensor_value_info("t", TensorProto.FLOAT, [3])])
+    else_g = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, [3])])
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["acc_in", "x"], ["acc_out"]),
+         helper.make_node("Less", ["i", "limit"], ["go"]),
+         helper.make_node("Identity", ["acc_out"], ["scan"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("go", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [3]),
+         helper.make_tensor_value_info("scan", TensorProto.FLOAT, [3])])
+    limit = numpy_helper.from_array(np.array(2, dtype=np.int64), "limit")
+    trip = numpy_helper.from_array(np.array(10, dtype=np.int64), "trip")
+    g = helper.make_graph(
+        [helper.make_node("If", ["flag"], ["y"], then_branch=then_g, else_branch=else_g),
+         helper.make_node("Loop", ["trip", "", "y"], ["acc", "steps"], body=body)], "g",
+        [helper.make_tensor_value_info("flag", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("acc", TensorProto.FLOAT, [3]),
+         helper.make_tensor_value_info("steps", TensorProto.FLOAT, [3, 3])], [one, limit, trip])
+    m = lamina.onnx.load_model(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]))
+    x = np.array([1.0, -2.0, 0.5], dtype=np.float32)
+    for flag, first in ((True, 1.5 * x), (False, -x)):
+        xt = lamina.from_numpy(x.copy()).requires_grad_()
+        acc, steps = m(np.array(flag), xt)
+        # the body ran for i = 0, 1, 2 (it stops once i < 2 fails): acc = first * x**3
+        np.testing.assert_allclose(acc.detach().numpy(), first * x ** 3, rtol=1e-6)
+        np.testing.assert_allclose(steps.detach().numpy(), [first * x, first * x ** 2, first * x ** 3], rtol=1e-6)
+        acc.sum().backward()
+        np.testing.assert_allclose(xt.grad.numpy(), 4 * first / x * x ** 3, rtol=1e-5)

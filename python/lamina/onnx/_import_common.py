@@ -82,13 +82,15 @@ class NodeContext:
     """What a converter sees of its node: attributes (with defaults), the opset of its domain,
     the owning module (training flag) and helpers that raise errors naming the node."""
 
-    __slots__ = ("_attrs", "module", "node", "opset")
+    __slots__ = ("_attrs", "env", "module", "node", "opset", "subplans")
 
     def __init__(self, node, opset: int, module) -> None:
         self.node = node
         self.opset = opset
         self.module = module
         self._attrs = None
+        self.env = None  # the values in scope while the node runs (subgraphs of If/Loop read them)
+        self.subplans: dict = {}
 
     @property
     def name(self) -> str:
@@ -145,3 +147,39 @@ def norm_axis(ctx: NodeContext, axis: int, rank: int) -> int:
     if not -rank <= axis < max(rank, 1):
         raise ctx.error(f"axis {axis} is out of range for a rank-{rank} input")
     return axis + rank if axis < 0 else axis
+
+
+def make_plan(nodes, opset: int, module) -> list:
+    """The (node, converter, context) steps that run a graph's nodes."""
+    return [(n, OPS[n.op_type], NodeContext(n, opset, module)) for n in nodes]
+
+
+def run_plan(plan, env: dict) -> None:
+    """Run each step, reading its inputs from ``env`` and writing its outputs there. Nodes whose
+    inputs are all integer constants fold in NumPy (shape arithmetic). Errors name the node."""
+    for node, fn, ctx in plan:
+        try:
+            ins = [env[n] if n else None for n in node.input]
+        except KeyError as e:
+            raise ValueError(f"{ctx.where}: input {e} is neither a graph input, an initializer nor the "
+                             "output of an earlier node") from None
+        fold = FOLD.get(node.op_type)
+        ctx.env = env
+        try:
+            if fold is not None and all(v is None or (is_const(v) and v.dtype.kind in "biu") for v in ins):
+                outs = fold(ctx, ins)
+                outs = [np.asarray(o) for o in outs] if isinstance(outs, (list, tuple)) else np.asarray(outs)
+            else:
+                outs = fn(ctx, ins)
+        except (NotImplementedError, ValueError, TypeError, RuntimeError, IndexError) as e:
+            if ctx.where in str(e):
+                raise
+            shapes = [list(v.shape) if v is not None else None for v in ins]
+            raise type(e)(f"{ctx.where} with input shapes {shapes}: {e}") from e
+        finally:
+            ctx.env = None
+        if not isinstance(outs, (list, tuple)):
+            outs = [outs]
+        for name, v in zip(node.output, outs):
+            if name:
+                env[name] = v

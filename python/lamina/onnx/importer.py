@@ -18,6 +18,7 @@ from ..tensor import Tensor
 # importing the converter families fills OPS
 from . import (  # noqa: F401
     _import_attention,
+    _import_control,
     _import_conv,
     _import_einsum,
     _import_grid,
@@ -32,7 +33,7 @@ from . import (  # noqa: F401
     _import_select,
     _import_shape,
 )
-from ._import_common import FOLD, OPS, NodeContext, is_const, to_lamina
+from ._import_common import OPS, is_const, make_plan, run_plan, to_lamina
 
 if TYPE_CHECKING:  # onnx is imported lazily, at load time
     import onnx
@@ -91,6 +92,15 @@ def _read(src) -> tuple:
     return m, where
 
 
+def _all_nodes(graph):
+    """every node of the graph and of the subgraphs in its nodes' attributes (If/Loop bodies)"""
+    for node in graph.node:
+        yield node
+        for a in node.attribute:
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                yield from _all_nodes(sub)
+
+
 def _check(model, where: str) -> int:
     import onnx
     opset = None
@@ -103,7 +113,7 @@ def _check(model, where: str) -> int:
     if not MIN_OPSET <= opset <= top:
         raise OnnxImportError(f"load_model: {where} uses opset {opset}; lamina imports opsets {MIN_OPSET} to "
                               f"{top} (convert older models with onnx.version_converter.convert_version)")
-    for node in model.graph.node:
+    for node in _all_nodes(model.graph):
         if node.domain not in ("", "ai.onnx") or node.op_type not in OPS:
             dom = f" (domain '{node.domain}')" if node.domain not in ("", "ai.onnx") else ""
             raise NotImplementedError(f"load_model: ONNX op {node.op_type}{dom} of node '{node.name}' (opset "
@@ -168,7 +178,7 @@ class OnnxModule(Module):
                 self._place(name, Parameter(val))
             else:
                 self._place(name, val, buffer=True)
-        self._plan = [(n, OPS[n.op_type], NodeContext(n, opset, self)) for n in g.node]
+        self._plan = make_plan(g.node, opset, self)
         self.eval()
 
     def _place(self, onnx_name: str, value, buffer: bool = False) -> None:
@@ -227,29 +237,7 @@ class OnnxModule(Module):
 
     def forward(self, *args, **named):
         env = self._env(args, named)
-        for node, fn, ctx in self._plan:
-            try:
-                ins = [env[n] if n else None for n in node.input]
-            except KeyError as e:
-                raise ValueError(f"{ctx.where}: input {e} is neither a graph input, an initializer nor the "
-                                 "output of an earlier node") from None
-            fold = FOLD.get(node.op_type)
-            try:
-                if fold is not None and all(v is None or (is_const(v) and v.dtype.kind in "biu") for v in ins):
-                    outs = fold(ctx, ins)
-                    outs = [np.asarray(o) for o in outs] if isinstance(outs, (list, tuple)) else np.asarray(outs)
-                else:
-                    outs = fn(ctx, ins)
-            except (NotImplementedError, ValueError, TypeError, RuntimeError, IndexError) as e:
-                if ctx.where in str(e):
-                    raise
-                shapes = [list(v.shape) if v is not None else None for v in ins]
-                raise type(e)(f"{ctx.where} with input shapes {shapes}: {e}") from e
-            if not isinstance(outs, (list, tuple)):
-                outs = [outs]
-            for name, v in zip(node.output, outs):
-                if name:
-                    env[name] = v
+        run_plan(self._plan, env)
         res = []
         for name in self.output_names:
             v = env[name]

@@ -104,3 +104,10 @@ def test_unsupported_dtype_input_is_reported():
     with pytest.raises(TypeError, match="float16"):
         m_ = lamina.onnx.load_model(m)
         m_(np.zeros((2, 3), dtype=np.float16))
+
+
+def test_wrong_input_rank_names_node_and_shapes():
+    m = lamina.onnx.load_model(residual_cnn())
+    with pytest.raises(ValueError, match=r"Conv node 'stem_conv'.*weight of shape \[8, 3, 3, 3\] does not fit an "
+                                         r"input of shape \[1, 2, 3, 12, 12\]"):
+        m(lamina.zeros(1, 2, 3, 12, 12))

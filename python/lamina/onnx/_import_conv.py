@@ -98,6 +98,9 @@ def _conv(ctx, ins):
     x = ctx.tensor(ins[0])
     w = ctx.tensor(ins[1], like=x)
     b = ctx.tensor(ins[2], like=x) if len(ins) > 2 else None
+    if w.ndim != x.ndim:
+        raise ctx.error(f"weight of shape {list(w.shape)} does not fit an input of shape {list(x.shape)} "
+                        f"(a {x.ndim - 2}-D convolution needs a {x.ndim}-D weight)")
     n, k = _spatial(ctx, x, w.shape, dims=(1, 2, 3))
     st = ctx.attr("strides") or [1] * n
     dl = ctx.attr("dilations") or [1] * n

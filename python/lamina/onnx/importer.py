@@ -41,7 +41,8 @@ if TYPE_CHECKING:  # onnx is imported lazily, at load time
 MIN_OPSET = 13
 
 # Initializers read as settings rather than weights (shapes, axes, pads, scales, BatchNormalization
-# statistics): registered as buffers, not trainable Parameters. op_type -> input positions.
+# statistics, rotary cos/sin caches, quantization scales, loss class weights): registered as
+# buffers, not trainable Parameters. op_type -> input positions.
 _BUFFER_INPUTS = {
     "BatchNormalization": (3, 4), "Reshape": (1,), "Expand": (1,), "Tile": (1,), "Slice": (1, 2, 3, 4),
     "Pad": (1, 2, 3), "Unsqueeze": (1,), "Squeeze": (1,), "Split": (1,), "Resize": (1, 2, 3),
@@ -49,6 +50,8 @@ _BUFFER_INPUTS = {
     "Clip": (1, 2), "ReduceSum": (1,), "ReduceMean": (1,), "ReduceMax": (1,), "ReduceMin": (1,),
     "ReduceProd": (1,), "ReduceL1": (1,), "ReduceL2": (1,), "ReduceLogSum": (1,),
     "ReduceLogSumExp": (1,), "ReduceSumSquare": (1,), "Dropout": (1, 2), "CumSum": (1,),
+    "RotaryEmbedding": (1, 2, 3), "Attention": (3, 6), "QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2),
+    "NegativeLogLikelihoodLoss": (2,), "SoftmaxCrossEntropyLoss": (2,), "Trilu": (1,),
 }
 
 

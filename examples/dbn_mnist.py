@@ -2,13 +2,14 @@
 784-500-500 stack of RBMs, then supervised fine-tuning of the unrolled 784-500-500-10 sigmoid net.
 
     python examples/dbn_mnist.py [--data ../shared/data/mnist] [--n-train 8000] [--full]
+    python examples/dbn_mnist.py --quick     # 2,000 images, 1 pretraining + 2 fine-tuning epochs
 
 By default it splits the 10,000-image t10k set into 8,000 train / 2,000 test images (the only
 MNIST file shipped in ../shared/data); ``--full`` uses the 60,000 training images and the t10k set
-when train-images-idx3-ubyte.gz is present.
+when train-images-idx3-ubyte.gz is present. Writes nothing.
 """
-import argparse
 import pathlib
+import sys
 import time
 
 import numpy as np
@@ -17,6 +18,7 @@ import lamina
 from lamina.data.datasets import MNIST, mnist_split
 from lamina.models.dbn import DBN
 from lamina.train import evaluate
+from lamina.utils.scripts import existing_dir, positive_int, probability, run, tool_parser
 
 
 def arrays(ds):
@@ -24,15 +26,18 @@ def arrays(ds):
     return x, ds.targets
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
-    ap.add_argument("--n-train", type=int, default=8000)
-    ap.add_argument("--full", action="store_true")
-    ap.add_argument("--pretrain-epochs", type=int, default=10)
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--dropout", type=float, default=0.5)
-    args = ap.parse_args()
+def main(argv=None):
+    ap = tool_parser(__doc__, quick="2,000 training images, 1 pretraining and 2 fine-tuning epochs")
+    ap.add_argument("--data", type=existing_dir, help="folder with MNIST IDX files",
+                    default=str(pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
+    ap.add_argument("--n-train", type=positive_int, default=8000, help="training images taken from the 10k set")
+    ap.add_argument("--full", action="store_true", help="the 60k training files (and the 10k test set)")
+    ap.add_argument("--pretrain-epochs", type=positive_int, default=10, help="CD-1 epochs per RBM")
+    ap.add_argument("--epochs", type=positive_int, default=40, help="fine-tuning epochs")
+    ap.add_argument("--dropout", type=probability, default=0.5, help="dropout while fine-tuning")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.n_train, args.pretrain_epochs, args.epochs = 2000, 1, 2
 
     lamina.manual_seed(0)
     if args.full:
@@ -56,7 +61,8 @@ def main():
     t_ft = time.perf_counter() - t1
     acc = evaluate(dbn, None, (xte, yte), batch_size=500)["accuracy"]
     print(f"fine-tuning: {t_ft:.1f} s; test accuracy {acc:.4f}; total {t_pre + t_ft:.1f} s")
+    return acc
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -1,8 +1,11 @@
-"""Train LeNet-5 on MNIST IDX files (or on the bundled digits when no path is given).
+"""Train LeNet-5 on MNIST IDX files (or on the bundled digits when no --data is given), written
+as a plain PyTorch-style loop; saves the weights to OUT/lenet5.lam.
 
-    python examples/lenet_mnist.py ../shared/data/mnist     # 8,000 / 2,000 split of the 10k set
-    python examples/lenet_mnist.py                          # bundled 8x8 digits
+    python examples/lenet_mnist.py --data ../shared/data/mnist   # 8,000 / 2,000 split of the 10k set
+    python examples/lenet_mnist.py                               # bundled 8x8 digits
+    python examples/lenet_mnist.py --quick                       # 2 epochs
 """
+import os
 import sys
 import time
 
@@ -10,6 +13,7 @@ import lamina
 from lamina import nn, optim
 from lamina.data import DataLoader, transforms
 from lamina.data.datasets import Digits, mnist_split
+from lamina.utils.scripts import existing_dir, out_dir, positive_int, run, tool_parser
 
 
 class LeNet5(nn.Module):
@@ -33,15 +37,22 @@ class LeNet5(nn.Module):
         return self.fc3(x)
 
 
-def main():
+def main(argv=None):
+    p = tool_parser(__doc__, out="lenet_out", quick="2 epochs (a smoke test)")
+    p.add_argument("--data", type=existing_dir, default=None,
+                   help="folder with MNIST IDX files (default: the bundled 8x8 digits)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (default: MNIST 12, digits 30)")
+    args = p.parse_args(argv)
+    out_dir(args.out, "lenet_mnist")
     lamina.manual_seed(0)
-    if len(sys.argv) > 1:
+    if args.data:
         norm = transforms.Normalize((0.1307,), (0.3081,))
-        train_ds, test_ds = mnist_split(sys.argv[1], n_train=8000, seed=0, transform=norm)
+        train_ds, test_ds = mnist_split(args.data, n_train=8000, seed=0, transform=norm)
         size, epochs = 28, 12
     else:
         train_ds, test_ds = Digits(train=True), Digits(train=False)
         size, epochs = 8, 30
+    epochs = 2 if args.quick else (args.epochs or epochs)
     model = LeNet5(size)
     print(lamina.summary(model, (1, size, size)))
     opt = optim.Adam(model.parameters(), lr=2e-3)
@@ -63,8 +74,11 @@ def main():
             correct = sum(int((model(x).argmax(1) == y).sum().item()) for x, y in test)
         print(f"epoch {epoch + 1:2d}: test accuracy {correct / len(test_ds):.4f} "
               f"({time.perf_counter() - t0:.1f} s)")
-    lamina.save(model.state_dict(), "lenet5.lam")
+    path = os.path.join(args.out, "lenet5.lam")
+    lamina.save(model.state_dict(), path)
+    print(f"saved the weights to {path}")
+    return correct / len(test_ds)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

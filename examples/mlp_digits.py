@@ -1,7 +1,10 @@
 """Train a multilayer perceptron on the bundled UCI digits, written the way a PyTorch user would.
 
-    python examples/mlp_digits.py
+    python examples/mlp_digits.py [--epochs 30] [--quick]
+
+Writes nothing.
 """
+import sys
 import time
 
 import lamina
@@ -9,6 +12,7 @@ import lamina.nn.functional as F
 from lamina import nn, optim
 from lamina.data import DataLoader
 from lamina.data.datasets import Digits
+from lamina.utils.scripts import positive_float, positive_int, run, tool_parser
 
 
 class MLP(nn.Module):
@@ -25,14 +29,20 @@ class MLP(nn.Module):
         return self.fc3(x)
 
 
-def main():
-    lamina.manual_seed(0)
+def main(argv=None):
+    p = tool_parser(__doc__, quick="3 epochs (a smoke test)")
+    p.add_argument("--epochs", type=positive_int, default=30, help="training epochs")
+    p.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate (momentum 0.9)")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling")
+    args = p.parse_args(argv)
+    epochs = 3 if args.quick else args.epochs
+    lamina.manual_seed(args.seed)
     train = DataLoader(Digits(train=True), batch_size=32, shuffle=True)
     test = DataLoader(Digits(train=False), batch_size=256)
     model = MLP()
-    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    opt = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     t0 = time.perf_counter()
-    for epoch in range(30):
+    for epoch in range(epochs):
         model.train()
         for x, y in train:
             opt.zero_grad()
@@ -47,7 +57,8 @@ def main():
                 total += y.shape[0]
         print(f"epoch {epoch + 1:2d}: loss {loss.item():.4f}, test accuracy {correct / total:.4f}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
+    return correct / total
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

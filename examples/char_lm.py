@@ -3,18 +3,20 @@
     python examples/char_lm.py                       # 2-layer LSTM, 10-minute budget
     python examples/char_lm.py --model transformer   # causal Transformer variant
     python examples/char_lm.py --minutes 1 --sample 300
+    python examples/char_lm.py --quick                 # 5 seconds of training, a short sample
 
 Trains with truncated backpropagation through time: the corpus is cut into `--batch` parallel
 streams, read in windows of `--seq-len` characters, the recurrent state carried (detached) from
 one window to the next. Adam, gradient-norm clipping (exploding gradients) and a cosine learning
 rate over the time budget. Prints the validation loss in nats per character every `--eval-every`
 seconds, then samples text from the trained model. The corpus is not part of lamina: pass --data.
+Writes nothing unless --save is given.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
+import sys
 import time
 
 from tqdm import tqdm
@@ -23,6 +25,7 @@ import lamina
 import lamina.nn.functional as F
 from lamina.data import BPTTBatches, CharVocab
 from lamina.models import CharRNN, CharTransformer, evaluate_lm, sample
+from lamina.utils.scripts import nonnegative_int, positive_float, positive_int, probability, run, tool_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare", "input.txt")
@@ -37,37 +40,42 @@ def build(args, vocab_size):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default=DEFAULT_DATA, help="a plain-text corpus (default: ../shared/data/tinyshakespeare)")
-    p.add_argument("--model", choices=["lstm", "gru", "rnn", "transformer"], default="lstm")
-    p.add_argument("--minutes", type=float, default=10.0, help="training time budget")
-    p.add_argument("--hidden", type=int, default=None, help="hidden size (LSTM 256, transformer d_model 192)")
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--embed", type=int, default=64)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--seq-len", type=int, default=None, help="BPTT window (LSTM 100, transformer 64)")
-    p.add_argument("--lr", type=float, default=None, help="peak Adam learning rate (LSTM 4e-3, transformer 3e-3)")
-    p.add_argument("--clip", type=float, default=1.0, help="max gradient norm")
-    p.add_argument("--eval-every", type=float, default=60.0, help="seconds between validation passes")
-    p.add_argument("--sample", type=int, default=500, help="characters to sample at the end")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save", default=None, help="write the trained model here (lamina.save)")
+    p = tool_parser(__doc__, quick="the first 200,000 characters, 5 seconds of training, a 100-character sample")
+    p.add_argument("--data", default=DEFAULT_DATA, help="a plain-text corpus")
+    p.add_argument("--model", choices=["lstm", "gru", "rnn", "transformer"], default="lstm", help="the network")
+    p.add_argument("--minutes", type=positive_float, default=10.0, help="training time budget")
+    p.add_argument("--hidden", type=positive_int, default=None, help="hidden size (default: LSTM 256, transformer d_model 192)")
+    p.add_argument("--layers", type=positive_int, default=2, help="recurrent or Transformer layers")
+    p.add_argument("--embed", type=positive_int, default=64, help="embedding size (recurrent models)")
+    p.add_argument("--heads", type=positive_int, default=4, help="attention heads (transformer)")
+    p.add_argument("--dropout", type=probability, default=0.1, help="dropout")
+    p.add_argument("--batch", type=positive_int, default=64, help="parallel streams per batch")
+    p.add_argument("--seq-len", type=positive_int, default=None, help="BPTT window (default: LSTM 100, transformer 64)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help="peak Adam learning rate (default: LSTM 4e-3, transformer 3e-3)")
+    p.add_argument("--clip", type=positive_float, default=1.0, help="max gradient norm")
+    p.add_argument("--eval-every", type=positive_float, default=60.0, help="seconds between validation passes")
+    p.add_argument("--sample", type=nonnegative_int, default=500, help="characters to sample at the end")
+    p.add_argument("--threads", type=nonnegative_int, default=None, help="compute threads (default: lamina's)")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights, batches and sampling")
+    p.add_argument("--save", default=None, help="write the trained model to this file (lamina.save)")
     args = p.parse_args(argv)
+    if args.quick:
+        args.minutes, args.sample, args.eval_every = 5 / 60, min(args.sample, 100), 1e9
     tf = args.model == "transformer"
     args.hidden = args.hidden or (192 if tf else 256)
     args.seq_len = args.seq_len or (64 if tf else 100)
     args.lr = args.lr or (3e-3 if tf else 4e-3)
     if not os.path.exists(args.data):
-        raise SystemExit(f"char_lm: corpus not found at {args.data}; pass --data PATH to a text file")
+        raise FileNotFoundError(f"corpus not found at {args.data}; pass --data PATH to a text file")
     if args.threads:
         lamina.set_num_threads(args.threads)
     lamina.manual_seed(args.seed)
 
     with open(args.data, encoding="utf-8") as f:
         text = f.read()
+    if args.quick:
+        text = text[:200_000]   # a short validation pass too
     vocab = CharVocab.from_text(text)
     ids = vocab.encode(text)
     split = int(0.9 * len(ids))
@@ -136,4 +144,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

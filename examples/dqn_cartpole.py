@@ -1,31 +1,41 @@
 """Deep Q-learning on Gymnasium's CartPole-v1 with lamina.rl: Double DQN, Polyak-averaged target
 network, Huber loss, gradient clipping, a learning rate annealed to near zero (which keeps the
-policy from collapsing once it balances the pole). Trains until the mean return over 100 consecutive
-episodes reaches 475 (the "solved" threshold), then evaluates the greedy policy for 100 episodes
-and saves a plot of the returns.
+policy from collapsing once it balances the pole). Trains until the mean return over 100
+consecutive episodes reaches 475 (the "solved" threshold) or --max-episodes; every --eval-every
+episodes the greedy policy plays --eval-episodes episodes on a separate environment and the best
+weights are kept (rl.train(..., keep_best=True)), so the agent evaluated at the end is the best
+policy seen, not the last. Then 100 fresh greedy episodes are scored; the checkpoint and a plot
+of the returns go into --out. One compute thread (results depend on the thread count: see README).
 
     pip install gymnasium matplotlib      # or: pip install lamina[rl]
-    python examples/dqn_cartpole.py [--seed 0] [--max-episodes 1500] [--plot dqn_cartpole.png]
+    python examples/dqn_cartpole.py [--seed 0] [--max-episodes 1500] [--out dqn_out]
+    python examples/dqn_cartpole.py --quick   # 30 episodes: a smoke test, far from solved
 """
-import argparse
+import os
+import sys
 import time
-
-import numpy as np
 
 import lamina
 from lamina import rl
+from lamina.utils.scripts import out_dir, positive_int, run, tool_parser
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-episodes", type=int, default=1500)
-    ap.add_argument("--plot", default="dqn_cartpole.png")
-    ap.add_argument("--checkpoint", default="dqn_cartpole.lam")
-    ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args()
-
-    import gymnasium as gym
+def main(argv=None):
+    ap = tool_parser(__doc__, out="dqn_out", quick="30 episodes, evaluations of 5 episodes every 10")
+    ap.add_argument("--seed", type=int, default=0, help="seeds the agent and the environments")
+    ap.add_argument("--max-episodes", type=positive_int, default=1500, help="training episodes at most")
+    ap.add_argument("--eval-every", type=positive_int, default=25, help="training episodes between greedy evaluations")
+    ap.add_argument("--eval-episodes", type=positive_int, default=20, help="greedy episodes per evaluation")
+    ap.add_argument("--no-progress", action="store_true", help="a line every 50 episodes instead of a progress bar")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.max_episodes, args.eval_every, args.eval_episodes = 30, 10, 5
+    try:
+        import gymnasium as gym
+    except ImportError:
+        raise ImportError("dqn_cartpole needs gymnasium: pip install gymnasium") from None
+    out = out_dir(args.out, "dqn_cartpole")
+    checkpoint, plot = os.path.join(out, "dqn_cartpole.lam"), os.path.join(out, "dqn_cartpole.png")
 
     lamina.set_num_threads(1)   # tiny matrices: threads cost more than they give
     env = gym.make("CartPole-v1")
@@ -35,33 +45,31 @@ def main():
         learning_starts=1000, train_freq=4, double_dqn=True, tau=0.02, target_update_interval=1,
         exploration=rl.LinearSchedule(1.0, 0.01, 15_000), loss="huber", max_grad_norm=10.0)
 
-    best = {"mean": -np.inf}
-
-    def keep_best(agent, history):
-        # Checkpoint the weights whenever the 100-episode mean reaches a new high (after 100 episodes).
-        m = history["mean_return"][-1]
+    def report(agent, history):
         if args.no_progress and len(history.epoch) % 50 == 0:
-            print(f"episode {len(history.epoch)}: return {history['return'][-1]:.0f}, mean of last 100 {m:.1f}, "
-                  f"steps {agent.steps}, {history['time'][-1]:.0f} s", flush=True)
-        if len(history["return"]) >= 100 and m > best["mean"]:
-            best["mean"] = m
-            agent.save(args.checkpoint)
+            print(f"episode {len(history.epoch)}: return {history['return'][-1]:.0f}, mean of last "
+                  f"{min(len(history.epoch), 100)} {history['mean_return'][-1]:.1f}, steps {agent.steps}, "
+                  f"{history['time'][-1]:.0f} s", flush=True)
         return False
 
     t0 = time.perf_counter()
     hist = rl.train(agent, env, episodes=args.max_episodes, seed=args.seed, target_return=475.0, window=100,
-                    callback=keep_best, progress=not args.no_progress)
+                    callback=report, progress=not args.no_progress, eval_env=gym.make("CartPole-v1"),
+                    eval_every=args.eval_every, eval_episodes=args.eval_episodes, eval_seed=args.seed + 1000,
+                    keep_best=True)
     wall = time.perf_counter() - t0
+    n = len(hist.epoch)
+    window = f"mean return over the last {min(n, 100)} episodes {hist['mean_return'][-1]:.1f}"
     if hist.solved_episode is not None:
         print(f"solved after {hist.solved_episode} episodes ({agent.steps} steps, {agent.updates} updates) "
-              f"in {wall:.1f} s: mean return over the last 100 episodes {hist['mean_return'][-1]:.1f}")
-        agent.save(args.checkpoint)
+              f"in {wall:.1f} s: {window}")
     else:
-        print(f"not solved in {len(hist.epoch)} episodes ({agent.steps} steps, {wall:.1f} s); best 100-episode "
-              f"mean {max(hist['mean_return'][99:], default=float('nan')):.1f}")
-        if best["mean"] > -np.inf:
-            print("evaluating the best checkpoint")
-            agent.load(args.checkpoint)
+        print(f"not solved in {n} episodes ({agent.steps} steps, {wall:.1f} s); {window}")
+    if hist.best_eval is not None:
+        print(f"kept the best greedy policy: episode {hist.best_eval[0]}, mean {hist.best_eval[1]:.1f} over "
+              f"{args.eval_episodes} evaluation episodes")
+    agent.save(checkpoint)
+    print(f"saved the agent to {checkpoint}")
 
     t1 = time.perf_counter()
     greedy = rl.evaluate(agent, env, episodes=100, seed=args.seed + 1)
@@ -74,7 +82,7 @@ def main():
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib not installed: no plot")
-        return
+        return float(greedy.mean())
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(hist.epoch, hist["return"], lw=0.6, alpha=0.5, label="episode return")
     ax.plot(hist.epoch, hist["mean_return"], lw=2, label="mean of last 100")
@@ -84,9 +92,11 @@ def main():
     ax.set_title(f"DQN on CartPole-v1 (lamina), greedy eval mean {greedy.mean():.1f}")
     ax.legend(loc="upper left")
     fig.tight_layout()
-    fig.savefig(args.plot, dpi=120)
-    print(f"plot saved to {args.plot}")
+    fig.savefig(plot, dpi=120)
+    plt.close(fig)
+    print(f"plot saved to {plot}")
+    return float(greedy.mean())
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

@@ -3,6 +3,7 @@
     python examples/finetune.py                     # MNIST from ../shared/data/mnist, 20 labels per class
     python examples/finetune.py --shots 5 --draws 5
     python examples/finetune.py --dataset digits    # the bundled 8x8 digits (no gain there: README)
+    python examples/finetune.py --quick             # 1 draw, 20 epochs
 
 1. Source task: LeNet-5 learns digits 0-4 from all their training images.
 2. ``lamina.onnx.export`` writes it to an ONNX file, as a model handed to someone else would be.
@@ -19,8 +20,8 @@ seed (``lamina.data.datasets.mnist_split``); digits: the bundled set's fixed 1,4
 """
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 import tempfile
 import time
 
@@ -34,6 +35,7 @@ from lamina.data.datasets.mnist import mnist_split
 from lamina.models import LeNet5
 from lamina.nn.utils import freeze
 from lamina.train import fit
+from lamina.utils.scripts import nonnegative_int, positive_int, run, tool_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MNIST = os.path.join(HERE, "..", "..", "shared", "data", "mnist")
@@ -44,7 +46,7 @@ def load(dataset: str, root: str):
     """(x_train, y_train, x_test, y_test) as numpy float32 (N, 1, S, S) in [0, 1] / int64."""
     if dataset == "mnist":
         if not os.path.isdir(root):
-            raise SystemExit(f"finetune: MNIST not found at {root}; pass --mnist DIR or --dataset digits")
+            raise FileNotFoundError(f"MNIST not found at {root}; pass --mnist DIR or --dataset digits")
         parts = mnist_split(root, n_train=8000, seed=0)
     else:
         parts = (Digits(train=True), Digits(train=False))
@@ -93,17 +95,23 @@ def export_and_cut(source, example: np.ndarray, folder: str) -> str:
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", choices=["mnist", "digits"], default="mnist")
+    p = tool_parser(__doc__, quick="1 draw, 1 source epoch, 20 target epochs")
+    p.add_argument("--dataset", choices=["mnist", "digits"], default="mnist", help="the images")
     p.add_argument("--mnist", default=DEFAULT_MNIST, help="folder with the MNIST t10k IDX files")
-    p.add_argument("--shots", type=int, default=20, help="labelled images per target class")
-    p.add_argument("--draws", type=int, default=3, help="random draws of the labelled images")
-    p.add_argument("--source-epochs", type=int, default=None, help="epochs on digits 0-4 (MNIST 4, digits 15)")
-    p.add_argument("--epochs", type=int, default=60, help="epochs on the few labelled target images")
-    p.add_argument("--workdir", default=None, help="where the ONNX files go (default: a temporary folder)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--shots", type=positive_int, default=20, help="labelled images per target class")
+    p.add_argument("--draws", type=positive_int, default=3, help="random draws of the labelled images")
+    p.add_argument("--source-epochs", type=positive_int, default=None,
+                   help="epochs on digits 0-4 (default: MNIST 4, digits 15)")
+    p.add_argument("--epochs", type=positive_int, default=60, help="epochs on the few labelled target images")
+    p.add_argument("--workdir", "--out", default=None,
+                   help="where the ONNX files go (default: a temporary folder, removed at the end)")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights and draws")
+    p.add_argument("--threads", type=nonnegative_int, default=None, help="compute threads (default: lamina's)")
     args = p.parse_args(argv)
+    if args.quick:
+        args.draws, args.source_epochs, args.epochs = 1, 1, 20
+    if args.workdir:
+        os.makedirs(args.workdir, exist_ok=True)
     if args.threads:
         lamina.set_num_threads(args.threads)
     args.source_epochs = args.source_epochs or (4 if args.dataset == "mnist" else 15)
@@ -164,4 +172,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

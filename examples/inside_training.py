@@ -2,17 +2,18 @@
 with the TensorBoard and GradientFlow callbacks, then one picture per lamina.viz call and
 integrated-gradients explanations.
 
-    python examples/inside_training.py [out_dir] [--logdir runs]   # needs: pip install "lamina[viz,tensorboard]"
-    tensorboard --logdir runs                                      # needs: pip install tensorboard
+    python examples/inside_training.py [--out inside_out]   # needs: pip install "lamina[viz,tensorboard]"
+    tensorboard --logdir inside_out/runs                    # needs: pip install tensorboard
+    python examples/inside_training.py --quick              # 2 epochs
 
-Writes under out_dir: history.png (loss and accuracy curves), filters.png (conv1's kernels),
+Writes under OUT (TensorBoard logs in OUT/runs unless --logdir says otherwise): history.png (loss and accuracy curves), filters.png (conv1's kernels),
 feature_maps.png (conv1's maps of one digit), confusion.png (validation set) and attributions.png
 (inputs above their integrated-gradients maps for the predicted class).
 """
 from __future__ import annotations
 
-import argparse
 import os
+import sys
 
 import lamina
 import numpy as np
@@ -21,10 +22,13 @@ from lamina.data.datasets.digits import load_digits
 from lamina.diagnostics import GradientFlow
 from lamina.interpret import integrated_gradients
 from lamina.models.lenet import LeNet5
+from lamina.utils.scripts import out_dir, positive_int, run, tool_parser
 
 
-def main(out_dir: str = ".", logdir: str = "runs/lenet_digits", epochs: int = 12) -> dict:
+def main(out_dir: str = "inside_out", logdir: str | None = None, epochs: int = 12) -> dict:
+    """Trains and draws everything into ``out_dir`` (logs in ``logdir``, default out_dir/runs/lenet_digits)."""
     os.makedirs(out_dir, exist_ok=True)
+    logdir = logdir or os.path.join(out_dir, "runs", "lenet_digits")
     x, y = load_digits()
     x = (x.astype(np.float32) / 16.0)[:, None]
     idx = np.random.default_rng(0).permutation(len(x))
@@ -54,10 +58,15 @@ def main(out_dir: str = ".", logdir: str = "runs/lenet_digits", epochs: int = 12
     return {"history": hist, "model": model, "tensorboard": tb}
 
 
+def cli(argv=None) -> int:
+    """The command line: ``--out``, ``--logdir``, ``--epochs``, ``--quick``."""
+    ap = tool_parser(__doc__, out="inside_out", quick="2 epochs")
+    ap.add_argument("--logdir", default=None, help="TensorBoard log folder (default: OUT/runs/lenet_digits)")
+    ap.add_argument("--epochs", type=positive_int, default=12, help="training epochs")
+    a = ap.parse_args(argv)
+    main(out_dir(a.out, "inside_training"), a.logdir, 2 if a.quick else a.epochs)
+    return 0
+
+
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("out_dir", nargs="?", default=".")
-    ap.add_argument("--logdir", default="runs/lenet_digits")
-    ap.add_argument("--epochs", type=int, default=12)
-    a = ap.parse_args()
-    main(a.out_dir, a.logdir, a.epochs)
+    sys.exit(run(cli))

@@ -4,11 +4,14 @@ to rank and whose gradients flow back. Each rank's optimizer updates its own lay
 
     mpiexec -n 2 python examples/pipeline_mlp.py        # 2 stages, bundled 8x8 digits
     mpiexec -n 3 python examples/pipeline_mlp.py        # 3 stages
+    mpiexec -n 2 python examples/pipeline_mlp.py --quick   # 2 epochs
 
 The result equals training the unsplit model (same outputs and gradients). A pipeline is for a
 model too large for one process; on one machine with a model this small it is slower than one
 process, because each stage idles for (stages - 1) / (chunks + stages - 1) of every step.
+Writes nothing.
 """
+import sys
 import time
 
 import lamina
@@ -17,9 +20,15 @@ from lamina import nn, optim
 from lamina.data import DataLoader
 from lamina.data.datasets import Digits
 from lamina.distributed.pipeline import Pipe, bubble_fraction
+from lamina.utils.scripts import positive_int, run, tool_parser
 
 
-def main():
+def main(argv=None):
+    p = tool_parser(__doc__, quick="2 epochs")
+    p.add_argument("--epochs", type=positive_int, default=15, help="training epochs")
+    p.add_argument("--chunks", type=positive_int, default=4, help="micro-batches per batch")
+    args = p.parse_args(argv)
+    epochs = 2 if args.quick else args.epochs
     dist.init_process_group(backend="mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
     lamina.set_num_threads(1)
@@ -28,7 +37,7 @@ def main():
                           nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
     n = len(model)
     balance = [n // world + (1 if r < n % world else 0) for r in range(world)]
-    chunks = 4
+    chunks = args.chunks
     pipe = Pipe(model, balance=balance, chunks=chunks)
     opt = optim.SGD(pipe.parameters(), lr=0.05, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
@@ -37,7 +46,7 @@ def main():
         print(f"{world} stages, balance {balance}, {chunks} micro-batches: "
               f"bubble {bubble_fraction(world, chunks):.0%} of each step", flush=True)
     t0 = time.perf_counter()
-    for epoch in range(15):
+    for epoch in range(epochs):
         for x, y in train:
             opt.zero_grad()
             out = pipe(x if pipe.is_first else None)
@@ -59,4 +68,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

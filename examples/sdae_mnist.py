@@ -3,7 +3,7 @@ autoencoder on the clean code of the level below), then supervised fine-tuning; 
 accuracy and time, and saves pictures of the first-layer filters and of reconstructions.
 
     python examples/sdae_mnist.py [--data ../shared/data/mnist] [--out sdae_out]   # pictures need lamina[viz]
-    python examples/sdae_mnist.py --quick          # 1 pretraining + 2 fine-tuning epochs
+    python examples/sdae_mnist.py --quick          # 1 pretraining + 1 fine-tuning epoch
 
 With only the 10k t10k files present it trains on a fixed 8,000 / 2,000 split of them; with the
 60k training files it trains on those and tests on the 10k. Recipe: 784-500-250-10, ReLU, masking
@@ -29,7 +29,7 @@ DEFAULT_MNIST = os.path.join(HERE, "..", "..", "shared", "data", "mnist")
 
 
 def main(argv=None):
-    p = tool_parser(__doc__, out="sdae_out", quick="1 pretraining epoch per layer, 2 fine-tuning epochs")
+    p = tool_parser(__doc__, out="sdae_out", quick="1 pretraining epoch per layer, 1 fine-tuning epoch")
     p.add_argument("--data", type=existing_dir, default=DEFAULT_MNIST, help="folder with MNIST IDX files")
     p.add_argument("--epochs", type=positive_int, default=20, help="fine-tuning epochs")
     p.add_argument("--pretrain-epochs", type=positive_int, default=3, help="pretraining epochs per layer")
@@ -37,7 +37,7 @@ def main(argv=None):
                    help="DataLoader worker processes for loading and augmentation (0: in the main process)")
     args = p.parse_args(argv)
     root, out = args.data, out_dir(args.out, "sdae_mnist")
-    epochs, pre_epochs = (2, 1) if args.quick else (args.epochs, args.pretrain_epochs)
+    epochs, pre_epochs = (1, 1) if args.quick else (args.epochs, args.pretrain_epochs)
     lamina.manual_seed(0)
     # small random shifts (pad 2, crop 28) during fine-tuning only
     shift = transforms.Compose([transforms.RandomCrop(28, padding=2), transforms.Flatten()])

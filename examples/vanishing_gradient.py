@@ -1,7 +1,8 @@
 """The vanishing-gradient lecture, measured: a 10-layer sigmoid MLP against the same net with ReLU
 and He initialisation, on the bundled 8x8 digits (no download, about a minute on one core).
 
-    python examples/vanishing_gradient.py [out_dir]     # needs: pip install "lamina[viz]"
+    python examples/vanishing_gradient.py [--out vanishing_out]   # needs: pip install "lamina[viz]"
+    python examples/vanishing_gradient.py --quick                 # 2 epochs
 
 Backpropagation multiplies each layer's delta by the activation's derivative; the sigmoid's is at
 most 1/4, so the first layers of a deep sigmoid net receive gradients orders of magnitude smaller
@@ -22,6 +23,7 @@ import numpy as np
 from lamina import nn
 from lamina.data.datasets.digits import load_digits
 from lamina.diagnostics import GradientFlow, gradient_flow, plot_gradient_flows
+from lamina.utils.scripts import out_dir as announce_out, positive_int, run, tool_parser
 
 DEPTH, WIDTH = 10, 64
 
@@ -49,7 +51,7 @@ def data():
     return (x[tr], y[tr]), (x[va], y[va])
 
 
-def main(out_dir: str = ".", epochs: int = 15) -> dict:
+def main(out_dir: str = "vanishing_out", epochs: int = 15) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     train, val = data()
     loss_fn = nn.CrossEntropyLoss()
@@ -97,5 +99,14 @@ def _plot_training(hists, flows, labels, path) -> None:
     save(fig, path)
 
 
+def cli(argv=None) -> int:
+    """The command line: ``--out``, ``--epochs``, ``--quick``."""
+    ap = tool_parser(__doc__, out="vanishing_out", quick="2 epochs")
+    ap.add_argument("--epochs", type=positive_int, default=15, help="training epochs per net")
+    a = ap.parse_args(argv)
+    main(announce_out(a.out, "vanishing_gradient"), 2 if a.quick else a.epochs)
+    return 0
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else ".")
+    sys.exit(run(cli))

@@ -1,6 +1,7 @@
 // Maps the core's exception types onto Python's built-in exceptions.
 #include <pybind11/pybind11.h>
 
+#include "../core/allocator.h"
 #include "../core/check.h"
 #include "bindings.h"
 
@@ -21,6 +22,8 @@ void register_errors(py::module_& m) {
             PyErr_SetString(PyExc_IndexError, e.what());
         } catch (const NotImplementedError& e) {
             PyErr_SetString(PyExc_NotImplementedError, e.what());
+        } catch (const MemoryError& e) {
+            PyErr_SetString(PyExc_MemoryError, e.what());
         }
     });
 }

@@ -72,6 +72,8 @@ Cache& cache() {
 }  // namespace
 
 std::shared_ptr<void> cpu_allocate(size_t nbytes) {
+    // Beyond 2^62 bytes no machine has the memory, and round_size's doubling would overflow.
+    if (nbytes > (size_t(1) << 62)) throw std::bad_alloc();
     const size_t bytes = round_size(nbytes ? nbytes : 64);
     if (bytes < kMinCached) {
         void* p = std::aligned_alloc(64, bytes);

@@ -6,8 +6,16 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
 
 namespace lamina {
+
+// An allocation that cannot be satisfied, or a size that does not fit in 64 bits: the bindings map
+// it to Python's MemoryError (cpp/bindings/errors.cpp). Here rather than in check.h so adding it
+// did not rebuild every file.
+struct MemoryError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 // Aligned block of at least `nbytes`; freed (or cached) when the last owner lets go.
 std::shared_ptr<void> cpu_allocate(size_t nbytes);

@@ -23,7 +23,8 @@ std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device) {
     try {
         st->data = cpu_allocate(nbytes);
     } catch (const std::bad_alloc&) {
-        throw std::runtime_error(detail::cat("out of memory allocating ", nbytes, " bytes"));
+        throw MemoryError(detail::cat("out of memory allocating ", nbytes, " bytes (",
+                                      static_cast<double>(nbytes) / (1 << 30), " GiB)"));
     }
     return st;
 }
@@ -39,8 +40,13 @@ Shape contiguous_strides(const Shape& shape) {
 }
 
 int64_t shape_numel(const Shape& shape) {
+    // Checked: an overflowing product would wrap to a small or negative count (and a small
+    // allocation that kernels then overrun).
     int64_t n = 1;
-    for (auto s : shape) n *= s;
+    for (auto s : shape) {
+        if (__builtin_mul_overflow(n, s, &n))
+            throw MemoryError(detail::cat("shape ", shape, " has more than 2^63 elements"));
+    }
     return n;
 }
 
@@ -60,9 +66,21 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, Shape shape, Shape strides, int
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     for (auto s : shape)
         LAMINA_CHECK(s >= 0, "empty: negative dimension in shape ", shape);
+    // The byte count is checked too: wrapped size arithmetic once made empty(2**62) "succeed" with
+    // a 0-byte buffer and empty(2**63 - 1) hang in the allocator (tests/reliability/test_limits.py).
     const int64_t n = shape_numel(shape);
-    return Tensor(allocate_storage(static_cast<size_t>(n) * itemsize(dtype), device), shape,
-                  contiguous_strides(shape), 0, dtype);
+    int64_t nbytes = 0;
+    if (__builtin_mul_overflow(n, static_cast<int64_t>(itemsize(dtype)), &nbytes))
+        throw MemoryError(detail::cat("empty: a tensor of shape ", shape, " (", n, " elements of ",
+                                      itemsize(dtype), " bytes) needs more than 2^63 bytes"));
+    std::shared_ptr<Storage> st;
+    try {
+        st = allocate_storage(static_cast<size_t>(nbytes), device);
+    } catch (const MemoryError& e) {
+        throw MemoryError(detail::cat("a tensor of shape ", shape, " (", n, " elements of ",
+                                      itemsize(dtype), " bytes): ", e.what()));
+    }
+    return Tensor(std::move(st), shape, contiguous_strides(shape), 0, dtype);
 }
 
 bool Tensor::is_contiguous() const {

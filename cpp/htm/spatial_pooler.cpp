@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <numeric>
 
@@ -75,7 +76,10 @@ SpatialPooler::SpatialPooler(const SpatialPoolerParams& p) : p_(p), rng_(p.seed)
     pool_.resize(C_);
     overlaps_.assign(C_, 0);
     boosted_.assign(C_, 0.f);
+    connected_t_.assign(static_cast<size_t>(I_ * C_), 0);
+    delta_.assign(I_, 0.f);
     for (int64_t c = 0; c < C_; ++c) init_column(c);
+    rebuild_connected();
     // Tiny fixed offsets (< 0.01 of one synapse) so equal overlaps resolve the same way every
     // time without favouring low column indices.
     for (int64_t c = 0; c < C_; ++c) s_.tie_break[c] = static_cast<float>(0.001 * rng_.uniform());
@@ -118,6 +122,27 @@ void SpatialPooler::init_column(int64_t c) {
     raise_to_threshold(c);
 }
 
+// perm[c, i] = clamp(perm[c, i] + delta(i), 0, 1) over the column's pool, updating the
+// transposed connected map only where a synapse crosses the threshold (rare).
+template <class F>
+void SpatialPooler::update_pool(int64_t c, const F& delta) {
+    float* perm = &s_.permanences[c * I_];
+    const float thr = static_cast<float>(p_.syn_perm_connected);
+    for (int32_t i : pool_[c]) {
+        const float old = perm[i];
+        const float v = std::clamp(old + delta(i), 0.f, 1.f);
+        perm[i] = v;
+        if ((old >= thr) != (v >= thr)) connected_t_[int64_t(i) * C_ + c] = v >= thr;
+    }
+}
+
+void SpatialPooler::rebuild_connected() {
+    connected_t_.assign(static_cast<size_t>(I_ * C_), 0);
+    const float thr = static_cast<float>(p_.syn_perm_connected);
+    for (int64_t c = 0; c < C_; ++c)
+        for (int32_t i : pool_[c]) connected_t_[int64_t(i) * C_ + c] = s_.permanences[c * I_ + i] >= thr;
+}
+
 // Each column keeps at least stimulus_threshold connected synapses (or its whole pool), so no
 // column goes permanently silent.
 void SpatialPooler::raise_to_threshold(int64_t c) {
@@ -130,7 +155,7 @@ void SpatialPooler::raise_to_threshold(int64_t c) {
         int64_t n = 0;
         for (int32_t i : pool_[c]) n += perm[i] >= thr;
         if (n >= need) return;
-        for (int32_t i : pool_[c]) perm[i] = std::min(1.f, perm[i] + bump);
+        update_pool(c, [bump](int32_t) { return bump; });
     }
 }
 
@@ -143,14 +168,15 @@ std::vector<int32_t> SpatialPooler::connected_counts() const {
 }
 
 void SpatialPooler::calc_overlaps(const std::vector<int32_t>& act) {
-    const float thr = static_cast<float>(p_.syn_perm_connected);
-    const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, act.size()));
+    // Sum of the active inputs' rows of the [I, C] connected map: contiguous byte adds that
+    // vectorise; split over columns only when there is enough work for a second thread.
+    const int64_t grain = std::max<int64_t>(256, (int64_t(1) << 20) / std::max<int64_t>(1, act.size()));
     parallel_for(0, C_, grain, [&](int64_t b, int64_t e) {
-        for (int64_t c = b; c < e; ++c) {
-            const float* perm = &s_.permanences[c * I_];
-            int32_t n = 0;
-            for (int32_t i : act) n += perm[i] >= thr;
-            overlaps_[c] = n;
+        int32_t* ov = overlaps_.data();
+        std::fill(ov + b, ov + e, 0);
+        for (int32_t i : act) {
+            const uint8_t* row = &connected_t_[int64_t(i) * C_];
+            for (int64_t c = b; c < e; ++c) ov[c] += row[c];
         }
     });
 }
@@ -225,11 +251,40 @@ void SpatialPooler::compute(const uint8_t* input, bool learn, uint8_t* active) {
 void SpatialPooler::adapt(const uint8_t* input, const std::vector<int32_t>& winners) {
     const float inc = static_cast<float>(p_.syn_perm_active_inc);
     const float dec = static_cast<float>(p_.syn_perm_inactive_dec);
-    for (int32_t c : winners) {
-        float* perm = &s_.permanences[int64_t(c) * I_];
-        for (int32_t i : pool_[c]) perm[i] = std::clamp(perm[i] + (input[i] ? inc : -dec), 0.f, 1.f);
-        raise_to_threshold(c);
-    }
+    const float thr = static_cast<float>(p_.syn_perm_connected);
+    for (int64_t i = 0; i < I_; ++i) delta_[i] = input[i] ? inc : -dec;
+    const float* d = delta_.data();
+    // Winners own their permanence rows and their bytes of the connected map: threads split them.
+    const int64_t grain = std::max<int64_t>(4, 65536 / std::max<int64_t>(1, I_));
+    parallel_for(0, static_cast<int64_t>(winners.size()), grain, [&](int64_t b, int64_t e) {
+        std::vector<uint8_t> crossed(I_ + 8, 0);
+        for (int64_t w = b; w < e; ++w) {
+            const int32_t c = winners[w];
+            if (2 * pool_[c].size() < static_cast<size_t>(I_)) {  // small pool: walk its indices
+                update_pool(c, [d](int32_t i) { return d[i]; });
+            } else {
+                // Large pool: a branch-free pass over the whole row (vectorised; inputs outside the
+                // pool have permanence 0 and delta * 0), then the rare threshold crossings.
+                float* perm = &s_.permanences[int64_t(c) * I_];
+                const uint8_t* pot = &s_.potential[int64_t(c) * I_];
+                uint8_t* x = crossed.data();
+                for (int64_t i = 0; i < I_; ++i) {
+                    const float o = perm[i];
+                    const float n = std::min(1.f, std::max(0.f, o + d[i] * static_cast<float>(pot[i])));
+                    perm[i] = n;
+                    x[i] = static_cast<uint8_t>((o >= thr) != (n >= thr));
+                }
+                for (int64_t i = 0; i < I_; i += 8) {
+                    uint64_t word;
+                    std::memcpy(&word, x + i, 8);
+                    if (!word) continue;
+                    for (int64_t k = i; k < std::min(I_, i + 8); ++k)
+                        if (x[k]) connected_t_[k * C_ + c] = perm[k] >= thr;
+                }
+            }
+            raise_to_threshold(c);
+        }
+    });
 }
 
 void SpatialPooler::update_duty_cycles(const std::vector<int32_t>& winners) {
@@ -244,11 +299,8 @@ void SpatialPooler::update_duty_cycles(const std::vector<int32_t>& winners) {
 
 void SpatialPooler::bump_weak_columns() {
     const float bump = static_cast<float>(p_.syn_perm_connected / 10.0);
-    for (int64_t c = 0; c < C_; ++c) {
-        if (s_.overlap_duty[c] >= s_.min_overlap_duty[c]) continue;
-        float* perm = &s_.permanences[c * I_];
-        for (int32_t i : pool_[c]) perm[i] = std::min(1.f, perm[i] + bump);
-    }
+    for (int64_t c = 0; c < C_; ++c)
+        if (s_.overlap_duty[c] < s_.min_overlap_duty[c]) update_pool(c, [bump](int32_t) { return bump; });
 }
 
 // boost = exp((target density - active duty cycle) * boost_strength) (Cui et al. 2017, eq. 6);
@@ -345,6 +397,7 @@ void SpatialPooler::set_state(SpatialPoolerState s) {
         for (int64_t i = 0; i < I_; ++i)
             if (s_.potential[c * I_ + i]) pool_[c].push_back(static_cast<int32_t>(i));
     }
+    rebuild_connected();
 }
 
 }  // namespace lamina::htm

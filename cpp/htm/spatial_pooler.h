@@ -67,6 +67,9 @@ private:
     void check_params() const;
     void init_column(int64_t c);
     void raise_to_threshold(int64_t c);
+    template <class F>
+    void update_pool(int64_t c, const F& delta);
+    void rebuild_connected();
     void calc_overlaps(const std::vector<int32_t>& active_inputs);
     void inhibit_global(std::vector<int32_t>& winners) const;
     void inhibit_local(std::vector<int32_t>& winners) const;
@@ -84,6 +87,10 @@ private:
     SpatialPoolerState s_;
     Random rng_;
     std::vector<std::vector<int32_t>> pool_;  // potential input indices per column
+    // [I, C] 1 where column c's synapse to input i is connected: the transpose makes the overlap
+    // a sum of the active inputs' contiguous rows. Kept in step with every permanence change.
+    std::vector<uint8_t> connected_t_;
+    std::vector<float> delta_;                // [I] this step's permanence change per input
     std::vector<int32_t> overlaps_;
     std::vector<float> boosted_;
 };

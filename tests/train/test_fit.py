@@ -57,7 +57,7 @@ def test_early_stopping_stops_on_overfitting_and_restores_best():
     hist = fit(model, nn.CrossEntropyLoss(), opt, (xt, yt), val_data=(xv, yv), epochs=200, batch_size=20,
                callbacks=[es], progress=False)
     assert es.stopped_epoch is not None and len(hist.epoch) < 200
-    assert len(hist.epoch) == es.best_epoch + 1 + 4  # patience 3: stops at the 4th epoch without improvement
+    assert len(hist.epoch) == es.best_epoch + 1 + 3  # Keras: patience 3 stops after the 3rd epoch without improvement
     best = min(hist["val_loss"])
     assert hist["val_loss"][-1] > best
     restored = evaluate(model, nn.CrossEntropyLoss(), (xv, yv))["loss"]

@@ -49,45 +49,102 @@ def _mode_for(monitor: str, mode: str) -> str:
 
 
 class EarlyStopping(Callback):
-    """Stops training when ``monitor`` has not improved by more than ``min_delta`` for
-    ``patience`` epochs — the classic rule: stop when validation error begins to rise — and
-    (by default) restores the weights of the best epoch."""
+    """Stops training when ``monitor`` has stopped improving, with Keras's exact rule, and (by
+    default) puts back the weights of the best epoch.
+
+    Keras equivalent: ``keras.callbacks.EarlyStopping`` (same arguments and semantics, Keras 3).
+    PyTorch has no built-in one (Lightning's ``EarlyStopping(patience=)`` counts the same way).
+
+    The rule, at the end of every epoch ``e`` (0-based) from ``start_from_epoch`` on:
+    ``wait += 1``; if ``monitor`` improved on the best value so far by more than ``min_delta``
+    (``cur < best - min_delta`` in "min" mode, ``cur > best + min_delta`` in "max" mode) it becomes
+    the best, its weights are kept and ``wait = 0`` (only when it also beats ``baseline``, if one is
+    given); otherwise, if ``wait >= patience`` and ``e > 0``, training stops after this epoch.
+    So with ``patience=2`` and the best value at epoch 8, training stops after epoch 10: two
+    epochs without improvement. ``patience=0`` stops at the first epoch without improvement.
+
+    Args:
+        monitor: a History key: ``"val_loss"`` (default), ``"val_accuracy"``, ``"loss"``, ...
+        patience: epochs without improvement before stopping (int, default 0).
+        min_delta: the smallest change that counts as an improvement (default 0.0).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` ("max" for names with "acc" or ending in "auc").
+        restore_best_weights: at the end of training, load the best epoch's weights (and buffers)
+            into the model (default True — Keras's default is False). The History then records it:
+            ``history.restored_epoch`` and ``history.final_metrics``.
+        baseline: training stops unless the monitored value beats this within ``patience`` epochs.
+        verbose: print why and when training stopped and which epoch's weights were restored
+            (default True; rank 0 only in a distributed job).
+        start_from_epoch: epochs to wait before monitoring at all (a warm-up; default 0).
+
+    After ``fit``: ``stopped_epoch`` (0-based epoch after which training stopped, or None),
+    ``best_epoch`` (0-based), ``best`` (its value), ``wait``.
+
+    Example::
+
+        es = EarlyStopping(monitor="val_loss", patience=5)
+        history = fit(model, loss_fn, opt, train_loader, val_data=val_loader, epochs=100, callbacks=[es])
+        history.final_metrics["val_accuracy"]   # the returned (restored) model's validation accuracy
+    """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0, mode: str = "auto",
-                 restore_best_weights: bool = True, baseline: float | None = None, verbose: bool = False) -> None:
+                 restore_best_weights: bool = True, baseline: float | None = None, verbose: bool = True,
+                 start_from_epoch: int = 0) -> None:
+        if int(patience) < 0:
+            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
         self.monitor, self.patience, self.min_delta = monitor, int(patience), abs(min_delta)
         self.mode = _mode_for(monitor, mode)
         self.restore_best_weights, self.baseline, self.verbose = restore_best_weights, baseline, verbose
+        self.start_from_epoch = int(start_from_epoch)
         self._better = _better(self.mode, self.min_delta)
 
     def on_train_begin(self, logs=None):
         self.wait = 0
         self.stopped_epoch = None
         self.best_epoch = None
-        self.best = self.baseline if self.baseline is not None else (math.inf if self.mode == "min" else -math.inf)
+        self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights = None
+        self._last_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
+        self._last_epoch = epoch
+        if epoch < self.start_from_epoch:
+            return
         cur = (logs or {}).get(self.monitor)
         if cur is None:
             raise KeyError(f"EarlyStopping: monitored metric {self.monitor!r} is not in the logs "
                            f"(available: {sorted(logs or {})}); pass val_data for val_* metrics")
+        self.wait += 1
         if self._better(cur, self.best):
-            self.best, self.best_epoch, self.wait = cur, epoch, 0
+            self.best, self.best_epoch = cur, epoch
             if self.restore_best_weights:
                 self.best_weights = {k: v.clone() for k, v in self.model.state_dict().items()}
+            if self.baseline is None or self._better(cur, self.baseline):
+                self.wait = 0  # Keras: restart only when both the best so far and the baseline are beaten
             return
-        self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.ctx.stop_training = True
+            history = getattr(self.ctx, "history", None)
+            if history is not None:
+                history.stopped_epoch = epoch
 
     def on_train_end(self, logs=None):
+        say = self.verbose and getattr(self.ctx, "is_main_process", True)
+        if say and self.stopped_epoch is not None:
+            best = "no value yet" if self.best_epoch is None else \
+                f"best {self.best:.6g} at epoch {self.best_epoch + 1}"
+            base = f" and none beat baseline {self.baseline:.6g}" if self.baseline is not None else ""
+            print(f"EarlyStopping: stopped after epoch {self.stopped_epoch + 1}: {self.monitor} did not improve "
+                  f"by more than min_delta={self.min_delta:g} for {self.wait} epoch(s){base} "
+                  f"(patience={self.patience}); {best}")
         if self.restore_best_weights and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
-        if self.verbose and self.stopped_epoch is not None and getattr(self.ctx, "is_main_process", True):
-            print(f"Early stopping at epoch {self.stopped_epoch + 1}; best {self.monitor} "
-                  f"{self.best:.4g} at epoch {self.best_epoch + 1}")
+            history = getattr(self.ctx, "history", None)
+            if history is not None:
+                history.restored_epoch = self.best_epoch
+            if say and self.best_epoch != self._last_epoch:
+                print(f"EarlyStopping: restored the weights from the end of epoch {self.best_epoch + 1} "
+                      f"({self.monitor} {self.best:.6g}); history.final_metrics holds that epoch's metrics")
 
 
 class ModelCheckpoint(Callback):

@@ -127,12 +127,51 @@ def predict(model, data, batch_size: int = 256):
 def fit(model, loss_fn, optimizer, train_data, val_data=None, epochs: int = 1, metrics=("accuracy",),
         callbacks=(), scheduler=None, progress: bool = True, batch_size: int = 32, shuffle: bool = True,
         initial_epoch: int = 0, resume_from=None, history: History | None = None, train_step=None) -> History:
-    """Trains ``model`` Keras-style and returns a History.
+    """Trains ``model`` Keras-style and returns a :class:`History`.
 
-    train_data / val_data: a DataLoader, a Dataset, or an (inputs, targets) pair (batched with
-    ``batch_size``; shuffled each epoch when ``shuffle``). ``scheduler`` is stepped once per epoch
-    (ReduceLROnPlateau with val_loss, or loss without validation data). ``resume_from``: a
-    checkpoint written by ModelCheckpoint / save_training_state; training continues after its epoch.
+    Keras equivalent: ``model.fit(x, y, validation_data=..., epochs=..., callbacks=...)``; in
+    PyTorch this is the hand-written loop (zero_grad, forward, loss, backward, step) it runs.
+
+    Args:
+        model: any ``nn.Module``; put in training mode for each epoch, eval mode for validation.
+        loss_fn: ``loss_fn(outputs, targets) -> scalar Tensor``, e.g. ``nn.CrossEntropyLoss()``.
+        optimizer: a ``lamina.optim`` optimizer over the model's parameters.
+        train_data, val_data: a DataLoader, a Dataset, or an (inputs, targets) pair of Tensors or
+            NumPy arrays (batched with ``batch_size``, default 32; shuffled each epoch when
+            ``shuffle``, default True). ``val_data=None`` (default) skips validation.
+        epochs: the epoch to stop before (default 1); with ``initial_epoch`` / ``resume_from``
+            training runs epochs ``initial_epoch .. epochs - 1``.
+        metrics: names or callables, default ``("accuracy",)``. Names: ``"accuracy"`` (alias
+            ``"acc"``: argmax over classes, or a 0.5 threshold for one output column), ``"mse"``,
+            ``"mae"``; a callable ``fn(outputs, targets)`` returns a float (averaged per batch) or
+            an exact ``(sum, count)`` pair and is logged under its ``__name__``.
+        callbacks: ``Callback`` instances: ``EarlyStopping``, ``ModelCheckpoint``, ``CSVLogger``,
+            ``LearningRateScheduler``, ``TensorBoard``, ``lamina.diagnostics.GradientFlow``, or
+            your own subclass (hooks ``on_train_begin/end``, ``on_epoch_begin/end``,
+            ``on_batch_begin/end``; ``self.ctx.stop_training = True`` stops after the epoch).
+        scheduler: a ``lamina.optim.lr_scheduler`` scheduler, stepped once per epoch
+            (ReduceLROnPlateau with val_loss, or loss without validation data).
+        progress: a tqdm bar on a terminal, one line per epoch otherwise (default True).
+        resume_from: a checkpoint written by ModelCheckpoint / save_training_state; training
+            continues after its epoch.
+
+    Returns:
+        History: ``history[key]`` is a list with one float per epoch trained. Keys: ``"loss"``
+        and each metric (``"accuracy"``, ...) averaged over the epoch's training batches;
+        ``"val_loss"`` and ``"val_<metric>"`` on ``val_data`` at the end of the epoch (eval mode);
+        ``"lr"``, ``"time"``, ``"samples_per_s"``. ``history["val_accuracy"][-1]`` is the last
+        epoch trained; when EarlyStopping restored the best weights, ``history.restored_epoch``
+        names the epoch the returned model comes from and ``history.final_metrics`` holds its
+        metrics (see :class:`History`).
+
+    Example::
+
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+        history = fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                      DataLoader(Digits(train=True), batch_size=32, shuffle=True),
+                      val_data=DataLoader(Digits(train=False), batch_size=256), epochs=5)
+        history["val_accuracy"]       # five floats
+
     ``train_step(model, x, y) -> (outputs, loss)``: replaces ``outputs = model(x); loss =
     loss_fn(outputs, y)`` for training batches (zero_grad, ``loss.backward()``, the optimizer step,
     callbacks and metrics stay as they are), for a model whose training objective is not its

@@ -35,7 +35,7 @@ from lamina.data.datasets.mnist import mnist_split
 from lamina.models import LeNet5
 from lamina.nn.utils import freeze
 from lamina.train import fit
-from lamina.utils.scripts import nonnegative_int, positive_int, run, tool_parser
+from lamina.utils.scripts import nonnegative_int, out_dir, positive_int, run, tool_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MNIST = os.path.join(HERE, "..", "..", "shared", "data", "mnist")
@@ -111,7 +111,7 @@ def main(argv=None) -> dict:
     if args.quick:
         args.draws, args.source_epochs, args.epochs = 1, 1, 20
     if args.workdir:
-        os.makedirs(args.workdir, exist_ok=True)
+        out_dir(args.workdir, "finetune")
     if args.threads:
         lamina.set_num_threads(args.threads)
     args.source_epochs = args.source_epochs or (4 if args.dataset == "mnist" else 15)

@@ -1,7 +1,7 @@
 """Layers: each owns its parameters and their PyTorch-default initialisation; the math is in
 lamina.nn.functional (lamina/ops)."""
 from .activation import *  # noqa: F401,F403
-from .conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d  # noqa: F401
 from .dropout import Dropout  # noqa: F401
 from .embedding import Embedding  # noqa: F401
 from .linear import Flatten, Identity, Linear, Unflatten  # noqa: F401

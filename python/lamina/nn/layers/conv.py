@@ -1,5 +1,6 @@
-"""Conv1d, Conv2d, ConvTranspose2d: parameters, PyTorch-default init and padding_mode; math in F.conv*.
-Arguments are normalised by lamina.ops._tuples, the same helper the functionals use."""
+"""Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d: parameters, PyTorch-default init and
+padding_mode; math in F.conv*. Arguments are normalised by lamina.ops._tuples, the same helper the
+functionals use. output_padding exists only on the transposed layers, as in PyTorch."""
 from __future__ import annotations
 
 import math
@@ -20,8 +21,8 @@ class _ConvNd(Module):
     _n = 2
     _transposed = False
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, padding_mode="zeros", device=None, dtype=None, output_padding=0) -> None:
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                 bias, padding_mode, device, dtype, output_padding) -> None:
         super().__init__()
         n = self._n
         if in_channels % groups or out_channels % groups:
@@ -36,6 +37,10 @@ class _ConvNd(Module):
         self.padding = (ntuple(padding, n, "padding", name) if self._transposed
                         else conv_padding(padding, n, name, self.stride))
         self.output_padding = ntuple(output_padding, n, "output_padding", name)
+        for op, st, dl in zip(self.output_padding, self.stride, self.dilation):
+            if op < 0 or (op >= st and op >= dl):
+                raise ValueError(f"{name}: output_padding {self.output_padding} must be >= 0 and smaller than "
+                                 f"either stride {self.stride} or dilation {self.dilation} (per axis)")
         if padding_mode not in _PADDING_MODES:
             raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
         if self._transposed and padding_mode != "zeros":
@@ -105,36 +110,175 @@ class _ConvNd(Module):
         return s
 
 
+_INIT_DOC = """
+    Initialisation (PyTorch's ``reset_parameters``): ``weight`` ~ kaiming_uniform_(a=sqrt(5)), i.e.
+    U(-b, b) with b = 1 / sqrt(fan_in); ``bias`` ~ U(-b, b) with the same b, where fan_in =
+    ``weight.shape[1] * prod(kernel_size)`` (in_channels / groups x kernel area for a convolution;
+    out_channels / groups x kernel area for a transposed one). Parameters are float32 unless
+    ``dtype=`` (or ``lamina.set_default_dtype``) says otherwise."""
+
+
+def _with_init_doc(cls):
+    """Puts the shared initialisation paragraph where a layer's docstring says {init}."""
+    cls.__doc__ = cls.__doc__.replace("    {init}\n", "\n" + _INIT_DOC.lstrip("\n") + "\n")
+    return cls
+
+
+@_with_init_doc
 class Conv2d(_ConvNd):
-    """2-D convolution over (N, C, H, W): ``Conv2d(in_channels, out_channels, kernel_size,
-    stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros')``. padding is an
-    int, a pair, 'valid' (none) or 'same' (output size = input size; stride 1 only; an even
-    kernel pads one more at the bottom/right, as PyTorch); padding_mode 'zeros', 'reflect',
-    'replicate' or 'circular'."""
+    """2-D convolution (cross-correlation) over (N, C_in, H, W) or unbatched (C_in, H, W) input.
+
+    ``Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+    bias=True, padding_mode="zeros", device=None, dtype=None)`` — PyTorch's ``torch.nn.Conv2d``
+    (same arguments, weight layout, init and output sizes); Keras: ``keras.layers.Conv2D`` with
+    ``data_format="channels_first"`` (Keras stores its kernel as (KH, KW, C_in, C_out)).
+
+    Args:
+        kernel_size, stride, dilation: an int or an (h, w) pair.
+        padding: an int or pair (zeros or ``padding_mode`` on both sides), ``"valid"`` (none) or
+            ``"same"`` (output size = input size; stride 1 only; an even kernel pads one more at
+            the bottom/right, as PyTorch).
+        groups: split the channels into ``groups`` independent convolutions (``groups ==
+            in_channels``: depthwise); in_channels and out_channels must both be divisible by it.
+        bias: learn an additive bias per output channel (default True).
+        padding_mode: ``"zeros"`` (default), ``"reflect"`` (mirror, edge not repeated),
+            ``"replicate"`` (repeat the edge) or ``"circular"`` (wrap around), as in PyTorch;
+            non-zero modes pad with ``F.pad`` first, so values and gradients equal torch's.
+        device, dtype: where and in which float type the parameters live.
+
+    There is no ``output_padding``: it only means something for transposed convolutions (use
+    ``ConvTranspose2d``); passing it is a ``TypeError``, as in PyTorch.
+
+    Shapes:
+        input (N, C_in, H, W) -> output (N, C_out, H_out, W_out) with
+        H_out = floor((H + 2 * padding[0] - dilation[0] * (kernel_size[0] - 1) - 1) / stride[0]) + 1
+        and likewise W_out.
+        ``weight``: (C_out, C_in / groups, KH, KW); ``bias``: (C_out,) or None.
+    {init}
+
+    Example::
+
+        conv = nn.Conv2d(1, 6, kernel_size=5, padding=2)        # LeNet-5's first layer
+        y = conv(lamina.randn(8, 1, 28, 28))                   # (8, 6, 28, 28)
+        nn.Conv2d(3, 8, 3, padding="same", padding_mode="reflect")(lamina.randn(1, 3, 9, 9)).shape  # (1, 8, 9, 9)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, 0)
 
     def forward(self, x):
         return self._conv_forward(F.conv2d, x)
 
 
+@_with_init_doc
 class Conv1d(_ConvNd):
-    """1-D convolution over (N, C, L); the arguments of Conv2d, one value per axis."""
+    """1-D convolution (cross-correlation) over (N, C_in, L) or unbatched (C_in, L) input.
+
+    ``Conv1d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+    bias=True, padding_mode="zeros", device=None, dtype=None)`` — PyTorch's ``torch.nn.Conv1d``;
+    Keras: ``keras.layers.Conv1D`` with ``data_format="channels_first"``. The arguments mean what
+    they mean for :class:`Conv2d`, with one value per axis (ints); no ``output_padding``.
+
+    Shapes:
+        input (N, C_in, L) -> output (N, C_out, L_out),
+        L_out = floor((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1.
+        ``weight``: (C_out, C_in / groups, K); ``bias``: (C_out,) or None.
+    {init}
+
+    Example::
+
+        conv = nn.Conv1d(16, 32, kernel_size=3, padding="same", padding_mode="circular")
+        y = conv(lamina.randn(4, 16, 100))                     # (4, 32, 100)
+    """
 
     _n = 1
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, 0)
 
     def forward(self, x):
         return self._conv_forward(F.conv1d, x)
 
 
+@_with_init_doc
 class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution (the decoder's upsampling layer); weight (in, out/groups, KH, KW)."""
+    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input; the decoder's
+    learned upsampling layer) over (N, C_in, H, W) or unbatched (C_in, H, W) input.
+
+    ``ConvTranspose2d(in_channels, out_channels, kernel_size, stride=1, padding=0,
+    output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+    dtype=None)`` — PyTorch's ``torch.nn.ConvTranspose2d`` (same argument order); Keras:
+    ``keras.layers.Conv2DTranspose``.
+
+    Args:
+        padding: an int or pair: ``dilation * (kernel_size - 1) - padding`` zeros are added around
+            the (stride-dilated) input, so it *removes* rows and columns from the output.
+        output_padding: extra rows/columns on one side (bottom/right) of the output, to pick the
+            output size when ``stride > 1`` makes it ambiguous; each value must be smaller than
+            the stride or the dilation of its axis (else ``ValueError``).
+        padding_mode: only ``"zeros"`` (as in PyTorch).
+
+    Shapes:
+        input (N, C_in, H, W) -> output (N, C_out, H_out, W_out) with
+        H_out = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kernel_size[0] - 1)
+        + output_padding[0] + 1, likewise W_out.
+        ``weight``: (C_in, C_out / groups, KH, KW) — input channels first, as PyTorch;
+        ``bias``: (C_out,) or None.
+    {init}
+
+    Example::
+
+        up = nn.ConvTranspose2d(16, 8, kernel_size=3, stride=2, padding=1, output_padding=1)
+        y = up(lamina.randn(2, 16, 7, 7))                      # (2, 8, 14, 14): exactly doubled
+    """
 
     _transposed = True
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, device, dtype, output_padding)
 
     def forward(self, x):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+
+@_with_init_doc
+class ConvTranspose1d(_ConvNd):
+    """Transposed 1-D convolution over (N, C_in, L) or unbatched (C_in, L) input.
+
+    ``ConvTranspose1d(in_channels, out_channels, kernel_size, stride=1, padding=0,
+    output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+    dtype=None)`` — PyTorch's ``torch.nn.ConvTranspose1d``; Keras: ``keras.layers.Conv1DTranspose``.
+    The arguments mean what they mean for :class:`ConvTranspose2d`, one int per axis.
+
+    Shapes:
+        input (N, C_in, L) -> output (N, C_out, L_out),
+        L_out = (L - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1.
+        ``weight``: (C_in, C_out / groups, K); ``bias``: (C_out,) or None.
+    {init}
+
+    Example::
+
+        up = nn.ConvTranspose1d(4, 2, kernel_size=4, stride=2, padding=1)
+        y = up(lamina.randn(3, 4, 10))                         # (3, 2, 20)
+    """
+
+    _n = 1
+    _transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, output_padding)
+
+    def forward(self, x):
+        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                   self.groups, self.dilation)

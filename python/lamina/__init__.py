@@ -54,6 +54,7 @@ from . import autograd, cuda, nn  # noqa: E402
 from . import data, optim, models, train  # noqa: E402,F401
 from . import anomaly, diagnostics, interpret, viz  # noqa: E402,F401
 from . import rl  # noqa: E402,F401
+from . import htm  # noqa: E402,F401
 from . import jit, onnx  # noqa: E402,F401  (lamina.onnx imports the onnx package only when used)
 from . import backends  # noqa: E402,F401
 from .serialization import load, save  # noqa: E402

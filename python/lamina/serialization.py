@@ -347,12 +347,19 @@ def load(f, device=None, map_location=None) -> Any:
     try:
         meta = json.loads(header.decode("utf-8"))
         entries, root = meta["tensors"], meta["root"]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:  # (Recursion: "[[[[..." thousands deep)
         raise ValueError(f"{name}: malformed checkpoint header ({e})") from None
     dev = device if device is not None else map_location
     if dev is not None and not isinstance(dev, str):
         dev = str(dev)
-    return _Decoder(name, data, entries, dev).decode(root)
+    try:
+        return _Decoder(name, data, entries, dev).decode(root)
+    except ValueError:
+        raise
+    except (KeyError, IndexError, TypeError, OverflowError, AttributeError, RecursionError) as e:
+        # A header with valid checksums but wrong structure (a tag holding the wrong type, an
+        # unknown dtype, a tensor index out of range): found by tests/fuzz/test_fuzz_readers.py.
+        raise ValueError(f"{name}: malformed checkpoint header ({type(e).__name__}: {e})") from None
 
 
 class _Decoder:

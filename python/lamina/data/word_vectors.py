@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import warnings
+import zlib
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -108,6 +109,15 @@ def _open(path: str, encoding: str):
     return open(path, encoding=encoding, newline="")
 
 
+def _lines(f, path: str):
+    """The lines of ``f``; a corrupt or truncated gzip stream raises ValueError naming the file
+    (found by tests/fuzz: b"\\x1f\\x8b" alone raised EOFError)."""
+    try:
+        yield from f
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ValueError(f"{path}: corrupt or truncated gzip data ({e})") from None
+
+
 def _is_int(s: str) -> bool:
     try:
         int(s)
@@ -187,7 +197,7 @@ def load_word_vectors(path, vocab: Iterable[str] | None = None, max_vectors: int
     with _open(path, encoding) as f:
         first = True
         lineno = 0
-        for lineno, line in enumerate(f, 1):
+        for lineno, line in enumerate(_lines(f, path), 1):
             line = line.rstrip("\r\n ")
             if first:
                 line = line.lstrip("\ufeff")

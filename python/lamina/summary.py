@@ -107,7 +107,7 @@ def _flops(m, inp, out) -> int:
 
 
 def summary(model, input_shape, batch_size: int = 1, dtype=None, device=None, print_table: bool = False) -> Summary:
-    """Runs one forward pass on zeros of shape (batch_size, *input_shape) with hooks on every
+    """Runs one forward pass on zeros of shape ``(batch_size, *input_shape)`` with hooks on every
     leaf layer. ``input_shape`` is one sample's shape, without the batch dimension (as in Keras).
 
     Returns a Summary (``print(summary(...))``); on a shape error ``summary.ok`` is False and

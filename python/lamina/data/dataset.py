@@ -154,7 +154,7 @@ class ConcatDataset(Dataset):
 
 
 def random_split(dataset: Dataset, lengths: Sequence, generator: Generator | None = None) -> list:
-    """Splits ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
+    """Splits ``dataset`` into non-overlapping random ``Subset`` objects of the given lengths.
 
     ``lengths`` are counts summing to ``len(dataset)`` or fractions summing to 1 (floors, then the
     remainder handed out one by one from the first split, as PyTorch does). The permutation comes

@@ -93,7 +93,7 @@ class _SyncBatchNormFn(Function):
 
 
 class SyncBatchNorm(_BatchNorm):
-    """Batch normalisation over (N, C, *) with statistics of the batch summed over all ranks of
+    """Batch normalisation over ``(N, C, *)`` with statistics of the batch summed over all ranks of
     ``process_group`` (default: the default group) in training; in eval mode, or when no process
     group is initialised, it is exactly BatchNorm. Plain BatchNorm under DistributedDataParallel
     normalises each rank's shard by its own statistics (and DDP broadcasts rank 0's running

@@ -81,3 +81,24 @@ def test_pipeline_detects_injected_anomalies():
     assert lik[spike:spike + 10].max() > 0.99
     assert lik[shift:shift + 10].max() > 0.99
     assert (lik[900:spike] > 0.99).mean() < 0.05  # few false alarms before the anomalies
+
+
+def test_example_quick_run_writes_only_into_out(tmp_path, monkeypatch):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "htm_anomaly.py"
+    spec = importlib.util.spec_from_file_location("htm_anomaly_example", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    out = tmp_path / "out"
+    rows = mod.main(["--quick", "--no-plot", "--out", str(out)])
+    assert [r[0] for r in rows] == ["spike", "level shift", "frequency change"]
+    assert rows[1][2] is not None and rows[1][2] < 24  # HTM flags the level shift within half a day
+    assert sorted(p.name for p in out.iterdir()) == ["htm_anomaly.csv"]
+    assert not any(cwd.iterdir())
+    lines = (out / "htm_anomaly.csv").read_text().splitlines()
+    assert lines[0] == "sample,value,raw_anomaly,likelihood,zscore" and len(lines) == 8 * 48 + 1

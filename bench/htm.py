@@ -16,9 +16,8 @@ import json
 import platform
 import time
 
-import numpy as np
-
 import lamina
+import numpy as np
 from lamina import htm
 
 
@@ -71,7 +70,7 @@ def main(argv=None):
     p.add_argument("--threads", default="1,2")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args(argv)
-    isa = getattr(lamina, "_C")._build_info[0]
+    isa = lamina._C._build_info[0]
     print(f"lamina HTM benchmark: {platform.processor() or platform.machine()}, CPU variant {isa}")
     rows = [run(args.steps, int(t)) for t in args.threads.split(",")]
     print(f"{'threads':>7} {'median ms':>10} {'mean ms':>8} {'SP ms':>7} {'TM ms':>7} {'segments':>9} "

@@ -22,7 +22,6 @@ import os
 import time
 
 import numpy as np
-
 from lamina import htm
 
 
@@ -140,7 +139,7 @@ def main(argv=None):
     rows = []
     for (name, start, dh), (_, _, dz) in zip(delays(htm_alarm, anomalies, n, per_day),
                                              delays(z_alarm, anomalies, n, per_day)):
-        fmt = lambda d: "missed" if d is None else str(d)  # noqa: E731
+        fmt = lambda d: "missed" if d is None else str(d)
         print(f"{name:<18}{start:>6}{fmt(dh):>11}{fmt(dz):>15}")
         rows.append((name, start, dh, dz))
     with open(os.path.join(args.out, "htm_anomaly.csv"), "w", newline="") as f:

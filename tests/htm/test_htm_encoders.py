@@ -3,7 +3,6 @@ import datetime
 
 import numpy as np
 import pytest
-
 from lamina import htm
 
 
@@ -37,10 +36,10 @@ def test_scalar_encoder_periodic_and_clip():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(size=10, active_bits=10, minimum=0, maximum=1), "active_bits"),
-    (dict(size=10, active_bits=0, minimum=0, maximum=1), "active_bits"),
-    (dict(size=10, active_bits=2, minimum=1, maximum=1), "minimum < maximum"),
-    (dict(size=10, active_bits=2, minimum=0, maximum=1, periodic=True, clip_input=True), "periodic"),
+    ({"size": 10, "active_bits": 10, "minimum": 0, "maximum": 1}, "active_bits"),
+    ({"size": 10, "active_bits": 0, "minimum": 0, "maximum": 1}, "active_bits"),
+    ({"size": 10, "active_bits": 2, "minimum": 1, "maximum": 1}, "minimum < maximum"),
+    ({"size": 10, "active_bits": 2, "minimum": 0, "maximum": 1, "periodic": True, "clip_input": True}, "periodic"),
 ])
 def test_scalar_encoder_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

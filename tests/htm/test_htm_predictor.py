@@ -2,7 +2,6 @@
 forecasting from the temporal memory's active cells."""
 import numpy as np
 import pytest
-
 from lamina import htm
 
 

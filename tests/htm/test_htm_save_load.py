@@ -1,9 +1,8 @@
 """lamina.htm save/load through lamina.save/lamina.load (no pickle): a run continued after a
 round trip matches the uninterrupted run exactly; seeded runs reproduce."""
+import lamina
 import numpy as np
 import pytest
-
-import lamina
 from lamina import htm
 
 
@@ -70,6 +69,8 @@ def test_state_dict_through_lamina_save(tmp_path):
     tm2 = htm.TemporalMemory.from_state_dict(sd["tm"])
     sp2 = htm.SpatialPooler.from_state_dict(sd["sp"])
     np.testing.assert_array_equal(sp2.get_permanences(), sp.get_permanences())
+    assert tm2.num_synapses() == tm.num_synapses() > 0
+    np.testing.assert_array_equal(tm2.get_predictive_cells(), tm.get_predictive_cells())
     x = stream(41)[-1]
     np.testing.assert_array_equal(sp2.compute(x, learn=False), sp.compute(x, learn=False))
     with pytest.raises(ValueError, match="saved arguments differ"):

@@ -1,9 +1,8 @@
 """lamina.htm.SpatialPooler: sparsity, determinism without learning, noise robustness, learning
 direction, boosting, tensor in/out, and argument errors."""
+import lamina
 import numpy as np
 import pytest
-
-import lamina
 from lamina import htm
 
 
@@ -16,7 +15,7 @@ def random_sdr(rng, n, k):
 def add_noise(rng, x, frac):
     """Moves frac of the on-bits to random off positions (same sparsity)."""
     on, off = np.flatnonzero(x), np.flatnonzero(~x)
-    k = int(round(frac * len(on)))
+    k = round(frac * len(on))
     y = x.copy()
     y[rng.choice(on, k, replace=False)] = False
     y[rng.choice(off, k, replace=False)] = True
@@ -28,9 +27,9 @@ def overlap(a, b):
 
 
 def make_sp(**kw):
-    args = dict(input_dimensions=400, column_dimensions=1024, potential_radius=400,
-                potential_pct=0.85, global_inhibition=True, local_area_density=0.04,
-                syn_perm_active_inc=0.04, syn_perm_inactive_dec=0.006, seed=3)
+    args = {"input_dimensions": 400, "column_dimensions": 1024, "potential_radius": 400,
+                "potential_pct": 0.85, "global_inhibition": True, "local_area_density": 0.04,
+                "syn_perm_active_inc": 0.04, "syn_perm_inactive_dec": 0.006, "seed": 3}
     args.update(kw)
     return htm.SpatialPooler(**args)
 
@@ -131,16 +130,16 @@ def test_tensor_in_tensor_out_and_flat_input():
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(input_dimensions=(10, 10), column_dimensions=64), ValueError, "same number of dimensions"),
-    (dict(input_dimensions=100, column_dimensions=64, local_area_density=0.0), ValueError,
+    ({"input_dimensions": (10, 10), "column_dimensions": 64}, ValueError, "same number of dimensions"),
+    ({"input_dimensions": 100, "column_dimensions": 64, "local_area_density": 0.0}, ValueError,
      "local_area_density"),
-    (dict(input_dimensions=100, column_dimensions=64, local_area_density=1.5), ValueError,
+    ({"input_dimensions": 100, "column_dimensions": 64, "local_area_density": 1.5}, ValueError,
      "local_area_density"),
-    (dict(input_dimensions=100, column_dimensions=64, potential_pct=0), ValueError, "potential_pct"),
-    (dict(input_dimensions=100, column_dimensions=0), ValueError, "positive"),
-    (dict(input_dimensions=100, column_dimensions=64, syn_perm_connected=1.0), ValueError,
+    ({"input_dimensions": 100, "column_dimensions": 64, "potential_pct": 0}, ValueError, "potential_pct"),
+    ({"input_dimensions": 100, "column_dimensions": 0}, ValueError, "positive"),
+    ({"input_dimensions": 100, "column_dimensions": 64, "syn_perm_connected": 1.0}, ValueError,
      "syn_perm_connected"),
-    (dict(input_dimensions=100, column_dimensions=64, duty_cycle_period=0), ValueError,
+    ({"input_dimensions": 100, "column_dimensions": 64, "duty_cycle_period": 0}, ValueError,
      "duty_cycle_period"),
 ])
 def test_bad_arguments(kwargs, exc, match):

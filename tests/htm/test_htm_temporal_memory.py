@@ -2,7 +2,6 @@
 raw anomaly, punishing wrong predictions, segment/synapse limits, argument errors."""
 import numpy as np
 import pytest
-
 from lamina import htm
 
 COLS, ACTIVE = 512, 20
@@ -14,8 +13,8 @@ def patterns(n, seed=0):
 
 
 def make_tm(**kw):
-    args = dict(column_dimensions=COLS, cells_per_column=8, activation_threshold=12,
-                min_threshold=8, max_new_synapse_count=20, seed=1)
+    args = {"column_dimensions": COLS, "cells_per_column": 8, "activation_threshold": 12,
+                "min_threshold": 8, "max_new_synapse_count": 20, "seed": 1}
     args.update(kw)
     return htm.TemporalMemory(**args)
 
@@ -182,11 +181,11 @@ def test_indices_and_masks_are_equivalent_and_seeded():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(cells_per_column=0), "cells_per_column"),
-    (dict(initial_permanence=1.5), "permanences"),
-    (dict(activation_threshold=0), "activation_threshold"),
-    (dict(max_segments_per_cell=0), "max_segments_per_cell"),
-    (dict(column_dimensions=0), "positive"),
+    ({"cells_per_column": 0}, "cells_per_column"),
+    ({"initial_permanence": 1.5}, "permanences"),
+    ({"activation_threshold": 0}, "activation_threshold"),
+    ({"max_segments_per_cell": 0}, "max_segments_per_cell"),
+    ({"column_dimensions": 0}, "positive"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

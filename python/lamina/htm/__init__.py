@@ -9,15 +9,36 @@ from __future__ import annotations
 from typing import Any
 
 from .anomaly_likelihood import AnomalyLikelihood
-from .encoders import (CategoryEncoder, DateEncoder, Encoder, MultiEncoder, RDSE, ScalarEncoder,
-                       concatenate)
+from .encoders import (
+    RDSE,
+    CategoryEncoder,
+    DateEncoder,
+    Encoder,
+    MultiEncoder,
+    ScalarEncoder,
+    concatenate,
+)
 from .predictor import Classifier, Predictor, SDRClassifier
 from .spatial_pooler import SpatialPooler
 from .temporal_memory import TemporalMemory
 
-__all__ = ["ScalarEncoder", "RDSE", "DateEncoder", "CategoryEncoder", "MultiEncoder", "Encoder",
-           "concatenate", "SpatialPooler", "TemporalMemory", "AnomalyLikelihood", "Classifier",
-           "SDRClassifier", "Predictor", "save", "load"]
+__all__ = [
+    "RDSE",
+    "AnomalyLikelihood",
+    "CategoryEncoder",
+    "Classifier",
+    "DateEncoder",
+    "Encoder",
+    "MultiEncoder",
+    "Predictor",
+    "SDRClassifier",
+    "ScalarEncoder",
+    "SpatialPooler",
+    "TemporalMemory",
+    "concatenate",
+    "load",
+    "save",
+]
 
 _TYPES = {"SpatialPooler": SpatialPooler, "TemporalMemory": TemporalMemory,
           "AnomalyLikelihood": AnomalyLikelihood, "Classifier": Classifier, "Predictor": Predictor}

@@ -2,7 +2,8 @@
 lists) to the C++ core's arrays and back, and checking constructor arguments."""
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from ..ops.creation import from_numpy
 from ..tensor import Tensor
 
 
-def dims(value: Any, name: str, owner: str) -> Tuple[int, ...]:
+def dims(value: Any, name: str, owner: str) -> tuple[int, ...]:
     """An int or a sequence of ints -> a tuple of positive ints."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (int(value),)
@@ -23,14 +24,14 @@ def dims(value: Any, name: str, owner: str) -> Tuple[int, ...]:
     return out
 
 
-def to_numpy(x: Any) -> Tuple[np.ndarray, bool]:
+def to_numpy(x: Any) -> tuple[np.ndarray, bool]:
     """(array, was_tensor)."""
     if isinstance(x, Tensor):
         return x.detach().cpu().numpy(), True
     return np.asarray(x), False
 
 
-def binary_input(x: Any, shape: Sequence[int], owner: str) -> Tuple[np.ndarray, bool]:
+def binary_input(x: Any, shape: Sequence[int], owner: str) -> tuple[np.ndarray, bool]:
     """A 0/1 (or bool) array of ``shape`` (or flat with the same size) -> flat uint8 array."""
     arr, was_tensor = to_numpy(x)
     n = int(np.prod(shape))

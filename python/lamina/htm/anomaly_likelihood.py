@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class AnomalyLikelihood:
         self._averages: deque = deque(maxlen=self.historic_window_size)
         self._recent: deque = deque(maxlen=self.averaging_window)
         self._records = 0
-        self._dist: Optional[tuple] = None  # (mean, std)
+        self._dist: tuple | None = None  # (mean, std)
         self._last_tail = 1.0
 
     @property
@@ -91,10 +91,9 @@ class AnomalyLikelihood:
         if self._dist is None or self._records % self.reestimation_period == 0:
             self._estimate()
         tail = _tail(avg, *self._dist)
-        if tail <= _RED:
-            if self._last_tail <= _RED:
-                self._last_tail = tail
-                return 1.0 - _YELLOW
+        if tail <= _RED and self._last_tail <= _RED:
+            self._last_tail = tail
+            return 1.0 - _YELLOW
         self._last_tail = tail
         return 1.0 - tail
 
@@ -108,7 +107,7 @@ class AnomalyLikelihood:
         """log(1 - likelihood) / log(1e-10): 0.5 -> 0.03, 0.999 -> 0.3, 0.99999 -> 0.5, 1 -> 1."""
         return math.log(1.0000000001 - likelihood) / -23.02585084720009
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"type": "AnomalyLikelihood",
                 "config": {"learning_period": self.learning_period,
                            "estimation_samples": self.estimation_samples,
@@ -122,7 +121,7 @@ class AnomalyLikelihood:
                           "dist": None if self._dist is None else list(self._dist),
                           "last_tail": self._last_tail}}
 
-    def load_state_dict(self, sd: Dict[str, Any]) -> None:
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
         if sd.get("type") != "AnomalyLikelihood":
             raise ValueError("AnomalyLikelihood.load_state_dict: not an AnomalyLikelihood state")
         st = sd["state"]
@@ -134,7 +133,7 @@ class AnomalyLikelihood:
         self._last_tail = float(st["last_tail"])
 
     @classmethod
-    def from_state_dict(cls, sd: Dict[str, Any]) -> "AnomalyLikelihood":
+    def from_state_dict(cls, sd: dict[str, Any]) -> AnomalyLikelihood:
         al = cls(**dict(sd["config"]))
         al.load_state_dict(sd)
         return al

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Encoder", "ScalarEncoder", "RDSE", "DateEncoder", "CategoryEncoder", "MultiEncoder",
-           "concatenate"]
+__all__ = [
+    "RDSE",
+    "CategoryEncoder",
+    "DateEncoder",
+    "Encoder",
+    "MultiEncoder",
+    "ScalarEncoder",
+    "concatenate",
+]
 
 
 class Encoder:
@@ -61,13 +69,13 @@ class ScalarEncoder(Encoder):
         """Index of the first on-bit for ``value``."""
         v = float(value)
         if self.periodic:
-            return int(math.floor((v - self.minimum) / self.resolution)) % self.size
+            return math.floor((v - self.minimum) / self.resolution) % self.size
         if v < self.minimum or v > self.maximum:
             if not self.clip_input:
                 raise ValueError(f"ScalarEncoder: {v} is outside [{self.minimum}, {self.maximum}] "
                                  "(pass clip_input=True to clip)")
             v = min(max(v, self.minimum), self.maximum)
-        return int(round((v - self.minimum) / self.resolution))
+        return round((v - self.minimum) / self.resolution)
 
     def encode(self, value: float) -> np.ndarray:
         out = np.zeros(self.size, dtype=bool)
@@ -92,7 +100,7 @@ class RDSE(Encoder):
     share about ``active_bits - k`` bits and far values share only chance collisions. No range is
     needed. Give exactly one of ``active_bits`` and ``sparsity``."""
 
-    def __init__(self, size: int, active_bits: Optional[int] = None, sparsity: Optional[float] = None,
+    def __init__(self, size: int, active_bits: int | None = None, sparsity: float | None = None,
                  resolution: float = 1.0, seed: int = 0) -> None:
         self.size = _check_int("size", size, 1, "RDSE")
         if (active_bits is None) == (sparsity is None):
@@ -100,7 +108,7 @@ class RDSE(Encoder):
         if sparsity is not None:
             if not 0 < sparsity < 1:
                 raise ValueError(f"RDSE: sparsity must be in (0, 1), got {sparsity}")
-            active_bits = max(1, int(round(self.size * sparsity)))
+            active_bits = max(1, round(self.size * sparsity))
         self.active_bits = _check_int("active_bits", active_bits, 1, "RDSE")
         if self.active_bits >= self.size:
             raise ValueError(f"RDSE: active_bits ({self.active_bits}) must be < size ({self.size})")
@@ -114,7 +122,7 @@ class RDSE(Encoder):
         out = np.zeros(self.size, dtype=bool)
         if value is None or math.isnan(float(value)):
             return out
-        b = int(math.floor(float(value) / self.resolution))
+        b = math.floor(float(value) / self.resolution)
         keys = (np.arange(self.active_bits, dtype=np.int64) + b).astype(np.uint64) ^ self._salt
         out[(_mix64(keys) % np.uint64(self.size)).astype(np.int64)] = True
         return out
@@ -156,7 +164,7 @@ def _to_datetime(t: Any) -> _dt.datetime:
                     f"seconds, got {type(t).__name__}")
 
 
-def _width_radius(name: str, spec: Any, default_radius: float) -> Optional[tuple]:
+def _width_radius(name: str, spec: Any, default_radius: float) -> tuple | None:
     if spec is None or spec is False or spec == 0:
         return None
     if isinstance(spec, (tuple, list)):
@@ -195,7 +203,7 @@ class DateEncoder(Encoder):
             if span is None:  # weekend: two categories
                 self.parts.append((name, CategoryEncoder([False, True], w)))
             else:
-                size = max(w + 1, int(math.ceil(w * span / r)))
+                size = max(w + 1, math.ceil(w * span / r))
                 self.parts.append((name, ScalarEncoder(size, w, 0.0, span, periodic=True)))
         if not self.parts:
             raise ValueError("DateEncoder: enable at least one of season, day_of_week, weekend, "

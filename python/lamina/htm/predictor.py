@@ -4,13 +4,14 @@ learned online, as in htm.core's SDR classifier; the predictor learns k steps ah
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Dict, Iterable, Optional, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import _io
 
-__all__ = ["Classifier", "SDRClassifier", "Predictor"]
+__all__ = ["Classifier", "Predictor", "SDRClassifier"]
 
 
 def _pattern(x: Any) -> np.ndarray:
@@ -26,7 +27,7 @@ def _pattern(x: Any) -> np.ndarray:
     return idx
 
 
-def _labels(c: Union[int, Iterable[int]]) -> np.ndarray:
+def _labels(c: int | Iterable[int]) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(c))
     if arr.dtype.kind not in "iu" or (arr.size and arr.min() < 0):
         raise ValueError(f"Classifier: classification must be non-negative ints (bucket indices), got {c!r}")
@@ -63,7 +64,7 @@ class Classifier:
         p = np.exp(z)
         return p / p.sum()
 
-    def learn(self, pattern: Any, classification: Union[int, Iterable[int]]) -> None:
+    def learn(self, pattern: Any, classification: int | Iterable[int]) -> None:
         idx = _pattern(pattern)
         labels = _labels(classification)
         rows = int(idx[-1]) + 1 if idx.size else 0
@@ -73,14 +74,14 @@ class Classifier:
         err = (target - self.infer(idx)).astype(np.float32)
         self._w[idx] += self.alpha * err
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"type": "Classifier", "config": {"alpha": self.alpha}, "state": {"weights": self._w}}
 
-    def load_state_dict(self, sd: Dict[str, Any]) -> None:
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
         self._w = np.array(sd["state"]["weights"], dtype=np.float32)
 
     @classmethod
-    def from_state_dict(cls, sd: Dict[str, Any]) -> "Classifier":
+    def from_state_dict(cls, sd: dict[str, Any]) -> Classifier:
         c = cls(**dict(sd["config"]))
         c.load_state_dict(sd)
         return c
@@ -107,11 +108,11 @@ class Predictor:
     def reset(self) -> None:
         self._history.clear()
 
-    def infer(self, pattern: Any) -> Dict[int, np.ndarray]:
+    def infer(self, pattern: Any) -> dict[int, np.ndarray]:
         idx = _pattern(pattern)
         return {n: c.infer(idx) for n, c in self._clf.items()}
 
-    def learn(self, record_num: int, pattern: Any, classification: Union[int, Iterable[int]]) -> None:
+    def learn(self, record_num: int, pattern: Any, classification: int | Iterable[int]) -> None:
         idx = _pattern(pattern)
         if self._history and record_num != self._history[-1][0] + 1:
             self._history.clear()
@@ -122,12 +123,12 @@ class Predictor:
                 if rec == record_num - n:
                     clf.learn(past, classification)
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"type": "Predictor", "config": {"steps": list(self.steps), "alpha": self.alpha},
                 "state": {"classifiers": {str(n): c.state_dict() for n, c in self._clf.items()},
                           "history": [[r, p] for r, p in self._history]}}
 
-    def load_state_dict(self, sd: Dict[str, Any]) -> None:
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
         for n, c in self._clf.items():
             c.load_state_dict(sd["state"]["classifiers"][str(n)])
         self._history.clear()
@@ -135,7 +136,7 @@ class Predictor:
             self._history.append((int(r), np.asarray(p, dtype=np.int64)))
 
     @classmethod
-    def from_state_dict(cls, sd: Dict[str, Any]) -> "Predictor":
+    def from_state_dict(cls, sd: dict[str, Any]) -> Predictor:
         p = cls(**dict(sd["config"]))
         p.load_state_dict(sd)
         return p

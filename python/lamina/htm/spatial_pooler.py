@@ -3,7 +3,8 @@ Python layer over the C++ core (cpp/htm/spatial_pooler.cpp) with htm.core's argu
 Python defaults."""
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 import numpy as np
 
@@ -39,18 +40,18 @@ class SpatialPooler:
                  wrap_around: bool = True) -> None:
         self.input_dimensions = _io.dims(input_dimensions, "input_dimensions", "SpatialPooler")
         self.column_dimensions = _io.dims(column_dimensions, "column_dimensions", "SpatialPooler")
-        self._config: Dict[str, Any] = dict(
-            input_dimensions=list(self.input_dimensions),
-            column_dimensions=list(self.column_dimensions),
-            potential_radius=int(potential_radius), potential_pct=float(potential_pct),
-            global_inhibition=bool(global_inhibition), local_area_density=float(local_area_density),
-            stimulus_threshold=int(stimulus_threshold),
-            syn_perm_inactive_dec=float(syn_perm_inactive_dec),
-            syn_perm_active_inc=float(syn_perm_active_inc),
-            syn_perm_connected=float(syn_perm_connected),
-            min_pct_overlap_duty_cycle=float(min_pct_overlap_duty_cycle),
-            duty_cycle_period=int(duty_cycle_period), boost_strength=float(boost_strength),
-            seed=int(seed), wrap_around=bool(wrap_around))
+        self._config: dict[str, Any] = {
+            "input_dimensions": list(self.input_dimensions),
+            "column_dimensions": list(self.column_dimensions),
+            "potential_radius": int(potential_radius), "potential_pct": float(potential_pct),
+            "global_inhibition": bool(global_inhibition), "local_area_density": float(local_area_density),
+            "stimulus_threshold": int(stimulus_threshold),
+            "syn_perm_inactive_dec": float(syn_perm_inactive_dec),
+            "syn_perm_active_inc": float(syn_perm_active_inc),
+            "syn_perm_connected": float(syn_perm_connected),
+            "min_pct_overlap_duty_cycle": float(min_pct_overlap_duty_cycle),
+            "duty_cycle_period": int(duty_cycle_period), "boost_strength": float(boost_strength),
+            "seed": int(seed), "wrap_around": bool(wrap_around)}
         if not 0 < self._config["local_area_density"] < 1:
             raise ValueError(f"SpatialPooler: local_area_density must be in (0, 1), got "
                              f"{local_area_density}")
@@ -111,11 +112,11 @@ class SpatialPooler:
         return self._core.get_state()["overlap_duty"]
 
     # Save / load (through lamina.save / lamina.load: plain dicts of arrays and numbers).
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """Everything needed to rebuild this pooler exactly: its arguments and its learned state."""
         return {"type": "SpatialPooler", "config": dict(self._config), "state": self._core.get_state()}
 
-    def load_state_dict(self, sd: Dict[str, Any]) -> None:
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
         if sd.get("type") != "SpatialPooler":
             raise ValueError(f"SpatialPooler.load_state_dict: not a SpatialPooler state "
                              f"(type {sd.get('type')!r})")
@@ -125,7 +126,7 @@ class SpatialPooler:
         self._core.set_state(dict(sd["state"]))
 
     @classmethod
-    def from_state_dict(cls, sd: Dict[str, Any]) -> "SpatialPooler":
+    def from_state_dict(cls, sd: dict[str, Any]) -> SpatialPooler:
         cfg = dict(sd["config"])
         sp = cls(**cfg)
         sp.load_state_dict(sd)

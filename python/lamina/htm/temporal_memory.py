@@ -3,7 +3,8 @@ Python layer over the C++ core (cpp/htm/temporal_memory.cpp) with htm.core's arg
 defaults. Cells are column-major: cell = column * cells_per_column + i."""
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class TemporalMemory:
     inactive columns lose ``predicted_segment_decrement``. ``anomaly`` is the fraction of active
     columns that were not predicted."""
 
-    def __init__(self, column_dimensions: Union[int, Sequence[int]], cells_per_column: int = 32,
+    def __init__(self, column_dimensions: int | Sequence[int], cells_per_column: int = 32,
                  activation_threshold: int = 13, initial_permanence: float = 0.21,
                  connected_permanence: float = 0.5, min_threshold: int = 10,
                  max_new_synapse_count: int = 20, permanence_increment: float = 0.1,
@@ -35,17 +36,17 @@ class TemporalMemory:
                  max_segments_per_cell: int = 255, max_synapses_per_segment: int = 255,
                  seed: int = 42) -> None:
         self.column_dimensions = _io.dims(column_dimensions, "column_dimensions", "TemporalMemory")
-        self._config: Dict[str, Any] = dict(
-            column_dimensions=list(self.column_dimensions), cells_per_column=int(cells_per_column),
-            activation_threshold=int(activation_threshold),
-            initial_permanence=float(initial_permanence),
-            connected_permanence=float(connected_permanence), min_threshold=int(min_threshold),
-            max_new_synapse_count=int(max_new_synapse_count),
-            permanence_increment=float(permanence_increment),
-            permanence_decrement=float(permanence_decrement),
-            predicted_segment_decrement=float(predicted_segment_decrement),
-            max_segments_per_cell=int(max_segments_per_cell),
-            max_synapses_per_segment=int(max_synapses_per_segment), seed=int(seed))
+        self._config: dict[str, Any] = {
+            "column_dimensions": list(self.column_dimensions), "cells_per_column": int(cells_per_column),
+            "activation_threshold": int(activation_threshold),
+            "initial_permanence": float(initial_permanence),
+            "connected_permanence": float(connected_permanence), "min_threshold": int(min_threshold),
+            "max_new_synapse_count": int(max_new_synapse_count),
+            "permanence_increment": float(permanence_increment),
+            "permanence_decrement": float(permanence_decrement),
+            "predicted_segment_decrement": float(predicted_segment_decrement),
+            "max_segments_per_cell": int(max_segments_per_cell),
+            "max_synapses_per_segment": int(max_synapses_per_segment), "seed": int(seed)}
         if self._config["seed"] < 0:
             raise ValueError(f"TemporalMemory: seed must be >= 0, got {seed}")
         core_args = {k: v for k, v in self._config.items() if k != "column_dimensions"}
@@ -114,11 +115,11 @@ class TemporalMemory:
         """Approximate heap bytes of the segment/synapse storage."""
         return self._core.memory_bytes()
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """Arguments and learned state (segments, synapses, current cells, random state)."""
         return {"type": "TemporalMemory", "config": dict(self._config), "state": self._core.get_state()}
 
-    def load_state_dict(self, sd: Dict[str, Any]) -> None:
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
         if sd.get("type") != "TemporalMemory":
             raise ValueError(f"TemporalMemory.load_state_dict: not a TemporalMemory state "
                              f"(type {sd.get('type')!r})")
@@ -128,7 +129,7 @@ class TemporalMemory:
         self._core.set_state(dict(sd["state"]))
 
     @classmethod
-    def from_state_dict(cls, sd: Dict[str, Any]) -> "TemporalMemory":
+    def from_state_dict(cls, sd: dict[str, Any]) -> TemporalMemory:
         tm = cls(**dict(sd["config"]))
         tm.load_state_dict(sd)
         return tm

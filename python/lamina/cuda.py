@@ -15,6 +15,7 @@ def is_built() -> bool:
 
 
 def device_count() -> int:
+    """The number of CUDA devices lamina can use (0 without a CUDA build or driver); ``torch.cuda.device_count``."""
     return int(_C.cuda_device_count())
 
 

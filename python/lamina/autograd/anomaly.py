@@ -32,4 +32,8 @@ class detect_anomaly:
 
 
 def set_detect_anomaly(mode: bool) -> None:
+    """Turns anomaly mode on or off for this thread (``torch.autograd.set_detect_anomaly``): backward
+    then raises on the first op whose gradient has a NaN or Inf, naming the op. Prefer the context
+    manager ``with lamina.autograd.detect_anomaly():``.
+    """
     _tls.anomaly = bool(mode)

@@ -24,6 +24,16 @@ class MSELoss(_Loss):
 
 
 class L1Loss(_Loss):
+    """Mean absolute error ``|input - target|``; ``torch.nn.L1Loss`` (Keras: ``MeanAbsoluteError``).
+    input and target have the same shape (any); float32 or float64.
+
+    Args:
+        reduction: ``"mean"`` (default: the average over elements), ``"sum"`` or ``"none"`` (per element).
+
+    Example::
+
+        nn.L1Loss()(lamina.tensor([1.0, 2.0]), lamina.tensor([0.0, 4.0]))   # 1.5
+    """
     def forward(self, input, target):
         return F.l1_loss(input, target, reduction=self.reduction)
 
@@ -41,6 +51,15 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
+    """Negative log-likelihood of log-probabilities; ``torch.nn.NLLLoss``. input (N, C) or (N, C, d1, ...)
+    holds log-probabilities (e.g. from :class:`LogSoftmax`); target (N) or (N, d1, ...) int64 class
+    indices.
+
+    Args:
+        weight: a (C,) tensor of per-class weights, or None.
+        ignore_index: targets equal to it contribute nothing (default -100).
+        reduction: ``"mean"`` (default: the average over elements), ``"sum"`` or ``"none"`` (per element).
+    """
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.weight, self.ignore_index = weight, ignore_index
@@ -50,6 +69,14 @@ class NLLLoss(_Loss):
 
 
 class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities: ``-(t log p + (1 - t) log(1 - p))``; ``torch.nn.BCELoss``
+    (Keras: ``BinaryCrossentropy(from_logits=False)``). input: probabilities in [0, 1] (e.g. after a
+    Sigmoid), target: the same shape, values in [0, 1]. Prefer :class:`BCEWithLogitsLoss` on logits.
+
+    Args:
+        weight: per-element weights broadcast against input, or None.
+        reduction: ``"mean"`` (default: the average over elements), ``"sum"`` or ``"none"`` (per element).
+    """
     def __init__(self, weight=None, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.weight = weight
@@ -59,6 +86,18 @@ class BCELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
+    """Sigmoid + binary cross-entropy in one numerically stable step; ``torch.nn.BCEWithLogitsLoss``
+    (Keras: ``BinaryCrossentropy(from_logits=True)``). input: logits, target: the same shape in [0, 1].
+
+    Args:
+        weight: per-element weights broadcast against input, or None.
+        reduction: ``"mean"`` (default: the average over elements), ``"sum"`` or ``"none"`` (per element).
+        pos_weight: weight of the positive term per class (broadcast over the last axis), or None.
+
+    Example::
+
+        loss = nn.BCEWithLogitsLoss()(lamina.randn(8, 1), lamina.ones(8, 1))
+    """
     def __init__(self, weight=None, reduction: str = "mean", pos_weight=None) -> None:
         super().__init__(reduction)
         self.weight, self.pos_weight = weight, pos_weight
@@ -69,6 +108,14 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class HuberLoss(_Loss):
+    """Huber loss: ``0.5 d^2`` where ``|d| <= delta``, ``delta * (|d| - 0.5 delta)`` beyond (``d = input
+    - target``, default delta 1.0); ``torch.nn.HuberLoss`` (Keras: ``keras.losses.Huber``). Same-shape
+    input and target.
+
+    Args:
+        reduction: ``"mean"`` (default: the average over elements), ``"sum"`` or ``"none"`` (per element).
+        delta: where the loss turns from quadratic to linear.
+    """
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction)
         self.delta = delta
@@ -78,6 +125,13 @@ class HuberLoss(_Loss):
 
 
 class SmoothL1Loss(_Loss):
+    """Smooth L1: ``0.5 d^2 / beta`` where ``|d| < beta``, ``|d| - 0.5 beta`` beyond (default beta 1.0; equals
+    HuberLoss / beta); ``torch.nn.SmoothL1Loss``. Same-shape input and target.
+
+    Args:
+        reduction: ``"mean"`` (default: the average over elements), ``"sum"`` or ``"none"`` (per element).
+        beta: where the loss turns from quadratic to linear.
+    """
     def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
         super().__init__(reduction)
         self.beta = beta
@@ -87,6 +141,14 @@ class SmoothL1Loss(_Loss):
 
 
 class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence ``target * (log target - input)`` with input given as
+    log-probabilities; ``torch.nn.KLDivLoss`` (Keras: ``KLDivergence``, which takes probabilities).
+
+    Args:
+        reduction: ``"mean"`` (over elements, PyTorch's default), ``"batchmean"`` (sum / batch size:
+            the mathematical KL divergence), ``"sum"`` or ``"none"``.
+        log_target: the target is given as log-probabilities too (default False).
+    """
     def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
         super().__init__(reduction)
         self.log_target = log_target

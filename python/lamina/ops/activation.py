@@ -143,6 +143,7 @@ def sigmoid(input: Tensor) -> Tensor:
 
 
 def sigmoid_(input: Tensor) -> Tensor:
+    """In-place :func:`sigmoid`: writes into ``input`` and returns it; ``torch.sigmoid_``."""
     return _apply_(_A.sigmoid, "sigmoid_", input)
 
 
@@ -157,6 +158,7 @@ def tanh(input: Tensor) -> Tensor:
 
 
 def tanh_(input: Tensor) -> Tensor:
+    """In-place :func:`tanh`: writes into ``input`` and returns it; ``torch.tanh_``."""
     return _apply_(_A.tanh, "tanh_", input)
 
 
@@ -168,6 +170,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def relu_(input: Tensor) -> Tensor:
+    """In-place :func:`relu`: writes max(x, 0) into ``input`` and returns it; ``torch.relu_``."""
     return _apply_(_A.relu, "relu_", input)
 
 
@@ -179,6 +182,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place :func:`leaky_relu`; ``torch.nn.functional.leaky_relu_``."""
     return _apply_(_A.leaky_relu, "leaky_relu_", input, float(negative_slope))
 
 
@@ -190,6 +194,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place :func:`elu`; ``torch.nn.functional.elu_``."""
     return _apply_(_A.elu, "elu_", input, float(alpha))
 
 

@@ -96,10 +96,29 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros; ``torch.zeros`` (Keras: ``keras.ops.zeros``).
+
+    Args:
+        *size: the shape, as ints or one tuple/list: ``zeros(2, 3)`` or ``zeros((2, 3))``.
+        dtype: default ``lamina.get_default_dtype()`` (float32).
+        device: ``"cpu"`` (default) or ``"cuda"``.
+        requires_grad: make it a leaf that records gradients (default False).
+
+    Example::
+
+        lamina.zeros(2, 3)                        # shape (2, 3), float32
+        lamina.zeros((4,), dtype=lamina.int64)
+    """
     return _new(size, dtype, device, requires_grad, 0.0)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones; ``torch.ones``. Arguments as :func:`zeros`.
+
+    Example::
+
+        lamina.ones(2, 3, dtype=lamina.float64)
+    """
     return _new(size, dtype, device, requires_grad, 1.0)
 
 
@@ -119,21 +138,33 @@ def _like(t: Tensor, dtype, device):
 
 
 def empty_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uninitialised memory with ``t``'s shape, dtype and device (each overridable); ``torch.empty_like``."""
     s, d, dev = _like(t, dtype, device)
     return empty(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Zeros with ``t``'s shape, dtype and device unless ``dtype=`` / ``device=`` say otherwise;
+    ``torch.zeros_like``.
+
+    Example::
+
+        lamina.zeros_like(lamina.randn(2, 3))    # (2, 3) float32 zeros
+    """
     s, d, dev = _like(t, dtype, device)
     return zeros(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Ones with ``t``'s shape, dtype and device (each overridable); ``torch.ones_like``."""
     s, d, dev = _like(t, dtype, device)
     return ones(s, dtype=d, device=dev, requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``fill_value`` everywhere, with ``t``'s shape, dtype and device (each overridable);
+    ``torch.full_like``.
+    """
     s, d, dev = _like(t, dtype, device)
     return full(s, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
 
@@ -199,11 +230,17 @@ def randperm(n: int, dtype=None, device=None) -> Tensor:
 
 
 def rand_like(t, dtype=None, device=None) -> Tensor:
+    """Uniform on [0, 1) with ``t``'s shape, dtype (a float type) and device, from the seeded generator
+    (``lamina.manual_seed``); ``torch.rand_like``.
+    """
     s, d, dev = _like(t, dtype, device)
     return rand(s, dtype=d, device=dev)
 
 
 def randn_like(t, dtype=None, device=None) -> Tensor:
+    """Standard normal with ``t``'s shape, dtype (a float type) and device, from the seeded generator;
+    ``torch.randn_like``.
+    """
     s, d, dev = _like(t, dtype, device)
     return randn(s, dtype=d, device=dev)
 

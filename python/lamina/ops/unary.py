@@ -125,10 +125,16 @@ absolute = abs
 
 
 def sin(input) -> Tensor:
+    """Sine of each element, in radians; ``torch.sin``. Integers promote to the default float dtype.
+    Gradient ``cos(x)``.
+    """
     return _unary(_U.sin, input)
 
 
 def cos(input) -> Tensor:
+    """Cosine of each element, in radians; ``torch.cos``. Integers promote to the default float dtype.
+    Gradient ``-sin(x)``.
+    """
     return _unary(_U.cos, input)
 
 

@@ -8,6 +8,9 @@ __all__ = ["ConstantSchedule", "LinearSchedule", "ExponentialSchedule", "as_sche
 
 
 class ConstantSchedule:
+    """A schedule that always returns ``value`` (for ``lr=`` or ``exploration=`` where a schedule is
+    accepted); ``schedule(step) -> value``.
+    """
     def __init__(self, value: float) -> None:
         self.value = float(value)
 

@@ -52,10 +52,20 @@ class BipolarSigmoid(_Simple):
 
 
 class Tanh(_Simple):
+    """Hyperbolic tangent elementwise, values in (-1, 1); ``torch.nn.Tanh`` (Keras: ``activation="tanh"``).
+    Any shape, same shape out.
+    """
     _fn = staticmethod(lambda x: F.tanh(x))
 
 
 class ReLU(Module):
+    """max(x, 0) elementwise; ``torch.nn.ReLU`` (Keras: ``keras.layers.ReLU``). Any shape in, same shape
+    out; gradient 0 at x == 0. ``inplace=True`` overwrites the input.
+
+    Example::
+
+        nn.ReLU()(lamina.tensor([-1.0, 2.0]))    # tensor([0., 2.])
+    """
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
@@ -68,6 +78,10 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
+    """x for x > 0, ``negative_slope * x`` otherwise (default slope 0.01); ``torch.nn.LeakyReLU``
+    (Keras: ``keras.layers.LeakyReLU``). Any shape, same shape out. ``inplace`` is accepted for
+    PyTorch compatibility; the result is computed out of place.
+    """
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
@@ -80,6 +94,9 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
+    """x for x > 0, ``alpha * (exp(x) - 1)`` otherwise (default alpha 1.0); ``torch.nn.ELU`` (Keras:
+    ``keras.layers.ELU``). Any shape, same shape out; ``inplace`` accepted, computed out of place.
+    """
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
@@ -92,6 +109,9 @@ class ELU(Module):
 
 
 class Softplus(Module):
+    """``log(1 + exp(beta * x)) / beta``, and x itself where ``beta * x > threshold`` (defaults 1.0 and
+    20.0); ``torch.nn.Softplus``. Any shape, same shape out.
+    """
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
         self.beta, self.threshold = beta, threshold
@@ -104,6 +124,9 @@ class Softplus(Module):
 
 
 class GELU(Module):
+    """Gaussian error linear unit ``x * Phi(x)``; ``approximate="tanh"`` uses the tanh formula;
+    ``torch.nn.GELU`` (Keras: ``keras.activations.gelu``). Any shape, same shape out.
+    """
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         self.approximate = approximate
@@ -116,6 +139,14 @@ class GELU(Module):
 
 
 class Softmax(Module):
+    """``exp(x) / sum(exp(x))`` along ``dim`` (default -1, the last axis), computed stably;
+    ``torch.nn.Softmax`` (Keras: ``keras.layers.Softmax``). Any shape, same shape out; each slice
+    along ``dim`` sums to 1.
+
+    Example::
+
+        nn.Softmax(dim=1)(lamina.randn(4, 10)).sum(1)   # four ones
+    """
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = -1 if dim is None else dim
@@ -128,5 +159,8 @@ class Softmax(Module):
 
 
 class LogSoftmax(Softmax):
+    """``log(softmax(x))`` along ``dim`` (default -1), computed stably; ``torch.nn.LogSoftmax``. Pair it
+    with :class:`NLLLoss`, or use :class:`CrossEntropyLoss` on logits directly.
+    """
     def forward(self, x):
         return F.log_softmax(x, self.dim)

@@ -23,6 +23,12 @@ class MaxPool2d(Module):
 
 
 class MaxPool1d(MaxPool2d):
+    """Max over windows of ``kernel_size`` along the last axis; ``torch.nn.MaxPool1d`` (Keras:
+    ``MaxPooling1D``). Arguments as :class:`MaxPool2d` with one int each (``stride`` defaults to
+    ``kernel_size``). Shapes: (N, C, L) -> (N, C, L_out),
+    ``L_out = floor((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1`` (ceil with
+    ``ceil_mode``).
+    """
     def forward(self, x):
         return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
@@ -46,6 +52,11 @@ class AvgPool2d(Module):
 
 
 class AvgPool1d(Module):
+    """Mean over windows of ``kernel_size`` along the last axis; ``torch.nn.AvgPool1d`` (Keras:
+    ``AveragePooling1D``). ``stride`` defaults to ``kernel_size``; ``count_include_pad`` (default True)
+    counts padded zeros in the divisor. Shapes: (N, C, L) -> (N, C, L_out),
+    ``L_out = floor((L + 2 * padding - kernel_size) / stride) + 1`` (ceil with ``ceil_mode``).
+    """
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True) -> None:
         super().__init__()
         self.kernel_size, self.stride, self.padding = kernel_size, stride if stride is not None else kernel_size, padding

@@ -64,6 +64,7 @@ class AnomalyLikelihood:
 
     @property
     def probationary_period(self) -> int:
+        """Records during which the likelihood is 0.5 (learning_period + estimation_samples)."""
         return self.learning_period + self.estimation_samples
 
     def _estimate(self) -> None:
@@ -108,6 +109,7 @@ class AnomalyLikelihood:
         return math.log(1.0000000001 - likelihood) / -23.02585084720009
 
     def state_dict(self) -> dict[str, Any]:
+        """Arguments and history, for lamina.save (see lamina.htm.save)."""
         return {"type": "AnomalyLikelihood",
                 "config": {"learning_period": self.learning_period,
                            "estimation_samples": self.estimation_samples,
@@ -122,6 +124,7 @@ class AnomalyLikelihood:
                           "last_tail": self._last_tail}}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
+        """Restores the history saved by state_dict()."""
         if sd.get("type") != "AnomalyLikelihood":
             raise ValueError("AnomalyLikelihood.load_state_dict: not an AnomalyLikelihood state")
         st = sd["state"]
@@ -134,6 +137,7 @@ class AnomalyLikelihood:
 
     @classmethod
     def from_state_dict(cls, sd: dict[str, Any]) -> AnomalyLikelihood:
+        """A new AnomalyLikelihood with the saved arguments and history."""
         al = cls(**dict(sd["config"]))
         al.load_state_dict(sd)
         return al

@@ -28,9 +28,11 @@ class Encoder:
     size: int
 
     def encode(self, value: Any) -> np.ndarray:  # pragma: no cover - abstract
+        """The encoding of ``value``: a boolean array of length ``size``."""
         raise NotImplementedError
 
     def __call__(self, value: Any) -> np.ndarray:
+        """Same as ``encode(value)``."""
         return self.encode(value)
 
 
@@ -78,6 +80,7 @@ class ScalarEncoder(Encoder):
         return round((v - self.minimum) / self.resolution)
 
     def encode(self, value: float) -> np.ndarray:
+        """Boolean array of ``size`` with ``active_bits`` contiguous on-bits (all off for NaN/None)."""
         out = np.zeros(self.size, dtype=bool)
         if value is None or math.isnan(float(value)):
             return out
@@ -119,6 +122,7 @@ class RDSE(Encoder):
         self._salt = _mix64(np.array([self.seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))[0]
 
     def encode(self, value: float) -> np.ndarray:
+        """Boolean array of ``size`` with about ``active_bits`` on-bits (all off for NaN/None)."""
         out = np.zeros(self.size, dtype=bool)
         if value is None or math.isnan(float(value)):
             return out
@@ -144,6 +148,7 @@ class CategoryEncoder(Encoder):
         self.size = self.active_bits * len(cats)
 
     def encode(self, value: Any) -> np.ndarray:
+        """Boolean array of ``size`` with the category's block of ``active_bits`` on."""
         if value not in self.index:
             raise ValueError(f"CategoryEncoder: unknown category {value!r}; known: {self.categories}")
         out = np.zeros(self.size, dtype=bool)
@@ -211,6 +216,7 @@ class DateEncoder(Encoder):
         self.size = sum(e.size for _, e in self.parts)
 
     def encode(self, value: Any) -> np.ndarray:
+        """Concatenated encodings of the enabled parts for a datetime, numpy.datetime64 or UTC timestamp."""
         t = _to_datetime(value)
         hours = t.hour + t.minute / 60.0 + t.second / 3600.0
         values = {"season": t.timetuple().tm_yday - 1 + hours / 24.0,
@@ -240,6 +246,7 @@ class MultiEncoder(Encoder):
         self.size = sum(e.size for e in self.encoders.values())
 
     def encode(self, values: Any) -> np.ndarray:
+        """Concatenation of each encoder's encoding of its value."""
         if not self.named:
             values = list(values)
             if len(values) != len(self.encoders):

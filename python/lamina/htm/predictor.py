@@ -65,6 +65,7 @@ class Classifier:
         return p / p.sum()
 
     def learn(self, pattern: Any, classification: int | Iterable[int]) -> None:
+        """One online update towards ``classification`` (a bucket index or several)."""
         idx = _pattern(pattern)
         labels = _labels(classification)
         rows = int(idx[-1]) + 1 if idx.size else 0
@@ -75,13 +76,16 @@ class Classifier:
         self._w[idx] += self.alpha * err
 
     def state_dict(self) -> dict[str, Any]:
+        """Arguments and weights, for lamina.save."""
         return {"type": "Classifier", "config": {"alpha": self.alpha}, "state": {"weights": self._w}}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
+        """Restores the weights saved by state_dict()."""
         self._w = np.array(sd["state"]["weights"], dtype=np.float32)
 
     @classmethod
     def from_state_dict(cls, sd: dict[str, Any]) -> Classifier:
+        """A new Classifier with the saved arguments and weights."""
         c = cls(**dict(sd["config"]))
         c.load_state_dict(sd)
         return c
@@ -106,13 +110,16 @@ class Predictor:
         self._history: deque = deque(maxlen=max(steps) + 1)  # (record_num, pattern)
 
     def reset(self) -> None:
+        """Forgets the pattern history (call between independent sequences)."""
         self._history.clear()
 
     def infer(self, pattern: Any) -> dict[int, np.ndarray]:
+        """``{n: probabilities over the classes}`` for each step n."""
         idx = _pattern(pattern)
         return {n: c.infer(idx) for n, c in self._clf.items()}
 
     def learn(self, record_num: int, pattern: Any, classification: int | Iterable[int]) -> None:
+        """Learns today's ``classification`` as the n-step-ahead answer for the pattern seen n records ago."""
         idx = _pattern(pattern)
         if self._history and record_num != self._history[-1][0] + 1:
             self._history.clear()
@@ -124,11 +131,13 @@ class Predictor:
                     clf.learn(past, classification)
 
     def state_dict(self) -> dict[str, Any]:
+        """Arguments, classifiers and pattern history, for lamina.save."""
         return {"type": "Predictor", "config": {"steps": list(self.steps), "alpha": self.alpha},
                 "state": {"classifiers": {str(n): c.state_dict() for n, c in self._clf.items()},
                           "history": [[r, p] for r, p in self._history]}}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
+        """Restores what state_dict() saved."""
         for n, c in self._clf.items():
             c.load_state_dict(sd["state"]["classifiers"][str(n)])
         self._history.clear()
@@ -137,6 +146,7 @@ class Predictor:
 
     @classmethod
     def from_state_dict(cls, sd: dict[str, Any]) -> Predictor:
+        """A new Predictor with the saved arguments and state."""
         p = cls(**dict(sd["config"]))
         p.load_state_dict(sd)
         return p

@@ -66,14 +66,17 @@ class SpatialPooler:
 
     @property
     def num_inputs(self) -> int:
+        """Number of input bits (product of input_dimensions)."""
         return self._core.num_inputs
 
     @property
     def num_columns(self) -> int:
+        """Number of columns (product of column_dimensions)."""
         return self._core.num_columns
 
     @property
     def inhibition_radius(self) -> int:
+        """Current local-inhibition radius in columns (max column dimension when global)."""
         return self._core.inhibition_radius
 
     def compute(self, input: Any, learn: bool = True) -> Any:
@@ -88,6 +91,7 @@ class SpatialPooler:
         return self._core.overlaps()
 
     def get_boosted_overlaps(self) -> np.ndarray:
+        """Overlaps times boost factors of the last compute() (raw overlaps when not learning)."""
         return self._core.boosted_overlaps()
 
     def get_connected_counts(self) -> np.ndarray:
@@ -103,12 +107,15 @@ class SpatialPooler:
         return self._core.get_state()["potential"].astype(bool)
 
     def get_boost_factors(self) -> np.ndarray:
+        """Per-column boost factors."""
         return self._core.get_state()["boost"]
 
     def get_active_duty_cycles(self) -> np.ndarray:
+        """Per-column moving average of being active."""
         return self._core.get_state()["active_duty"]
 
     def get_overlap_duty_cycles(self) -> np.ndarray:
+        """Per-column moving average of having a non-zero overlap."""
         return self._core.get_state()["overlap_duty"]
 
     # Save / load (through lamina.save / lamina.load: plain dicts of arrays and numbers).
@@ -117,6 +124,7 @@ class SpatialPooler:
         return {"type": "SpatialPooler", "config": dict(self._config), "state": self._core.get_state()}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
+        """Restores learned state saved by state_dict() (the arguments must match)."""
         if sd.get("type") != "SpatialPooler":
             raise ValueError(f"SpatialPooler.load_state_dict: not a SpatialPooler state "
                              f"(type {sd.get('type')!r})")
@@ -127,6 +135,7 @@ class SpatialPooler:
 
     @classmethod
     def from_state_dict(cls, sd: dict[str, Any]) -> SpatialPooler:
+        """A new SpatialPooler with the saved arguments and learned state."""
         cfg = dict(sd["config"])
         sp = cls(**cfg)
         sp.load_state_dict(sd)

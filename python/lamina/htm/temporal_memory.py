@@ -59,14 +59,17 @@ class TemporalMemory:
 
     @property
     def num_columns(self) -> int:
+        """Number of columns (product of column_dimensions)."""
         return int(np.prod(self.column_dimensions))
 
     @property
     def cells_per_column(self) -> int:
+        """Cells in each column."""
         return self._config["cells_per_column"]
 
     @property
     def num_cells(self) -> int:
+        """num_columns * cells_per_column."""
         return self._core.num_cells
 
     @property
@@ -90,6 +93,7 @@ class TemporalMemory:
         return _io.mask_from_indices(self._core.active_cells(), self.num_cells)
 
     def get_winner_cells(self) -> np.ndarray:
+        """Boolean mask over all cells: the cells chosen to learn this step."""
         return _io.mask_from_indices(self._core.winner_cells(), self.num_cells)
 
     def get_predictive_cells(self) -> np.ndarray:
@@ -106,9 +110,11 @@ class TemporalMemory:
         return self._core.active_cells()
 
     def num_segments(self) -> int:
+        """Distal segments currently allocated."""
         return self._core.num_segments
 
     def num_synapses(self) -> int:
+        """Synapses currently allocated."""
         return self._core.num_synapses
 
     def memory_bytes(self) -> int:
@@ -120,6 +126,7 @@ class TemporalMemory:
         return {"type": "TemporalMemory", "config": dict(self._config), "state": self._core.get_state()}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
+        """Restores learned state saved by state_dict() (the arguments must match)."""
         if sd.get("type") != "TemporalMemory":
             raise ValueError(f"TemporalMemory.load_state_dict: not a TemporalMemory state "
                              f"(type {sd.get('type')!r})")
@@ -130,6 +137,7 @@ class TemporalMemory:
 
     @classmethod
     def from_state_dict(cls, sd: dict[str, Any]) -> TemporalMemory:
+        """A new TemporalMemory with the saved arguments and learned state."""
         tm = cls(**dict(sd["config"]))
         tm.load_state_dict(sd)
         return tm

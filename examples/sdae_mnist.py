@@ -33,8 +33,8 @@ def main(argv=None):
     p.add_argument("--data", type=existing_dir, default=DEFAULT_MNIST, help="folder with MNIST IDX files")
     p.add_argument("--epochs", type=positive_int, default=20, help="fine-tuning epochs")
     p.add_argument("--pretrain-epochs", type=positive_int, default=3, help="pretraining epochs per layer")
-    p.add_argument("--workers", type=nonnegative_int, default=0,
-                   help="DataLoader worker processes for loading and augmentation (0: in the main process)")
+    p.add_argument("--workers", type=nonnegative_int, default=1,
+                   help="DataLoader worker processes for loading and augmentation (0: in the main process; on 2 cores 1 worker hides the augmentation cost)")
     args = p.parse_args(argv)
     root, out = args.data, out_dir(args.out, "sdae_mnist")
     epochs, pre_epochs = (1, 1) if args.quick else (args.epochs, args.pretrain_epochs)

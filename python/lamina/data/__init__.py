@@ -6,6 +6,7 @@ datasets lamina can read offline (``lamina.data.datasets``).
 """
 from . import datasets, transforms
 from .text import BPTTBatches, CharVocab
+from ._worker import WorkerInfo, get_worker_info
 from .dataloader import DataLoader, default_collate, default_convert
 from .dataset import (
     ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split,
@@ -15,7 +16,7 @@ from .sampler import (
 )
 from .word_vectors import WordVectors, load_word_vectors
 
-__all__ = ["DataLoader", "default_collate", "default_convert", "Dataset", "IterableDataset",
+__all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info", "WorkerInfo", "Dataset", "IterableDataset",
            "ChainDataset", "ConcatDataset", "Subset", "TensorDataset", "random_split", "Sampler",
            "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler", "DistributedSampler", "Generator",
            "datasets", "transforms", "CharVocab", "BPTTBatches"]

@@ -4,8 +4,9 @@ arguments and semantics, plus ``default_collate`` / ``default_convert``.
 With the default collate and a dataset that can gather a batch at once (``TensorDataset``,
 ``Subset`` of one, ``Digits``, ``MNIST`` without transforms: see ``Dataset._batch``) each batch is
 one index gather per tensor instead of ``batch_size`` ``__getitem__`` calls and a stack.
-Loading runs in the calling process; ``num_workers`` and ``pin_memory`` are accepted for
-compatibility and ignored.
+With ``num_workers > 0`` batches are loaded in worker processes (``_worker.py``): per-sample
+transforms (random crops, noise) then run in parallel with training. ``pin_memory`` is accepted
+for compatibility and has no effect (there is no pinned host memory to use on the CPU).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..ops.creation import from_numpy
 from ..tensor import Tensor
+from . import _worker
 from .dataset import IterableDataset
 from .sampler import BatchSampler, Generator, RandomSampler, Sampler, SequentialSampler
 
@@ -148,7 +150,23 @@ class DataLoader:
     Arguments follow PyTorch: ``batch_size`` (None disables batching), ``shuffle`` (a new order
     every epoch, from ``generator`` or lamina's global generator so ``lamina.manual_seed`` fixes
     it), ``sampler`` / ``batch_sampler`` (custom index orders), ``drop_last`` (skip a final short
-    batch) and ``collate_fn`` (default: ``default_collate``).
+    batch) and ``collate_fn`` (default: ``default_collate``). Unknown keyword arguments are a
+    ``TypeError``, as in PyTorch.
+
+    Worker processes, as in PyTorch: ``num_workers > 0`` loads batches in that many processes
+    (``multiprocessing_context``: default "fork" on Linux, else "spawn"; with "spawn" the
+    dataset, collate_fn and worker_init_fn must pickle). Each epoch draws a base seed from
+    ``generator`` (or the global generator); worker ``i`` seeds lamina's global generator,
+    ``random`` and NumPy's global generator with ``base_seed + i`` (PyTorch leaves NumPy alone;
+    seeding it too keeps NumPy-based augmentation from repeating across workers), runs with one
+    compute thread, then calls ``worker_init_fn(i)``; ``lamina.data.get_worker_info()`` tells the
+    code running there which worker it is. ``prefetch_factor`` (default 2) batches per worker are
+    kept in flight; batches come back in sampler order with their arrays in shared memory.
+    ``persistent_workers=True`` keeps the processes from one epoch to the next (they are seeded
+    once). ``timeout`` (> 0) bounds the wait for one batch. An exception in a worker is re-raised
+    here with the worker and the sample index in its message; a worker that dies raises
+    RuntimeError naming it and the samples it was loading. With an ``IterableDataset`` every
+    worker iterates its own copy (shard it with ``get_worker_info()``, as in PyTorch).
 
         loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
         for xb, yb in loader: ...
@@ -157,16 +175,34 @@ class DataLoader:
     def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = None,
                  sampler: Sampler | None = None, batch_sampler=None, num_workers: int = 0,
                  collate_fn: Callable | None = None, pin_memory: bool = False, drop_last: bool = False,
-                 timeout: float = 0, worker_init_fn: Callable | None = None,
-                 generator: Generator | None = None, **_ignored) -> None:
-        if not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+                 timeout: float = 0, worker_init_fn: Callable | None = None, multiprocessing_context=None,
+                 generator: Generator | None = None, *, prefetch_factor: int | None = None,
+                 persistent_workers: bool = False, pin_memory_device: str = "", in_order: bool = True) -> None:
+        if not isinstance(num_workers, numbers.Integral) or isinstance(num_workers, bool) or num_workers < 0:
             raise ValueError(f"num_workers option should be non-negative, got {num_workers!r}")
+        if not isinstance(timeout, numbers.Real) or timeout < 0:
+            raise ValueError(f"timeout option should be non-negative, got {timeout!r}")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing; let "
+                             "num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor to None")
+        if prefetch_factor is not None and (not isinstance(prefetch_factor, numbers.Integral) or prefetch_factor < 1):
+            raise ValueError(f"prefetch_factor option should be a positive integer, got {prefetch_factor!r}")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        if not in_order:
+            raise ValueError("in_order=False is not supported: batches always come back in sampler order")
         self.dataset = dataset
         self.num_workers = int(num_workers)
+        self.prefetch_factor = int(prefetch_factor) if prefetch_factor is not None else (2 if num_workers else None)
+        self.persistent_workers = bool(persistent_workers)
+        self.multiprocessing_context = multiprocessing_context
         self.pin_memory = pin_memory
-        self.timeout = timeout
+        self.pin_memory_device = pin_memory_device
+        self.in_order = in_order
+        self.timeout = float(timeout)
         self.worker_init_fn = worker_init_fn
         self.generator = generator
+        self._pool = None
         self._iterable = isinstance(dataset, IterableDataset)
 
         if self._iterable:
@@ -216,6 +252,8 @@ class DataLoader:
         return len(self.sampler)
 
     def __iter__(self):
+        if self.num_workers > 0:
+            return self._iter_workers()
         if self._iterable:
             return self._iter_stream()
         if self.batch_sampler is None:
@@ -239,6 +277,26 @@ class DataLoader:
             ids = idx.tolist()
             samples = getitems(ids) if getitems is not None else [ds[i] for i in ids]
             yield self.collate_fn(samples)
+
+    def _base_seed(self) -> int:
+        from ..ops.creation import randint
+
+        if self.generator is not None:
+            return int(self.generator._np.integers(0, 2**62))
+        return int(randint(0, 2**62, (1,)).numpy()[0])
+
+    def _iter_workers(self):
+        pool = self._pool
+        if pool is None or not pool.alive:
+            pool = _worker.WorkerPool(self, self._base_seed())
+            if self.persistent_workers:
+                self._pool = pool
+        return _worker.iterate(self, pool, self.persistent_workers)
+
+    def __del__(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown()
 
     def _iter_stream(self):
         if self.batch_size is None:

@@ -22,7 +22,7 @@ EXPLODING = 1e3    # a layer whose gradient norm is above this (or not finite)
 
 @dataclass
 class LayerStats:
-    """One layer's numbers: L2 norm of all its parameters' gradients, their mean |grad|, the L2
+    """One layer's numbers: L2 norm of all its parameters' gradients, their mean ``|grad|``, the L2
     norm of its weights and the update-to-weight ratio ||delta w|| / ||w||."""
 
     grad_norm: float
@@ -94,13 +94,13 @@ class GradientFlowReport(Mapping):
         return f"GradientFlowReport({len(self.layers)} layers, vanishing={self.vanishing}, exploding={self.exploding})"
 
     def plot(self, path, title: str | None = None) -> str:
-        """Bars of each layer's gradient L2 norm and mean |grad| on a log scale (matplotlib)."""
+        """Bars of each layer's gradient L2 norm and mean ``|grad|`` on a log scale (matplotlib)."""
         return plot_gradient_flows({title or "gradient flow": self}, path)
 
 
 def plot_gradient_flows(reports: dict, path) -> str:
     """Side-by-side panels, one per ``label -> GradientFlowReport``, of per-layer gradient L2 norms
-    and mean |grad| (log scale, input side on the left), vanishing layers' bars in red."""
+    and mean ``|grad|`` (log scale, input side on the left), vanishing layers' bars in red."""
     from .viz._mpl import pyplot, save
 
     plt = pyplot()

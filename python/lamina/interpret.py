@@ -56,7 +56,7 @@ def _array(model, x) -> np.ndarray:
 
 
 def saliency(model, x, target, abs: bool = True) -> np.ndarray:
-    """|d model(x)[i, target_i] / d x[i]| for every sample (Simonyan et al. 2013); ``abs=False``
+    """``|d model(x)[i, target_i] / d x[i]|`` for every sample (Simonyan et al. 2013); ``abs=False``
     keeps the sign. ``target``: a class index or one per sample."""
     a = _array(model, x)
     g, _ = _input_grad(model, a, _targets(target, a.shape[0]))

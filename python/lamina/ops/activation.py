@@ -138,7 +138,7 @@ linear_activation = identity
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+    """1 / (1 + exp(-x)), computed without overflow for large ``|x|``."""
     return _apply(_A.sigmoid, input, promote=True)
 
 
@@ -216,7 +216,7 @@ def step(x: Tensor, threshold: float = 0.0, surrogate: str = "ste", beta: float 
     """Heaviside step: 1 where x >= threshold, else 0. (lamina extra)
 
     Its true derivative is zero almost everywhere, so backward uses a surrogate:
-    ``"ste"`` (straight-through: 1 where |x - threshold| <= 1, else 0) or ``"sigmoid"``
+    ``"ste"`` (straight-through: 1 where ``|x - threshold| <= 1``, else 0) or ``"sigmoid"``
     (beta * s * (1 - s) with s = sigmoid(beta * (x - threshold))).
     """
     if surrogate == "ste":

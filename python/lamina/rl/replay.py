@@ -188,7 +188,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     """Proportional prioritized replay: transition i is drawn with probability p_i^alpha / sum_k p_k^alpha
     (stratified over ``batch_size`` equal segments of the total), and weighted by the importance
     weight (N P(i))^-beta normalized by the largest possible weight. New transitions get the current
-    maximum priority; ``update_priorities(indices, td_errors)`` sets p_i = |td_error| + eps.
+    maximum priority; ``update_priorities(indices, td_errors)`` sets ``p_i = |td_error| + eps``.
     ``beta`` is the default exponent; the agent passes an annealed one to ``sample(beta=...)``."""
 
     def __init__(self, capacity: int, obs_shape=None, obs_dtype=np.float32, action_dtype=np.int64,

@@ -32,7 +32,7 @@ class SummaryWriter(_tbx.SummaryWriter):
     add_histogram, add_image(s), add_text, add_hparams, add_embedding, add_pr_curve, ...) and takes
     lamina Tensors as values. ``add_graph(model, input_to_model)`` exports the model with
     ``lamina.onnx.export`` and adds the ONNX graph; it raises RuntimeError naming the reason when
-    the export is unavailable or fails.
+    the export is unavailable or fails. Example::
 
         from lamina.utils.tensorboard import SummaryWriter
         with SummaryWriter("runs/exp1") as w:

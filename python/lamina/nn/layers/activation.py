@@ -10,7 +10,7 @@ __all__ = ["Step", "Linear_", "Sigmoid", "BipolarSigmoid", "Tanh", "ReLU", "Leak
 
 class Step(Module):
     """Heaviside step: 1 where x >= threshold else 0. Its gradient is a surrogate
-    ('ste': straight-through inside |x - threshold| <= 1; 'sigmoid': derivative of a sigmoid
+    ('ste': straight-through inside ``|x - threshold| <= 1``; 'sigmoid': derivative of a sigmoid
     of slope beta) — see F.step."""
 
     def __init__(self, threshold: float = 0.0, surrogate: str = "ste", beta: float = 1.0) -> None:

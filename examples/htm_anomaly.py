@@ -15,14 +15,15 @@ corpus itself is not used.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import os
+import sys
 import time
 
 import numpy as np
 from lamina import htm
+from lamina.utils.scripts import out_dir, probability, run, tool_parser
 
 
 def make_stream(days: int, per_day: int, seed: int = 0):
@@ -115,15 +116,12 @@ def plot(path, values, raw, lik, zs, anomalies, threshold):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="a shorter, coarser stream (a few seconds)")
-    p.add_argument("--out", default="htm_out", help="output folder (default ./htm_out)")
-    p.add_argument("--threshold", type=float, default=0.99, help="likelihood alarm threshold")
-    p.add_argument("--no-plot", action="store_true")
+    p = tool_parser(__doc__, out="htm_out", quick="a shorter, coarser stream (a few seconds)")
+    p.add_argument("--threshold", type=probability, default=0.99, help="likelihood alarm threshold")
+    p.add_argument("--no-plot", action="store_true", help="skip the matplotlib figure")
     args = p.parse_args(argv)
     days, per_day = (8, 48) if args.quick else (14, 96)
-    os.makedirs(args.out, exist_ok=True)
-    print(f"writing into {os.path.abspath(args.out)}")
+    out_dir(args.out, "htm_anomaly")
     values, stamps, anomalies = make_stream(days, per_day)
     t0 = time.perf_counter()
     raw, lik, htm_alarm = run_htm(values, stamps, per_day, args.threshold)
@@ -153,4 +151,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main))

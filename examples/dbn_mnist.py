@@ -35,6 +35,8 @@ def main(argv=None):
     ap.add_argument("--pretrain-epochs", type=positive_int, default=10, help="CD-1 epochs per RBM")
     ap.add_argument("--epochs", type=positive_int, default=40, help="fine-tuning epochs")
     ap.add_argument("--dropout", type=probability, default=0.5, help="dropout while fine-tuning")
+    ap.add_argument("--no-pretrain", action="store_true",
+                    help="skip pretraining: the same network and fine-tuning from random weights (the baseline)")
     args = ap.parse_args(argv)
     if args.quick:
         args.n_train, args.pretrain_epochs, args.epochs = 2000, 1, 2
@@ -50,10 +52,12 @@ def main(argv=None):
 
     dbn = DBN([784, 500, 500], n_classes=10, lr=0.05, momentum=0.5)
     t0 = time.perf_counter()
-    hists = dbn.pretrain(xtr, epochs_per_layer=args.pretrain_epochs, batch_size=20, verbose=True)
+    if not args.no_pretrain:
+        hists = dbn.pretrain(xtr, epochs_per_layer=args.pretrain_epochs, batch_size=20, verbose=True)
     t_pre = time.perf_counter() - t0
-    print(f"pretraining: {t_pre:.1f} s; final reconstruction errors "
-          + ", ".join(f"{h['recon_error'][-1]:.4f}" for h in hists))
+    if not args.no_pretrain:
+        print(f"pretraining: {t_pre:.1f} s; final reconstruction errors "
+              + ", ".join(f"{h['recon_error'][-1]:.4f}" for h in hists))
 
     t1 = time.perf_counter()
     dbn.fine_tune((xtr, ytr), val_data=(xte, yte), epochs=args.epochs, lr=0.1, momentum=0.9, batch_size=50,

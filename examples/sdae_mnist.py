@@ -21,7 +21,7 @@ import lamina
 from lamina.data import DataLoader, transforms
 from lamina.data.datasets import MNIST, mnist_split
 from lamina.models.autoencoder import StackedDenoisingAutoencoder
-from lamina.utils.scripts import existing_dir, nonnegative_int, out_dir, positive_int, run, tool_parser
+from lamina.utils.scripts import existing_dir, nonnegative_int, out_dir, positive_int, probability, run, tool_parser
 
 SIZES = [784, 500, 250]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,25 +35,35 @@ def main(argv=None):
     p.add_argument("--pretrain-epochs", type=positive_int, default=3, help="pretraining epochs per layer")
     p.add_argument("--workers", type=nonnegative_int, default=1,
                    help="DataLoader worker processes for loading and augmentation (0: in the main process; on 2 cores 1 worker hides the augmentation cost)")
+    p.add_argument("--activation", choices=["relu", "sigmoid"], default="relu", help="hidden units")
+    p.add_argument("--dropout", type=probability, default=0.2, help="dropout while fine-tuning")
+    p.add_argument("--corruption-level", type=probability, default=0.2, help="masking noise while pretraining")
+    p.add_argument("--no-augment", action="store_true", help="fine-tune on the images as they are (no random shifts)")
+    p.add_argument("--no-pretrain", action="store_true",
+                   help="skip pretraining: the same network and fine-tuning from random weights (the baseline)")
     args = p.parse_args(argv)
     root, out = args.data, out_dir(args.out, "sdae_mnist")
     epochs, pre_epochs = (1, 1) if args.quick else (args.epochs, args.pretrain_epochs)
     lamina.manual_seed(0)
     # small random shifts (pad 2, crop 28) during fine-tuning only
-    shift = transforms.Compose([transforms.RandomCrop(28, padding=2), transforms.Flatten()])
+    shift = (transforms.Flatten() if args.no_augment
+             else transforms.Compose([transforms.RandomCrop(28, padding=2), transforms.Flatten()]))
     try:
         train_ds, test_ds = MNIST(root, train=True), MNIST(root, train=False, transform=transforms.Flatten())
         train_ds.transform = shift
     except FileNotFoundError:
         train_ds, test_ds = mnist_split(root, n_train=8000, seed=0, transform=shift,
                                         test_transform=transforms.Flatten())
-    print(f"train {len(train_ds)}, test {len(test_ds)}; SDAE {SIZES}, {lamina.get_num_threads()} threads")
+    print(f"train {len(train_ds)}, test {len(test_ds)}; SDAE {SIZES}, {args.activation}, dropout {args.dropout}, "
+          f"masking {args.corruption_level}, {'no ' if args.no_augment else ''}augmentation, "
+          f"{'no ' if args.no_pretrain else ''}pretraining, {lamina.get_num_threads()} threads")
     x_train = lamina.from_numpy(np.ascontiguousarray(train_ds._images(np.arange(len(train_ds)))).reshape(-1, 784))
 
     t0 = time.perf_counter()
-    sdae = StackedDenoisingAutoencoder(SIZES, n_classes=10, activation="relu", corruption="masking",
-                                       corruption_level=0.2, dropout=0.2)
-    losses = sdae.pretrain(x_train, epochs_per_layer=pre_epochs, batch_size=64, lr=1e-3, verbose=True)
+    sdae = StackedDenoisingAutoencoder(SIZES, n_classes=10, activation=args.activation, corruption="masking",
+                                       corruption_level=args.corruption_level, dropout=args.dropout)
+    losses = ([] if args.no_pretrain else
+              sdae.pretrain(x_train, epochs_per_layer=pre_epochs, batch_size=64, lr=1e-3, verbose=True))
     t_pre = time.perf_counter() - t0
     train_loader = DataLoader(train_ds, batch_size=64, shuffle=True, num_workers=args.workers,
                               persistent_workers=args.workers > 0)

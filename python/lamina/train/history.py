@@ -26,6 +26,13 @@ class History:
 
     Keras equivalent: ``keras.callbacks.History`` (``history.history``, ``history.epoch``); the
     restored/final fields are lamina's.
+
+    Example::
+
+        history = fit(model, loss_fn, opt, train_loader, val_data=val_loader, epochs=50,
+                      callbacks=[EarlyStopping(patience=3)])
+        history["val_loss"]                      # one float per epoch trained
+        history.final_metrics["val_accuracy"]    # the returned model's (the best epoch's)
     """
 
     def __init__(self) -> None:

@@ -171,3 +171,33 @@ def test_cli_help_shows_defaults_and_one_epoch_reads_right(tmp_path, capsys):
     assert main(["train", "mlp", "--epochs", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "1 epoch," in out and "after 1 epoch in" in out and "1 epochs" not in out
+
+
+def _figures():
+    spec = importlib.util.spec_from_file_location("readme_figures", ROOT / "tools" / "readme_figures.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod          # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_readme_figures_reads_a_real_run_and_updates_marked_tables(tmp_path):
+    fig = _figures()
+    where = fig.machine(1)
+    assert "1 thread(s)" in where and "UTC" in where and fig.cpu_model() in where
+    # the CLI row's patterns against a real (short) run
+    base = fig.TABLES["cli"][1][1]
+    row = fig.Row("mlp", base.argv[:-3] + ["2", "--quiet"], base.accuracy, base.seconds)
+    assert row.argv[-3:] == ["--epochs", "2", "--quiet"]
+    acc, secs = fig.run_row(row, threads=1, timeout=120)
+    assert acc.endswith("%") and 50 < float(acc[:-1]) <= 100 and secs.endswith(" s")
+    assert fig.run_row(fig.Row("x", [sys.executable, "-c", "print('test accuracy 0.5')"], r"accuracy ([\d.]+)",
+                               needs=tmp_path / "absent"), 1, 10) == ("skipped (no data)", "")
+    doc = tmp_path / "README.md"
+    doc.write_text("intro\n<!-- figures:cli -->\nold table\n<!-- /figures:cli -->\nrest\n")
+    assert fig.update(doc, "cli", "| new |") and not fig.update(doc, "pretraining", "x")
+    assert doc.read_text() == "intro\n<!-- figures:cli -->\n| new |\n<!-- /figures:cli -->\nrest\n"
+    # every row of every table names a command that exists
+    for _, rows in fig.TABLES.values():
+        for r in rows:
+            assert r.argv[1] == "-m" or (ROOT / r.argv[1]).is_file(), r.argv

@@ -42,7 +42,7 @@ def seed() -> int:
     return s
 
 
-def get_rng_state() -> tuple:
+def get_rng_state() -> tuple[int, int]:
     """The generator state (seed, offset); pass it to ``set_rng_state`` to replay."""
     return tuple(_C.get_rng_state())
 
@@ -67,7 +67,9 @@ def blas_info() -> dict:
 
 
 def memory_stats() -> dict:
-    """The CPU caching allocator: bytes cached for reuse, the limit, hits and misses."""
+    """The CPU caching allocator: ``allocated_bytes`` (held by live tensors and kernel scratch now),
+    ``peak_allocated_bytes``, ``cached_bytes`` (freed blocks kept for reuse), ``limit_bytes``, and the
+    cache's ``hits`` and ``misses``. Sizes are the allocator's rounded block sizes."""
     return dict(_C.cpu_cache_stats())
 
 

@@ -31,6 +31,7 @@ void SpatialPooler::check_params() const {
     LAMINA_CHECK(in.size() == col.size(), "SpatialPooler: input_dimensions ", dims_str(in), " (",
                  in.size(), "-d) and column_dimensions ", dims_str(col), " (", col.size(),
                  "-d) must have the same number of dimensions");
+    LAMINA_CHECK(in.size() <= 16, "SpatialPooler: at most 16 dimensions, got ", in.size());
     for (size_t d = 0; d < in.size(); ++d)
         LAMINA_CHECK(in[d] > 0 && col[d] > 0, "SpatialPooler: dimensions must be positive, got input ",
                      dims_str(in), " and columns ", dims_str(col));

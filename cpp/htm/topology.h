@@ -29,8 +29,11 @@ template <class F>
 void for_each_neighbor(const std::vector<int64_t>& center, const std::vector<int64_t>& dims,
                        int64_t r, bool wrap, const F& f) {
     const size_t nd = dims.size();
-    std::vector<int64_t> lo(nd), hi(nd), cur(nd);
-    for (size_t d = 0; d < nd; ++d) {
+    // Fixed-size scratch (no allocation per call: this runs once per column per step).
+    constexpr size_t kMaxDims = 16;
+    int64_t lo[kMaxDims], hi[kMaxDims], cur[kMaxDims];
+    const size_t n = std::min(nd, kMaxDims);
+    for (size_t d = 0; d < n; ++d) {
         if (wrap && 2 * r + 1 >= dims[d]) {  // the box covers the whole dimension
             lo[d] = 0;
             hi[d] = dims[d] - 1;
@@ -43,16 +46,17 @@ void for_each_neighbor(const std::vector<int64_t>& center, const std::vector<int
         }
         cur[d] = lo[d];
     }
+    // Coordinates stay within one dimension's length of the range, so one add or subtract wraps.
+    auto wrapped = [&](size_t d, int64_t c) {
+        return c < 0 ? c + dims[d] : (c >= dims[d] ? c - dims[d] : c);
+    };
+    const size_t last = n - 1;
     while (true) {
-        int64_t flat = 0;
-        for (size_t d = 0; d < nd; ++d) {
-            int64_t c = cur[d] % dims[d];
-            if (c < 0) c += dims[d];
-            flat = flat * dims[d] + c;
-        }
-        f(flat);
-        size_t d = nd;
-        while (d-- > 0) {  // odometer increment, last dimension fastest
+        int64_t base = 0;
+        for (size_t d = 0; d < last; ++d) base = (base + wrapped(d, cur[d])) * dims[d + 1];
+        for (int64_t c = lo[last]; c <= hi[last]; ++c) f(base + wrapped(last, c));
+        size_t d = last;
+        while (d-- > 0) {  // odometer over the leading dimensions
             if (++cur[d] <= hi[d]) break;
             cur[d] = lo[d];
         }

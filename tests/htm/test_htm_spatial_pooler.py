@@ -156,3 +156,30 @@ def test_bad_inputs():
     with pytest.raises(TypeError, match="boolean"):
         sp.compute(np.array(["a"] * 100))
     assert not sp.compute(np.zeros(100, dtype=bool)).any()  # no input, no active column
+
+
+@pytest.mark.parametrize("wrap", [True, False])
+def test_local_inhibition_matches_numpy_reference(wrap):
+    """Without learning, a column is active when fewer than round(density * (neighbours + 1)) of
+    its neighbours within the inhibition radius (wrapping around the ends, or clipped) score
+    higher; score = overlap + the pooler's fixed tie-break offset."""
+    rng = np.random.default_rng(7)
+    C, density = 200, 0.1
+    sp = htm.SpatialPooler(100, C, potential_radius=6, potential_pct=0.7, local_area_density=density,
+                           wrap_around=wrap, seed=4)
+    r = sp.inhibition_radius
+    assert 1 <= r < C // 2
+    tie = sp.state_dict()["state"]["tie_break"].astype(np.float32)
+    for _ in range(5):
+        out = sp.compute(rng.random(100) < 0.3, learn=False)
+        ov = sp.get_overlaps()
+        score = np.where(ov > 0, ov.astype(np.float32) + tie, -1.0).astype(np.float32)
+        ref = np.zeros(C, dtype=bool)
+        for c in np.flatnonzero(ov > 0):
+            offs = np.arange(-r, r + 1)
+            nb = (c + offs) % C if wrap else (c + offs)[(c + offs >= 0) & (c + offs < C)]
+            nb = nb[nb != c]
+            bigger = np.sum((score[nb] > score[c]) | ((score[nb] == score[c]) & (nb < c)))
+            ref[c] = bigger < max(1, int(0.5 + density * (len(nb) + 1)))
+        np.testing.assert_array_equal(out, ref)
+        assert 0 < out.sum() < 0.3 * C

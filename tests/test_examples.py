@@ -187,7 +187,7 @@ def test_readme_figures_reads_a_real_run_and_updates_marked_tables(tmp_path):
     assert "1 thread(s)" in where and "UTC" in where and fig.cpu_model() in where
     # the CLI row's patterns against a real (short) run
     base = fig.TABLES["cli"][1][1]
-    row = fig.Row("mlp", base.argv[:-3] + ["2", "--quiet"], base.accuracy, base.seconds)
+    row = fig.Row("mlp", base.argv[:-2] + ["2", "--quiet"], base.accuracy, base.seconds)
     assert row.argv[-3:] == ["--epochs", "2", "--quiet"]
     acc, secs = fig.run_row(row, threads=1, timeout=120)
     assert acc.endswith("%") and 50 < float(acc[:-1]) <= 100 and secs.endswith(" s")

@@ -31,6 +31,8 @@ void register_runtime(py::module_& m) {
         d["limit_bytes"] = s.limit_bytes;
         d["hits"] = s.hits;
         d["misses"] = s.misses;
+        d["allocated_bytes"] = s.allocated_bytes;
+        d["peak_allocated_bytes"] = s.peak_allocated_bytes;
         return d;
     });
     m.def("cpu_empty_cache", &cpu_empty_cache);

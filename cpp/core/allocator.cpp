@@ -4,6 +4,7 @@
 // the same size share blocks.
 #include "allocator.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -63,6 +64,19 @@ struct Cache {
     }
 };
 
+// Bytes handed out and not yet released (rounded sizes, cached or not), and the high-water mark:
+// lamina.memory_stats()'s allocated_bytes / peak_allocated_bytes, what the soak tests watch.
+std::atomic<size_t> g_allocated{0}, g_peak{0};
+
+void count_alloc(size_t bytes) {
+    const size_t now = g_allocated.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    size_t peak = g_peak.load(std::memory_order_relaxed);
+    while (now > peak && !g_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+}
+
+void count_free(size_t bytes) { g_allocated.fetch_sub(bytes, std::memory_order_relaxed); }
+
 // Never destroyed: tensors released during interpreter shutdown still find it.
 Cache& cache() {
     static Cache* c = new Cache();
@@ -78,7 +92,11 @@ std::shared_ptr<void> cpu_allocate(size_t nbytes) {
     if (bytes < kMinCached) {
         void* p = std::aligned_alloc(64, bytes);
         if (!p) throw std::bad_alloc();
-        return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+        count_alloc(bytes);
+        return std::shared_ptr<void>(p, [bytes](void* q) {
+            count_free(bytes);
+            std::free(q);
+        });
     }
     void* p = cache().take(bytes);
     if (!p) {
@@ -89,7 +107,9 @@ std::shared_ptr<void> cpu_allocate(size_t nbytes) {
             if (!p) throw std::bad_alloc();
         }
     }
+    count_alloc(bytes);
     return std::shared_ptr<void>(p, [bytes](void* q) {
+        count_free(bytes);
         if (!cache().give(q, bytes)) std::free(q);
     });
 }
@@ -97,7 +117,7 @@ std::shared_ptr<void> cpu_allocate(size_t nbytes) {
 CacheStats cpu_cache_stats() {
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mu);
-    return CacheStats{c.cached, c.limit, c.hits, c.misses};
+    return CacheStats{c.cached, c.limit, c.hits, c.misses, g_allocated.load(), g_peak.load()};
 }
 
 void cpu_empty_cache() { cache().clear(); }

@@ -35,6 +35,8 @@ struct CacheStats {
     size_t cached_bytes = 0;   // held in the cache, ready for reuse
     size_t limit_bytes = 0;    // the cache never holds more than this
     size_t hits = 0, misses = 0;
+    size_t allocated_bytes = 0;       // in live tensors and scratch buffers now
+    size_t peak_allocated_bytes = 0;  // the most allocated_bytes has been
 };
 
 CacheStats cpu_cache_stats();

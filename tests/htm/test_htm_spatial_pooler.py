@@ -183,3 +183,46 @@ def test_local_inhibition_matches_numpy_reference(wrap):
             ref[c] = bigger < max(1, int(0.5 + density * (len(nb) + 1)))
         np.testing.assert_array_equal(out, ref)
         assert 0 < out.sum() < 0.3 * C
+
+
+def test_learning_step_matches_numpy_reference():
+    """One learning step with global inhibition and boosting, recomputed in NumPy from the state
+    before it: overlaps, boosted top-k winners, permanence updates, duty cycles, bumping of weak
+    columns and boost factors (Cui et al. 2017)."""
+    rng = np.random.default_rng(8)
+    I, C, k, inc, dec, thr, strength = 120, 300, 15, 0.05, 0.01, 0.1, 2.5
+    sp = htm.SpatialPooler(I, C, potential_radius=I, potential_pct=0.6, global_inhibition=True,
+                           local_area_density=k / C, syn_perm_active_inc=inc,
+                           syn_perm_inactive_dec=dec, syn_perm_connected=thr, boost_strength=strength,
+                           duty_cycle_period=40, min_pct_overlap_duty_cycle=0.9, seed=6)
+    for _ in range(60):  # past an update round, so minimum duty cycles are set and columns bump
+        sp.compute(rng.random(I) < 0.1, learn=True)
+    bumped = 0
+    for _ in range(5):
+        st = {key: np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+              for key, v in sp.state_dict()["state"].items()}
+        x = rng.random(I) < 0.1
+        out = sp.compute(x, learn=True)
+        P, M = st["permanences"], st["potential"].astype(bool)
+        ov = ((P >= np.float32(thr)) & x).sum(1)
+        score = ov.astype(np.float32) * st["boost"] + st["tie_break"]
+        elig = np.flatnonzero(ov > 0)
+        order = elig[np.lexsort((elig, -score[elig]))]
+        win = np.zeros(C, dtype=bool)
+        win[order[:k]] = True
+        np.testing.assert_array_equal(out, win)
+        np.testing.assert_array_equal(sp.get_overlaps(), ov)
+        P2 = P.copy()
+        delta = np.where(x, np.float32(inc), np.float32(-dec))
+        P2[win] = np.clip(P[win] + delta * M[win], 0, 1)
+        period = min(40, st["iteration_learn"] + 1)
+        od = st["overlap_duty"] * (period - 1) / period + (ov > 0) / period
+        ad = st["active_duty"] * (period - 1) / period + win / period
+        weak = od < st["min_overlap_duty"]
+        P2[weak] = np.clip(P2[weak] + np.float32(thr / 10) * M[weak], 0, 1)
+        bumped += int(weak.sum())
+        np.testing.assert_allclose(sp.get_overlap_duty_cycles(), od, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(sp.get_active_duty_cycles(), ad, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(sp.get_permanences(), P2, atol=1e-6)
+        np.testing.assert_allclose(sp.get_boost_factors(), np.exp((k / C - ad) * strength), rtol=1e-5)
+    assert 0 < bumped < 5 * C  # the bumping branch ran, on some columns only

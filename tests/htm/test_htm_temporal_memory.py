@@ -200,3 +200,47 @@ def test_bad_inputs():
         tm.compute(np.zeros(100, dtype=bool))
     with pytest.raises(TypeError, match="integer indices"):
         tm.compute(np.array([1.5, 2.0]))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_python_reference_step_by_step(seed):
+    """The C++ temporal memory against a plain-Python one written from BAMI's pseudo-code with
+    the same tie-break rules and random stream: every step's active, winner and predictive cells
+    and anomaly, and the final segments and synapses, with tight segment/synapse limits,
+    punishment, learning switched off now and then, and resets."""
+    import _tm_reference
+
+    args = dict(num_columns=64, cells_per_column=4, activation_threshold=3, initial_permanence=0.21,
+                connected_permanence=0.3, min_threshold=2, max_new_synapse_count=4,
+                permanence_increment=0.1, permanence_decrement=0.05,
+                predicted_segment_decrement=0.02, max_segments_per_cell=3,
+                max_synapses_per_segment=6, seed=seed + 5)
+    ref = _tm_reference.ReferenceTM(**args)
+    tm = htm.TemporalMemory(column_dimensions=args.pop("num_columns"), **args)
+    rng = np.random.default_rng(seed)
+    alphabet = [np.sort(rng.choice(64, 6, replace=False)) for _ in range(10)]
+    seqs = [rng.integers(10, size=5) for _ in range(4)]
+    predicted_steps = 0
+    for step in range(400):
+        seq = seqs[(step // 5) % 4]
+        cols = alphabet[seq[step % 5]]
+        if rng.random() < 0.1:
+            cols = np.sort(rng.choice(64, 6, replace=False))
+        learn = rng.random() > 0.1
+        tm.compute(cols, learn=learn)
+        ref.compute(cols, learn)
+        assert np.flatnonzero(tm.get_active_cells()).tolist() == ref.active, step
+        assert np.flatnonzero(tm.get_winner_cells()).tolist() == ref.winner, step
+        assert np.flatnonzero(tm.get_predictive_cells()).tolist() == ref.predictive(), step
+        assert tm.anomaly == pytest.approx(ref.anomaly), step
+        predicted_steps += ref.anomaly < 1.0
+        if step % 37 == 36:
+            tm.reset()
+            ref.reset()
+    st = tm.state_dict()["state"]
+    seg_cell, syn_seg, pre, perm = ref.synapses()
+    np.testing.assert_array_equal(st["segment_cell"], seg_cell)
+    np.testing.assert_array_equal(st["synapse_segment"], syn_seg)
+    np.testing.assert_array_equal(st["synapse_presyn"], pre)
+    np.testing.assert_allclose(st["synapse_permanence"], perm, atol=1e-6)
+    assert predicted_steps > 100 and np.bincount(seg_cell).max() == 3

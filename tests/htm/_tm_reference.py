@@ -128,7 +128,7 @@ class ReferenceTM:
         return ties[self.rng.below(len(ties))]
 
     def compute(self, cols, learn):
-        cols = sorted(set(int(c) for c in cols))
+        cols = sorted({int(c) for c in cols})
         predicted = {s.cell // self.K for s in self.active_segs}
         self.anomaly = 0.0 if not cols else 1.0 - sum(c in predicted for c in cols) / len(cols)
         self.iteration += 1

@@ -210,11 +210,11 @@ def test_matches_python_reference_step_by_step(seed):
     punishment, learning switched off now and then, and resets."""
     import _tm_reference
 
-    args = dict(num_columns=64, cells_per_column=4, activation_threshold=3, initial_permanence=0.21,
-                connected_permanence=0.3, min_threshold=2, max_new_synapse_count=4,
-                permanence_increment=0.1, permanence_decrement=0.05,
-                predicted_segment_decrement=0.02, max_segments_per_cell=3,
-                max_synapses_per_segment=6, seed=seed + 5)
+    args = {"num_columns": 64, "cells_per_column": 4, "activation_threshold": 3, "initial_permanence": 0.21,
+                "connected_permanence": 0.3, "min_threshold": 2, "max_new_synapse_count": 4,
+                "permanence_increment": 0.1, "permanence_decrement": 0.05,
+                "predicted_segment_decrement": 0.02, "max_segments_per_cell": 3,
+                "max_synapses_per_segment": 6, "seed": seed + 5}
     ref = _tm_reference.ReferenceTM(**args)
     tm = htm.TemporalMemory(column_dimensions=args.pop("num_columns"), **args)
     rng = np.random.default_rng(seed)

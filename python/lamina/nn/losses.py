@@ -17,7 +17,16 @@ class _Loss(Module):
 
 
 class MSELoss(_Loss):
-    """Mean squared error; reduction='sum' is the classic sum of squared errors (SSE)."""
+    """Mean squared error; reduction='sum' is the classic sum of squared errors (SSE).
+
+    ``torch.nn.MSELoss(reduction="mean")``; Keras: ``keras.losses.MeanSquaredError``. input and
+    target have the same shape (any); float32 or float64. ``reduction``: "mean" (default), "sum" or
+    "none" (per element).
+
+    Example::
+
+        nn.MSELoss()(lamina.tensor([1.0, 2.0]), lamina.tensor([0.0, 4.0]))   # 2.5
+    """
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
@@ -39,7 +48,20 @@ class L1Loss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """Log-softmax + negative log-likelihood, fused (class-index or probability targets)."""
+    """Log-softmax + negative log-likelihood, fused (class-index or probability targets).
+
+    ``torch.nn.CrossEntropyLoss(weight=None, ignore_index=-100, reduction="mean",
+    label_smoothing=0.0)``; Keras: ``SparseCategoricalCrossentropy(from_logits=True)`` (class
+    indices) or ``CategoricalCrossentropy(from_logits=True)`` (probabilities). input: logits (N, C)
+    or (N, C, d1, ...), float32/float64 (no softmax before it); target: int64 class indices (N) /
+    (N, d1, ...) or class probabilities of the input's shape. ``weight``: (C,) per-class weights;
+    targets equal to ``ignore_index`` count for nothing; ``reduction`` "mean" (default), "sum" or
+    "none".
+
+    Example::
+
+        loss = nn.CrossEntropyLoss()(lamina.randn(8, 10), lamina.randint(0, 10, (8,)))
+    """
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)

@@ -24,6 +24,12 @@ class Adagrad(Optimizer):
             constructor's for every group; lamina honours the group's).
         eps: added to the denominator (default 1e-10).
         maximize: maximize the objective instead of minimizing it.
+
+    ``torch.optim.Adagrad``; Keras: ``keras.optimizers.Adagrad``.
+
+    Example::
+
+        opt = optim.Adagrad(model.parameters(), lr=0.01)
     """
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,

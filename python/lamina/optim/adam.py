@@ -27,6 +27,13 @@ class Adam(Optimizer):
         amsgrad: use the AMSGrad variant.
         maximize: maximize the objective instead of minimizing it.
         decoupled_weight_decay: AdamW's decoupled weight decay.
+
+    ``torch.optim.Adam``; Keras: ``keras.optimizers.Adam`` (Keras puts ``epsilon`` inside the
+    bias-corrected denominator the same way, default 1e-7 there).
+
+    Example::
+
+        opt = optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -86,7 +93,14 @@ class Adam(Optimizer):
 class AdamW(Adam):
     r"""Adam with decoupled weight decay (Loshchilov & Hutter): ``theta *= 1 - lr * weight_decay``
     before the Adam update, as ``torch.optim.AdamW``. Arguments as :class:`Adam`, with
-    ``weight_decay`` defaulting to 1e-2."""
+    ``weight_decay`` defaulting to 1e-2.
+
+    Keras: ``keras.optimizers.AdamW``.
+
+    Example::
+
+        opt = optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,

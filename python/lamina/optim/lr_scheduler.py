@@ -125,7 +125,15 @@ class LambdaLR(LRScheduler):
 
 
 class StepLR(LRScheduler):
-    """Multiplies the lr by ``gamma`` every ``step_size`` epochs."""
+    """Multiplies the lr by ``gamma`` every ``step_size`` epochs.
+
+    ``torch.optim.lr_scheduler.StepLR(optimizer, step_size, gamma=0.1)``; call ``step()`` once per
+    epoch (``fit(..., scheduler=s)`` does).
+
+    Example::
+
+        sched = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)   # halve every 10 epochs
+    """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
@@ -186,6 +194,15 @@ class CosineAnnealingLR(LRScheduler):
 
     .. math::
         \eta_t = \eta_{min} + \tfrac12(\eta_{max} - \eta_{min})(1 + \cos(\pi t / T_{max}))
+
+    ``torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max, eta_min=0)``; Keras:
+    ``keras.optimizers.schedules.CosineDecay`` (per step rather than per epoch).
+
+    Example::
+
+        sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=100)
+        for epoch in range(100):
+            train_one_epoch(); sched.step()
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,
@@ -229,6 +246,14 @@ class ReduceLROnPlateau(LRScheduler):
         cooldown: epochs to wait after a reduction before counting bad epochs again.
         min_lr: lower bound on the lr (a number or one per group).
         eps: reductions smaller than this are skipped.
+
+    ``torch.optim.lr_scheduler.ReduceLROnPlateau``; Keras: ``keras.callbacks.ReduceLROnPlateau``.
+    ``step(metric)`` once per epoch; ``fit`` passes ``val_loss`` (or ``loss`` without validation).
+
+    Example::
+
+        sched = optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3)
+        sched.step(val_loss)
     """
 
     def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,

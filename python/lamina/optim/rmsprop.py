@@ -26,6 +26,12 @@ class RMSprop(Optimizer):
         momentum: momentum factor (default 0).
         centered: normalise by the estimated variance of the gradient.
         maximize: maximize the objective instead of minimizing it.
+
+    ``torch.optim.RMSprop``; Keras: ``keras.optimizers.RMSprop`` (``rho`` = alpha).
+
+    Example::
+
+        opt = optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9)
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,

@@ -25,6 +25,15 @@ class SGD(Optimizer):
         weight_decay: L2 penalty (default 0).
         nesterov: use Nesterov momentum (needs momentum > 0 and dampening 0).
         maximize: maximize the objective instead of minimizing it.
+
+    ``torch.optim.SGD``; Keras: ``keras.optimizers.SGD(learning_rate, momentum, nesterov)`` (Keras's
+    momentum update differs by the lr scaling when the lr changes). Each ``step()`` is one fused C++
+    call over every parameter of a group.
+
+    Example::
+
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,

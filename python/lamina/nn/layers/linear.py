@@ -13,7 +13,20 @@ from ..parameter import Parameter
 
 class Linear(Module):
     """y = x W^T + b with W (out_features, in_features); PyTorch's default init
-    (kaiming_uniform_(a=sqrt(5)) for W, U(-1/sqrt(in), 1/sqrt(in)) for b)."""
+    (kaiming_uniform_(a=sqrt(5)) for W, U(-1/sqrt(in), 1/sqrt(in)) for b).
+
+    ``torch.nn.Linear(in_features, out_features, bias=True, device=None, dtype=None)``; Keras:
+    ``keras.layers.Dense(out_features)`` (Keras stores the kernel transposed, (in, out), and
+    initialises it with Glorot uniform). Shapes: input (*, in_features) -> output (*, out_features),
+    any number of leading dimensions; ``weight`` (out_features, in_features), ``bias``
+    (out_features,). Parameters are float32 unless ``dtype=`` says otherwise; forward and backward are
+    one fused GEMM + bias (``F.linear``).
+
+    Example::
+
+        fc = nn.Linear(784, 10)
+        fc(lamina.randn(32, 784)).shape          # (32, 10)
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
@@ -55,7 +68,15 @@ class Identity(Module):
 
 
 class Flatten(Module):
-    """Flattens dims start_dim..end_dim (default: all but the batch dim)."""
+    """Flattens dims start_dim..end_dim (default: all but the batch dim).
+
+    ``torch.nn.Flatten(start_dim=1, end_dim=-1)``; Keras: ``keras.layers.Flatten``. Shapes:
+    (N, C, H, W) -> (N, C*H*W) with the defaults; a view when the input's layout allows.
+
+    Example::
+
+        nn.Flatten()(lamina.randn(8, 16, 5, 5)).shape    # (8, 400)
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()

@@ -51,19 +51,54 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalisation over (N, C) or (N, C, L)."""
+    """Batch normalisation over (N, C) or (N, C, L).
+
+    ``torch.nn.BatchNorm1d(num_features, eps=1e-5, momentum=0.1, affine=True,
+    track_running_stats=True)``; Keras: ``keras.layers.BatchNormalization`` (Keras's momentum is
+    1 - PyTorch's). In training mode it normalises with the batch's mean and (biased) variance per
+    feature C and updates the running statistics (unbiased variance); in eval mode it uses them.
+    ``weight`` (gamma) starts at 1 and ``bias`` (beta) at 0, both (C,).
+
+    Example::
+
+        bn = nn.BatchNorm1d(64)
+        bn(lamina.randn(32, 64)).shape           # (32, 64)
+    """
 
     _ranks = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalisation over (N, C, H, W), per channel."""
+    """Batch normalisation over (N, C, H, W), per channel.
+
+    ``torch.nn.BatchNorm2d(num_features, eps=1e-5, momentum=0.1, affine=True,
+    track_running_stats=True)``; Keras: ``keras.layers.BatchNormalization(axis=1)``. Statistics per
+    channel over (N, H, W); input and output (N, C, H, W). Training mode uses the batch's statistics
+    and updates ``running_mean`` / ``running_var``; eval mode uses them. ``weight`` 1 and ``bias`` 0
+    at the start, both (C,).
+
+    Example::
+
+        bn = nn.BatchNorm2d(16)
+        y = bn(lamina.randn(8, 16, 12, 12))     # same shape; bn.eval() for inference
+    """
 
     _ranks = (4,)
 
 
 class LayerNorm(Module):
-    """Normalises over the last len(normalized_shape) dims, with learned scale and shift."""
+    """Normalises over the last len(normalized_shape) dims, with learned scale and shift.
+
+    ``torch.nn.LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True)``; Keras:
+    ``keras.layers.LayerNormalization``. Each sample is normalised by its own mean and variance over
+    the last dimensions (no running statistics; the same in training and eval); ``weight`` (ones)
+    and ``bias`` (zeros) have shape ``normalized_shape``.
+
+    Example::
+
+        ln = nn.LayerNorm(512)
+        ln(lamina.randn(4, 10, 512)).shape       # (4, 10, 512)
+    """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device=None, dtype=None) -> None:

@@ -6,7 +6,18 @@ from ..module import Module
 
 
 class MaxPool2d(Module):
-    """Max over kernel_size windows (stride defaults to kernel_size)."""
+    """Max over kernel_size windows (stride defaults to kernel_size).
+
+    ``torch.nn.MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+    ceil_mode=False)``; Keras: ``keras.layers.MaxPooling2D``. Shapes: (N, C, H, W) ->
+    (N, C, H_out, W_out), ``H_out = floor((H + 2 * padding - dilation * (kernel_size - 1) - 1) /
+    stride) + 1`` (ceil with ``ceil_mode``), likewise W_out. The gradient goes to the position of
+    each window's maximum.
+
+    Example::
+
+        nn.MaxPool2d(2)(lamina.randn(1, 6, 28, 28)).shape    # (1, 6, 14, 14)
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False) -> None:
         super().__init__()
@@ -35,7 +46,17 @@ class MaxPool1d(MaxPool2d):
 
 
 class AvgPool2d(Module):
-    """Mean over kernel_size windows."""
+    """Mean over kernel_size windows.
+
+    ``torch.nn.AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False,
+    count_include_pad=True, divisor_override=None)``; Keras: ``keras.layers.AveragePooling2D``.
+    ``stride`` defaults to ``kernel_size``. Shapes: (N, C, H, W) -> (N, C, H_out, W_out),
+    ``H_out = floor((H + 2 * padding - kernel_size) / stride) + 1`` (ceil with ``ceil_mode``).
+
+    Example::
+
+        nn.AvgPool2d(2)(lamina.randn(1, 6, 28, 28)).shape    # (1, 6, 14, 14)
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None) -> None:

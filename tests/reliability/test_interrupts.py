@@ -170,3 +170,17 @@ def test_dbn_pretraining_ctrl_c_stops_all_layers():
     assert CtrlC.n == 3
     for a, b in zip(_params(dbn.rbms[1]), second):  # the second layer never started
         np.testing.assert_array_equal(a, b)
+
+
+def test_fit_ctrl_c_during_epoch_end_stops_before_the_next_epoch(tmp_path):
+    model, opt, sched, loader = _setup()
+
+    class CtrlCAtEpochEnd(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                _ctrl_c()
+
+    rec = _Record(at=(None, None))
+    with pytest.raises(TrainingInterrupted, match="at the end of epoch 1 \\(complete") as ei:
+        fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=4, progress=False, callbacks=[CtrlCAtEpochEnd(), rec])
+    assert rec.steps == 2 * 6 and ei.value.history.epoch == [0, 1]

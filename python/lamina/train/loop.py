@@ -98,13 +98,28 @@ def _evaluate_meter(model, loss_fn, data, metrics, batch_size: int) -> _Meter:
 
 
 def evaluate(model, loss_fn, data, metrics=("accuracy",), batch_size: int = 256, prefix: str = "") -> dict:
-    """Average loss and metrics over ``data`` in eval mode without recording a graph."""
+    """Average loss and metrics over ``data`` in eval mode without recording a graph.
+
+    Keras: ``model.evaluate``. ``data`` as fit's ``val_data``; returns ``{"loss": ..., "accuracy":
+    ...}`` (keys prefixed with ``prefix``; no "loss" when ``loss_fn`` is None).
+
+    Example::
+
+        evaluate(model, nn.CrossEntropyLoss(), DataLoader(Digits(train=False), batch_size=256))
+    """
     return _evaluate_meter(model, loss_fn, data, metrics, batch_size).logs(prefix, with_loss=loss_fn is not None)
 
 
 def predict(model, data, batch_size: int = 256):
     """Model outputs over ``data`` (a tensor/array of inputs, a Dataset or a DataLoader),
-    concatenated along the batch dimension, in eval mode."""
+    concatenated along the batch dimension, in eval mode.
+
+    Keras: ``model.predict``; PyTorch: ``with torch.no_grad(): model.eval(); model(x)``.
+
+    Example::
+
+        logits = predict(model, x_test)          # (N, num_classes)
+    """
     was_training = model.training
     model.eval()
     outs = []
@@ -305,15 +320,21 @@ def _fit(model, loss_fn, optimizer, train_data, val_data, epochs, metrics, callb
             ctx.stop_training = _dist.any_rank(pg, ctx.stop_training)
         if ctx.stop_training:
             break
+        if sigint.requested and epoch + 1 < epochs:  # Ctrl-C during validation or the callbacks
+            stopped_at = (epoch, None, None)
+            break
     for cb in cbs:
         cb.on_train_end(logs)
     if stopped_at is not None:
         epoch, step, steps = stopped_at
-        done = f"epoch {epoch - 1} was the last complete one" if epoch > initial_epoch else "no epoch completed"
-        raise TrainingInterrupted(
-            f"fit: interrupted by Ctrl-C (SIGINT) after step {step} of {steps} in epoch {epoch} ({done}); the "
-            f"model and optimizer hold the state after that step, no checkpoint of the partial epoch was "
-            f"written; continue exactly from the last checkpoint with fit(..., resume_from=path)", history)
+        if step is None:
+            where = f"at the end of epoch {epoch} (complete, its callbacks and checkpoints done)"
+        else:
+            done = f"epoch {epoch - 1} was the last complete one" if epoch > initial_epoch else "no epoch completed"
+            where = (f"after step {step} of {steps} in epoch {epoch} ({done}); the model and optimizer hold the "
+                     f"state after that step, no checkpoint of the partial epoch was written")
+        raise TrainingInterrupted(f"fit: interrupted by Ctrl-C (SIGINT) {where}; continue exactly from the last "
+                                  f"checkpoint with fit(..., resume_from=path)", history)
     if pg is not None:
         _dist.barrier(pg, "fit: end of training")  # rank 0's checkpoints are on disk for everyone
     return history

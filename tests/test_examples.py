@@ -10,6 +10,7 @@ import contextlib
 import importlib.util
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,7 @@ def test_quick_run_writes_only_into_out(name, tmp_path):
         pytest.fail(f"{name} --quick did not finish in 120 s\n{ex.stdout}\n{ex.stderr}")
     assert r.returncode == 0, f"{name} --quick exited with {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
     assert "Traceback" not in r.stderr
+    assert not re.search(r"\bnan\b", r.stdout), f"{name} printed a nan summary:\n{r.stdout[-1500:]}"
     assert list(cwd.iterdir()) == [], f"{name} wrote into the current folder: {list(cwd.iterdir())}"
     if has_out:
         assert f"writing into {out}" in r.stdout, "the output folder is announced"

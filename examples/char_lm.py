@@ -19,13 +19,12 @@ import os
 import sys
 import time
 
-from tqdm import tqdm
-
 import lamina
 import lamina.nn.functional as F
 from lamina.data import BPTTBatches, CharVocab
 from lamina.models import CharRNN, CharTransformer, evaluate_lm, sample
 from lamina.utils.scripts import nonnegative_int, positive_float, positive_int, probability, run, tool_parser
+from tqdm import tqdm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare", "input.txt")

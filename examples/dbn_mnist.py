@@ -12,9 +12,8 @@ import pathlib
 import sys
 import time
 
-import numpy as np
-
 import lamina
+import numpy as np
 from lamina.data.datasets import MNIST, mnist_split
 from lamina.models.dbn import DBN
 from lamina.train import evaluate

@@ -25,10 +25,9 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 import lamina
 import lamina.onnx
+import numpy as np
 from lamina import nn, optim
 from lamina.data.datasets import Digits
 from lamina.data.datasets.mnist import mnist_split

@@ -15,9 +15,8 @@ import os
 import sys
 import time
 
-import numpy as np
-
 import lamina
+import numpy as np
 from lamina.data import DataLoader, transforms
 from lamina.data.datasets import MNIST, mnist_split
 from lamina.models.autoencoder import StackedDenoisingAutoencoder

@@ -23,7 +23,8 @@ import numpy as np
 from lamina import nn
 from lamina.data.datasets.digits import load_digits
 from lamina.diagnostics import GradientFlow, gradient_flow, plot_gradient_flows
-from lamina.utils.scripts import out_dir as announce_out, positive_int, run, tool_parser
+from lamina.utils.scripts import out_dir as announce_out
+from lamina.utils.scripts import positive_int, run, tool_parser
 
 DEPTH, WIDTH = 10, 64
 

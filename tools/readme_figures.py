@@ -155,7 +155,7 @@ def table(name: str, threads: int, timeout: float, dry_run: bool) -> str:
 def update(path: Path, name: str, text: str) -> bool:
     """Replaces what lies between ``<!-- figures:name -->`` and ``<!-- /figures:name -->``."""
     src = path.read_text()
-    pat = re.compile(rf"(<!-- figures:{name} -->\n)(.*?)(<!-- /figures:{name} -->)", re.S)
+    pat = re.compile(rf"(<!-- figures:{name} -->\n)(.*?)(<!-- /figures:{name} -->)", re.DOTALL)
     if not pat.search(src):
         return False
     path.write_text(pat.sub(lambda m: m.group(1) + text + "\n" + m.group(3), src, count=1))

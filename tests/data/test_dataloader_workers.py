@@ -5,10 +5,9 @@ timeout, sharded IterableDatasets; and unknown keyword arguments are a TypeError
 import os
 import time
 
+import lamina
 import numpy as np
 import pytest
-
-import lamina
 from lamina.data import DataLoader, Dataset, IterableDataset, TensorDataset, get_worker_info
 
 

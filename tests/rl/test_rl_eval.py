@@ -3,10 +3,9 @@ evaluations run on their own environment without disturbing training, and keep_b
 the best policy seen, not the last."""
 import math
 
+import lamina
 import numpy as np
 import pytest
-
-import lamina
 from lamina import rl
 
 

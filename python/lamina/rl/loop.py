@@ -12,7 +12,7 @@ import numpy as np
 from ..train._interrupt import DeferSigint, TrainingInterrupted
 from ..train.history import History
 
-__all__ = ["train", "evaluate"]
+__all__ = ["evaluate", "train"]
 
 
 def train(agent, env, episodes: int | None = None, steps: int | None = None, *, seed: int | None = None,
@@ -67,7 +67,7 @@ class _Evaluator:
         self.best_mean, self.best_episode, self.best_state, self.last_episode = -math.inf, None, None, None
 
     @classmethod
-    def make(cls, agent, env, every, episodes, seed, keep_best) -> "_Evaluator | None":
+    def make(cls, agent, env, every, episodes, seed, keep_best) -> _Evaluator | None:
         if env is None:
             if keep_best or every is not None:
                 raise ValueError("train: eval_every= and keep_best=True need eval_env= (a separate environment "

@@ -7,10 +7,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from collections.abc import Sequence
+from typing import Callable
 
-__all__ = ["HelpFormatter", "tool_parser", "positive_int", "nonnegative_int", "positive_float",
-           "probability", "existing_dir", "existing_file", "out_dir", "run"]
+__all__ = [
+    "HelpFormatter",
+    "existing_dir",
+    "existing_file",
+    "nonnegative_int",
+    "out_dir",
+    "positive_float",
+    "positive_int",
+    "probability",
+    "run",
+    "tool_parser",
+]
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -104,7 +115,7 @@ def run(main: Callable[[Sequence[str]], object], argv: Sequence[str] | None = No
             raise
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001 - a tool reports any failure as one line
+    except Exception as e:
         if "--debug" in argv:
             raise
         msg = " ".join(str(e).split()) or "(no message)"

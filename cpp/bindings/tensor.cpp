@@ -111,6 +111,12 @@ void register_tensor(py::module_& m) {
         .def_property_readonly("_version", &Tensor::version)
         .def("_bump_version", &Tensor::bump_version)
         .def_property_readonly("dtype", &Tensor::dtype)
+        // Hot-path queries for autograd (Function.apply runs them per input and output): a bool
+        // and one tuple are far cheaper than hashing a DType enum object or three property reads.
+        .def_property_readonly("is_floating_point", [](const Tensor& t) { return is_floating(t.dtype()); })
+        .def_property_readonly("_meta", [](const Tensor& t) {
+            return py::make_tuple(py::tuple(py::cast(t.shape())), t.dtype(), t.device().str());
+        })
         .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
         .def_property_readonly("ndim", &Tensor::dim)
         .def("numel", &Tensor::numel)

@@ -28,7 +28,6 @@ _tls = grad_mode._tls
 _CTensor = _C.Tensor
 _NO_SAVED = ()
 _NODE_NAMES: dict = {}  # Function class -> its node's name ("MulBackward")
-_FLOAT_DTYPES = frozenset((_C.DType.float32, _C.DType.float64))
 
 
 class Context:
@@ -91,7 +90,7 @@ class Node:
     """One recorded op in the graph: its Function class, its context and the edges to its inputs.
 
     ``next`` holds, per forward input, the edge its gradient flows into: ``(node, output_nr)``
-    with node a Node or AccumulateGrad, or None. ``in_meta`` is (shape, dtype) per tensor input, used to
+    with node a Node or AccumulateGrad, or None. ``in_meta`` is (shape, dtype, device) per tensor input, used to
     check and reduce gradients the op returns. ``saved`` lists (key, saved tensor, version at save)
     for the version check.
     """
@@ -268,8 +267,7 @@ class Function:
             if isinstance(a, Tensor):
                 needs.append(a.requires_grad)
                 nxt.append(_edge(a))
-                c = a._c
-                in_meta.append((c.shape, c.dtype))
+                in_meta.append(a._c._meta)  # (shape, dtype, device)
             else:
                 needs.append(False)
                 nxt.append(None)
@@ -293,8 +291,7 @@ class Function:
         out_meta = []
         for o in outs:
             if isinstance(o, Tensor):
-                c = o._c
-                out_meta.append((c.shape, c.dtype, c.device))
+                out_meta.append(o._c._meta)
             else:
                 out_meta.append(None)
         name = _NODE_NAMES.get(cls)
@@ -303,7 +300,7 @@ class Function:
         node = Node(cls, ctx, tuple(nxt), tuple(in_meta), tuple(out_meta), name, _saved_of(ctx))
         i = 0
         for o in outs:
-            if isinstance(o, Tensor) and o._c.dtype in _FLOAT_DTYPES and (not non_diff or id(o) not in non_diff):
+            if isinstance(o, Tensor) and o._c.is_floating_point and (not non_diff or id(o) not in non_diff):
                 o.grad_fn = node
                 o._output_nr = i
                 o.requires_grad = True

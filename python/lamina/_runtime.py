@@ -31,7 +31,15 @@ _apply_default_num_threads()
 
 
 def manual_seed(seed: int) -> None:
-    """Seeds the generator behind every random op, so runs are reproducible."""
+    """Seeds the generator behind every random op, so runs are reproducible.
+
+    PyTorch: ``torch.manual_seed``; Keras: ``keras.utils.set_random_seed``.
+
+    Example::
+
+        lamina.manual_seed(0); a = lamina.randn(3)
+        lamina.manual_seed(0); assert (lamina.randn(3) == a).all().item()
+    """
     _C.manual_seed(int(seed) & 0xFFFFFFFFFFFFFFFF)
 
 

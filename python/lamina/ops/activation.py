@@ -163,7 +163,15 @@ def tanh_(input: Tensor) -> Tensor:
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0); gradient 0 at x == 0, as in PyTorch."""
+    """max(x, 0); gradient 0 at x == 0, as in PyTorch.
+
+    PyTorch: ``torch.relu`` / ``torch.nn.functional.relu``; Keras: ``keras.activations.relu``. Any
+    shape and float dtype; ``inplace=True`` writes into ``input``.
+
+    Example::
+
+        F.relu(lamina.tensor([-1.0, 0.5]))       # tensor([0.0, 0.5])
+    """
     if inplace:
         return _apply_(_A.relu, "relu_", input)
     return _apply(_A.relu, input)

@@ -135,6 +135,14 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride:
     weight is (OC, C/groups, KH, KW), bias (OC,) or None; stride, padding and dilation are ints
     or (h, w) pairs, padding may also be 'valid' or 'same'. Output height is
     floor((H + 2*padding - dilation*(KH-1) - 1) / stride) + 1, likewise for the width.
+
+    PyTorch: ``torch.nn.functional.conv2d`` (same arguments; ``bias=`` by keyword). float32 or
+    float64; input and weight of one dtype. The layer form is :class:`lamina.nn.Conv2d`.
+
+    Example::
+
+        y = F.conv2d(lamina.randn(8, 3, 32, 32), lamina.randn(16, 3, 5, 5), bias=None, padding=2)
+        y.shape                                  # (8, 16, 32, 32)
     """
     return _conv("conv2d", input, weight, bias, stride, padding, dilation, groups, 2)
 

@@ -34,6 +34,13 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
     Python floats become the default dtype (float32), ints int64, bools bool; numpy arrays keep
     their dtype (float64 stays float64), as in PyTorch.
+
+    PyTorch: ``torch.tensor(data, dtype=None, device=None, requires_grad=False)``.
+
+    Example::
+
+        lamina.tensor([[1, 2], [3, 4]])                   # int64, shape (2, 2)
+        lamina.tensor([0.5, 1.5], requires_grad=True)     # float32 leaf
     """
     t = Tensor._wrap(_to_c(data, dtype, device))
     if requires_grad:
@@ -170,7 +177,15 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False) -> Te
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Values from start (inclusive) to end (exclusive); int64 unless a bound is a float."""
+    """Values from start (inclusive) to end (exclusive); int64 unless a bound is a float.
+
+    PyTorch: ``torch.arange``; NumPy: ``np.arange``.
+
+    Example::
+
+        lamina.arange(5)                # tensor([0, 1, 2, 3, 4]), int64
+        lamina.arange(0, 1, 0.25)       # float32
+    """
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -198,21 +213,44 @@ def eye(n: int, m: int | None = None, dtype=None, device=None) -> Tensor:
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform on [0, 1), from the seeded generator (``lamina.manual_seed``)."""
+    """Uniform on [0, 1), from the seeded generator (``lamina.manual_seed``).
+
+    PyTorch: ``torch.rand``; float32 unless ``dtype=``.
+
+    Example::
+
+        lamina.rand(2, 3)
+    """
     t = _new(size, dtype, device, False)
     _C.uniform_(t._c, 0.0, 1.0)
     return t.requires_grad_(True) if requires_grad else t
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal, from the seeded generator."""
+    """Standard normal, from the seeded generator.
+
+    PyTorch: ``torch.randn(*size, dtype=None, device=None, requires_grad=False)``; float32 unless
+    ``dtype=``. Element i depends only on (seed, offset + i), so results are the same for any thread
+    count.
+
+    Example::
+
+        lamina.manual_seed(0); x = lamina.randn(64, 784)
+    """
     t = _new(size, dtype, device, False)
     _C.normal_(t._c, 0.0, 1.0)
     return t.requires_grad_(True) if requires_grad else t
 
 
 def randint(low, high=None, size=None, dtype=None, device=None) -> Tensor:
-    """Integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    """Integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``.
+
+    PyTorch: ``torch.randint``; int64 unless ``dtype=``.
+
+    Example::
+
+        lamina.randint(0, 10, (64,))    # 64 labels in 0..9
+    """
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
             raise TypeError("randint() needs a size, e.g. randint(10, (3, 4))")

@@ -55,7 +55,15 @@ class DropoutMask(Function):
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Randomly zeroes elements with probability ``p`` during training, scaling survivors by
     ``1 / (1 - p)`` so the expectation is unchanged. ``training=False`` or ``p=0`` returns the input;
-    ``p=1`` gives zeros. With ``inplace=True`` the result is written into ``input``."""
+    ``p=1`` gives zeros. With ``inplace=True`` the result is written into ``input``.
+
+    PyTorch: ``torch.nn.functional.dropout(input, p=0.5, training=True)``; Keras:
+    ``keras.layers.Dropout``. The mask comes from the seeded generator.
+
+    Example::
+
+        F.dropout(lamina.ones(3, 4), p=0.5, training=True)   # entries 0 or 2
+    """
     p = float(p)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")

@@ -116,7 +116,14 @@ def _tensor_list(tensors, op):
 
 def cat(tensors, dim: int = 0) -> Tensor:
     """Concatenates tensors along ``dim``; all other dimensions must match (1-D empty tensors are
-    skipped, as in PyTorch). The result has the promoted dtype of the inputs."""
+    skipped, as in PyTorch). The result has the promoted dtype of the inputs.
+
+    PyTorch: ``torch.cat(tensors, dim=0)``; Keras: ``keras.ops.concatenate``.
+
+    Example::
+
+        lamina.cat([lamina.zeros(2, 3), lamina.ones(4, 3)]).shape   # (6, 3)
+    """
     tensors = _tensor_list(tensors, "cat")
     d = _cat_dim(tensors, dim, "cat")
     return Cat.apply(d, *tensors)
@@ -151,7 +158,14 @@ class Stack(Function):
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
-    """Joins tensors of one shape along a new dimension ``dim``."""
+    """Joins tensors of one shape along a new dimension ``dim``.
+
+    PyTorch: ``torch.stack(tensors, dim=0)``; Keras: ``keras.ops.stack``.
+
+    Example::
+
+        lamina.stack([lamina.zeros(3), lamina.ones(3)]).shape       # (2, 3)
+    """
     tensors = _tensor_list(tensors, "stack")
     shapes = [list(t.shape) for t in tensors]
     if any(s != shapes[0] for s in shapes):

@@ -50,7 +50,14 @@ class Linear(Function):
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias``: input ``(..., in_features)``, weight ``(out_features,
-    in_features)``, bias ``(out_features,)`` or None -> ``(..., out_features)``."""
+    in_features)``, bias ``(out_features,)`` or None -> ``(..., out_features)``.
+
+    PyTorch: ``torch.nn.functional.linear``; the layer form is :class:`lamina.nn.Linear`.
+
+    Example::
+
+        F.linear(lamina.randn(4, 3), lamina.randn(5, 3), lamina.zeros(5)).shape   # (4, 5)
+    """
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError(f"linear: expected Tensors, got {type(input).__name__} and {type(weight).__name__}")
     if bias is not None and not isinstance(bias, Tensor):

@@ -149,7 +149,15 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                   ignore_index: int = -100, reduce=None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy between logits ``input`` [N, C, d...] (or [C]) and ``target``: class indices
-    [N, d...] (int64) or class probabilities of the input's shape. Log-softmax and NLL run fused."""
+    [N, d...] (int64) or class probabilities of the input's shape. Log-softmax and NLL run fused.
+
+    PyTorch: ``torch.nn.functional.cross_entropy``; Keras: ``sparse_categorical_crossentropy(...,
+    from_logits=True)``. The module form is :class:`lamina.nn.CrossEntropyLoss`.
+
+    Example::
+
+        loss = F.cross_entropy(lamina.randn(8, 10), lamina.randint(0, 10, (8,)), label_smoothing=0.1)
+    """
     _check("cross_entropy", input=input, target=target, weight=weight)
     red = _RED[_reduction("cross_entropy", reduction)]
     if not 0.0 <= label_smoothing <= 1.0:
@@ -306,7 +314,14 @@ def _pointwise(op, kind, input, target, reduction, param=0.0, weight=None, pos_w
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
-    """Squared error ``(input - target)^2``, averaged (or summed) over every element."""
+    """Squared error ``(input - target)^2``, averaged (or summed) over every element.
+
+    PyTorch: ``torch.nn.functional.mse_loss``; Keras: ``keras.losses.mean_squared_error``.
+
+    Example::
+
+        F.mse_loss(lamina.tensor([1.0, 2.0]), lamina.tensor([0.0, 4.0]))   # 2.5
+    """
     return _pointwise("mse_loss", _MSE, input, target, reduction)
 
 

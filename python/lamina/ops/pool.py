@@ -225,7 +225,14 @@ def max_pool2d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPa
                return_indices: bool = False):
     """2-D max pooling over (N, C, H, W) or (C, H, W). stride defaults to kernel_size; padding
     (implicit -inf) is at most half the kernel. With return_indices, also returns the int64 argmax
-    positions h*W + w within each plane (ties: the first maximum), as PyTorch does."""
+    positions h*W + w within each plane (ties: the first maximum), as PyTorch does.
+
+    PyTorch: ``torch.nn.functional.max_pool2d``; Keras: ``keras.layers.MaxPooling2D``.
+
+    Example::
+
+        F.max_pool2d(lamina.randn(1, 6, 28, 28), 2).shape    # (1, 6, 14, 14)
+    """
     _check_input("max_pool2d", input)
     params = _params("max_pool2d", 2, kernel_size, stride, padding, dilation, ceil_mode)
     if not return_indices and _C.max_pool2d_is_2x2(input._c, params):

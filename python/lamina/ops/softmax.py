@@ -48,7 +48,16 @@ def _prep(input, dim, dtype, op):
 
 
 def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``dim``."""
+    """``exp(x) / sum(exp(x))`` along ``dim``.
+
+    PyTorch: ``torch.softmax`` / ``torch.nn.functional.softmax(input, dim)``; Keras:
+    ``keras.activations.softmax``. Computed stably (the row maximum is subtracted first); every
+    slice along ``dim`` sums to 1.
+
+    Example::
+
+        p = F.softmax(lamina.randn(4, 10), dim=1)   # p.sum(1) == 1
+    """
     x, d = _prep(input, dim, dtype, "softmax")
     return Softmax.apply(x, d, False)
 

@@ -151,7 +151,17 @@ class ModelCheckpoint(Callback):
     """Saves after each epoch (or only on improvement with ``save_best_only``). ``filepath`` may
     contain ``{epoch}`` and any log key (``{val_loss:.3f}``). With ``save_weights_only`` it saves
     the model's state_dict; otherwise the whole training state (model, optimizer, scheduler,
-    epoch, RNG, history) so ``fit(..., resume_from=path)`` continues exactly."""
+    epoch, RNG, history) so ``fit(..., resume_from=path)`` continues exactly.
+
+    Keras: ``keras.callbacks.ModelCheckpoint(filepath, monitor, save_best_only, save_weights_only,
+    mode)``.
+
+    Example::
+
+        fit(model, loss_fn, opt, train, val_data=val, epochs=20,
+            callbacks=[ModelCheckpoint("ckpt-{epoch}.lam")])
+        fit(model, loss_fn, opt, train, val_data=val, epochs=30, resume_from="ckpt-20.lam")
+    """
 
     def __init__(self, filepath: str, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto",
                  save_weights_only: bool = False) -> None:
@@ -179,7 +189,14 @@ class ModelCheckpoint(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """Sets every param group's lr to ``schedule(epoch, lr)`` at the start of each epoch."""
+    """Sets every param group's lr to ``schedule(epoch, lr)`` at the start of each epoch.
+
+    Keras: ``keras.callbacks.LearningRateScheduler(schedule)``.
+
+    Example::
+
+        LearningRateScheduler(lambda epoch, lr: lr * 0.9 if epoch >= 10 else lr)
+    """
 
     def __init__(self, schedule) -> None:
         self.schedule = schedule
@@ -190,7 +207,14 @@ class LearningRateScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    """Appends one row per epoch (epoch and every log value) to a CSV file."""
+    """Appends one row per epoch (epoch and every log value) to a CSV file.
+
+    Keras: ``keras.callbacks.CSVLogger(filename, separator=",", append=False)``.
+
+    Example::
+
+        fit(model, loss_fn, opt, train, epochs=5, callbacks=[CSVLogger("log.csv")])
+    """
 
     def __init__(self, filename: str, separator: str = ",", append: bool = False) -> None:
         self.filename, self.sep, self.append = str(filename), separator, append

@@ -36,11 +36,19 @@ def test_every_public_object_has_a_docstring(api):
 # The entries a newcomer meets first are held to the full standard: an example and the PyTorch or
 # Keras equivalent named in the docstring.
 CORE = {
-    "lamina": ["zeros", "ones", "zeros_like"],
-    "lamina.nn": ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Dropout", "ReLU", "Softmax",
-                  "L1Loss", "BCEWithLogitsLoss"],
+    "lamina": ["tensor", "zeros", "ones", "zeros_like", "rand", "randn", "randint", "arange", "manual_seed",
+               "cat", "stack", "matmul"],
+    "lamina.nn": ["Module", "Sequential", "Linear", "Flatten", "Conv1d", "Conv2d", "ConvTranspose1d",
+                  "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout",
+                  "Embedding", "LSTM", "ReLU", "Softmax", "CrossEntropyLoss", "MSELoss", "L1Loss",
+                  "BCEWithLogitsLoss"],
+    "lamina.nn.functional": ["conv2d", "linear", "relu", "softmax", "max_pool2d", "dropout", "cross_entropy",
+                             "mse_loss"],
     "lamina.nn.init": ["xavier_uniform_"],
-    "lamina.train": ["fit", "EarlyStopping", "History"],
+    "lamina.optim": ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"],
+    "lamina.optim.lr_scheduler": ["StepLR", "CosineAnnealingLR", "ReduceLROnPlateau"],
+    "lamina.train": ["fit", "evaluate", "predict", "EarlyStopping", "ModelCheckpoint", "CSVLogger",
+                     "LearningRateScheduler", "History"],
 }
 
 

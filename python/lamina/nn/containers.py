@@ -8,7 +8,17 @@ from .module import Module
 
 class Sequential(Module):
     """Runs its children in order: ``Sequential(Linear(4, 8), ReLU(), Linear(8, 2))`` or from an
-    OrderedDict of names to modules."""
+    OrderedDict of names to modules.
+
+    PyTorch: ``torch.nn.Sequential``; Keras: ``keras.Sequential``. Indexing and slicing
+    (``model[0]``, ``model[:3]``, a new Sequential), ``len``, iteration, ``append``; children are
+    named "0", "1", ... (or by the OrderedDict's keys), which is what ``state_dict`` keys use.
+
+    Example::
+
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+        model(lamina.randn(32, 8, 8)).shape      # (32, 10)
+    """
 
     def __init__(self, *args) -> None:
         super().__init__()

@@ -20,7 +20,24 @@ _call_depth = 0  # how many Module.__call__ frames are active (to find the outer
 
 class Module:
     """Base class for layers and models: subclass, create children/parameters in ``__init__``,
-    and compute in ``forward``."""
+    and compute in ``forward``.
+
+    PyTorch: ``torch.nn.Module`` (``parameters``, ``named_parameters``, ``children``, ``modules``,
+    ``train``/``eval``, ``zero_grad``, ``state_dict``/``load_state_dict``, ``to``, forward hooks);
+    Keras: ``keras.layers.Layer`` / ``keras.Model``.
+
+    Example::
+
+        class TwoLayer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1, self.fc2 = nn.Linear(4, 8), nn.Linear(8, 2)
+
+            def forward(self, x):
+                return self.fc2(nn.functional.relu(self.fc1(x)))
+
+        TwoLayer()(lamina.randn(3, 4)).shape     # (3, 2)
+    """
 
     training: bool
 

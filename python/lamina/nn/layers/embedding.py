@@ -17,7 +17,17 @@ _SPARSE_MSG = ("Embedding: sparse=True (sparse gradients) is not supported in la
 class Embedding(Module):
     """``nn.Embedding(num_embeddings, embedding_dim, ...)``: ``forward(ids)`` returns
     ``ids.shape + (embedding_dim,)``. See ``lamina.nn.functional.embedding`` for the options.
-    ``_weight`` uses the given tensor as the weight (shared, not copied); ``_freeze`` stops its gradient."""
+    ``_weight`` uses the given tensor as the weight (shared, not copied); ``_freeze`` stops its gradient.
+
+    PyTorch: ``torch.nn.Embedding``; Keras: ``keras.layers.Embedding(input_dim, output_dim)``.
+    ``weight`` (num_embeddings, embedding_dim) starts N(0, 1) (the ``padding_idx`` row zero); ids are
+    int64 of any shape.
+
+    Example::
+
+        emb = nn.Embedding(1000, 32, padding_idx=0)
+        emb(lamina.randint(0, 1000, (8, 20))).shape   # (8, 20, 32)
+    """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,

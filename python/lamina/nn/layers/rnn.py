@@ -303,7 +303,21 @@ class RNN(RNNBase):
 
 class LSTM(RNNBase):
     """Long short-term memory (gates i, f, g, o in PyTorch's order); ``forward`` returns
-    ``(output, (h_n, c_n))``. ``proj_size`` > 0 is not supported yet."""
+    ``(output, (h_n, c_n))``. ``proj_size`` > 0 is not supported yet.
+
+    PyTorch: ``torch.nn.LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+    dropout=0.0, bidirectional=False)`` — the same weight names and layouts (``weight_ih_l0``
+    (4*hidden, input), ``weight_hh_l0`` (4*hidden, hidden), biases (4*hidden,)), so a torch
+    ``state_dict`` loads as it is; Keras: ``keras.layers.LSTM`` (one layer, batch first). Shapes (D = 2
+    if bidirectional else 1): input (L, N, H_in), or (N, L, H_in) with ``batch_first``, or unbatched
+    (L, H_in); ``output`` (L, N, D*H_out); ``h_n`` and ``c_n`` (D*num_layers, N, H_out). Extras:
+    ``lengths=`` or ``mask=`` for padded batches, and PackedSequence input.
+
+    Example::
+
+        lstm = nn.LSTM(64, 128, num_layers=2, batch_first=True)
+        out, (h_n, c_n) = lstm(lamina.randn(4, 35, 64))   # out (4, 35, 128), h_n (2, 4, 128)
+    """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -225,7 +225,7 @@ def test_reshape_expand_vs_torch(shape, target, data):
     for name in ("reshape", "expand"):
         if not target:
             continue  # torch requires a shape argument; lamina's reshape()/expand() of nothing is a no-op
-        lam, t = _both(lambda: getattr(_lam_of(a), name)(*target), lambda: getattr(_torch_of(a), name)(*target))
+        lam, t = _both(lambda n=name: getattr(_lam_of(a), n)(*target), lambda n=name: getattr(_torch_of(a), n)(*target))
         if name == "expand" and not isinstance(lam, Exception):
             lam = lam.contiguous()
         if not isinstance(t, Exception) and any(d < 0 for d in t.shape):

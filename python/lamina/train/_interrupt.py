@@ -9,7 +9,7 @@ import threading
 
 from ..autograd.grad_mode import no_grad
 
-__all__ = ["TrainingInterrupted", "DeferSigint", "StepGuard"]
+__all__ = ["DeferSigint", "StepGuard", "TrainingInterrupted"]
 
 
 class TrainingInterrupted(KeyboardInterrupt):

@@ -11,8 +11,8 @@ from ..data import DataLoader, Dataset, TensorDataset
 from ..ops.creation import as_tensor
 from ..ops.indexing import cat
 from . import _dist
-from .callbacks import ProgressBar
 from ._interrupt import DeferSigint, StepGuard, TrainingInterrupted
+from .callbacks import ProgressBar
 from .checkpoint import load_training_state
 from .history import History
 from .metrics import resolve

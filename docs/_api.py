@@ -8,10 +8,10 @@ import inspect
 
 # (module, page title, one-line description). Order = the reference's table of contents.
 MODULES = [
-    ("lamina", "lamina: tensors and tensor ops", "Tensor creation, math, reductions, shape ops, random numbers, "
-     "threads and configuration (torch.*)."),
-    ("lamina.autograd", "lamina.autograd", "Gradients: custom Functions, grad, gradcheck, anomaly mode "
-     "(torch.autograd)."),
+    ("lamina", "lamina: tensors and tensor ops", ("Tensor creation, math, reductions, shape ops, random "
+                                                  "numbers, threads and configuration (torch.*).")),
+    ("lamina.autograd", "lamina.autograd",
+     "Gradients: custom Functions, grad, gradcheck, anomaly mode (torch.autograd)."),
     ("lamina.nn", "lamina.nn: modules and layers", "Module, containers, layers and losses (torch.nn)."),
     ("lamina.nn.functional", "lamina.nn.functional", "Stateless layer functions (torch.nn.functional)."),
     ("lamina.nn.init", "lamina.nn.init", "Parameter initialisers (torch.nn.init)."),
@@ -19,8 +19,7 @@ MODULES = [
     ("lamina.nn.utils.rnn", "lamina.nn.utils.rnn", "Packed sequences (torch.nn.utils.rnn)."),
     ("lamina.nn.parallel", "lamina.nn.parallel", "DistributedDataParallel (torch.nn.parallel)."),
     ("lamina.optim", "lamina.optim", "Optimizers (torch.optim)."),
-    ("lamina.optim.lr_scheduler", "lamina.optim.lr_scheduler", "Learning-rate schedules "
-     "(torch.optim.lr_scheduler)."),
+    ("lamina.optim.lr_scheduler", "lamina.optim.lr_scheduler", "Learning-rate schedules (torch.optim.lr_scheduler)."),
     ("lamina.data", "lamina.data", "Datasets, samplers, DataLoader (torch.utils.data)."),
     ("lamina.data.datasets", "lamina.data.datasets", "Bundled digits, MNIST from local files."),
     ("lamina.data.transforms", "lamina.data.transforms", "Per-sample transforms (torchvision.transforms)."),

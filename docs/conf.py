@@ -12,7 +12,7 @@ sys.path.insert(0, str(HERE))
 if os.environ.get("LAMINA_DOCS_SRC"):          # document the source tree rather than an installed copy
     sys.path.insert(0, os.environ["LAMINA_DOCS_SRC"])
 
-import _api  # noqa: E402
+import _api
 
 project = "lamina"
 author = "lamina contributors"

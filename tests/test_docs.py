@@ -70,7 +70,7 @@ def test_sphinx_build_has_no_warnings_and_covers_the_api(api, tmp_path):
     out = tmp_path / "html"
     env = dict(os.environ, LAMINA_DOCS_SRC=str(pathlib.Path(lamina.__file__).parents[1]))
     proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(src),
-                           str(out)], env=env, capture_output=True, text=True, timeout=300)
+                           str(out)], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, f"docs build failed or warned:\n{proc.stderr[-6000:]}"
     pages = sorted((out / "api").glob("*.html"))
     assert len(pages) == len(api.MODULES) + 1, [p.name for p in pages]   # + the modules index

@@ -134,6 +134,7 @@ class Conv2d(_ConvNd):
     ``data_format="channels_first"`` (Keras stores its kernel as (KH, KW, C_in, C_out)).
 
     Args:
+        in_channels, out_channels: channels of the input and of the output (C_in, C_out).
         kernel_size, stride, dilation: an int or an (h, w) pair.
         padding: an int or pair (zeros or ``padding_mode`` on both sides), ``"valid"`` (none) or
             ``"same"`` (output size = input size; stride 1 only; an even kernel pads one more at
@@ -144,7 +145,8 @@ class Conv2d(_ConvNd):
         padding_mode: ``"zeros"`` (default), ``"reflect"`` (mirror, edge not repeated),
             ``"replicate"`` (repeat the edge) or ``"circular"`` (wrap around), as in PyTorch;
             non-zero modes pad with ``F.pad`` first, so values and gradients equal torch's.
-        device, dtype: where and in which float type the parameters live.
+        device: where the parameters live (``"cpu"`` default, ``"cuda"``).
+        dtype: their float type (default ``lamina.get_default_dtype()``, float32).
 
     There is no ``output_padding``: it only means something for transposed convolutions (use
     ``ConvTranspose2d``); passing it is a ``TypeError``, as in PyTorch.

@@ -131,7 +131,16 @@ def _ones_c(shape, dtype, device):
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
-    """Sum of all elements, or over ``dim`` (int or tuple). bool/int64 inputs sum to int64."""
+    """Sum of all elements, or over ``dim`` (int or tuple). bool/int64 inputs sum to int64.
+
+    PyTorch: ``torch.sum(input, dim=None, keepdim=False)`` (also ``Tensor.sum``); Keras:
+    ``keras.ops.sum``. Float inputs keep their dtype.
+
+    Example::
+
+        x = lamina.ones(2, 3)
+        x.sum(), x.sum(1), x.sum(1, keepdim=True).shape   # 6.0, [3.0, 3.0], (2, 1)
+    """
     _check_tensor(input, "sum")
     if dtype is not None:
         input = input.to(D.as_dtype(dtype))
@@ -139,7 +148,14 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    """Arithmetic mean of all elements, or over ``dim``; floating inputs only (empty -> nan)."""
+    """Arithmetic mean of all elements, or over ``dim``; floating inputs only (empty -> nan).
+
+    PyTorch: ``torch.mean(input, dim=None, keepdim=False)``; Keras: ``keras.ops.mean``.
+
+    Example::
+
+        lamina.arange(6.0).reshape(2, 3).mean(0)          # tensor([1.5, 2.5, 3.5])
+    """
     _check_tensor(input, "mean")
     if dtype is not None:
         input = input.to(D.as_dtype(dtype))
@@ -269,7 +285,15 @@ def _max_min(input, dim, keepdim, is_max, op):
 
 def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
     """``max(x)``: the largest value; ``max(x, dim)``: (values, indices) along dim (first index on
-    ties); ``max(x, other)``: elementwise maximum."""
+    ties); ``max(x, other)``: elementwise maximum.
+
+    PyTorch: ``torch.max`` (all three forms); with ``dim`` the result unpacks as ``values,
+    indices``.
+
+    Example::
+
+        values, indices = lamina.max(lamina.randn(4, 10), dim=1)   # (4,) float32, (4,) int64
+    """
     return _max_min(input, dim, keepdim, True, "max")
 
 
@@ -291,7 +315,14 @@ def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 
 
 def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """Index (int64) of the largest value: into the flattened tensor, or along ``dim``."""
+    """Index (int64) of the largest value: into the flattened tensor, or along ``dim``.
+
+    PyTorch: ``torch.argmax(input, dim=None, keepdim=False)``; Keras: ``keras.ops.argmax``.
+
+    Example::
+
+        model(x).argmax(1)              # predicted classes, int64 (N,)
+    """
     _check_tensor(input, "argmax")
     if dim is None:
         return W(_C.argmax_forward(input._c, [], False, True))

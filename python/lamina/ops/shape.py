@@ -57,7 +57,15 @@ def _reshaped(x: Tensor, shape, must_view: bool) -> Tensor:
 
 
 def reshape(x: Tensor, *shape) -> Tensor:
-    """The same elements in a new shape; a view when the strides allow, a copy otherwise."""
+    """The same elements in a new shape; a view when the strides allow, a copy otherwise.
+
+    PyTorch: ``torch.reshape`` / ``Tensor.reshape`` / ``Tensor.view`` (view raises when a copy would
+    be needed); one size may be -1. Keras: ``keras.ops.reshape``.
+
+    Example::
+
+        lamina.arange(12).reshape(3, -1).shape   # (3, 4)
+    """
     return _reshaped(x, _sizes(shape), False)
 
 
@@ -101,7 +109,14 @@ class Transpose(Function):
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
-    """Swaps two dimensions (a view)."""
+    """Swaps two dimensions (a view).
+
+    PyTorch: ``torch.transpose(input, dim0, dim1)``; ``Tensor.t()`` / ``.T`` for 2-D.
+
+    Example::
+
+        lamina.randn(2, 3, 4).transpose(1, 2).shape   # (2, 4, 3)
+    """
     return view_of(Transpose.apply(x, dim0, dim1), x, lambda c: c.transpose(dim0, dim1))
 
 

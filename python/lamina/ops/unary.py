@@ -102,12 +102,19 @@ negative = neg
 
 
 def exp(input) -> Tensor:
-    """e to the power of each element (integers promote to the default float dtype)."""
+    """e to the power of each element (integers promote to the default float dtype).
+
+    PyTorch: ``torch.exp``; Keras: ``keras.ops.exp``. Example: ``lamina.exp(lamina.zeros(3))`` gives ones.
+    """
     return _unary(_U.exp, input)
 
 
 def log(input) -> Tensor:
-    """Natural logarithm."""
+    """Natural logarithm.
+
+    PyTorch: ``torch.log``; Keras: ``keras.ops.log``. Integers promote to the default float dtype;
+    ``log(0) = -inf``, negative inputs give nan. Example: ``lamina.log(lamina.ones(2))`` gives zeros.
+    """
     return _unary(_U.log, input)
 
 
@@ -227,7 +234,14 @@ def _clamp_args(input, min, max, name):
 
 def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002
     """Limits every element to [min, max] (either bound optional; tensors broadcast).
-    The gradient passes where min <= x <= max."""
+    The gradient passes where min <= x <= max.
+
+    PyTorch: ``torch.clamp`` / ``torch.clip``; Keras: ``keras.ops.clip``.
+
+    Example::
+
+        lamina.clamp(lamina.randn(5), min=-1.0, max=1.0)
+    """
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input
         if min is not None:
@@ -292,7 +306,15 @@ def _scalar_tensor(s):
 
 def where(condition, input=None, other=None) -> Tensor:
     """``input`` where ``condition`` (a bool tensor) holds, else ``other``; all three broadcast.
-    ``input``/``other`` may be Python numbers."""
+    ``input``/``other`` may be Python numbers.
+
+    PyTorch: ``torch.where(condition, input, other)``; Keras: ``keras.ops.where``.
+
+    Example::
+
+        x = lamina.randn(5)
+        lamina.where(x > 0, x, 0.0)     # ReLU by hand
+    """
     if input is None or other is None:
         raise NotImplementedError("where(condition) with one argument is not supported; use nonzero")
     if not isinstance(condition, Tensor):

@@ -9,6 +9,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 from .. import serialization
 from .checkpoint import save_training_state
 
@@ -40,6 +42,17 @@ def _better(mode: str, min_delta: float):
     return lambda cur, best: cur > best + min_delta
 
 
+def _keras_improvement(mode: str, min_delta: float):
+    """Keras 3's ``EarlyStopping._is_improvement``: ``monitor_op(cur - signed_min_delta, best)``,
+    which Keras evaluates on float32 tensors; doing the same here makes every decision Keras's,
+    ties included (a change of exactly ``min_delta``, or below float32 resolution, is not an
+    improvement)."""
+    d = abs(min_delta) if mode == "max" else -abs(min_delta)
+    if mode == "min":
+        return lambda cur, ref: bool(np.float32(cur - d) < np.float32(ref))
+    return lambda cur, ref: bool(np.float32(cur - d) > np.float32(ref))
+
+
 def _mode_for(monitor: str, mode: str) -> str:
     if mode != "auto":
         if mode not in ("min", "max"):
@@ -57,7 +70,8 @@ class EarlyStopping(Callback):
 
     The rule, at the end of every epoch ``e`` (0-based) from ``start_from_epoch`` on:
     ``wait += 1``; if ``monitor`` improved on the best value so far by more than ``min_delta``
-    (``cur < best - min_delta`` in "min" mode, ``cur > best + min_delta`` in "max" mode) it becomes
+    (``cur + min_delta < best`` in "min" mode, ``cur - min_delta > best`` in "max" mode, compared
+    in float32 as Keras does, so a tie is never an improvement) it becomes
     the best, its weights are kept and ``wait = 0`` (only when it also beats ``baseline``, if one is
     given); otherwise, if ``wait >= patience`` and ``e > 0``, training stops after this epoch.
     So with ``patience=2`` and the best value at epoch 8, training stops after epoch 10: two
@@ -95,7 +109,7 @@ class EarlyStopping(Callback):
         self.mode = _mode_for(monitor, mode)
         self.restore_best_weights, self.baseline, self.verbose = restore_best_weights, baseline, verbose
         self.start_from_epoch = int(start_from_epoch)
-        self._better = _better(self.mode, self.min_delta)
+        self._better = _keras_improvement(self.mode, self.min_delta)
 
     def on_train_begin(self, logs=None):
         self.wait = 0

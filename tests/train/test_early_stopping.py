@@ -1,7 +1,6 @@
 """EarlyStopping follows Keras's patience rule exactly (issue 19): a hand-computed sequence, random
 sequences against a transcription of Keras 3's documented algorithm, the messages it prints, and the
 History fields that say which epoch's weights fit returned (restored_epoch, final_metrics)."""
-import math
 
 import numpy as np
 import pytest
@@ -34,12 +33,12 @@ def keras_stop_epoch(values, patience, min_delta=0.0, mode="min", baseline=None,
         a, b = np.float32(cur - delta), np.float32(ref)
         return a > b if mode == "max" else a < b
 
-    best, best_epoch, wait = (-math.inf if mode == "max" else math.inf), None, 0
+    best, best_epoch, wait = None, None, 0
     for epoch, cur in enumerate(values):
         if epoch < start_from_epoch:
             continue
         wait += 1
-        if improves(cur, best):
+        if best is None or improves(cur, best):
             best, best_epoch = cur, epoch
             if baseline is None or improves(cur, baseline):
                 wait = 0

@@ -115,7 +115,7 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.stopped_epoch = None
         self.best_epoch = None
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = None   # as Keras: the first monitored value is always the best so far
         self.best_weights = None
         self._last_epoch = None
 
@@ -128,7 +128,7 @@ class EarlyStopping(Callback):
             raise KeyError(f"EarlyStopping: monitored metric {self.monitor!r} is not in the logs "
                            f"(available: {sorted(logs or {})}); pass val_data for val_* metrics")
         self.wait += 1
-        if self._better(cur, self.best):
+        if self.best is None or self._better(cur, self.best):
             self.best, self.best_epoch = cur, epoch
             if self.restore_best_weights:
                 self.best_weights = {k: v.clone() for k, v in self.model.state_dict().items()}

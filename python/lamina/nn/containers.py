@@ -52,7 +52,16 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of modules whose parameters are registered."""
+    """A list of modules whose parameters are registered.
+
+    PyTorch: ``torch.nn.ModuleList``; indexing, ``len``, iteration, ``append``, ``extend``.
+
+    Example::
+
+        layers = nn.ModuleList([nn.Linear(8, 8) for _ in range(3)])
+        for layer in layers:
+            x = layer(x)
+    """
 
     def __init__(self, modules=None) -> None:
         super().__init__()

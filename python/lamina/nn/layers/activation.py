@@ -40,7 +40,15 @@ class _Simple(Module):
 
 
 class Sigmoid(_Simple):
-    """1 / (1 + exp(-x))."""
+    """1 / (1 + exp(-x)).
+
+    PyTorch: ``torch.nn.Sigmoid``; Keras: ``activation="sigmoid"``. Any shape, same shape out, values
+    in (0, 1); computed without overflow for large ``|x|``.
+
+    Example::
+
+        nn.Sigmoid()(lamina.zeros(3))    # tensor([0.5, 0.5, 0.5])
+    """
 
     _fn = staticmethod(lambda x: F.sigmoid(x))
 

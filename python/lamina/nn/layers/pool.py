@@ -91,7 +91,15 @@ class AvgPool1d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
-    """Averages to a fixed output size whatever the input size."""
+    """Averages to a fixed output size whatever the input size.
+
+    PyTorch: ``torch.nn.AdaptiveAvgPool2d(output_size)``; Keras: ``GlobalAveragePooling2D`` for
+    output size 1. Shapes: ``(N, C, H, W) -> (N, C, *output_size)``.
+
+    Example::
+
+        nn.AdaptiveAvgPool2d(1)(lamina.randn(2, 64, 7, 7)).shape   # (2, 64, 1, 1)
+    """
 
     def __init__(self, output_size) -> None:
         super().__init__()

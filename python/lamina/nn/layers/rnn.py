@@ -285,7 +285,16 @@ class RNNBase(Module):
 
 class RNN(RNNBase):
     """Elman RNN: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)`` (or relu with
-    ``nonlinearity='relu'``), stacked ``num_layers`` deep, optionally bidirectional."""
+    ``nonlinearity='relu'``), stacked ``num_layers`` deep, optionally bidirectional.
+
+    PyTorch: ``torch.nn.RNN``; Keras: ``keras.layers.SimpleRNN``. Shapes as :class:`LSTM` without the
+    cell state: ``forward(x, h0=None)`` returns ``(output, h_n)``.
+
+    Example::
+
+        rnn = nn.RNN(8, 16, num_layers=2, nonlinearity="relu")
+        out, h_n = rnn(lamina.randn(5, 3, 8))            # out (5, 3, 16), h_n (2, 3, 16)
+    """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -327,7 +336,19 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit (gates r, z, n in PyTorch's order, b_hn inside the reset product)."""
+    """Gated recurrent unit (gates r, z, n in PyTorch's order, b_hn inside the reset product).
+
+    PyTorch: ``torch.nn.GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+    dropout=0.0, bidirectional=False)`` with its weight names and layouts (``weight_ih_l0``
+    (3*hidden, input), ``weight_hh_l0`` (3*hidden, hidden)); Keras: ``keras.layers.GRU(...,
+    reset_after=True)``. Shapes as :class:`LSTM` without the cell state: ``forward(x, h0=None)``
+    returns ``(output, h_n)``.
+
+    Example::
+
+        gru = nn.GRU(16, 32, batch_first=True)
+        out, h_n = gru(lamina.randn(4, 10, 16))          # out (4, 10, 32), h_n (1, 4, 32)
+    """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,

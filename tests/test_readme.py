@@ -11,6 +11,7 @@ A block may start with marker comments the test honours (keep them rare):
 
 Blocks that need data use the bundled digits or data they make themselves.
 """
+import importlib
 import importlib.util
 import os
 import pathlib
@@ -100,3 +101,44 @@ def test_readme_block_runs(line, code, tmp_path):
         pytest.fail(f"README line {line}: block ran past {limit} s")
     assert proc.returncode == 0, (f"README line {line}: block failed (exit {proc.returncode})\n"
                                   f"--- stderr ---\n{proc.stderr[-4000:]}")
+
+
+# Compiled-variant modules and folders that the README names as files, not as API.
+NOT_API = re.compile(r"\._C_\w+$|\.libs$")
+
+
+def _resolve(name: str) -> bool:
+    """Whether a dotted name (``lamina.x.y``, ``nn.X``, ``F.x``) exists: the longest importable
+    module prefix, then attributes."""
+    parts = name.split(".")
+    if parts[0] == "F":
+        parts = ["lamina", "nn", "functional"] + parts[1:]
+    elif parts[0] == "nn":
+        parts = ["lamina", "nn"] + parts[1:]
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+            break
+        except ImportError:
+            continue
+    else:
+        return False
+    for p in parts[i:]:
+        if not hasattr(obj, p):
+            return False
+        obj = getattr(obj, p)
+    return True
+
+
+def test_api_names_in_the_prose_exist():
+    """Every ``lamina.x``, ``nn.X`` and ``F.x`` the README names in inline code outside the code
+    blocks resolves (a renamed or removed function shows up here)."""
+    text = re.sub(r"```.*?```", "", README.read_text(), flags=re.S)
+    names = set()
+    for code in re.findall(r"`([^`\n]+)`", text):
+        for m in re.finditer(r"(?<![\w/.])((?:lamina|F|nn)(?:\.[A-Za-z_]\w*)+)", code):
+            if not NOT_API.search(m.group(1)):
+                names.add(m.group(1))
+    assert len(names) > 50, f"found only {len(names)} API names in the README"
+    missing = sorted(n for n in names if not _resolve(n))
+    assert not missing, f"README.md names API that does not exist: {missing}"

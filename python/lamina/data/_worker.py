@@ -283,14 +283,17 @@ class WorkerPool:
                 if not p.is_alive():
                     mine = sorted(v for v in in_flight.values() if v[0] == w)
                     what = (f" while loading samples {mine[0][1]}" if mine and mine[0][1] is not None else "")
-                    self.shutdown()
+                    self.shutdown(grace=0)
                     raise RuntimeError(f"DataLoader worker {w} (pid {p.pid}) exited unexpectedly with exit code "
                                        f"{p.exitcode}{what}")
             if timeout > 0 and time.monotonic() - t0 >= timeout:
-                self.shutdown()
+                self.shutdown(grace=0)
                 raise RuntimeError(f"DataLoader timed out after {timeout} seconds waiting for a batch")
 
-    def shutdown(self) -> None:
+    def shutdown(self, grace: float = 10.0) -> None:
+        """Stops the workers: each finishes its current batch and exits (a worker still busy after
+        ``grace`` seconds is terminated; 0 after a timeout or a crash), then the batches nobody
+        will read are unlinked from shared memory."""
         if not self.alive:
             return
         self.alive = False
@@ -299,21 +302,29 @@ class WorkerPool:
                 iq.put(None)
             except (OSError, ValueError):
                 pass
+        import time
+
+        deadline = time.monotonic() + grace
         for p in self.workers:
-            p.join(timeout=1.0)
+            while p.is_alive() and time.monotonic() < deadline:
+                self._drain(0.05)       # keep the result pipe flowing so a worker can finish its put
+                p.join(timeout=0.05)
             if p.is_alive():
                 p.terminate()
                 p.join(timeout=1.0)
-        while True:   # results nobody will read: free their shared memory
-            try:
-                item = self.result_queue.get(timeout=0.05)
-            except (queue.Empty, OSError, ValueError, EOFError):
-                break
-            if not isinstance(item[2], (_WorkerError, _IterableEnd)):
-                _discard(item[2])
+        self._drain(0.05)
         for q in [self.result_queue, *self.index_queues]:
             q.close()
             q.join_thread()
+
+    def _drain(self, wait: float) -> None:
+        while True:   # results nobody will read: free their shared memory
+            try:
+                item = self.result_queue.get(timeout=wait)
+            except (queue.Empty, OSError, ValueError, EOFError):
+                return
+            if not isinstance(item[2], (_WorkerError, _IterableEnd)):
+                _discard(item[2])
 
     def __del__(self) -> None:
         if getattr(self, "alive", False):
@@ -392,9 +403,8 @@ def iterate(loader, pool: WorkerPool, persistent: bool):
             elif not submit():
                 break
     finally:
+        for payload in done.values():   # arrived but never yielded (an abandoned epoch)
+            _discard(payload)
         if not persistent:
             pool.shutdown()
-        else:
-            # an abandoned epoch: later epochs skip these task ids; free what already arrived
-            for payload in done.values():
-                _discard(payload)
+        # persistent: later epochs skip this epoch's task ids and free what arrives for them

@@ -88,8 +88,10 @@ def _flops(m, inp, out) -> int:
         for s in m.kernel_size:
             k *= s
         return 2 * (m.in_channels // m.groups) * k * n_out
-    if isinstance(m, nn.ConvTranspose2d):
-        k = m.kernel_size[0] * m.kernel_size[1]
+    if isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
+        k = 1
+        for s in m.kernel_size:
+            k *= s
         return 2 * (m.out_channels // m.groups) * k * inp.numel()
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.MaxPool1d, nn.AvgPool1d)):
         ks = m.kernel_size if isinstance(m.kernel_size, (tuple, list)) else (m.kernel_size,) * (2 if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) else 1)

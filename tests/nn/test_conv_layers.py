@@ -80,3 +80,12 @@ def test_docstrings_state_shapes_layout_init_and_equivalents(cls):
     for needle in ("Shapes:", "weight", "(C_out,", "kaiming_uniform_", "torch.nn." + cls, "keras.layers.",
                    "Example::"):
         assert needle in doc, f"nn.{cls} docstring lacks {needle!r}"
+
+
+def test_summary_counts_transposed_conv_flops():
+    # every input element meets each of the out_channels/groups x K weights once: a multiply-add each.
+    m = nn.Sequential(nn.ConvTranspose1d(8, 2, 4, stride=2, padding=1))
+    s = lamina.summary(m, (8, 10))
+    assert s.ok and s.total_flops == 2 * 2 * 4 * (8 * 10)
+    m2 = nn.Sequential(nn.ConvTranspose2d(8, 2, (3, 2), stride=2))
+    assert lamina.summary(m2, (8, 5, 5)).total_flops == 2 * 2 * 6 * (8 * 25)

@@ -8,7 +8,15 @@ from . import _C, _threads
 
 
 def set_num_threads(n: int) -> None:
-    """Sets the threads used by lamina's kernels and by OpenBLAS (one shared pool)."""
+    """Sets the threads used by lamina's kernels and by OpenBLAS (one shared pool).
+
+    PyTorch: ``torch.set_num_threads``; results do not depend on the thread count for the seeded
+    random ops (float reductions may differ in the last bits). ``lamina.get_num_threads()`` reads it.
+
+    Example::
+
+        lamina.set_num_threads(1)       # e.g. one core per process under MPI
+    """
     if not isinstance(n, int) or isinstance(n, bool):
         raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
     _C.set_num_threads(n)

@@ -174,6 +174,13 @@ def save(obj: Any, f) -> None:
     folder, flushed and fsync'ed, then renamed over the target, so a crash never leaves a
     half-written checkpoint. The temporary files of earlier writers of the same path that were
     killed mid-save (``.<name>.<pid>.<hex>.tmp``) are removed; a live writer's never are.
+
+    PyTorch: ``torch.save`` (but no pickle: only tensors, numbers, strings, None, lists and dicts,
+    so loading cannot run code); Keras: ``model.save_weights``.
+
+    Example::
+
+        lamina.save({"model": model.state_dict(), "epoch": 3}, "ckpt.lam")
     """
     prefix, header, enc, _ = _serialize(obj)
     if not isinstance(f, (str, bytes, os.PathLike)):
@@ -312,6 +319,12 @@ def load(f, device=None, map_location=None) -> Any:
 
     Never executes code from the file. Raises ValueError naming the file when it is not a lamina
     checkpoint, is truncated, or fails its checksums.
+
+    PyTorch: ``torch.load(f, map_location=...)``; Keras: ``model.load_weights``.
+
+    Example::
+
+        model.load_state_dict(lamina.load("ckpt.lam")["model"])
     """
     name, buf = _read_all(f)
     size = len(buf)

@@ -6,7 +6,15 @@ from .grad_mode import _tls
 
 
 class detect_anomaly:
-    """Context manager (or decorator) that turns on NaN/Inf checks in backward."""
+    """Context manager (or decorator) that turns on NaN/Inf checks in backward.
+
+    PyTorch: ``torch.autograd.detect_anomaly``.
+
+    Example::
+
+        with lamina.autograd.detect_anomaly():
+            loss.backward()             # raises naming the first op whose gradient is NaN or Inf
+    """
 
     def __init__(self, check_nan: bool = True) -> None:
         self.check = check_nan

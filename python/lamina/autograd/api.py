@@ -50,7 +50,16 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
          allow_unused: bool = False):
-    """Returns d(outputs)/d(inputs) as a tuple, without touching ``.grad``."""
+    """Returns d(outputs)/d(inputs) as a tuple, without touching ``.grad``.
+
+    PyTorch: ``torch.autograd.grad(outputs, inputs, grad_outputs=None, retain_graph=None,
+    create_graph=False, allow_unused=False)``; Keras/TF: ``tf.GradientTape.gradient``.
+
+    Example::
+
+        x = lamina.randn(3, requires_grad=True)
+        (g,) = lamina.autograd.grad((x ** 2).sum(), x)     # 2 x
+    """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if isinstance(grad_outputs, Tensor):

@@ -236,6 +236,24 @@ class Function:
     otherwise a user-defined Function's ``backward`` runs with grad mode on (differentiable when it
     is written with lamina ops), and a built-in op without it raises when its gradient is
     differentiated again.
+
+    PyTorch: ``torch.autograd.Function`` (same ``ctx.save_for_backward`` / ``ctx.saved_tensors`` /
+    ``ctx.needs_input_grad`` / ``apply``); Keras: ``@tf.custom_gradient``.
+
+    Example::
+
+        class Cube(lamina.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x * x * x
+
+            @staticmethod
+            def backward(ctx, dout):
+                (x,) = ctx.saved_tensors
+                return dout * 3 * x * x
+
+        y = Cube.apply(lamina.randn(4, requires_grad=True))
     """
 
     @staticmethod

@@ -39,7 +39,15 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Disables graph recording: ``with lamina.no_grad(): ...`` or ``@lamina.no_grad()``."""
+    """Disables graph recording: ``with lamina.no_grad(): ...`` or ``@lamina.no_grad()``.
+
+    PyTorch: ``torch.no_grad``. Per thread, as in PyTorch.
+
+    Example::
+
+        with lamina.no_grad():
+            y = model(x)                # y.requires_grad is False; nothing recorded
+    """
 
     _mode = False
 

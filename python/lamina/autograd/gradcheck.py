@@ -25,6 +25,13 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     probed is ``sum_k <out_k, w_k>`` with fixed random weights ``w_k``, so every output element
     and every input element is covered. On a mismatch the error names the input, the worst
     element's index, and both values.
+
+    PyTorch: ``torch.autograd.gradcheck``.
+
+    Example::
+
+        x = lamina.randn(5, dtype=lamina.float64, requires_grad=True)
+        lamina.autograd.gradcheck(lambda t: (t * t).sin(), (x,))
     """
     if isinstance(inputs, Tensor):
         inputs = (inputs,)

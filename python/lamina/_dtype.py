@@ -85,12 +85,18 @@ def from_numpy_dtype(nd: np.dtype) -> dtype:
 
 
 def get_default_dtype() -> dtype:
-    """The dtype of floating-point tensors created from Python numbers (float32 unless changed)."""
+    """The dtype of floating-point tensors created from Python numbers (float32 unless changed).
+
+    PyTorch: ``torch.get_default_dtype``.
+    """
     return _default
 
 
 def set_default_dtype(d) -> None:
-    """Sets the default floating-point dtype (float32 or float64)."""
+    """Sets the default floating-point dtype (float32 or float64).
+
+    PyTorch: ``torch.set_default_dtype``.
+    """
     global _default
     d = as_dtype(d)
     if not d.is_floating_point:

@@ -23,7 +23,10 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads lamina's kernels and OpenBLAS use."""
+    """The number of threads lamina's kernels and OpenBLAS use.
+
+    PyTorch: ``torch.get_num_threads``.
+    """
     return _C.get_num_threads()
 
 
@@ -52,14 +55,20 @@ def manual_seed(seed: int) -> None:
 
 
 def seed() -> int:
-    """Seeds the generator from the clock and returns the seed."""
+    """Seeds the generator from the clock and returns the seed.
+
+    PyTorch: ``torch.seed``.
+    """
     s = time.time_ns() & 0xFFFFFFFFFFFFFFFF
     _C.manual_seed(s)
     return s
 
 
 def get_rng_state() -> tuple[int, int]:
-    """The generator state (seed, offset); pass it to ``set_rng_state`` to replay."""
+    """The generator state (seed, offset); pass it to ``set_rng_state`` to replay.
+
+    PyTorch: ``torch.get_rng_state``.
+    """
     return tuple(_C.get_rng_state())
 
 

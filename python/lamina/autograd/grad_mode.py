@@ -11,7 +11,10 @@ from .._state import _AutogradState, _tls  # noqa: F401  (the state lives below 
 
 
 def is_grad_enabled() -> bool:
-    """True when operations on tensors that require grad are being recorded (in this thread)."""
+    """True when operations on tensors that require grad are being recorded (in this thread).
+
+    PyTorch: ``torch.is_grad_enabled``.
+    """
     return _tls.enabled
 
 

@@ -138,7 +138,10 @@ linear_activation = identity
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    """1 / (1 + exp(-x)), computed without overflow for large ``|x|``."""
+    """1 / (1 + exp(-x)), computed without overflow for large ``|x|``.
+
+    PyTorch: ``torch.nn.functional.sigmoid``.
+    """
     return _apply(_A.sigmoid, input, promote=True)
 
 
@@ -153,7 +156,10 @@ def bipolar_sigmoid(input: Tensor) -> Tensor:
 
 
 def tanh(input: Tensor) -> Tensor:
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    PyTorch: ``torch.nn.functional.tanh``.
+    """
     return _apply(_A.tanh, input, promote=True)
 
 
@@ -183,7 +189,10 @@ def relu_(input: Tensor) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """x for x > 0, negative_slope * x otherwise."""
+    """x for x > 0, negative_slope * x otherwise.
+
+    PyTorch: ``torch.nn.functional.leaky_relu``.
+    """
     if inplace:
         return _apply_(_A.leaky_relu, "leaky_relu_", input, float(negative_slope))
     return _apply(_A.leaky_relu, input, float(negative_slope))
@@ -195,7 +204,10 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    """x for x > 0, alpha * (exp(x) - 1) otherwise.
+
+    PyTorch: ``torch.nn.functional.elu``.
+    """
     if inplace:
         return _apply_(_A.elu, "elu_", input, float(alpha))
     return _apply(_A.elu, input, float(alpha))
@@ -207,12 +219,18 @@ def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold.
+
+    PyTorch: ``torch.nn.functional.softplus``.
+    """
     return _apply(_A.softplus, input, float(beta), float(threshold))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """x * Phi(x) (approximate='none', with erf) or its tanh approximation (approximate='tanh')."""
+    """x * Phi(x) (approximate='none', with erf) or its tanh approximation (approximate='tanh').
+
+    PyTorch: ``torch.nn.functional.gelu``.
+    """
     if approximate == "none":
         return _apply(_A.gelu, input)
     if approximate == "tanh":

@@ -149,7 +149,10 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride:
 
 def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: _IntOrPair = 1,
            padding: Union[_IntOrPair, str] = 0, dilation: _IntOrPair = 1, groups: int = 1) -> Tensor:
-    """1-D convolution over an (N, C, L) or (C, L) input; weight is (OC, C/groups, K)."""
+    """1-D convolution over an (N, C, L) or (C, L) input; weight is (OC, C/groups, K).
+
+    PyTorch: ``torch.nn.functional.conv1d``.
+    """
     return _conv("conv1d", input, weight, bias, stride, padding, dilation, groups, 1)
 
 
@@ -177,6 +180,8 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
 
     weight is (C_in, C_out/groups, KH, KW). Output height is
     (H - 1)*stride - 2*padding + dilation*(KH-1) + output_padding + 1.
+
+    PyTorch: ``torch.nn.functional.conv_transpose2d``.
     """
     return _conv_transpose("conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups,
                            dilation, 2)
@@ -185,7 +190,10 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: _IntOrPair = 1,
                      padding: _IntOrPair = 0, output_padding: _IntOrPair = 0, groups: int = 1,
                      dilation: _IntOrPair = 1) -> Tensor:
-    """1-D transposed convolution over (N, C_in, L); weight is (C_in, C_out/groups, K)."""
+    """1-D transposed convolution over (N, C_in, L); weight is (C_in, C_out/groups, K).
+
+    PyTorch: ``torch.nn.functional.conv_transpose1d``.
+    """
     return _conv_transpose("conv_transpose1d", input, weight, bias, stride, padding, output_padding, groups,
                            dilation, 1)
 

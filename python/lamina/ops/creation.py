@@ -49,7 +49,10 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """Like ``tensor`` but shares memory with a numpy array or tensor when nothing must change."""
+    """Like ``tensor`` but shares memory with a numpy array or tensor when nothing must change.
+
+    PyTorch: ``torch.as_tensor``.
+    """
     if isinstance(data, Tensor) and (dtype is None or D.as_dtype(dtype) is data.dtype) and (
             device is None or _device(device) == data.device):
         return data
@@ -63,7 +66,10 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 
 
 def from_numpy(arr: np.ndarray) -> Tensor:
-    """A tensor sharing ``arr``'s memory (writes through either side are seen by the other)."""
+    """A tensor sharing ``arr``'s memory (writes through either side are seen by the other).
+
+    PyTorch: ``torch.from_numpy``.
+    """
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray, got {type(arr).__name__}")
     return Tensor._wrap(_C.from_numpy(arr))
@@ -98,7 +104,10 @@ def _new(size, dtype, device, requires_grad, fill=None) -> Tensor:
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uninitialised memory of the given shape."""
+    """Uninitialised memory of the given shape.
+
+    PyTorch: ``torch.empty``.
+    """
     return _new(size, dtype, device, requires_grad)
 
 
@@ -130,7 +139,10 @@ def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value``; the dtype follows the value when not given."""
+    """A tensor filled with ``fill_value``; the dtype follows the value when not given.
+
+    PyTorch: ``torch.full``.
+    """
     if dtype is None:
         if isinstance(fill_value, bool):
             dtype = D.bool_
@@ -199,7 +211,10 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
 
 
 def linspace(start, end, steps: int, dtype=None, device=None) -> Tensor:
-    """``steps`` evenly spaced values from start to end inclusive."""
+    """``steps`` evenly spaced values from start to end inclusive.
+
+    PyTorch: ``torch.linspace``.
+    """
     if steps < 0:
         raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
     dt = D.get_default_dtype() if dtype is None else D.as_dtype(dtype)
@@ -207,7 +222,10 @@ def linspace(start, end, steps: int, dtype=None, device=None) -> Tensor:
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None) -> Tensor:
-    """The identity matrix (n x m)."""
+    """The identity matrix (n x m).
+
+    PyTorch: ``torch.eye``.
+    """
     dt = D.get_default_dtype() if dtype is None else D.as_dtype(dtype)
     return tensor(np.eye(n, m), dtype=dt, device=device)
 
@@ -261,7 +279,10 @@ def randint(low, high=None, size=None, dtype=None, device=None) -> Tensor:
 
 
 def randperm(n: int, dtype=None, device=None) -> Tensor:
-    """A seeded random permutation of 0..n-1."""
+    """A seeded random permutation of 0..n-1.
+
+    PyTorch: ``torch.randperm``.
+    """
     keys = rand(n, dtype=D.float64)
     return tensor(np.argsort(keys.numpy(), kind="stable"), dtype=D.int64 if dtype is None else dtype,
                   device=device)

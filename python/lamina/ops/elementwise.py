@@ -218,12 +218,18 @@ def _arith(op, a, b, alpha=1.0):
 
 
 def add(input, other, *, alpha=1) -> Tensor:
-    """``input + alpha * other`` with broadcasting; either side may be a Python number."""
+    """``input + alpha * other`` with broadcasting; either side may be a Python number.
+
+    PyTorch: ``torch.add``.
+    """
     return _arith(ADD, input, other, float(alpha))
 
 
 def sub(input, other, *, alpha=1) -> Tensor:
-    """``input - alpha * other`` with broadcasting."""
+    """``input - alpha * other`` with broadcasting.
+
+    PyTorch: ``torch.sub``.
+    """
     return _arith(SUB, input, other, float(alpha))
 
 
@@ -231,14 +237,20 @@ subtract = sub
 
 
 def rsub(input, other, *, alpha=1) -> Tensor:
-    """``other - alpha * input``."""
+    """``other - alpha * input``.
+
+    PyTorch: ``torch.rsub``.
+    """
     if isinstance(other, Tensor):
         return _arith(SUB, other, input, float(alpha))
     return _FNS[SUB][1].apply(input, float(other), True, _scalar_dtype(input._c.dtype, other, SUB), float(alpha))
 
 
 def mul(input, other) -> Tensor:
-    """Elementwise product with broadcasting."""
+    """Elementwise product with broadcasting.
+
+    PyTorch: ``torch.mul``.
+    """
     return _arith(MUL, input, other)
 
 
@@ -246,7 +258,10 @@ multiply = mul
 
 
 def div(input, other, *, rounding_mode=None) -> Tensor:
-    """True division (integers divide to the default float dtype)."""
+    """True division (integers divide to the default float dtype).
+
+    PyTorch: ``torch.div``.
+    """
     if rounding_mode is not None:
         raise NotImplementedError("div: rounding_mode is not supported; use true division")
     return _arith(DIV, input, other)
@@ -256,17 +271,26 @@ divide = true_divide = div
 
 
 def pow(input, exponent) -> Tensor:  # noqa: A001
-    """``input ** exponent``: tensor ** scalar, scalar ** tensor or tensor ** tensor."""
+    """``input ** exponent``: tensor ** scalar, scalar ** tensor or tensor ** tensor.
+
+    PyTorch: ``torch.pow``.
+    """
     return _arith(POW, input, exponent)
 
 
 def maximum(input, other) -> Tensor:
-    """Elementwise maximum (NaN propagates; ties share the gradient)."""
+    """Elementwise maximum (NaN propagates; ties share the gradient).
+
+    PyTorch: ``torch.maximum``.
+    """
     return _arith(MAXIMUM, input, other)
 
 
 def minimum(input, other) -> Tensor:
-    """Elementwise minimum (NaN propagates; ties share the gradient)."""
+    """Elementwise minimum (NaN propagates; ties share the gradient).
+
+    PyTorch: ``torch.minimum``.
+    """
     return _arith(MINIMUM, input, other)
 
 
@@ -412,32 +436,50 @@ def _compare_c(op, a, b) -> Tensor:
 
 
 def eq(input, other) -> Tensor:
-    """Elementwise ``==`` (bool tensor)."""
+    """Elementwise ``==`` (bool tensor).
+
+    PyTorch: ``torch.eq``.
+    """
     return _compare(_B.eq, input, other)
 
 
 def ne(input, other) -> Tensor:
-    """Elementwise ``!=``."""
+    """Elementwise ``!=``.
+
+    PyTorch: ``torch.ne``.
+    """
     return _compare(_B.ne, input, other)
 
 
 def lt(input, other) -> Tensor:
-    """Elementwise ``<``."""
+    """Elementwise ``<``.
+
+    PyTorch: ``torch.lt``.
+    """
     return _compare(_B.lt, input, other)
 
 
 def le(input, other) -> Tensor:
-    """Elementwise ``<=``."""
+    """Elementwise ``<=``.
+
+    PyTorch: ``torch.le``.
+    """
     return _compare(_B.le, input, other)
 
 
 def gt(input, other) -> Tensor:
-    """Elementwise ``>``."""
+    """Elementwise ``>``.
+
+    PyTorch: ``torch.gt``.
+    """
     return _compare(_B.gt, input, other)
 
 
 def ge(input, other) -> Tensor:
-    """Elementwise ``>=``."""
+    """Elementwise ``>=``.
+
+    PyTorch: ``torch.ge``.
+    """
     return _compare(_B.ge, input, other)
 
 
@@ -445,27 +487,42 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 
 def logical_and(input, other) -> Tensor:
-    """True where both are nonzero."""
+    """True where both are nonzero.
+
+    PyTorch: ``torch.logical_and``.
+    """
     return _compare(_B.logical_and, input, other)
 
 
 def logical_or(input, other) -> Tensor:
-    """True where either is nonzero."""
+    """True where either is nonzero.
+
+    PyTorch: ``torch.logical_or``.
+    """
     return _compare(_B.logical_or, input, other)
 
 
 def logical_not(input) -> Tensor:
-    """True where the element is zero (False)."""
+    """True where the element is zero (False).
+
+    PyTorch: ``torch.logical_not``.
+    """
     return _predicate(input, _U.logical_not)
 
 
 def isnan(input) -> Tensor:
-    """True where the element is NaN."""
+    """True where the element is NaN.
+
+    PyTorch: ``torch.isnan``.
+    """
     return _predicate(input, _U.isnan)
 
 
 def isfinite(input) -> Tensor:
-    """True where the element is neither NaN nor infinite."""
+    """True where the element is neither NaN nor infinite.
+
+    PyTorch: ``torch.isfinite``.
+    """
     return _predicate(input, _U.isfinite)
 
 

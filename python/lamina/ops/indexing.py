@@ -197,7 +197,10 @@ class Split(Function):
 
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Splits into views along ``dim``: pieces of ``split_size`` (the last may be smaller), or of
-    the listed section sizes (which must add up to the dimension's length)."""
+    the listed section sizes (which must add up to the dimension's length).
+
+    PyTorch: ``torch.split``.
+    """
     d = _wrap_dim(dim, tensor.ndim, "split")
     n = tensor.shape[d]
     if isinstance(split_size_or_sections, numbers.Integral):
@@ -230,7 +233,10 @@ class _SliceStep:
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
-    """Splits into ``chunks`` views of size ceil(n / chunks) along ``dim`` (fewer when n is small)."""
+    """Splits into ``chunks`` views of size ceil(n / chunks) along ``dim`` (fewer when n is small).
+
+    PyTorch: ``torch.chunk``.
+    """
     if not isinstance(chunks, numbers.Integral) or chunks <= 0:
         raise ValueError(f"chunk: chunks must be a positive integer, got {chunks}")
     d = _wrap_dim(dim, input.ndim, "chunk")
@@ -292,7 +298,10 @@ class IndexAdd(Function):
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """Picks the entries ``index`` (1-D int64) along ``dim``: ``out.shape[dim] == len(index)``."""
+    """Picks the entries ``index`` (1-D int64) along ``dim``: ``out.shape[dim] == len(index)``.
+
+    PyTorch: ``torch.index_select``.
+    """
     _check_index_tensor(index, "index_select", max_dim=1)
     nd = input._c.ndim
     d = _wrap_dim(dim, nd, "index_select")
@@ -335,7 +344,10 @@ class GatherBackward(Function):
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """``out[i][j][k] = input[i][index[i][j][k]][k]`` (for dim=1); ``out`` has index's shape."""
+    """``out[i][j][k] = input[i][index[i][j][k]][k]`` (for dim=1); ``out`` has index's shape.
+
+    PyTorch: ``torch.gather``.
+    """
     _check_index_tensor(index, "gather")
     return Gather.apply(input, dim, index)
 
@@ -379,7 +391,10 @@ class ScatterAdd(Function):
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    """Out-of-place ``input.clone()`` with ``out[i][index[i][j]] += src[i][j]`` (for dim=1)."""
+    """Out-of-place ``input.clone()`` with ``out[i][index[i][j]] += src[i][j]`` (for dim=1).
+
+    PyTorch: ``torch.scatter_add``.
+    """
     _check_index_tensor(index, "scatter_add")
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add: src must be a Tensor, got {type(src).__name__}")
@@ -770,7 +785,10 @@ def _pad_indices(n, lo, hi, mode, d, shape):
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
     """Pads the last ``len(pad) // 2`` dimensions: ``pad = (left_last, right_last, left_2nd_last,
     right_2nd_last, ...)``. mode: 'constant' (fill with ``value``; negative pads crop), 'reflect'
-    (mirror without repeating the edge), 'replicate' (repeat the edge) or 'circular' (wrap)."""
+    (mirror without repeating the edge), 'replicate' (repeat the edge) or 'circular' (wrap).
+
+    PyTorch: ``torch.nn.functional.pad``.
+    """
     pads = [int(v) for v in pad]
     if len(pads) % 2 or len(pads) // 2 > input.ndim:
         raise ValueError(f"pad: padding length must be even and at most 2 * ndim = {2 * input.ndim}, "

@@ -197,7 +197,10 @@ class NLL(Function):
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices ``target`` [N, d...] under log-probabilities
-    ``input`` [N, C, d...]; mean divides by the summed weights of the non-ignored targets."""
+    ``input`` [N, C, d...]; mean divides by the summed weights of the non-ignored targets.
+
+    PyTorch: ``torch.nn.functional.nll_loss``.
+    """
     _check("nll_loss", input=input, target=target, weight=weight)
     red = _RED[_reduction("nll_loss", reduction)]
     return NLL.apply(input, target, weight, int(ignore_index), red)
@@ -326,12 +329,18 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, redu
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
-    """Absolute error ``|input - target|``, averaged (or summed) over every element."""
+    """Absolute error ``|input - target|``, averaged (or summed) over every element.
+
+    PyTorch: ``torch.nn.functional.l1_loss``.
+    """
     return _pointwise("l1_loss", _L1, input, target, reduction)
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
-    """Quadratic for ``|d| < delta``, linear (``delta * (|d| - delta/2)``) beyond."""
+    """Quadratic for ``|d| < delta``, linear (``delta * (|d| - delta/2)``) beyond.
+
+    PyTorch: ``torch.nn.functional.huber_loss``.
+    """
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     return _pointwise("huber_loss", _HUBER, input, target, reduction, delta)
@@ -339,7 +348,10 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
-    """``0.5 d^2 / beta`` for ``|d| < beta``, ``|d| - beta/2`` beyond (beta=0: L1)."""
+    """``0.5 d^2 / beta`` for ``|d| < beta``, ``|d| - beta/2`` beyond (beta=0: L1).
+
+    PyTorch: ``torch.nn.functional.smooth_l1_loss``.
+    """
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     return _pointwise("smooth_l1_loss", _SMOOTH_L1, input, target, reduction, beta)
@@ -354,7 +366,10 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                      size_average=None, reduce=None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
-    """Sigmoid + BCE in one stable formula; ``pos_weight`` scales the positive term per class."""
+    """Sigmoid + BCE in one stable formula; ``pos_weight`` scales the positive term per class.
+
+    PyTorch: ``torch.nn.functional.binary_cross_entropy_with_logits``.
+    """
     return _pointwise("binary_cross_entropy_with_logits", _BCE_LOGITS, input, target, reduction, weight=weight,
                       pos_weight=pos_weight, same_shape=True)
 
@@ -362,7 +377,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
            log_target: bool = False) -> Tensor:
     """KL divergence with ``input`` as log-probabilities: ``target * (log target - input)``
-    (``log_target``: target given as log-probabilities). 'batchmean' divides by the batch size."""
+    (``log_target``: target given as log-probabilities). 'batchmean' divides by the batch size.
+
+    PyTorch: ``torch.nn.functional.kl_div``.
+    """
     return _pointwise("kl_div", _KL, input, target, reduction, 1.0 if log_target else 0.0,
                       allowed=("none", "mean", "sum", "batchmean"))
 

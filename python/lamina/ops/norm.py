@@ -81,7 +81,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
     ``y = (x - mean) / sqrt(var + eps) * weight + bias``. training: batch mean and biased variance;
     the running statistics (if given) become ``(1 - momentum) * running + momentum * batch``
-    (unbiased variance). Eval: the running statistics are used (they must be given)."""
+    (unbiased variance). Eval: the running statistics are used (they must be given).
+
+    PyTorch: ``torch.nn.functional.batch_norm``.
+    """
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         if t is not None and not isinstance(t, Tensor):
@@ -136,7 +139,10 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
                eps: float = 1e-5) -> Tensor:
     """Normalises over the last ``len(normalized_shape)`` dims (which must equal
     ``normalized_shape``): ``y = (x - mean) / sqrt(var + eps) * weight + bias`` with the biased
-    variance; weight and bias have shape ``normalized_shape``."""
+    variance; weight and bias have shape ``normalized_shape``.
+
+    PyTorch: ``torch.nn.functional.layer_norm``.
+    """
     if isinstance(normalized_shape, numbers.Integral):
         normalized_shape = [int(normalized_shape)]
     return LayerNorm.apply(input, [int(v) for v in normalized_shape], weight, bias, float(eps))

@@ -244,7 +244,10 @@ def max_pool2d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPa
 def max_pool1d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPair] = None,
                padding: _IntOrPair = 0, dilation: _IntOrPair = 1, ceil_mode: bool = False,
                return_indices: bool = False):
-    """1-D max pooling over (N, C, L) or (C, L); indices are positions along L."""
+    """1-D max pooling over (N, C, L) or (C, L); indices are positions along L.
+
+    PyTorch: ``torch.nn.functional.max_pool1d``.
+    """
     _check_input("max_pool1d", input)
     out, idx = _MaxPool.apply(input, _params("max_pool1d", 1, kernel_size, stride, padding, dilation, ceil_mode))
     return (out, idx) if return_indices else out
@@ -254,7 +257,10 @@ def avg_pool2d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPa
                padding: _IntOrPair = 0, ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: Optional[int] = None) -> Tensor:
     """2-D average pooling. count_include_pad counts the zero padding in the divisor;
-    divisor_override replaces the divisor altogether."""
+    divisor_override replaces the divisor altogether.
+
+    PyTorch: ``torch.nn.functional.avg_pool2d``.
+    """
     _check_input("avg_pool2d", input)
     return _AvgPool.apply(input, _params("avg_pool2d", 2, kernel_size, stride, padding, 1, ceil_mode,
                                          count_include_pad, divisor_override))
@@ -262,7 +268,10 @@ def avg_pool2d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPa
 
 def avg_pool1d(input: Tensor, kernel_size: _IntOrPair, stride: Optional[_IntOrPair] = None,
                padding: _IntOrPair = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
-    """1-D average pooling over (N, C, L) or (C, L)."""
+    """1-D average pooling over (N, C, L) or (C, L).
+
+    PyTorch: ``torch.nn.functional.avg_pool1d``.
+    """
     _check_input("avg_pool1d", input)
     return _AvgPool.apply(input, _params("avg_pool1d", 1, kernel_size, stride, padding, 1, ceil_mode,
                                          count_include_pad))
@@ -290,13 +299,19 @@ def _output_size(op: str, input: Tensor, output_size) -> tuple:
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed output size (int or (h, w); None keeps that input size).
-    Window o covers [floor(o*In/Out), ceil((o+1)*In/Out))."""
+    Window o covers [floor(o*In/Out), ceil((o+1)*In/Out)).
+
+    PyTorch: ``torch.nn.functional.adaptive_avg_pool2d``.
+    """
     _check_input("adaptive_avg_pool2d", input)
     return _AdaptiveAvgPool.apply(input, _output_size("adaptive_avg_pool2d", input, output_size))
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
-    """Max pooling to a fixed output size; with return_indices also the int64 argmax positions."""
+    """Max pooling to a fixed output size; with return_indices also the int64 argmax positions.
+
+    PyTorch: ``torch.nn.functional.adaptive_max_pool2d``.
+    """
     _check_input("adaptive_max_pool2d", input)
     out, idx = _AdaptiveMaxPool.apply(input, _output_size("adaptive_max_pool2d", input, output_size))
     return (out, idx) if return_indices else out

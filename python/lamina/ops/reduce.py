@@ -200,7 +200,10 @@ class Prod(Function):
 
 
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    """Product of all elements, or over ``dim`` (gradient exact even with zeros)."""
+    """Product of all elements, or over ``dim`` (gradient exact even with zeros).
+
+    PyTorch: ``torch.prod``.
+    """
     _check_tensor(input, "prod")
     if dtype is not None:
         input = input.to(D.as_dtype(dtype))
@@ -298,18 +301,27 @@ def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
 
 
 def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
-    """``min(x)``: the smallest value; ``min(x, dim)``: (values, indices) along dim."""
+    """``min(x)``: the smallest value; ``min(x, dim)``: (values, indices) along dim.
+
+    PyTorch: ``torch.min``.
+    """
     return _max_min(input, dim, keepdim, False, "min")
 
 
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    """Maximum over ``dim`` (all dims when empty); the gradient is shared among ties."""
+    """Maximum over ``dim`` (all dims when empty); the gradient is shared among ties.
+
+    PyTorch: ``torch.amax``.
+    """
     _check_tensor(input, "amax")
     return Amax.apply(input, _dims(dim, "amax"), builtins.bool(keepdim), True)
 
 
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    """Minimum over ``dim`` (all dims when empty); the gradient is shared among ties."""
+    """Minimum over ``dim`` (all dims when empty); the gradient is shared among ties.
+
+    PyTorch: ``torch.amin``.
+    """
     _check_tensor(input, "amin")
     return Amax.apply(input, _dims(dim, "amin"), builtins.bool(keepdim), False)
 
@@ -330,7 +342,10 @@ def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """Index (int64) of the smallest value: into the flattened tensor, or along ``dim``."""
+    """Index (int64) of the smallest value: into the flattened tensor, or along ``dim``.
+
+    PyTorch: ``torch.argmin``.
+    """
     _check_tensor(input, "argmin")
     if dim is None:
         return W(_C.argmax_forward(input._c, [], False, False))
@@ -385,12 +400,18 @@ def _var(input, dim, unbiased, keepdim, correction, take_sqrt):
 
 
 def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
-    """Variance over ``dim`` with divisor ``N - correction`` (default 1: unbiased)."""
+    """Variance over ``dim`` with divisor ``N - correction`` (default 1: unbiased).
+
+    PyTorch: ``torch.var``.
+    """
     return _var(input, dim, unbiased, keepdim, correction, False)
 
 
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
-    """Standard deviation over ``dim`` with divisor ``N - correction`` (default 1: unbiased)."""
+    """Standard deviation over ``dim`` with divisor ``N - correction`` (default 1: unbiased).
+
+    PyTorch: ``torch.std``.
+    """
     return _var(input, dim, unbiased, keepdim, correction, True)
 
 
@@ -417,7 +438,10 @@ class LogSumExp(Function):
 
 
 def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x)))`` over ``dim``, computed stably (max subtracted first)."""
+    """``log(sum(exp(x)))`` over ``dim``, computed stably (max subtracted first).
+
+    PyTorch: ``torch.logsumexp``.
+    """
     _check_tensor(input, "logsumexp")
     if not input.dtype.is_floating_point:
         input = input.to(D.get_default_dtype())
@@ -427,13 +451,19 @@ def logsumexp(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 # ---- any / all ---------------------------------------------------------------------------
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    """True where any element (over ``dim``, or all) is nonzero; a bool tensor."""
+    """True where any element (over ``dim``, or all) is nonzero; a bool tensor.
+
+    PyTorch: ``torch.any``.
+    """
     _check_tensor(input, "any")
     return W(_C.any_forward(input._c, _dims(dim, "any"), builtins.bool(keepdim), False))
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    """True where every element (over ``dim``, or all) is nonzero; a bool tensor."""
+    """True where every element (over ``dim``, or all) is nonzero; a bool tensor.
+
+    PyTorch: ``torch.all``.
+    """
     _check_tensor(input, "all")
     return W(_C.any_forward(input._c, _dims(dim, "all"), builtins.bool(keepdim), True))
 

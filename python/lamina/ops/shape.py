@@ -77,7 +77,10 @@ def view(x: Tensor, *shape) -> Tensor:
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merges dimensions start_dim..end_dim into one."""
+    """Merges dimensions start_dim..end_dim into one.
+
+    PyTorch: ``torch.flatten``.
+    """
     if x.ndim == 0:
         return reshape(x, 1)
     nd = x.ndim
@@ -146,7 +149,10 @@ class Permute(Function):
 
 
 def permute(x: Tensor, *dims) -> Tensor:
-    """Reorders dimensions (a view)."""
+    """Reorders dimensions (a view).
+
+    PyTorch: ``torch.permute``.
+    """
     d = _sizes(dims)
     return view_of(Permute.apply(x, d), x, lambda c: c.permute(d))
 
@@ -190,7 +196,10 @@ class Squeeze(Function):
 
 
 def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
-    """Removes size-1 dimensions (all of them, or just ``dim`` if it has size 1)."""
+    """Removes size-1 dimensions (all of them, or just ``dim`` if it has size 1).
+
+    PyTorch: ``torch.squeeze``.
+    """
     return view_of(Squeeze.apply(x, dim), x, lambda c: c.squeeze_all() if dim is None else c.squeeze(dim))
 
 
@@ -210,7 +219,10 @@ class Unsqueeze(Function):
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
-    """Inserts a size-1 dimension at ``dim``."""
+    """Inserts a size-1 dimension at ``dim``.
+
+    PyTorch: ``torch.unsqueeze``.
+    """
     return view_of(Unsqueeze.apply(x, dim), x, lambda c: c.unsqueeze(dim))
 
 
@@ -246,7 +258,10 @@ class Clone(Function):
 
 
 def clone(x: Tensor) -> Tensor:
-    """A copy with its own memory (differentiable)."""
+    """A copy with its own memory (differentiable).
+
+    PyTorch: ``torch.clone``.
+    """
     return Clone.apply(x)
 
 

@@ -63,7 +63,10 @@ def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
 
 
 def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
-    """``x - logsumexp(x)`` along ``dim``, computed stably."""
+    """``x - logsumexp(x)`` along ``dim``, computed stably.
+
+    PyTorch: ``torch.nn.functional.log_softmax``.
+    """
     x, d = _prep(input, dim, dtype, "log_softmax")
     return Softmax.apply(x, d, True)
 

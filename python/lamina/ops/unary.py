@@ -94,7 +94,10 @@ def _unary_(op, name, x):
 
 
 def neg(input) -> Tensor:
-    """``-input``."""
+    """``-input``.
+
+    PyTorch: ``torch.neg``.
+    """
     return _unary(_U.neg, input)
 
 
@@ -119,12 +122,18 @@ def log(input) -> Tensor:
 
 
 def sqrt(input) -> Tensor:
-    """Square root."""
+    """Square root.
+
+    PyTorch: ``torch.sqrt``.
+    """
     return _unary(_U.sqrt, input)
 
 
 def abs(input) -> Tensor:  # noqa: A001
-    """Absolute value (gradient sign(x), 0 at 0)."""
+    """Absolute value (gradient sign(x), 0 at 0).
+
+    PyTorch: ``torch.abs``.
+    """
     return _unary(_U.abs, input)
 
 
@@ -146,17 +155,26 @@ def cos(input) -> Tensor:
 
 
 def square(input) -> Tensor:
-    """``input * input``."""
+    """``input * input``.
+
+    PyTorch: ``torch.square``.
+    """
     return _unary(_U.square, input)
 
 
 def reciprocal(input) -> Tensor:
-    """``1 / input``."""
+    """``1 / input``.
+
+    PyTorch: ``torch.reciprocal``.
+    """
     return _unary(_U.reciprocal, input)
 
 
 def sign(input) -> Tensor:
-    """-1, 0 or 1 per element; its gradient is zero."""
+    """-1, 0 or 1 per element; its gradient is zero.
+
+    PyTorch: ``torch.sign``.
+    """
     return _unary(_U.sign, input)
 
 

@@ -63,6 +63,21 @@ def test_core_entries_have_example_and_equivalent(modname):
         assert "torch" in doc or "keras" in doc.lower(), f"{modname}.{name}: no PyTorch/Keras equivalent named"
 
 
+def test_functions_with_a_torch_counterpart_name_it(api):
+    """A lamina.* or nn.functional function whose name torch also has says so in its docstring."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as TF
+    missing = []
+    for modname, tmod in (("lamina.nn.functional", TF), ("lamina", torch)):
+        mod = importlib.import_module(modname)
+        for n in api.public_names(modname):
+            f = getattr(mod, n)
+            doc = f.__doc__ or ""
+            if callable(f) and not isinstance(f, type) and hasattr(tmod, n) and "torch" not in doc.lower():
+                missing.append(f"{modname}.{n}")
+    assert not missing, f"docstrings that do not name their torch counterpart: {missing}"
+
+
 def test_sphinx_build_has_no_warnings_and_covers_the_api(api, tmp_path):
     pytest.importorskip("sphinx")
     from sphinx.util.inventory import InventoryFile

@@ -64,16 +64,21 @@ def test_core_entries_have_example_and_equivalent(modname):
 
 
 def test_functions_with_a_torch_counterpart_name_it(api):
-    """A lamina.* or nn.functional function whose name torch also has says so in its docstring."""
+    """A public class or function whose torch counterpart has the same name (torch.X, torch.nn.X,
+    torch.optim.X, ...) names it in its docstring."""
     torch = pytest.importorskip("torch")
     import torch.nn.functional as TF
     missing = []
-    for modname, tmod in (("lamina.nn.functional", TF), ("lamina", torch)):
+    pairs = (("lamina.nn.functional", TF), ("lamina", torch), ("lamina.nn", torch.nn), ("lamina.nn.init", torch.nn.init),
+             ("lamina.nn.utils", torch.nn.utils), ("lamina.nn.utils.rnn", torch.nn.utils.rnn),
+             ("lamina.optim", torch.optim), ("lamina.optim.lr_scheduler", torch.optim.lr_scheduler),
+             ("lamina.autograd", torch.autograd))
+    for modname, tmod in pairs:
         mod = importlib.import_module(modname)
         for n in api.public_names(modname):
             f = getattr(mod, n)
             doc = f.__doc__ or ""
-            if callable(f) and not isinstance(f, type) and hasattr(tmod, n) and "torch" not in doc.lower():
+            if callable(f) and hasattr(tmod, n) and "torch" not in doc.lower():
                 missing.append(f"{modname}.{n}")
     assert not missing, f"docstrings that do not name their torch counterpart: {missing}"
 

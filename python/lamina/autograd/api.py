@@ -28,7 +28,10 @@ def _grads_for(tensors, grad_tensors):
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
-    """Accumulates d(tensors)/d(leaf) into every leaf's ``.grad``."""
+    """Accumulates d(tensors)/d(leaf) into every leaf's ``.grad``.
+
+    PyTorch: ``torch.autograd.backward``.
+    """
     if isinstance(tensors, Tensor):
         tensors = [tensors]
         if grad_tensors is not None and isinstance(grad_tensors, Tensor):

@@ -56,13 +56,19 @@ class no_grad(_GradMode):
 
 
 class enable_grad(_GradMode):
-    """Re-enables graph recording inside a ``no_grad`` block."""
+    """Re-enables graph recording inside a ``no_grad`` block.
+
+    PyTorch: ``torch.autograd.enable_grad``.
+    """
 
     _mode = True
 
 
 class set_grad_enabled(_GradMode):
-    """``with set_grad_enabled(flag):`` records the graph only when ``flag`` is true."""
+    """``with set_grad_enabled(flag):`` records the graph only when ``flag`` is true.
+
+    PyTorch: ``torch.autograd.set_grad_enabled``.
+    """
 
     def __init__(self, mode: bool) -> None:
         self._mode = bool(mode)

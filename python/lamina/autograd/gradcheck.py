@@ -96,7 +96,10 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
                   rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0) -> bool:
     """Checks second derivatives: the gradients of ``fn`` (computed with ``create_graph=True``)
     are themselves checked with ``gradcheck`` against finite differences, with respect to the
-    inputs and to the output gradients (``grad_outputs``: random float64 tensors by default)."""
+    inputs and to the output gradients (``grad_outputs``: random float64 tensors by default).
+
+    PyTorch: ``torch.autograd.gradgradcheck``.
+    """
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
     inputs = tuple(inputs)

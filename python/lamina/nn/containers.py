@@ -101,7 +101,10 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules whose parameters are registered (insertion order kept)."""
+    """A dict of modules whose parameters are registered (insertion order kept).
+
+    PyTorch: ``torch.nn.ModuleDict``.
+    """
 
     def __init__(self, modules=None) -> None:
         super().__init__()

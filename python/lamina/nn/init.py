@@ -16,7 +16,10 @@ _GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid":
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:
-    """The recommended gain for a nonlinearity (e.g. sqrt(2) for relu)."""
+    """The recommended gain for a nonlinearity (e.g. sqrt(2) for relu).
+
+    PyTorch: ``torch.nn.init.calculate_gain``.
+    """
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else float(param)
         return math.sqrt(2.0 / (1 + slope ** 2))
@@ -112,7 +115,10 @@ def lecun_normal_(t: Tensor) -> Tensor:
 
 @no_grad()
 def orthogonal_(t: Tensor, gain: float = 1.0) -> Tensor:
-    """A (semi-)orthogonal matrix from the QR decomposition of a seeded normal matrix."""
+    """A (semi-)orthogonal matrix from the QR decomposition of a seeded normal matrix.
+
+    PyTorch: ``torch.nn.init.orthogonal_``.
+    """
     if t.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     rows = t.shape[0]

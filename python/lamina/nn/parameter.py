@@ -7,7 +7,10 @@ from ..tensor import Tensor
 
 class Parameter(Tensor):
     """A Tensor that is a module's learnable weight. Assigning one to a Module attribute
-    registers it, so it appears in ``parameters()`` and ``state_dict()``."""
+    registers it, so it appears in ``parameters()`` and ``state_dict()``.
+
+    PyTorch: ``torch.nn.Parameter``.
+    """
 
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
         if data is None:

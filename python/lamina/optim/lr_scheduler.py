@@ -25,6 +25,8 @@ class LRScheduler:
     Args:
         optimizer: the optimizer whose learning rates are scheduled.
         last_epoch: index of the last epoch; -1 (default) starts fresh.
+
+    PyTorch: ``torch.optim.lr_scheduler.LRScheduler``.
     """
 
     _is_initial: bool = False
@@ -88,7 +90,10 @@ _LRScheduler = LRScheduler
 
 
 class LambdaLR(LRScheduler):
-    """``lr = initial_lr * lr_lambda(epoch)``; ``lr_lambda`` is a function or one per group."""
+    """``lr = initial_lr * lr_lambda(epoch)``; ``lr_lambda`` is a function or one per group.
+
+    PyTorch: ``torch.optim.lr_scheduler.LambdaLR``.
+    """
 
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
@@ -152,7 +157,10 @@ class StepLR(LRScheduler):
 
 
 class MultiStepLR(LRScheduler):
-    """Multiplies the lr by ``gamma`` at each milestone epoch (by ``gamma**n`` if listed n times)."""
+    """Multiplies the lr by ``gamma`` at each milestone epoch (by ``gamma**n`` if listed n times).
+
+    PyTorch: ``torch.optim.lr_scheduler.MultiStepLR``.
+    """
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
@@ -173,7 +181,10 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """Multiplies the lr by ``gamma`` every epoch."""
+    """Multiplies the lr by ``gamma`` every epoch.
+
+    PyTorch: ``torch.optim.lr_scheduler.ExponentialLR``.
+    """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma

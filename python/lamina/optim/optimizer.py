@@ -61,6 +61,8 @@ class Optimizer:
         params: an iterable of tensors (or ``(name, tensor)`` pairs), or of dicts defining
             parameter groups (each with a ``"params"`` entry and optional per-group options).
         defaults: the default value of every option, used where a group does not set it.
+
+    PyTorch: ``torch.optim.Optimizer``.
     """
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:

@@ -58,7 +58,10 @@ class Linear(Module):
 
 
 class Identity(Module):
-    """Returns its input (a placeholder layer; also the 'linear' activation)."""
+    """Returns its input (a placeholder layer; also the 'linear' activation).
+
+    PyTorch: ``torch.nn.Identity``.
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__()
@@ -90,7 +93,10 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Expands dimension ``dim`` into ``unflattened_size``."""
+    """Expands dimension ``dim`` into ``unflattened_size``.
+
+    PyTorch: ``torch.nn.Unflatten``.
+    """
 
     def __init__(self, dim: int, unflattened_size) -> None:
         super().__init__()

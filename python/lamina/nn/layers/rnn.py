@@ -40,7 +40,10 @@ def _check_size(name: str, what: str, v) -> int:
 
 
 class RNNBase(Module):
-    """Shared machinery of RNN / LSTM / GRU (``mode`` is 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU')."""
+    """Shared machinery of RNN / LSTM / GRU (``mode`` is 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU').
+
+    PyTorch: ``torch.nn.RNNBase``.
+    """
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -359,7 +362,10 @@ class GRU(RNNBase):
 
 # ---- single-step cells ----
 class RNNCellBase(Module):
-    """One recurrent step with parameters weight_ih [G*H, I], weight_hh [G*H, H], bias_ih, bias_hh."""
+    """One recurrent step with parameters weight_ih [G*H, I], weight_hh [G*H, H], bias_ih, bias_hh.
+
+    PyTorch: ``torch.nn.RNNCellBase``.
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None,
                  dtype=None) -> None:
@@ -427,7 +433,10 @@ class RNNCellBase(Module):
 
 
 class RNNCell(RNNCellBase):
-    """``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or relu); input ``[B, I]`` or ``[I]``."""
+    """``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or relu); input ``[B, I]`` or ``[I]``.
+
+    PyTorch: ``torch.nn.RNNCell``.
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  device=None, dtype=None) -> None:
@@ -446,7 +455,10 @@ class RNNCell(RNNCellBase):
 
 
 class LSTMCell(RNNCellBase):
-    """One LSTM step; ``hx`` is a tuple ``(h, c)``; returns ``(h', c')``."""
+    """One LSTM step; ``hx`` is a tuple ``(h, c)``; returns ``(h', c')``.
+
+    PyTorch: ``torch.nn.LSTMCell``.
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__(input_size, hidden_size, bias, 4, device=device, dtype=dtype)
@@ -467,7 +479,10 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
-    """One GRU step; input ``[B, I]`` or ``[I]``; returns ``h'``."""
+    """One GRU step; input ``[B, I]`` or ``[I]``; returns ``h'``.
+
+    PyTorch: ``torch.nn.GRUCell``.
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__(input_size, hidden_size, bias, 3, device=device, dtype=dtype)

@@ -98,7 +98,10 @@ class SyncBatchNorm(_BatchNorm):
     group is initialised, it is exactly BatchNorm. Plain BatchNorm under DistributedDataParallel
     normalises each rank's shard by its own statistics (and DDP broadcasts rank 0's running
     statistics before each forward), which differs from single-process training on the whole
-    batch; SyncBatchNorm matches it."""
+    batch; SyncBatchNorm matches it.
+
+    PyTorch: ``torch.nn.SyncBatchNorm``.
+    """
 
     _ranks = (2, 3, 4, 5)
 

@@ -281,7 +281,10 @@ class TransformerEncoderLayer(Module):
 
 
 class TransformerEncoder(Module):
-    """A stack of ``num_layers`` deep copies of ``encoder_layer``, then an optional ``norm``."""
+    """A stack of ``num_layers`` deep copies of ``encoder_layer``, then an optional ``norm``.
+
+    PyTorch: ``torch.nn.TransformerEncoder``.
+    """
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None,
                  enable_nested_tensor: bool = True, mask_check: bool = True) -> None:

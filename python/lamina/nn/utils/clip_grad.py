@@ -41,6 +41,8 @@ def get_total_norm(tensors: _tensor_or_tensors, norm_type: float = 2.0,
         tensors: a tensor or an iterable of tensors (typically gradients).
         norm_type: the p of the p-norm; ``inf`` for the largest absolute value.
         error_if_nonfinite: raise RuntimeError when the norm is nan or inf.
+
+    PyTorch: ``torch.nn.utils.get_total_norm``.
     """
     tensors = _as_list(tensors)
     norm_type = float(norm_type)
@@ -90,6 +92,8 @@ def clip_grad_norm_(parameters: _tensor_or_tensors, max_norm: float, norm_type: 
         max_norm: the largest norm allowed.
         norm_type: the p of the p-norm (default 2); ``inf`` for the largest absolute value.
         error_if_nonfinite: raise RuntimeError when the norm is nan or inf.
+
+    PyTorch: ``torch.nn.utils.clip_grad_norm_``.
     """
     grads = _grads(parameters)
     total = get_total_norm(grads, norm_type, error_if_nonfinite)
@@ -101,7 +105,10 @@ def clip_grad_norm_(parameters: _tensor_or_tensors, max_norm: float, norm_type: 
 def clip_grad_value_(parameters: _tensor_or_tensors, clip_value: float,
                      foreach: bool | None = None) -> None:
     """Clamps every gradient element of ``parameters`` into ``[-clip_value, clip_value]`` in
-    place."""
+    place.
+
+    PyTorch: ``torch.nn.utils.clip_grad_value_``.
+    """
     clip_value = float(clip_value)
     grads = _grads(parameters)
     if grads:

@@ -193,7 +193,10 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,
                          enforce_sorted: bool = True) -> PackedSequence:
     """Packs a padded batch ``[T, B, *]`` (``[B, T, *]`` with ``batch_first``) of sequences with
     the given ``lengths`` (B ints in [1, T]). With ``enforce_sorted`` the lengths must be in
-    decreasing order; otherwise they are sorted here and ``unsorted_indices`` restores the order."""
+    decreasing order; otherwise they are sorted here and ``unsorted_indices`` restores the order.
+
+    PyTorch: ``torch.nn.utils.rnn.pack_padded_sequence``.
+    """
     if not isinstance(input, Tensor):
         raise TypeError(f"pack_padded_sequence: expected a Tensor input, got {type(input).__name__}")
     if input.ndim < 2:
@@ -233,7 +236,10 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
                         total_length: int | None = None):
     """Inverse of ``pack_padded_sequence``: returns ``(padded, lengths)`` with padded
     ``[T, B, *]`` (``[B, T, *]`` with ``batch_first``), T = max(lengths) or ``total_length``, rows in
-    the original order, padded steps set to ``padding_value``; lengths is an int64 tensor."""
+    the original order, padded steps set to ``padding_value``; lengths is an int64 tensor.
+
+    PyTorch: ``torch.nn.utils.rnn.pad_packed_sequence``.
+    """
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
 
@@ -255,7 +261,10 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False, pad
 def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0,
                  padding_side: str = "right") -> Tensor:
     """Stacks tensors ``[L_i, *]`` into ``[max L, B, *]`` (``[B, max L, *]`` with ``batch_first``),
-    filling the missing steps (after each sequence, or before with ``padding_side='left'``)."""
+    filling the missing steps (after each sequence, or before with ``padding_side='left'``).
+
+    PyTorch: ``torch.nn.utils.rnn.pad_sequence``.
+    """
     if isinstance(sequences, Tensor):
         sequences = [sequences[i] for i in range(sequences.shape[0])]
     sequences = list(sequences)
@@ -285,14 +294,20 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
 
 
 def pack_sequence(sequences, enforce_sorted: bool = True) -> PackedSequence:
-    """Packs a list of tensors ``[L_i, *]`` (longest first unless ``enforce_sorted=False``)."""
+    """Packs a list of tensors ``[L_i, *]`` (longest first unless ``enforce_sorted=False``).
+
+    PyTorch: ``torch.nn.utils.rnn.pack_sequence``.
+    """
     sequences = list(sequences)
     lengths = [s.shape[0] for s in sequences]
     return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
 
 
 def unpad_sequence(padded_sequences: Tensor, lengths, batch_first: bool = False) -> list:
-    """Splits a padded batch back into a list of tensors ``[L_i, *]``."""
+    """Splits a padded batch back into a list of tensors ``[L_i, *]``.
+
+    PyTorch: ``torch.nn.utils.rnn.unpad_sequence``.
+    """
     lengths = _lengths_np(lengths, "unpad_sequence")
     x = padded_sequences if batch_first else padded_sequences.transpose(0, 1)
     if lengths.size != x.shape[0]:
@@ -301,6 +316,9 @@ def unpad_sequence(padded_sequences: Tensor, lengths, batch_first: bool = False)
 
 
 def unpack_sequence(packed_sequences: PackedSequence) -> list:
-    """The list of tensors ``[L_i, *]`` held by a PackedSequence, in the original order."""
+    """The list of tensors ``[L_i, *]`` held by a PackedSequence, in the original order.
+
+    PyTorch: ``torch.nn.utils.rnn.unpack_sequence``.
+    """
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)

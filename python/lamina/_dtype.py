@@ -12,7 +12,10 @@ from . import _C
 
 
 class dtype:
-    """An element type. Compare with ``is`` or ``==``; ``str(lamina.float32) == 'lamina.float32'``."""
+    """An element type. Compare with ``is`` or ``==``; ``str(lamina.float32) == 'lamina.float32'``.
+
+    PyTorch: ``torch.dtype`` (``lamina.float32``, ``float64``, ``int64``, ``bool``, as ``torch.float32``, ...).
+    """
 
     __slots__ = ("name", "_c", "itemsize", "is_floating_point", "_np")
 

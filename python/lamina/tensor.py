@@ -21,6 +21,16 @@ class Tensor:
 
     Create tensors with ``lamina.tensor``, ``lamina.zeros``, ``lamina.randn``, ... or
     ``lamina.from_numpy`` (zero-copy).
+
+    PyTorch: ``torch.Tensor`` — the same method names (``sum``, ``reshape``, ``view``, ``t``,
+    ``backward``, ``numpy``, in-place ``add_`` ...), dtypes float32 (default), float64, int64 and
+    bool, NCHW layouts; Keras/TF: a ``tf.Tensor`` that can also be a leaf with ``.grad``.
+
+    Example::
+
+        x = lamina.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        (x @ x.t()).sum().backward()      # x.grad is d sum / d x
+        x.shape, x.dtype, x.grad.numpy()
     """
 
     # _view: a ViewInfo (autograd/views.py) when this tensor is a view of another one, else None.

@@ -56,7 +56,11 @@ fi
 cmake --build "$bdir" --target _C -- -j"${JOBS:-2}"
 [ "${SANITIZE_BUILD_ONLY:-0}" = 1 ] && exit 0
 
-# CPython and NumPy are not instrumented, so the runtime must be loaded first (LD_PRELOAD).
+# CPython and NumPy are not instrumented, so the runtime must be loaded first (LD_PRELOAD), and
+# libstdc++ with it: python does not link it, and ASan's __cxa_throw interceptor finds no real
+# __cxa_throw otherwise ("CHECK failed: asan_interceptors.cpp ... real___cxa_throw") at the first
+# C++ exception.
+runtime="$runtime $(g++ -print-file-name=libstdc++.so)"
 # detect_leaks=0: CPython keeps interned objects and module state alive at exit by design, which
 # LeakSanitizer reports as thousands of leaks; lamina's own lifetime checks are the soak tests.
 # PYTHONMALLOC=malloc: Python objects go through malloc, so ASan guards their edges too.

@@ -3,6 +3,7 @@ checkpoint, and JSON-header mutations re-sealed with correct CRCs so they reach 
 MNIST IDX reader and load_word_vectors. Each input must load or raise ValueError, nothing else."""
 from __future__ import annotations
 
+import copy
 import json
 
 from hypothesis import given
@@ -75,7 +76,7 @@ def test_load_mutated_header_with_valid_checksums(edits, extra):
     h = json.loads(json.dumps(HEADER))
     for path, value in edits:
         try:
-            _set(h, path, value)
+            _set(h, path, copy.deepcopy(value))  # (SPECIAL's dicts are shared between examples)
         except (KeyError, IndexError, TypeError):
             pass  # an earlier edit replaced the container
     data = DATA if not extra else DATA + extra

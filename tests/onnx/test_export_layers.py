@@ -108,6 +108,8 @@ CASES = [
     ("conv2d_groups_dil", ["Conv2d"], lambda: nn.Conv2d(4, 6, (3, 2), dilation=(2, 1), groups=2, bias=False),
      lambda b: (_randn(b, 4, 10, 7),), {}),
     ("conv2d_same_even", ["Conv2d"], lambda: nn.Conv2d(2, 3, 4, padding="same"), lambda b: (_randn(b, 2, 7, 6),), {}),
+    ("conv_transpose1d", ["ConvTranspose1d"],
+     lambda: nn.ConvTranspose1d(4, 3, 3, stride=2, padding=1, output_padding=1), lambda b: (_randn(b, 4, 7),), {}),
     ("conv_transpose2d", ["ConvTranspose2d"],
      lambda: nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), lambda b: (_randn(b, 4, 5, 6),), {}),
     ("conv_transpose2d_groups", ["ConvTranspose2d"], lambda: nn.ConvTranspose2d(4, 6, (2, 3), stride=(2, 1), groups=2),

@@ -239,6 +239,9 @@ Tensor Tensor::expand(const Shape& shape) const {
         }
         const int64_t cur = shape_[i - lead];
         const int64_t want = shape[i] == -1 ? cur : shape[i];
+        // Found by tests/fuzz: expand(-2) of a size-1 dimension made a tensor of shape [-2].
+        LAMINA_CHECK(want >= 0, "expand: size ", shape[i], " at dimension ", i,
+                     " is negative (only -1, keep the size, is allowed); target sizes ", shape);
         if (cur == want) {
             sh[i] = cur;
             st[i] = strides_[i - lead];

@@ -12,6 +12,13 @@ from lamina.optim import adam as adam_mod
 from lamina.train import fit
 
 
+# An extension built before the size checks (e.g. an old snapshot) loops forever on empty(2**63-1);
+# it also lacks memory_stats()["allocated_bytes"], added in the same change: skip rather than hang.
+_OLD = pytest.mark.skipif("allocated_bytes" not in lamina.memory_stats(),
+                          reason="extension built before the size-overflow checks (would hang)")
+
+
+@_OLD
 @pytest.mark.parametrize("shape", [
     (1 << 62,),             # 2^64 bytes: wrapped to 0 bytes before the overflow checks
     (2 ** 63 - 1,),         # hung in the allocator's size rounding
@@ -26,6 +33,7 @@ def test_too_large_raises_memory_error_naming_the_size(shape):
         lamina.zeros(*shape)
 
 
+@_OLD
 def test_large_view_and_ops_on_overflowing_shapes():
     x = lamina.zeros(1)
     with pytest.raises(MemoryError, match="more than 2\\^63"):

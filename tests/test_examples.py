@@ -37,9 +37,6 @@ NEEDS = {
 # example -> a binding of lamina._C it needs (a build without that part of the C++ skips it)
 NEEDS_BINDING = {"htm_anomaly.py": "HtmSpatialPooler"}
 # Examples owned elsewhere that do not take --debug yet (they do not use lamina.utils.scripts.run).
-NO_DEBUG_FLAG = {"htm_anomaly.py"}
-
-
 def _env() -> dict:
     e = dict(os.environ)
     src = str(Path(lamina.__file__).resolve().parents[1])   # the lamina under test
@@ -88,7 +85,7 @@ def _mpiexec():
 def test_help_shows_usage_and_defaults(name):
     text = _help(name)
     assert text.startswith("usage:") and "--quick" in text, text[:300]
-    assert "--debug" in text or name in NO_DEBUG_FLAG
+    assert "--debug" in text
     # every option with a value has help text; defaults other than None are shown
     if "--epochs" in text:
         assert "default:" in text

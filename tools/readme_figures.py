@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import os
 import platform
 import re
@@ -115,7 +116,10 @@ def machine(threads: int) -> str:
 def _env(threads: int) -> dict:
     e = dict(os.environ)
     e["OMP_NUM_THREADS"] = str(threads)
-    src = str(ROOT / "python")
+    # The lamina this process would import (an installed wheel, or the source tree on PYTHONPATH);
+    # the source tree only when none is importable, since python/ alone has no compiled core.
+    spec = importlib.util.find_spec("lamina")
+    src = str(Path(spec.origin).resolve().parents[1]) if spec and spec.origin else str(ROOT / "python")
     e["PYTHONPATH"] = os.pathsep.join(p for p in [src, e.get("PYTHONPATH", "")] if p)
     return e
 

@@ -18,7 +18,6 @@ import lamina
 if not hasattr(os, "fork") or sys.platform == "win32":
     pytest.skip("POSIX signals and advisory locks", allow_module_level=True)
 
-ROOT = Path(__file__).resolve().parents[2]
 
 # A writer saving repeatedly; with PAUSE it stops forever in the middle of writing the data
 # (after the header), printing "paused" so the test knows its temporary file exists.
@@ -44,7 +43,8 @@ while True:
 
 def _env() -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    src = str(Path(lamina.__file__).resolve().parents[1])  # the lamina under test (installed or source)
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
 

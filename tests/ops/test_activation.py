@@ -117,6 +117,27 @@ def test_inplace():
     np.testing.assert_allclose(a.grad.numpy(), [0.0, 3.0])
 
 
+
+@pytest.mark.parametrize("name, args", [("ReLU", ()), ("LeakyReLU", (0.2,)), ("ELU", (1.3,))])
+def test_inplace_modules_match_torch(name, args):
+    """nn.ReLU / LeakyReLU / ELU(inplace=True) overwrite their input and backpropagate as PyTorch's."""
+    rng = np.random.default_rng(3)
+    x0, w0 = rng.standard_normal((4, 5)), rng.standard_normal((5, 5))
+    lx, lw = lamina.tensor(x0, requires_grad=True), lamina.tensor(w0, requires_grad=True)
+    tx, tw = torch.tensor(x0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    lm, tm = getattr(lamina.nn, name)(*args, inplace=True), getattr(torch.nn, name)(*args, inplace=True)
+    lh, th = lx @ lw, tx @ tw
+    lo, to = lm(lh), tm(th)
+    assert lo is lh and "inplace=True" in repr(lm)
+    np.testing.assert_allclose(lh.detach().numpy(), th.detach().numpy(), rtol=1e-12)
+    (lo * lo).sum().backward()
+    (to * to).sum().backward()
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(lw.grad.numpy(), tw.grad.numpy(), rtol=1e-10)
+    out_of_place = getattr(lamina.nn, name)(*args)
+    h = lamina.tensor(x0)
+    assert out_of_place(h) is not h and np.array_equal(h.numpy(), x0)
+
 def test_exports():
     for n in ("sigmoid", "tanh", "relu", "exp", "log", "clamp", "where", "maximum"):
         assert callable(getattr(lamina, n))

@@ -87,33 +87,33 @@ class ReLU(Module):
 
 class LeakyReLU(Module):
     """x for x > 0, ``negative_slope * x`` otherwise (default slope 0.01); ``torch.nn.LeakyReLU``
-    (Keras: ``keras.layers.LeakyReLU``). Any shape, same shape out. ``inplace`` is accepted for
-    PyTorch compatibility; the result is computed out of place.
+    (Keras: ``keras.layers.LeakyReLU``). Any shape, same shape out. ``inplace=True`` overwrites the
+    input (as PyTorch: refused on a leaf that requires grad).
     """
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, inplace=self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):
     """x for x > 0, ``alpha * (exp(x) - 1)`` otherwise (default alpha 1.0); ``torch.nn.ELU`` (Keras:
-    ``keras.layers.ELU``). Any shape, same shape out; ``inplace`` accepted, computed out of place.
+    ``keras.layers.ELU``). Any shape, same shape out; ``inplace=True`` overwrites the input.
     """
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        self.alpha = alpha
+        self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x):
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, inplace=self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class Softplus(Module):

@@ -38,6 +38,7 @@ def test_ddp_equals_single_process(mpirun, n, mode):
     for kind in ("mlp", "lstm", "cnn"):
         assert f"rank 0: {kind} DDP == single process" in r.stdout
     for k in range(n):
+        assert f"rank {k}: static_graph ok" in r.stdout
         assert f"rank {k}: ddp ok" in r.stdout
 
 

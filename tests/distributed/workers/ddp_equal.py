@@ -1,6 +1,7 @@
 """DDP over N ranks, each on B samples, equals single-process training on the N*B batch
 (float64, 1e-9) for an MLP, an LSTM and a CNN with BatchNorm converted to SyncBatchNorm; plain
-BatchNorm differs (per-rank statistics); no_sync accumulation; find_unused_parameters."""
+BatchNorm differs (per-rank statistics); gradient_as_bucket_view (gradients zeroed or set to
+None); no_sync accumulation; find_unused_parameters and static_graph."""
 import sys
 
 import lamina
@@ -76,7 +77,7 @@ def run_single(kind):
     return states(m)
 
 
-def run_ddp(kind, sync_bn=True, bucket_cap_mb=25):
+def run_ddp(kind, sync_bn=True, bucket_cap_mb=25, view=False, set_to_none=True):
     lamina.manual_seed(1 + r)  # different local init: DDP broadcasts rank 0's
     m = build(kind)
     if r:
@@ -84,11 +85,11 @@ def run_ddp(kind, sync_bn=True, bucket_cap_mb=25):
             p.data = p.data * 0 + r  # make the replicas visibly different before wrapping
     if sync_bn:
         m = nn.SyncBatchNorm.convert_sync_batchnorm(m)
-    d = DDP(m, bucket_cap_mb=bucket_cap_mb)
+    d = DDP(m, bucket_cap_mb=bucket_cap_mb, gradient_as_bucket_view=view)
     opt = optim.SGD(d.parameters(), lr=0.1, momentum=0.9)
     for s in range(STEPS):
         x, y = batches(kind, s)
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=set_to_none)
         F.cross_entropy(d(x[r * B:(r + 1) * B]), y[r * B:(r + 1) * B]).backward()
         opt.step()
     return states(d), d
@@ -110,6 +111,13 @@ for kind in ("mlp", "lstm", "cnn"):
             plain, _ = run_ddp(kind, sync_bn=False)
             pdiff = maxdiff(ref, plain)
             assert pdiff > 1e-6, f"plain BatchNorm under DDP should differ (per-rank statistics), diff {pdiff}"
+    for set_to_none in (True, False):  # gradients as views of the buckets: same training
+        got3, d3 = run_ddp(kind, view=True, set_to_none=set_to_none)
+        assert maxdiff(ref, got3) < TOL, f"{kind}: gradient_as_bucket_view differs by {maxdiff(ref, got3)}"
+        for i, p in enumerate(d3._params):
+            view3 = d3._bucket_view(i)
+            if view3 is not None:  # small parameters: .grad is the bucket's memory
+                assert np.shares_memory(p.grad.numpy(), view3), d3._names[i]
     say(f"rank {r}: {kind} DDP == single process (max diff {diff:.2e})")
 
 # no_sync: two accumulated micro-batches per step, reduced on the second backward
@@ -168,6 +176,26 @@ assert m.b.weight.grad is not None and m.never.weight.grad is None  # b: used by
 xs = [np.random.default_rng(k).standard_normal((3, 4)) for k in range(n)]
 np.testing.assert_allclose(m.b.weight.grad.numpy(), np.tile(xs[0].sum(0), (2, 1)) / n, atol=1e-12)
 say(f"rank {r}: find_unused_parameters ok")
+
+# static_graph: the unused parameters found on the first iteration, remembered; two iterations
+# give the same gradients as find_unused_parameters=True
+for static in (False, True):
+    lamina.manual_seed(0)
+    d = DDP(Branchy(), find_unused_parameters=not static, static_graph=static, gradient_as_bucket_view=static)
+    for it in range(2):
+        for p in d.parameters():
+            p.grad = None
+        d(x, r == 0).sum().backward()
+    grads = {k: (None if p.grad is None else p.grad.numpy().copy()) for k, p in d.module.named_parameters()}
+    if not static:
+        ref_grads = grads
+    else:
+        assert d._static_unused is not None and grads.keys() == ref_grads.keys()
+        for k in grads:
+            assert (grads[k] is None) == (ref_grads[k] is None), k
+            if grads[k] is not None:
+                np.testing.assert_allclose(grads[k], ref_grads[k], atol=1e-12, err_msg=k)
+say(f"rank {r}: static_graph ok")
 
 # without it, a parameter without gradient is reported by the next forward
 if n > 1:

@@ -7,7 +7,9 @@ model. During backward each parameter's gradient, once accumulated into ``.grad`
 all-reduced with a non-blocking ``MPI_Iallreduce`` at once, in bucket order (the same on every
 rank), so communication runs while backward computes the earlier layers' gradients. When the
 last bucket has been launched the reductions are awaited and the averaged gradients written
-back into ``.grad``. ``no_sync()`` skips the reduction so gradients accumulate locally.
+back into ``.grad`` (or, with ``gradient_as_bucket_view=True``, ``.grad`` becomes a view of the
+bucket, as in PyTorch, saving that copy and, when gradients are zeroed rather than set to None, the
+copy into the bucket too). ``no_sync()`` skips the reduction so gradients accumulate locally.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ class _Bucket:
 class _Iteration:
     """Per-iteration reducer state (a plain object: Module.__setattr__ is too slow for it)."""
 
-    __slots__ = ("armed", "launched", "next", "nready", "ready", "unused")
+    __slots__ = ("armed", "kept", "launched", "next", "nready", "ready", "unused")
 
     def __init__(self, nparams: int) -> None:
         self.armed = False
@@ -54,6 +56,7 @@ class _Iteration:
         self.nready = 0
         self.next = 0
         self.unused = ()
+        self.kept = {}  # unused parameter -> its .grad values, when .grad is a bucket view the reduction overwrites
         self.launched = []
 
 
@@ -99,8 +102,15 @@ class DistributedDataParallel(Module):
     ``find_unused_parameters``: after forward, walk the autograd graph and treat parameters that
     the outputs do not depend on as ready with a zero gradient (a gradient that no rank produced
     leaves ``.grad`` as it was); without it, a parameter that gets no gradient is reported by the
-    next forward. ``device_ids``, ``output_device`` and ``dim`` are accepted for compatibility
-    (CPU only). ``state_dict()`` has no ``module.`` prefix (see the README).
+    next forward. ``gradient_as_bucket_view``: after the reduction each small parameter's ``.grad``
+    is a view of its bucket instead of a copy (PyTorch's option: less memory, no copy back; a
+    gradient accumulated in place into the view, e.g. after ``zero_grad(set_to_none=False)``, is not
+    copied into the bucket either). Parameters of 256 KB or more are reduced in their own ``.grad``
+    in either mode. ``static_graph``: the model uses the same parameters every iteration, so the
+    unused ones are found once, on the first iteration, and remembered (PyTorch's meaning; no
+    ``find_unused_parameters`` graph walk after that). ``device_ids``, ``output_device`` and
+    ``dim`` are accepted for compatibility (CPU only). ``state_dict()`` has no ``module.`` prefix
+    (see the README).
     """
 
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0,
@@ -120,6 +130,10 @@ class DistributedDataParallel(Module):
         self.broadcast_buffers = bool(broadcast_buffers)
         self.find_unused_parameters = bool(find_unused_parameters)
         self.bucket_cap_mb = float(bucket_cap_mb)
+        self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
+        self.static_graph = bool(static_graph)
+        self._static_unused = None  # static_graph: the unused parameters found on the first iteration
+        self._static_used = None  # static_graph: which parameters some rank uses, from the first iteration
         self.require_backward_grad_sync = True
         self.dim = dim
         self._names, self._params = [], []
@@ -244,7 +258,10 @@ class DistributedDataParallel(Module):
             for j in self._it.unused:  # parameters the outputs do not depend on: ready with what they hold
                 self._it.ready[j] = True
                 self._it.nready += 1
-                self._copy_in(j, self._params[j].grad)
+                g = self._params[j].grad
+                if g is not None and self._bucket_view(j) is not None and np.shares_memory(g._c.numpy(), self._bucket_view(j)):
+                    self._it.kept[j] = g._c.numpy().copy()  # the reduction would write into this .grad
+                self._copy_in(j, g)
         self._it.ready[i] = True
         self._it.nready += 1
         self._copy_in(i, grad)
@@ -270,8 +287,18 @@ class DistributedDataParallel(Module):
         if grad is None:
             dst[:] = 0
         else:
-            np.copyto(dst.reshape(tuple(p.shape)), grad._c.numpy())
+            g = grad._c.numpy()
+            if not (self.gradient_as_bucket_view and np.shares_memory(g, dst)):  # a bucket view is already there
+                np.copyto(dst.reshape(tuple(p.shape)), g)
         b.pending -= 1
+
+    def _bucket_view(self, i: int):
+        """Parameter ``i``'s slice of its bucket (None for a parameter reduced in its own .grad)."""
+        b = self._buckets[self._where[i][0]]
+        if b.direct:
+            return None
+        k = self._where[i][1]
+        return b.flat[b.offsets[k]:b.offsets[k] + self._params[i].numel()].reshape(tuple(self._params[i].shape))
 
     def _launch_ready(self) -> None:
         pg = self.process_group
@@ -285,13 +312,15 @@ class DistributedDataParallel(Module):
         pg = self.process_group
         for b in self._buckets:
             wait_request(pg, b.req, f"DistributedDataParallel: gradient allreduce (bucket {b.index})")
-        used = None
-        if self.find_unused_parameters:
+        used = self._static_used
+        if used is None and (self.find_unused_parameters or self.static_graph):
             used = np.ones(len(self._params), dtype=np.int64)
             for j in self._it.unused:
                 used[j] = 0
             wait_request(pg, pg.comm.Iallreduce(pg.MPI.IN_PLACE, used, pg.MPI.SUM),
                          "DistributedDataParallel: unused-parameter map")
+            if self.static_graph:
+                self._static_used = used
         inv = 1.0 / pg.size
         for b in self._buckets:
             if b.direct:
@@ -310,17 +339,26 @@ class DistributedDataParallel(Module):
                 b.flat = None
                 continue
             for k, i in enumerate(b.params):
-                if used is not None and used[i] == 0:
-                    continue  # no rank produced a gradient: leave .grad as it was
                 p = self._params[i]
                 src = b.flat[b.offsets[k]:b.offsets[k] + p.numel()].reshape(tuple(p.shape))
-                if p.grad is None:
+                if used is not None and used[i] == 0:  # no rank produced a gradient: leave .grad as it was
+                    if i in self._it.kept:
+                        np.copyto(src, self._it.kept[i])
+                    continue
+                if self.gradient_as_bucket_view:
+                    np.multiply(src, inv, out=src)
+                    if p.grad is not None and np.shares_memory(p.grad._c.numpy(), src):
+                        p.grad._c._bump_version()
+                    else:
+                        p.grad = from_numpy(src)  # .grad is the bucket's memory from now on
+                elif p.grad is None:
                     p.grad = from_numpy(src * inv)
                 else:
                     np.multiply(src, inv, out=p.grad._c.numpy())  # average while copying back
                     p.grad._c._bump_version()
         self._it.armed = False
         self._it.launched = []
+        self._it.kept = {}
 
     def _check_previous(self) -> None:
         if self._it.armed and self._it.nready:
@@ -342,9 +380,13 @@ class DistributedDataParallel(Module):
             self._arm()
         out = self.module(*inputs, **kwargs)
         if sync:
-            if self.find_unused_parameters:
+            if self.static_graph and self._static_unused is not None:
+                self._it.unused = self._static_unused
+            elif self.find_unused_parameters or self.static_graph:
                 reach = _reachable_leaves(out)
                 self._it.unused = tuple(i for i, p in enumerate(self._params) if id(p) not in reach)
+                if self.static_graph:
+                    self._static_unused = self._it.unused
             else:
                 self._it.unused = ()
         return out

@@ -24,7 +24,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..nn.containers import Sequential
 from ..nn.module import Module
 from ..ops.creation import tensor as _tensor
-from ..ops.indexing import cat, chunk
+from ..ops.join import cat, chunk
 from .collectives import recv_tensor, send_tensor
 from .process_group import _group
 

@@ -10,7 +10,7 @@ from ..autograd.grad_mode import no_grad
 from ..data import DataLoader, Dataset
 from ..nn import functional as F
 from ..ops.creation import as_tensor, rand_like, randn_like, randperm, zeros
-from ..ops.indexing import cat
+from ..ops.join import cat
 from ..ops.unary import where
 from ..tensor import Tensor
 from ..train import fit

@@ -11,7 +11,9 @@ import numpy as np
 from onnx import numpy_helper
 
 from ..jit.ir import Sym, Value
+from ..ops import advanced_index as _adv
 from ..ops import indexing as _ix
+from ..ops import join as _join
 from ..ops import shape as _sh
 from ..ops.creation import Full
 from ._export_core import axis, np_dtype, onnx_dtype, rank, unsupported
@@ -206,7 +208,7 @@ CONVERTERS: dict = {
     Full: _full,
     _sh.Reshape: _reshape, _sh.Transpose: _transpose, _sh.Permute: _permute, _sh.Expand: _expand,
     _sh.Squeeze: _squeeze, _sh.Unsqueeze: _unsqueeze, _sh.Contiguous: _identity, _sh.Clone: _identity,
-    _sh.To: _to, _sh.BasicIndex: _basic_index, _ix.Cat: _cat, _ix.Stack: _stack, _ix.Split: _split,
-    _ix.Overwrite: _overwrite, _ix.IndexSelect: _index_select, _ix.AdvancedIndex: _advanced_index,
+    _sh.To: _to, _sh.BasicIndex: _basic_index, _join.Cat: _cat, _join.Stack: _stack, _join.Split: _split,
+    _adv.Overwrite: _overwrite, _ix.IndexSelect: _index_select, _adv.AdvancedIndex: _advanced_index,
     _ix.Gather: _gather, _ix.ConstantPad: _pad,
 }

@@ -14,6 +14,7 @@ import numpy as np
 from ..ops import activation as A
 from ..ops import elementwise as E
 from ..ops import indexing as I
+from ..ops import join as J
 from ..ops import matmul as M
 from ..ops import reduce as R
 from ..ops import shape as S
@@ -70,7 +71,7 @@ def _attention(ctx: NodeContext, ins):
     nonpad = None if ins[6] is None else np.asarray(ctx.ints(ins[6]), dtype=np.int64)
     past_len = past_k.shape[2] if past_k is not None else 0
     if past_k is not None:
-        k, v = I.cat([past_k, k], 2), I.cat([past_v, v], 2)
+        k, v = J.cat([past_k, k], 2), J.cat([past_v, v], 2)
     present_k, present_v = k, v
     b, hq, sq, _ = q.shape
     skv = k.shape[2]
@@ -147,8 +148,8 @@ def _rotary(ctx, ins):
         x1, x2 = rot[..., : rd // 2], rot[..., rd // 2:]
     real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
     if ctx.attr("interleaved", 0):
-        rot = S.reshape(I.stack([real, imag], -1), list(rot.shape))
+        rot = S.reshape(J.stack([real, imag], -1), list(rot.shape))
     else:
-        rot = I.cat([real, imag], -1)
-    out = I.cat([rot, x[..., rd:]], -1) if rd < d else rot
+        rot = J.cat([real, imag], -1)
+    out = J.cat([rot, x[..., rd:]], -1) if rd < d else rot
     return S.permute(out, 0, 2, 1, 3) if four_d else S.reshape(out, shape)

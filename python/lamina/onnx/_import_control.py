@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import indexing as I
+from ..ops import join as J
 from ._import_common import NodeContext, make_plan, np_of, op, run_plan, to_lamina
 
 
@@ -42,7 +42,7 @@ def _stack(vals):
     """a Loop's scan output: the per-iteration values stacked along a new first axis"""
     if all(isinstance(v, np.ndarray) for v in vals):
         return np.stack(vals)
-    return I.stack([to_lamina(v) if isinstance(v, np.ndarray) else v for v in vals], 0)
+    return J.stack([to_lamina(v) if isinstance(v, np.ndarray) else v for v in vals], 0)
 
 
 @op("Loop")

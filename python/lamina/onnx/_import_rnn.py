@@ -10,7 +10,7 @@ import numpy as np
 from ..ops import activation as A
 from ..ops import creation as C
 from ..ops import elementwise as E
-from ..ops import indexing as I
+from ..ops import join as J
 from ..ops import matmul as M
 from ..ops import rnn as RN
 from ..ops import shape as S
@@ -59,7 +59,7 @@ def _activations(ctx, kind: str, dirs: int) -> list:
 
 
 def _blocks(w, order, h):
-    return I.cat([S.narrow(w, 0, g * h, h) for g in order], 0)
+    return J.cat([S.narrow(w, 0, g * h, h) for g in order], 0)
 
 
 def _fast_ok(ctx, kind, acts, peep) -> bool:
@@ -161,13 +161,13 @@ def _rnn(ctx: NodeContext, ins):
                                       peep[d] if peep is not None else None, ctx.attr("input_forget", 0),
                                       ctx.attr("linear_before_reset", 0), hs)
                 outs[t] = h
-            y, hn, cn = I.stack(outs, 0), h, c
+            y, hn, cn = J.stack(outs, 0), h, c
         ys.append(y)
         hns.append(hn)
         cns.append(cn)
-    y = I.stack(ys, 1)  # [T, D, B, H]
-    yh = I.stack(hns, 0)
-    yc = I.stack(cns, 0) if kind == "LSTM" else None
+    y = J.stack(ys, 1)  # [T, D, B, H]
+    yh = J.stack(hns, 0)
+    yc = J.stack(cns, 0) if kind == "LSTM" else None
     if layout:
         y = S.permute(y, 2, 0, 1, 3)
         yh = S.transpose(yh, 0, 1)

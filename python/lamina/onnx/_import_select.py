@@ -11,6 +11,7 @@ import numpy as np
 from .. import _dtype as D
 from ..ops import elementwise as E
 from ..ops import indexing as I
+from ..ops import join as J
 from ..ops import reduce as R
 from ..ops import shape as S
 from ..ops import unary as U
@@ -43,7 +44,7 @@ def _topk(ctx: NodeContext, ins):
         shape = list(x.shape)
         shape[axis] = 0
         return S.narrow(x, axis, 0, 0), to_lamina(np.zeros(shape, dtype=np.int64))
-    return I.cat(vals, axis), I.cat(idxs, axis)
+    return J.cat(vals, axis), J.cat(idxs, axis)
 
 
 @op("NonZero")
@@ -52,7 +53,7 @@ def _nonzero(ctx, ins):
     mask = x if x.dtype is D.bool_ else E.ne(x, 0)
     grids = np.indices(x.shape, dtype=np.int64)  # each element's coordinates: a constant of the shape
     rows = [to_lamina(g)[mask] for g in grids]
-    return I.stack(rows, 0) if rows else to_lamina(np.zeros((0, 1), dtype=np.int64))
+    return J.stack(rows, 0) if rows else to_lamina(np.zeros((0, 1), dtype=np.int64))
 
 
 @op("Compress")

@@ -10,6 +10,7 @@ from .. import _dtype as D
 from ..ops import creation as C
 from ..ops import elementwise as E
 from ..ops import indexing as I
+from ..ops import join as J
 from ..ops import shape as S
 from ..ops import unary as U
 from ..tensor import Tensor
@@ -96,7 +97,7 @@ def _fold_concat(ctx, ins):
 def _concat(ctx, ins):
     like = next((v for v in ins if isinstance(v, Tensor)), None)
     ts = [ctx.tensor(v, like=like) for v in ins if v is not None]
-    return I.cat(ts, norm_axis(ctx, ctx.attr("axis"), ts[0].ndim))
+    return J.cat(ts, norm_axis(ctx, ctx.attr("axis"), ts[0].ndim))
 
 
 @op("Split")
@@ -111,7 +112,7 @@ def _split(ctx, ins):
         sizes = [min(step, n - i * step) for i in range(k)]
     if sum(sizes) != n:
         raise ctx.error(f"split sizes {sizes} do not add up to dimension {axis} of shape {_shape(x)}")
-    return list(I.split(x, list(sizes), axis))
+    return list(J.split(x, list(sizes), axis))
 
 
 def _slice_plan(ctx, dims, ins):

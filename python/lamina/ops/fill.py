@@ -9,7 +9,7 @@ from .. import _C
 from .._state import _tls
 from ..tensor import Tensor
 from .creation import tensor
-from .indexing import overwrite_
+from .advanced_index import overwrite_
 
 
 def _in_graph(self, src=None) -> bool:

@@ -12,7 +12,7 @@ from .. import _C
 from .. import _dtype as D
 from ..autograd.function import Function
 from ..tensor import Tensor
-from .indexing import cat as _cat, stack as _stack
+from .join import cat as _cat, stack as _stack
 
 W = Tensor._wrap
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from ..autograd.grad_mode import no_grad
 from ..data import DataLoader, Dataset, TensorDataset
 from ..ops.creation import as_tensor
-from ..ops.indexing import cat
+from ..ops.join import cat
 from . import _dist
 from ._interrupt import DeferSigint, StepGuard, TrainingInterrupted
 from .callbacks import ProgressBar

@@ -17,7 +17,7 @@ import numpy as np
 from ... import _dtype as D
 from ...ops import rnn as _ops
 from ...ops.creation import empty, tensor, zeros
-from ...ops.indexing import cat, stack
+from ...ops.join import cat, stack
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init

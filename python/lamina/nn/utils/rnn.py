@@ -14,7 +14,8 @@ import numpy as np
 
 from ... import _dtype as D
 from ...ops.creation import full, tensor
-from ...ops.indexing import cat, index_select, stack
+from ...ops.indexing import index_select
+from ...ops.join import cat, stack
 from ...tensor import Tensor
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence",

@@ -37,6 +37,8 @@ MODULES = [
     ("lamina.backends.cpu", "lamina.backends.cpu", "CPU capability (torch.backends.cpu)."),
     ("lamina.cuda", "lamina.cuda", "CUDA availability (torch.cuda)."),
     ("lamina.utils.tensorboard", "lamina.utils.tensorboard", "SummaryWriter (torch.utils.tensorboard)."),
+    ("lamina.utils.scripts", "lamina.utils.scripts",
+     "Command-line helpers the examples use: a parser showing defaults, checked argument types, run()."),
     ("lamina.serialization", "lamina.serialization", "save / load (torch.save / torch.load)."),
 ]
 

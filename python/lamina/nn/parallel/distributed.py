@@ -143,6 +143,9 @@ class DistributedDataParallel(Module):
                 seen.add(id(p))
                 self._names.append(name)
                 self._params.append(p)
+        # a model without buffers skips the per-forward walk for them (a buffer registered after
+        # wrapping is not broadcast, as in PyTorch, whose DDP lists the buffers at construction)
+        self._has_buffers = any(b is not None for _, b in module.named_buffers())
         self._verify_same_model()
         self._sync_module_states()
         self._build_buckets(self.bucket_cap_mb * _MB)
@@ -374,7 +377,7 @@ class DistributedDataParallel(Module):
         self._it.armed = False
         sync = is_grad_enabled() and self.require_backward_grad_sync
         if sync:
-            if self.broadcast_buffers:
+            if self.broadcast_buffers and self._has_buffers:
                 bufs = [b for _, b in self.module.named_buffers() if b is not None]
                 self._broadcast_tensors(bufs, "buffers")
             self._arm()

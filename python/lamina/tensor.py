@@ -267,6 +267,70 @@ def _device(device) -> str:
     return str(device)
 
 
+_PLAIN = frozenset((float, int, bool, complex))
+
+
+def _python_leaves_dtype(data, arr: np.ndarray, dt) -> np.ndarray:
+    """``arr`` (numpy's reading of nested Python ``data``) cast as ``torch.tensor(data)`` would.
+
+    PyTorch infers the dtype from the leaves: Python floats give the default dtype, numpy values and
+    arrays (and tensors) their own, promoted together; all-int data is int64, and an int outside
+    int64 is then an error ("Overflow when unpacking long long", a ValueError) where numpy would
+    silently pick uint64 or float64. With ``dtype=`` given, only an integer target refuses such
+    ints (a float target converts them, a bool one reads them as True)."""
+    py_float = False
+    big = None
+    own = []  # dtypes of numpy/tensor leaves
+    lists = [data] if data.__class__ in (list, tuple) else []
+    leaves = [] if lists else [data]
+    while lists:  # one set of types per list (C speed over rows of plain numbers)
+        x = lists.pop()
+        kinds = set(map(type, x))
+        if float in kinds or complex in kinds:
+            py_float = True
+        if int in kinds:
+            ints = [v for v in x if v.__class__ is int] if len(kinds) > 1 else x
+            lo, hi = min(ints), max(ints)
+            if big is None and not -2**63 <= lo <= hi < 2**63:
+                big = hi if hi >= 2**63 else lo
+        if not kinds <= _PLAIN:
+            for v in x:
+                if v.__class__ in (list, tuple):
+                    lists.append(v)
+                elif v.__class__ not in _PLAIN:
+                    leaves.append(v)
+    for x in leaves:
+        if x.__class__ is int:
+            if not -2**63 <= x < 2**63:
+                big = x
+            continue
+        if x.__class__ in _PLAIN:
+            py_float = py_float or x.__class__ in (float, complex)
+            continue
+        d = getattr(x, "dtype", None)
+        if isinstance(d, np.dtype):
+            own.append(d)
+        elif d is not None and hasattr(d, "_np"):  # a lamina Tensor
+            own.append(np.dtype(d._np))
+        elif hasattr(x, "__array__"):
+            own.append(np.asarray(x).dtype)
+    target_int = dt is not None and np.dtype(dt._np).kind in "iu"
+    if big is not None and (target_int or (dt is None and not py_float and
+                                           not any(d.kind in "fc" for d in own))):
+        raise ValueError(f"tensor(): the integer {big} does not fit in int64 (Overflow when unpacking "
+                         f"long long); pass dtype=lamina.float32/float64 to store it as a float")
+    if arr.dtype == object and (big is not None):
+        arr = np.asarray(data, dtype=np.float64)  # floats and ints beyond int64: float, as PyTorch
+    if dt is None and arr.dtype.kind == "f":
+        floats = {d for d in own if d.kind == "f"}  # a set: result_type takes few arguments
+        want = D.get_default_dtype()._np
+        if floats:  # numpy float leaves win over Python floats, promoted among themselves
+            want = np.result_type(*floats) if not py_float else np.result_type(want, *floats)
+        with np.errstate(over="ignore"):  # beyond float32's range is inf, as in PyTorch
+            arr = arr.astype(want)
+    return arr
+
+
 def _to_c(data, dtype=None, device=None):
     """A new C++ tensor holding a copy of ``data`` (nested lists, numbers, numpy arrays, Tensors)."""
     dt = None if dtype is None else D.as_dtype(dtype)
@@ -275,20 +339,26 @@ def _to_c(data, dtype=None, device=None):
         if dt is not None:
             c = c.to_dtype(dt._c)
         return c.to_device(_device(device)) if device is not None else c
-    if isinstance(data, (np.ndarray, np.generic)):  # numpy scalars keep their dtype, like arrays
-        arr = np.asarray(data)
+    if isinstance(data, (np.ndarray, np.generic)) or (
+            hasattr(data, "__array__") and not isinstance(data, (list, tuple))):
+        arr = np.asarray(data)  # numpy scalars and array-likes keep their dtype (float64 stays)
     else:
         try:
             arr = np.asarray(data)
         except ValueError as e:
             raise ValueError(f"tensor(): could not build a tensor from {type(data).__name__}: {e}") from None
+        kind = arr.dtype.kind
+        if kind in "fuO":
+            # A Python int beyond int64 (numpy made uint64, float64 or object of it), or float64
+            # from numpy values inside a list: decide as PyTorch does, from the leaves.
+            arr = _python_leaves_dtype(data, arr, dt)
         if arr.dtype == object:
             try:  # lists of 0-d tensors
                 arr = np.asarray([np.asarray(x) for x in data])
             except Exception:
                 raise TypeError(f"tensor(): could not infer a dtype for {data!r}") from None
-        if arr.dtype.kind == "f" and dt is None:
-            arr = arr.astype(D.get_default_dtype()._np)
+            if arr.dtype.kind == "f":
+                arr = _python_leaves_dtype(data, arr, dt)
     if dt is None:
         kind = arr.dtype.kind
         if kind == "f":

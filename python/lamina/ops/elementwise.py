@@ -5,8 +5,9 @@ cpp/ops/unary.cpp; every backward runs there too, already reduced to the input's
 
 Type promotion (as in PyTorch): a Python scalar never widens a tensor of its own category
 (float32 tensor * 2.5 stays float32) but lifts an integer/bool tensor to the default float dtype
-(int64 tensor * 2.5 -> float32); division is always true division. One difference: arithmetic on
-two bool tensors computes in int64 (PyTorch keeps some of it bool).
+(int64 tensor * 2.5 -> float32); division is always true division. Bools as in PyTorch: bool + bool,
+bool * bool, maximum and minimum of bools stay bool (the C++ kernel computes in int64, the result
+is cast back), and subtraction with a bool tensor or a Python bool raises RuntimeError.
 
 In-place forms (``add_``, ``x += y``, ``clamp_``, ...) write into ``self``'s memory, so every view
 of ``self`` sees the result, with PyTorch's autograd semantics: on a leaf that requires grad (or a
@@ -194,7 +195,34 @@ _FNS = {op: _pair(n, op) for n, op in (("Add", ADD), ("Sub", SUB), ("Mul", MUL),
                                         ("Pow", POW), ("Maximum", MAXIMUM), ("Minimum", MINIMUM))}
 
 
+def _boolish(x) -> bool:
+    return x._c.dtype == _BOOL if isinstance(x, Tensor) else x.__class__ is bool
+
+
+_BOOL_KEEPS = (ADD, MUL, MAXIMUM, MINIMUM)  # the ops PyTorch computes in bool for two bools
+
+
 def _arith(op, a, b, alpha=1.0):
+    """``a op b`` with PyTorch's promotion: bools first (see the module docstring), then the rest."""
+    if _boolish(a) or _boolish(b):
+        if op is SUB:
+            _refuse_bool_sub(a, b)
+        if op in _BOOL_KEEPS and _boolish(a) and _boolish(b):
+            # Both bool: a logical or/and. The kernel computes in int64 (values 0..2 here, or
+            # 0..1+alpha), so "nonzero" is exact.
+            return _arith_core(op, a, b, alpha).to(D.bool_)
+    return _arith_core(op, a, b, alpha)
+
+
+def _refuse_bool_sub(a, b) -> None:
+    if _boolish(a) and _boolish(b):
+        raise RuntimeError("sub: Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    raise RuntimeError("sub: Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+                       "trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _arith_core(op, a, b, alpha=1.0):
     tt, ts = _FNS[op]
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
@@ -243,6 +271,8 @@ def rsub(input, other, *, alpha=1) -> Tensor:
     """
     if isinstance(other, Tensor):
         return _arith(SUB, other, input, float(alpha))
+    if _boolish(input) or _boolish(other):
+        _refuse_bool_sub(other, input)
     return _FNS[SUB][1].apply(input, float(other), True, _scalar_dtype(input._c.dtype, other, SUB), float(alpha))
 
 
@@ -345,6 +375,15 @@ def _records(self, other=None) -> bool:
 
 
 def _arith_(op, name, self, other, alpha=1.0):
+    if _boolish(self) or _boolish(other):  # PyTorch's bool rules, as in _arith
+        if op is SUB:
+            _refuse_bool_sub(self, other)
+        if op in _BOOL_KEEPS and _boolish(self) and _boolish(other) and isinstance(other, Tensor):
+            r = _arith(op, self, other, alpha)  # bool |= / &=
+            if r.shape != self.shape:
+                raise RuntimeError(f"{name}: output with shape {list(self.shape)} doesn't match the broadcast "
+                                   f"shape {list(r.shape)}")
+            return self.copy_(r)
     if _records(self, other):
         return write_inplace(self, name, lambda src: _arith(op, src, other, alpha))
     if isinstance(other, Tensor):

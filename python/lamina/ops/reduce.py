@@ -42,6 +42,23 @@ def _dims(dim, op: str) -> list:
     return [int(dim)]
 
 
+def _check_full_reduction(input: Tensor, dims: list, op: str) -> None:
+    """A max/min has no value over nothing. As in PyTorch: over every dimension of an empty tensor
+    it is a RuntimeError; over a named zero-size dimension an IndexError naming it, even when the
+    result itself would be empty (the C++ kernel only sees an empty output and returns it)."""
+    if not dims:
+        if input.numel() == 0:
+            raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0 "
+                               f"(input shape {list(input.shape)}). Specify the reduction dim with the "
+                               f"'dim' argument.")
+        return
+    shape = input.shape
+    for d in dims:
+        if -len(shape) <= d < len(shape) and shape[d] == 0:  # out-of-range dims: the C++ message
+            raise IndexError(f"{op}(): Expected reduction dim {d % len(shape)} to have non-zero size "
+                             f"(input shape {list(shape)}).")
+
+
 def _count(shape, dims) -> int:
     """Number of elements reduced over ``dims`` ([] = all) of ``shape``."""
     nd = len(shape)
@@ -279,9 +296,11 @@ def _max_min(input, dim, keepdim, is_max, op):
     if dim is None:
         if keepdim:
             raise TypeError(f"{op}(): keepdim requires dim")
+        _check_full_reduction(input, [], op)
         return Amax.apply(input, [], False, is_max)
     if isinstance(dim, builtins.bool) or not isinstance(dim, int):
         raise TypeError(f"{op}(): dim must be an int, got {dim!r}")
+    _check_full_reduction(input, [dim], op)
     v, i = MaxDim.apply(input, int(dim), builtins.bool(keepdim), is_max)
     return (max_result if is_max else min_result)(v, i)
 
@@ -314,7 +333,9 @@ def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     PyTorch: ``torch.amax``.
     """
     _check_tensor(input, "amax")
-    return Amax.apply(input, _dims(dim, "amax"), builtins.bool(keepdim), True)
+    dims = _dims(dim, "amax")
+    _check_full_reduction(input, dims, "amax")
+    return Amax.apply(input, dims, builtins.bool(keepdim), True)
 
 
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
@@ -323,7 +344,9 @@ def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     PyTorch: ``torch.amin``.
     """
     _check_tensor(input, "amin")
-    return Amax.apply(input, _dims(dim, "amin"), builtins.bool(keepdim), False)
+    dims = _dims(dim, "amin")
+    _check_full_reduction(input, dims, "amin")
+    return Amax.apply(input, dims, builtins.bool(keepdim), False)
 
 
 def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:

@@ -9,7 +9,7 @@ accuracy and time, and saves pictures of the first-layer filters and of reconstr
 With only the 10k t10k files present it trains on a fixed 8,000 / 2,000 split of them; with the
 60k training files it trains on those and tests on the 10k. Pretraining uses the training images
 only (no extra unlabelled ones). Default recipe (Vincent et al. 2010 style, where pretraining pays):
-784-500-500-10 sigmoid units, masking noise 0.25, 10 Adam pretraining epochs per layer (lr 1e-3),
+784-1000-1000-10 sigmoid units, masking noise 0.25, 10 Adam pretraining epochs per layer (lr 1e-3),
 then 30 fine-tuning epochs of SGD (lr 0.1, momentum 0.9, cosine schedule), no dropout, with random
 2-pixel shifts (RandomCrop(28, padding=2)) of the training images. The former ReLU recipe:
 ``--sizes 784,500,250 --activation relu --corruption-level 0.2 --pretrain-epochs 3 --dropout 0.2
@@ -48,7 +48,7 @@ def _sizes(text: str) -> list:
 def main(argv=None):
     p = tool_parser(__doc__, out="sdae_out", quick="1 pretraining epoch per layer, 1 fine-tuning epoch")
     p.add_argument("--data", type=existing_dir, default=DEFAULT_MNIST, help="folder with MNIST IDX files")
-    p.add_argument("--sizes", type=_sizes, default=[784, 500, 500],
+    p.add_argument("--sizes", type=_sizes, default=[784, 1000, 1000],
                    help="layer sizes, input first (comma-separated); a 10-way output layer goes on top")
     p.add_argument("--epochs", type=positive_int, default=30, help="fine-tuning epochs (cosine schedule)")
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",

@@ -24,6 +24,7 @@ namespace lamina::vec {
 // - frexp_sqrt2(x, e): x = m 2^e with m in [sqrt(1/2), sqrt(2)) for positive normal x, by one
 //   integer subtract of sqrt(1/2)'s bits (no compare-and-select to move m into that range).
 // - pow2n(n): 2^n for integral n in [-126, 127].
+// - or_sign(mag, sgn) (float): mag with sgn's sign bit set into it, i.e. copysign for mag >= 0.
 // - reduce_add_f64(v) (float): the lanes' sum in double (each lane widened first, so no float
 //   rounding; for compensated sums whose last step must not round again).
 template <class T, int N>
@@ -84,6 +85,10 @@ struct VecArray {
         // 1.5 * 2^(mantissa bits): adding it rounds to an integer (std::nearbyint is a libm call).
         const T magic = sizeof(T) == 4 ? T(12582912.0) : T(6755399441055744.0);
         VecArray r; for (int i = 0; i < N; ++i) r.v[i] = (a.v[i] + magic) - magic; return r;
+    }
+    // mag with sgn's sign bit or'ed in (mag's own sign bit clear): copysign for mag >= 0.
+    friend VecArray or_sign(const VecArray& mag, const VecArray& sgn) {
+        VecArray r; for (int i = 0; i < N; ++i) r.v[i] = std::copysign(mag.v[i], sgn.v[i]); return r;
     }
     friend T reduce_add(const VecArray& a) { T s = 0; for (int i = 0; i < N; ++i) s += a.v[i]; return s; }
     friend T reduce_max(const VecArray& a) {
@@ -189,6 +194,10 @@ struct Vectorized<float> {
         return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7fffffff)));
     }
     friend Vectorized select(Mask m, Vectorized a, Vectorized b) { return _mm512_mask_blend_ps(m.m, b.v, a.v); }
+    friend Vectorized or_sign(Vectorized mag, Vectorized sgn) {  // mag | (sgn & sign bit): one vpternlogd
+        return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(mag.v), _mm512_castps_si512(sgn.v),
+                                                             _mm512_set1_epi32(INT32_MIN), 0xf8));
+    }
     friend Vectorized round_small(Vectorized a) {
         return _mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     }
@@ -304,6 +313,9 @@ struct Vectorized<float> {
     friend Vectorized max(Vectorized a, Vectorized b) { return _mm256_max_ps(a.v, b.v); }
     friend Vectorized abs(Vectorized a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
     friend Vectorized select(Mask m, Vectorized a, Vectorized b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
+    friend Vectorized or_sign(Vectorized mag, Vectorized sgn) {
+        return _mm256_or_ps(mag.v, _mm256_and_ps(sgn.v, _mm256_set1_ps(-0.0f)));
+    }
     friend Vectorized round_small(Vectorized a) {
         return _mm256_round_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     }
@@ -458,6 +470,10 @@ struct Vectorized<float> {
     }
     friend Vectorized select(Mask m, Vectorized a, Vectorized b) {
         return {_mm_blendv_ps(b.lo, a.lo, m.lo), _mm_blendv_ps(b.hi, a.hi, m.hi)};
+    }
+    friend Vectorized or_sign(Vectorized mag, Vectorized sgn) {
+        const __m128 s = _mm_set1_ps(-0.0f);
+        return {_mm_or_ps(mag.lo, _mm_and_ps(sgn.lo, s)), _mm_or_ps(mag.hi, _mm_and_ps(sgn.hi, s))};
     }
     friend Vectorized round_small(Vectorized a) {
         constexpr int r = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;

@@ -141,6 +141,9 @@ inline VecD sigmoid(const VecD& x) {
 
 // tanh: Cephes' odd polynomial below |x| = 0.625 (no cancellation near 0), else
 // 1 - 2 / (exp(2|x|) + 1) with the sign put back. Both are computed and one is selected.
+// 2|x| is clamped to 20 (tanh is 1 in float from |x| = 9.01), so exp never overflows and takes its
+// fast path without a range check; the sign goes on as a bit (or_sign), and a NaN passes through
+// min (second operand), exp and the division by itself.
 inline VecF tanh(const VecF& x) {
     const VecF ax = abs(x);
     const VecF z = x * x;
@@ -150,10 +153,10 @@ inline VecF tanh(const VecF& x) {
     p = fmadd(p, z, VecF(1.33314422036e-1f));
     p = fmadd(p, z, VecF(-3.33332819422e-1f));
     const VecF small = fmadd(p * z, x, x);
-    const VecF e = exp(ax + ax);
-    VecF big = VecF(1.0f) - VecF(2.0f) / (e + VecF(1.0f));
-    big = select(x < VecF(0.0f), -big, big);
-    return select(x != x, x, select(ax < VecF(0.625f), small, big));
+    VecF n, kk;
+    const VecF e = scale2n_bits(exp_q(min(VecF(20.0f), ax + ax), n, kk) + VecF(1.0f), kk);
+    const VecF big = or_sign(VecF(1.0f) - VecF(2.0f) / (e + VecF(1.0f)), x);
+    return select(ax < VecF(0.625f), small, big);
 }
 inline VecD tanh(const VecD& x) { return map_lanes(x, [](double v) { return std::tanh(v); }); }
 

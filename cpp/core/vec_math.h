@@ -23,13 +23,13 @@ inline V map_lanes(const V& x, const F& f) {
 }
 
 // exp's core: x = n ln 2 + r with n = round(x / ln 2) and r in two pieces (Cephes), then
-// exp(x) = 2^n (1 + q), q = r + r^2 P(r) with a degree-4 P (a relative least-squares/minimax fit
-// on |r| <= ln2/2, 3.7e-9 with float coefficients: Cephes' degree 5 carried a term it did not need). Kept apart from the final 1 + q so
-// expm1 gets q without cancellation. |x| <= 104.
+// exp(x) = 2^n (1 + q), q = r + r^2 P(r) with a degree-4 P (a relative minimax-like fit on
+// |r| <= ln2/2, 3.7e-9 with float coefficients; Cephes' degree 5 carried a term it did not need).
+// Kept apart from the final 1 + q so expm1 gets q without cancellation. |x| <= 104.
 // n comes from the 1.5 * 2^23 trick, kk = x / ln 2 + 1.5 * 2^23 in one FMA (a rounding
 // instruction costs twice the latency), and kk's low mantissa bits are n itself (scale2n_bits).
-// P is evaluated by Estrin's scheme (three levels of FMAs instead of Horner's four): in a single long
-// loop latency matters; over many independent vectors the instruction count does (hence degree 4).
+// P is evaluated by Estrin's scheme (three levels of FMAs instead of Horner's four) for latency;
+// over many independent vectors the instruction count is what counts (hence degree 4).
 constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
 inline VecF exp_q(const VecF& x, VecF& n, VecF& kk) {
     kk = fmadd(x, VecF(1.44269504088896341f), VecF(kRoundMagic));

@@ -62,9 +62,7 @@ inline VecF exp(const VecF& x) {
 inline VecD exp(const VecD& x) { return map_lanes(x, [](double v) { return std::exp(v); }); }
 
 // log (Cephes logf): x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) = t - t^2/2 + t^3 P(t) for
-// t = m - 1, plus e ln 2 in two pieces; P by Estrin's scheme (latency, as in exp). P has degree 7
-// (a relative fit of log1p on [sqrt(1/2) - 1, sqrt(2) - 1], 7.6e-9 with float coefficients), one
-// less than Cephes' 8: two instructions fewer per vector.
+// t = m - 1, plus e ln 2 in two pieces; P by Estrin's scheme (latency, as in exp).
 // log_core takes positive normal finite x (e_adj: added to the exponent, -23 for a denormal
 // scaled by 2^23); log() sends a vector holding a zero, negative, denormal, inf or NaN lane down
 // the slow path with the selects, so ordinary inputs skip them.
@@ -75,13 +73,13 @@ inline VecF log_core(const VecF& x, const VecF& e_adj) {
     if constexpr (kAdjust) e = e + e_adj;
     const VecF z = m * m;
     const VecF z2 = z * z;
-    const VecF p01 = fmadd(VecF(-2.5000821111e-01f), m, VecF(3.3333331715e-01f));
-    const VecF p23 = fmadd(VecF(-1.6623354302e-01f), m, VecF(2.0001226132e-01f));
-    const VecF p45 = fmadd(VecF(-1.3160227136e-01f), m, VecF(1.4201773915e-01f));
-    const VecF p67 = fmadd(VecF(-7.6342600899e-02f), m, VecF(1.2761481930e-01f));
+    const VecF p01 = fmadd(VecF(-2.4999993993e-1f), m, VecF(3.3333331174e-1f));
+    const VecF p23 = fmadd(VecF(-1.6668057665e-1f), m, VecF(2.0000714765e-1f));
+    const VecF p45 = fmadd(VecF(-1.2420140846e-1f), m, VecF(1.4249322787e-1f));
+    const VecF p67 = fmadd(VecF(-1.1514610310e-1f), m, VecF(1.1676998740e-1f));
     const VecF q0 = fmadd(p23, z, p01);
     const VecF q1 = fmadd(p67, z, p45);
-    VecF y = fmadd(q1, z2, q0);
+    VecF y = fmadd(VecF(7.0376836292e-2f), z2 * z2, fmadd(q1, z2, q0));
     y = y * (m * z);  // m z off the polynomial's chain
     y = fmadd(e, VecF(-2.12194440e-4f), y);
     y = fmadd(z, VecF(-0.5f), y);

@@ -26,8 +26,16 @@ import numpy as np
 from lamina.data import DataLoader, transforms
 from lamina.data.datasets import MNIST, mnist_split
 from lamina.models.autoencoder import StackedDenoisingAutoencoder
-from lamina.utils.scripts import (existing_dir, nonnegative_int, out_dir, positive_float, positive_int, probability,
-                                  run, tool_parser)
+from lamina.utils.scripts import (
+    existing_dir,
+    nonnegative_int,
+    out_dir,
+    positive_float,
+    positive_int,
+    probability,
+    run,
+    tool_parser,
+)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MNIST = os.path.join(HERE, "..", "..", "shared", "data", "mnist")

@@ -366,7 +366,11 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
         ParallelErrors errors;
 #pragma omp parallel num_threads(static_cast<int>(nt))
         {
-            const int64_t tid = omp_get_thread_num(), per = (tasks + nt - 1) / nt;
+            // The team can be smaller than nt (OMP_THREAD_LIMIT, OMP_DYNAMIC, a busy runtime): split
+            // over the threads that came, or the tasks of the missing ones are never run (found by
+            // the ThreadSanitizer run, which caps the team at one thread: outputs stayed garbage).
+            const int64_t team = omp_get_num_threads();
+            const int64_t tid = omp_get_thread_num(), per = (tasks + team - 1) / team;
             const int64_t t0 = std::min(tasks, tid * per), t1 = std::min(tasks, t0 + per);
             errors.run([&] { run(t0, t1); });
         }

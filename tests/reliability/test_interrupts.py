@@ -19,6 +19,15 @@ if not hasattr(signal, "SIGINT") or os.name == "nt":
     pytest.skip("POSIX signals", allow_module_level=True)
 
 
+@pytest.fixture(autouse=True)
+def _default_sigint():
+    """Python's own SIGINT handler for each test: a run started in the background by a shell
+    (``cmd &``) inherits SIGINT ignored, and training then rightly leaves it alone."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 def _ctrl_c() -> None:
     os.kill(os.getpid(), signal.SIGINT)
 

@@ -61,6 +61,16 @@ inline VecF exp(const VecF& x) {
 }
 inline VecD exp(const VecD& x) { return map_lanes(x, [](double v) { return std::exp(v); }); }
 
+// exp for x <= 0 or NaN (a softmax line's x - max): only the lower end needs the range check.
+inline VecF exp_nonpos(const VecF& x) {
+    VecF n, kk;
+    if constexpr (!VecF::kHasScalef) {
+        if ((x >= VecF(-86.5f)).all()) return scale2n_bits(exp_q(x, n, kk) + VecF(1.0f), kk);
+    }
+    return scale2n(exp_q(max(VecF(-104.0f), x), n, kk) + VecF(1.0f), n);  // max keeps a NaN
+}
+inline VecD exp_nonpos(const VecD& x) { return exp(x); }
+
 // log (Cephes logf): x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) = t - t^2/2 + t^3 P(t) for
 // t = m - 1, plus e ln 2 in two pieces; P by Estrin's scheme (latency, as in exp).
 // log_core takes positive normal finite x (e_adj: added to the exponent, -23 for a denormal

@@ -70,7 +70,7 @@ LineExpSum<T> line_exp_sum(const T* a, int64_t R, T* o) {
         const V b = d - x;
         V lo = (x - (d - b)) - (vmv + b);
         lo = select(lo != lo, zero, lo);
-        const V e = vec::exp(d);
+        const V e = vec::exp_nonpos(d);  // d = x - m <= 0 (or NaN)
         return fmadd(e, lo, e);
     };
     KahanSum<V> acc[2];

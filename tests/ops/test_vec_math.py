@@ -41,7 +41,9 @@ def float32_sweep() -> np.ndarray:
     bits = (exps[:, None] | mants[None, :]).ravel()
     mags = bits.view(np.float32)
     edges = np.array([0.0, np.inf, np.nan, 1e-45, 1.1754942e-38, 1.17549435e-38, 88.72283, 88.7228394,
-                      87.33654, 103.972, 104.0, 89.0, 0.625, 0.6931472, 18.0, 20.0, 1.0, 0.5, 2.0],
+                      87.33654, 103.972, 104.0, 89.0, 0.625, 0.6931472, 18.0, 20.0, 1.0, 0.5, 2.0,
+                      # switch points: gelu's centre/tail (0.85) and clamp (16), tanh's clamp (2|x| = 20)
+                      0.85, 0.84999996, 16.0, 10.0, 9.01],
                      dtype=np.float32)
     return np.concatenate([mags, -mags, edges, -edges])
 
@@ -93,8 +95,9 @@ def _gelu(x):
 # about an ulp of 2u, and the left tail's slope multiplies it by |2u| (x = -5: ~20 ulp, in any
 # float32 evaluation, PyTorch's included), so the 2-ulp claim covers x >= 0 and the left half is
 # held to 2 + 2.5 |2u| ulp instead (test_gelu_left_half). Exact GELU likewise: exp(-x^2 / 2) turns
-# the rounding of x^2 / 2 into about x^2 ulp, and 1/2 + erf(z)/2 cancels just above z = -1 (up to
-# ~12 ulp near x = -1.4; PyTorch's 0.5 x (1 + erf) cancels there too, and further out entirely).
+# the rounding of x^2 / 2 into about x^2 ulp (vec_math.h's tail form Phi(-|x|) = exp(-x^2/2) t R(t)
+# keeps the rest relative: ~5 ulp near x = -1.4, ~60 at x = -12; PyTorch's 0.5 x (1 + erf) cancels
+# just above x = -1.4 and entirely further out).
 FUNCS = {
     "exp": (lamina.exp, np.exp, None),
     "log": (lamina.log, _log, None),

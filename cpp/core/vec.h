@@ -534,20 +534,6 @@ inline V scale2n(const V& y, const V& n) {
     return y * pow2n(n1) * pow2n(n - n1);
 }
 
-// 1/b for finite nonzero b to about half an ulp (relative error ~2^-28 before the final rounding): AVX-512's 14-bit
-// vrcp14ps and one Newton step, 3 instructions against vdivps's long occupation of the divider;
-// a division at the other levels (AVX2's rcpps has 12 bits: one step would leave ~1 ulp).
-template <class V>
-inline V reciprocal(const V& b) {
-    return V(1.0f) / b;
-}
-#if defined(__AVX512F__)
-inline Vectorized<float> reciprocal(const Vectorized<float>& b) {
-    const Vectorized<float> r(_mm512_rcp14_ps(b.v));
-    return fmadd(r, fmadd(-b, r, Vectorized<float>(1.0f)), r);
-}
-#endif
-
 // NaN-propagating maximum (softmax's line max must see a NaN).
 template <class V>
 inline V maximum(const V& a, const V& b) {

@@ -1,4 +1,5 @@
-"""DQN on Gymnasium's CartPole-v1 in bounded time (needs the optional gymnasium: the test extra)."""
+"""DQN on Gymnasium's CartPole-v1 learns well above a random policy (needs the optional gymnasium: the
+test extra). The wall time is printed, not asserted: speed is measured by bench/, never by tests."""
 import time
 
 import numpy as np
@@ -33,4 +34,3 @@ def test_cartpole_improves_well_above_random():
     assert hist["steps"][-1] == STEPS
     assert first < 50                       # starts near random...
     assert last >= 150 and greedy >= 150    # ...and ends far above it
-    assert wall < 60

@@ -160,7 +160,7 @@ def test_sdae_digits_pretrain_and_fine_tune(digits):
     assert sdae.to_classifier()[1] is sdae.daes[0].encoder
     ev = lamina.train.evaluate(sdae, lamina.nn.CrossEntropyLoss(), te)
     assert abs(ev["accuracy"] - acc) < 1e-9
-    assert time.perf_counter() - t0 < 40
+    print(f"digits SDAE in {time.perf_counter() - t0:.1f} s")  # measured by bench/, not asserted
 
 
 @pytest.mark.slow
@@ -185,7 +185,6 @@ def test_sdae_mnist(data_dir):
     elapsed = time.perf_counter() - t0
     print(f"SDAE MNIST 8000/2000: test accuracy {acc:.4f} in {elapsed:.1f} s")
     assert acc >= 0.97, acc
-    assert elapsed < 300  # generous: the 2 cores are shared
 
 
 @pytest.mark.parametrize("hw", [(28, 28), (8, 8), (13, 11)])

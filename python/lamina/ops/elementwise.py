@@ -203,15 +203,19 @@ _BOOL_KEEPS = (ADD, MUL, MAXIMUM, MINIMUM)  # the ops PyTorch computes in bool f
 
 
 def _arith(op, a, b, alpha=1.0):
-    """``a op b`` with PyTorch's promotion: bools first (see the module docstring), then the rest."""
-    if _boolish(a) or _boolish(b):
-        if op is SUB:
-            _refuse_bool_sub(a, b)
-        if op in _BOOL_KEEPS and _boolish(a) and _boolish(b):
-            # Both bool: a logical or/and. The kernel computes in int64 (values 0..2 here, or
-            # 0..1+alpha), so "nonzero" is exact.
-            return _arith_core(op, a, b, alpha).to(D.bool_)
-    return _arith_core(op, a, b, alpha)
+    """``a op b`` with PyTorch's promotion: bools as in the module docstring, then the rest.
+
+    The bool rules are checked around the kernel call rather than before it, so that float ops
+    (the hot path) read no dtype here: two bools come out of the kernel as int64, the only case
+    that needs a look at the operands."""
+    if op is SUB and (_boolish(a) or _boolish(b)):
+        _refuse_bool_sub(a, b)
+    out = _arith_core(op, a, b, alpha)
+    if op in _BOOL_KEEPS and out._c.dtype == _I64 and _boolish(a) and _boolish(b):
+        # Both bool: a logical or/and. The kernel computed in int64 (values 0..2 here, or
+        # 0..1+alpha), so "nonzero" is exact.
+        return out.to(D.bool_)
+    return out
 
 
 def _refuse_bool_sub(a, b) -> None:

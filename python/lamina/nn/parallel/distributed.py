@@ -261,8 +261,8 @@ class DistributedDataParallel(Module):
             for j in self._it.unused:  # parameters the outputs do not depend on: ready with what they hold
                 self._it.ready[j] = True
                 self._it.nready += 1
-                g = self._params[j].grad
-                if g is not None and self._bucket_view(j) is not None and np.shares_memory(g._c.numpy(), self._bucket_view(j)):
+                g, view = self._params[j].grad, self._bucket_view(j)
+                if g is not None and view is not None and np.shares_memory(g._c.numpy(), view):
                     self._it.kept[j] = g._c.numpy().copy()  # the reduction would write into this .grad
                 self._copy_in(j, g)
         self._it.ready[i] = True

@@ -54,7 +54,7 @@ def register(name: str, group: str, mode: str, *, flops: float | None = None,
 
 class Ctx:
     """What a factory gets: the two frameworks and a generator seeded by the workload's name
-    (so every workload's inputs are reproducible and independent of which others run)."""
+    (so every workload's inputs and weights are reproducible and independent of which others run)."""
 
     def __init__(self, lamina, torch, name: str) -> None:
         self.lm = lamina
@@ -62,6 +62,9 @@ class Ctx:
         self.LF = lamina.nn.functional
         self.TF = torch.nn.functional
         self.rng = np.random.default_rng(zlib.crc32(name.encode()))
+        # lamina's own generator initialises the models' weights (copied to torch afterwards):
+        # seeded too, so a workload's weights do not depend on which workloads ran before it.
+        lamina.manual_seed(zlib.crc32(name.encode()))
 
     def randn(self, *shape, scale: float = 1.0) -> np.ndarray:
         return (self.rng.standard_normal(shape) * scale).astype(np.float32)

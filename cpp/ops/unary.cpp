@@ -68,8 +68,15 @@ void unary_kernel(Tensor& out, const Tensor& x, UnaryOp op) {
         });
         return;
     }
-    LAMINA_CHECK_TYPE(!(x.dtype() == DType::Bool && (op == UnaryOp::Neg || op == UnaryOp::Sign)), name,
-                      ": not supported for bool tensors (use logical_not)");
+    if (x.dtype() == DType::Bool) {  // PyTorch's rules: -mask is refused, sign(mask) is the mask
+        LAMINA_CHECK_RUNTIME(op != UnaryOp::Neg,
+                             "Negation, the `-` operator, on a bool tensor is not supported. If you are "
+                             "trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+        if (op == UnaryOp::Sign) {
+            ew::map<bool, bool, 1>(out, {&x}, [](bool v) { return v; });
+            return;
+        }
+    }
     dispatch_numeric(x.dtype(), name, [&](auto tag) {
         using T = decltype(tag);
         switch (op) {

@@ -272,7 +272,7 @@ def test_huge_sizes_raise_cleanly():
 
 
 # Found by fuzzing: bool + bool gave int64 (and bool += bool raised) and bool - x computed; PyTorch
-# keeps bool / refuses.
+# keeps bool / refuses (negation too, with its own message).
 BOOL_CASES = {"b+b": lambda m, T, F: T + F, "b+b+": lambda m, T, F: m.add(T, T, alpha=2), "b*b": lambda m, T, F: T * F,
               "b+True": lambda m, T, F: F + True, "True*b": lambda m, T, F: True * T, "b+1": lambda m, T, F: T + 1,
               "b*2.5": lambda m, T, F: T * 2.5, "b/b": lambda m, T, F: T / T, "max": lambda m, T, F: m.maximum(T, F),
@@ -282,7 +282,9 @@ BOOL_CASES = {"b+b": lambda m, T, F: T + F, "b+b+": lambda m, T, F: m.add(T, T, 
               "sub": lambda m, T, F: m.sub(T, F), "rsub": lambda m, T, F: m.rsub(T, 1),
               "b+=b": lambda m, T, F: F.clone().add_(T), "b*=b": lambda m, T, F: T.clone().mul_(F),
               "b-=b": lambda m, T, F: T.clone().sub_(F), "b+=i": lambda m, T, F: T.clone().add_(m.tensor([1, 2])),
-              "b+=wider": lambda m, T, F: T[:1].clone().add_(F)}
+              "b+=wider": lambda m, T, F: T[:1].clone().add_(F),
+              # -mask raised TypeError (PyTorch: RuntimeError) and sign(mask) raised (PyTorch: the mask)
+              "-b": lambda m, T, F: -T, "neg_": lambda m, T, F: T.clone().neg_(), "sign": lambda m, T, F: m.sign(T)}
 
 
 @pytest.mark.parametrize("case", list(BOOL_CASES))
@@ -292,7 +294,8 @@ def test_bool_arithmetic(case):
                    lambda: fn(torch, torch.tensor([True, False]), torch.tensor([False, False])))
     if isinstance(t, Exception):
         assert type(lam) is type(t) is RuntimeError, (lam, t)
-        assert ("Subtraction" in str(lam)) == ("Subtraction" in str(t)), (lam, t)
+        for kind in ("Subtraction", "Negation"):  # torch's own wording for these two refusals
+            assert (kind in str(lam)) == (kind in str(t)), (lam, t)
     _check(lam, t, case)
 
 

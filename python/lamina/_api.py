@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from .autograd import api as _autograd_api
 from .autograd import hooks as _autograd_hooks
-from .ops import (activation, advanced_index, attention, conv, creation, dropout, elementwise, embedding, fill,
-                  indexing, join, linear, loss, matmul, norm, pool, rbf, reduce, rnn, shape, softmax, unary)
+from .ops import (activation, advanced_index, attention, compare, conv, creation, dropout, elementwise, embedding,
+                  fill, indexing, join, linear, loss, matmul, norm, pool, rbf, reduce, rnn, shape, softmax, unary)
 from .tensor import Tensor
 
 # Bottom to top, as they import each other: a later module's name wins a clash (there are none).
-OP_MODULES = (creation, elementwise, unary, reduce, shape, join, indexing, advanced_index, fill, matmul, activation,
-              softmax, loss, conv, pool, embedding, dropout, norm, rbf, linear, rnn, attention)
+OP_MODULES = (creation, elementwise, compare, unary, reduce, shape, join, indexing, advanced_index, fill, matmul,
+              activation, softmax, loss, conv, pool, embedding, dropout, norm, rbf, linear, rnn, attention)
 # Tensor methods implemented by autograd (backward, register_hook, retain_grad).
 AUTOGRAD_MODULES = (_autograd_api, _autograd_hooks)
 

@@ -6,7 +6,7 @@ import pytest
 from helpers import check_op
 
 import lamina
-from lamina.ops import elementwise as E
+from lamina.ops import compare as Cmp
 
 torch = pytest.importorskip("torch")
 
@@ -146,15 +146,15 @@ def test_isnan_isfinite_all_finite():
     x = lamina.tensor([1.0, float("nan"), float("inf"), -float("inf"), 0.0])
     np.testing.assert_array_equal(lamina.isnan(x).numpy(), [False, True, False, False, False])
     np.testing.assert_array_equal(lamina.isfinite(x).numpy(), [True, False, False, False, True])
-    assert not E.all_finite(x)
-    assert not E.all_finite(lamina.tensor([1.0, float("inf")], dtype=lamina.float64))
-    assert E.all_finite(lamina.ones(1000))
-    assert E.all_finite(lamina.tensor([1, 2]))
-    assert E.all_finite(lamina.zeros(0))
+    assert not Cmp.all_finite(x)
+    assert not Cmp.all_finite(lamina.tensor([1.0, float("inf")], dtype=lamina.float64))
+    assert Cmp.all_finite(lamina.ones(1000))
+    assert Cmp.all_finite(lamina.tensor([1, 2]))
+    assert Cmp.all_finite(lamina.zeros(0))
     arr = np.ones(100000, np.float32)
     arr[77777] = np.nan
     big = lamina.tensor(arr)
-    assert not E.all_finite(big)
+    assert not Cmp.all_finite(big)
 
 
 def test_promotion():

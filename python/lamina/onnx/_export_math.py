@@ -9,6 +9,7 @@ import numpy as np
 from .. import _C
 from .. import _dtype as D
 from ..jit.ir import Sym
+from ..ops import compare as _cmp
 from ..ops import elementwise as _ew
 from ..ops import unary as _un
 from ..ops.matmul import MatMul
@@ -198,7 +199,7 @@ def _predicate(b, n, a):
     return b.op("Not", [b.op("Or", [b.op("IsNaN", [x]), b.op("IsInf", [x])])])
 
 
-CONVERTERS: dict = {_ew.Compare: _compare, _ew.Predicate: _predicate, MatMul: _matmul, _un.Clamp: _clamp,
+CONVERTERS: dict = {_cmp.Compare: _compare, _cmp.Predicate: _predicate, MatMul: _matmul, _un.Clamp: _clamp,
                     _un.Where: _where, Sum: _sum, Prod: _prod, Amax: _amax, MaxDim: _max_dim,
                     LogSumExp: _logsumexp, Var: _var}
 for _tt, _ts in _ew._FNS.values():

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..ops import activation as A
-from ..ops import elementwise as E
+from ..ops import compare as Cmp
 from ..ops import indexing as I
 from ..ops import join as J
 from ..ops import matmul as M
@@ -111,7 +111,7 @@ def _attention(ctx: NodeContext, ins):
     scores = qk + bias
     mode = ctx.attr("qk_matmul_output_mode", 0)
     # rows whose every key is masked give zeros (not 0/0): softmax of a finite stand-in, then where
-    dead = E.eq(R.amax(bias, -1, keepdim=True), -math.inf)
+    dead = Cmp.eq(R.amax(bias, -1, keepdim=True), -math.inf)
     probs = SM.softmax(U.where(dead, qk * 0.0, scores), -1)
     probs = U.where(dead, probs * 0.0, probs)
     y = M.matmul(probs, v)

@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 
 from .. import _dtype as D
-from ..ops import elementwise as E
+from ..ops import compare as Cmp
 from ..ops import indexing as I
 from ..ops import matmul as M
 from ..ops import shape as S
@@ -42,15 +42,15 @@ def _affine_grid(ctx: NodeContext, ins):
 def _reflect(x, lo: float, hi: float):
     """reflect x into [lo, hi] by the near border, as many times as needed"""
     rng = hi - lo
-    below, above = E.lt(x, lo), E.gt(x, hi)
+    below, above = Cmp.lt(x, lo), Cmp.gt(x, hi)
     dx = U.where(below, lo - x, x - hi)
     n = _floor(dx / rng)
     r = dx - n * rng
-    even = E.eq(n - _floor(n * 0.5) * 2.0, 0)
+    even = Cmp.eq(n - _floor(n * 0.5) * 2.0, 0)
     low_side = lo + r
     high_side = hi - r
     y = U.where(below, U.where(even, low_side, high_side), U.where(even, high_side, low_side))
-    return U.where(E.logical_or(below, above), y, x)
+    return U.where(Cmp.logical_or(below, above), y, x)
 
 
 def _cubic(f):
@@ -81,7 +81,7 @@ def _grid_sample(ctx, ins):
         lo, hi = (0.0, d - 1.0) if align else (-0.5, d - 0.5)
         if mode == "nearest":
             v = _round(v)
-        out = E.logical_or(E.lt(v, lo), E.gt(v, hi))
+        out = Cmp.logical_or(Cmp.lt(v, lo), Cmp.gt(v, hi))
         if pad == "border":
             v = U.where(out, U.clamp(v, 0.0, d - 1.0), v)
         elif pad == "reflection":
@@ -96,14 +96,14 @@ def _grid_sample(ctx, ins):
         fixed = []
         for pos, w in taps:  # each tap's pixel under the padding mode
             if pad == "zeros":
-                ok = E.logical_and(E.ge(pos, 0), E.le(pos, d - 1.0)).to(x.dtype)
+                ok = Cmp.logical_and(Cmp.ge(pos, 0), Cmp.le(pos, d - 1.0)).to(x.dtype)
                 w = ok if w is None else w * ok
                 pos = U.clamp(pos, 0.0, d - 1.0)
             elif pad == "border":
                 pos = U.clamp(pos, 0.0, d - 1.0)
             else:
                 pos = _reflect(pos, lo, hi)
-                pos = U.where(E.lt(pos, 0), U.neg(_floor(U.neg(pos))), _floor(pos))  # int(): toward zero
+                pos = U.where(Cmp.lt(pos, 0), U.neg(_floor(U.neg(pos))), _floor(pos))  # int(): toward zero
             fixed.append((pos.to(D.int64), w))
         per_dim.append(fixed)
     strides = np.cumprod([1] + dims[::-1])[:-1][::-1]

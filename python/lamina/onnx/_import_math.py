@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import _dtype as D
 from ..ops import activation as A
+from ..ops import compare as Cmp
 from ..ops import elementwise as E
 from ..ops import unary as U
 from ..tensor import Tensor
@@ -63,7 +64,7 @@ def _pow(ctx, ins):
 @op("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", fold=_fold_binary)
 def _compare(ctx, ins):
     a, b = _two(ctx, ins)
-    fn = {"Equal": E.eq, "Less": E.lt, "Greater": E.gt, "LessOrEqual": E.le, "GreaterOrEqual": E.ge}
+    fn = {"Equal": Cmp.eq, "Less": Cmp.lt, "Greater": Cmp.gt, "LessOrEqual": Cmp.le, "GreaterOrEqual": Cmp.ge}
     return fn[ctx.node.op_type](a, b)
 
 
@@ -72,15 +73,15 @@ def _logic(ctx, ins):
     a, b = _two(ctx, ins)
     t = ctx.node.op_type
     if t == "And":
-        return E.logical_and(a, b)
+        return Cmp.logical_and(a, b)
     if t == "Or":
-        return E.logical_or(a, b)
-    return E.ne(a, b)
+        return Cmp.logical_or(a, b)
+    return Cmp.ne(a, b)
 
 
 @op("Not", fold=lambda ctx, ins: np.logical_not(ins[0]))
 def _not(ctx, ins):
-    return E.logical_not(ctx.tensor(ins[0]))
+    return Cmp.logical_not(ctx.tensor(ins[0]))
 
 
 def _fold_variadic(ctx, ins):
@@ -236,7 +237,7 @@ def _prelu(ctx, ins):
 @op("ThresholdedRelu")
 def _trelu(ctx, ins):
     x = _float_only(ctx, ctx.tensor(ins[0]))
-    return x * E.gt(x, ctx.attr("alpha", 1.0)).to(x.dtype)
+    return x * Cmp.gt(x, ctx.attr("alpha", 1.0)).to(x.dtype)
 
 
 @op("Shrink")
@@ -245,22 +246,22 @@ def _shrink(ctx, ins):
     lambd, bias = ctx.attr("lambd", 0.5), ctx.attr("bias", 0.0)
     if not x.dtype.is_floating_point:
         raise ctx.unsupported(f"input dtype {x.dtype}")
-    return U.where(E.lt(x, -lambd), x + bias, U.where(E.gt(x, lambd), x - bias, x * 0.0))
+    return U.where(Cmp.lt(x, -lambd), x + bias, U.where(Cmp.gt(x, lambd), x - bias, x * 0.0))
 
 
 @op("IsNaN")
 def _isnan(ctx, ins):
-    return E.isnan(_float_only(ctx, ctx.tensor(ins[0])))
+    return Cmp.isnan(_float_only(ctx, ctx.tensor(ins[0])))
 
 
 @op("IsInf")
 def _isinf(ctx, ins):
     x = _float_only(ctx, ctx.tensor(ins[0]))
-    inf = E.logical_not(E.logical_or(E.isfinite(x), E.isnan(x)))
+    inf = Cmp.logical_not(Cmp.logical_or(Cmp.isfinite(x), Cmp.isnan(x)))
     if not ctx.attr("detect_positive", 1):
-        inf = E.logical_and(inf, E.lt(x, 0))
+        inf = Cmp.logical_and(inf, Cmp.lt(x, 0))
     if not ctx.attr("detect_negative", 1):
-        inf = E.logical_and(inf, E.gt(x, 0))
+        inf = Cmp.logical_and(inf, Cmp.gt(x, 0))
     return inf
 
 
@@ -321,13 +322,13 @@ def _identity(ctx, ins):
 
 def _floor(x: Tensor) -> Tensor:
     limit = 2.0 ** (52 if x.dtype is D.float64 else 23)
-    keep = E.logical_not(E.lt(U.abs(x), limit))  # huge, inf or NaN
+    keep = Cmp.logical_not(Cmp.lt(U.abs(x), limit))  # huge, inf or NaN
     t = U.where(keep, U.neg(x) * 0.0, x).to(D.int64).to(x.dtype)
-    return U.where(keep, x, t - E.gt(t, x).to(x.dtype))
+    return U.where(keep, x, t - Cmp.gt(t, x).to(x.dtype))
 
 
 def _trunc(x: Tensor) -> Tensor:
-    return U.where(E.lt(x, 0), U.neg(_floor(U.neg(x))), _floor(x))
+    return U.where(Cmp.lt(x, 0), U.neg(_floor(U.neg(x))), _floor(x))
 
 
 @op("Floor")
@@ -343,8 +344,8 @@ def _ceil_op(ctx, ins):
 def _round(x: Tensor) -> Tensor:
     f = _floor(x)
     d = x - f
-    odd = E.ne(f - _floor(f * 0.5) * 2.0, 0)
-    up = E.logical_or(E.gt(d, 0.5), E.logical_and(E.eq(d, 0.5), odd))  # halves go to the even neighbour
+    odd = Cmp.ne(f - _floor(f * 0.5) * 2.0, 0)
+    up = Cmp.logical_or(Cmp.gt(d, 0.5), Cmp.logical_and(Cmp.eq(d, 0.5), odd))  # halves go to the even neighbour
     return f + up.to(x.dtype)
 
 
@@ -367,7 +368,7 @@ def _mod(ctx, ins):
     r = a - b * _int_trunc_div(a, b)  # C fmod: the sign of a
     if fmod:
         return r
-    fix = E.logical_and(E.ne(r, 0), E.ne(E.lt(r, 0), E.lt(b, 0)))  # Python mod: the sign of b
+    fix = Cmp.logical_and(Cmp.ne(r, 0), Cmp.ne(Cmp.lt(r, 0), Cmp.lt(b, 0)))  # Python mod: the sign of b
     return U.where(fix, r + b, r)
 
 
@@ -396,4 +397,4 @@ def _erf(ctx, ins):
     for c in reversed(coef[:-1]):
         series = series * x2 + c
     small = x * series * 1.1283791670955126
-    return U.where(E.lt(a, 0.5), small, big)
+    return U.where(Cmp.lt(a, 0.5), small, big)

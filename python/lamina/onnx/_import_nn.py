@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..ops import compare as Cmp
 from ..ops import creation as C
 from ..ops import dropout as DR
 from ..ops import elementwise as E
@@ -117,7 +118,7 @@ def _lp_norm(ctx, ins):
         nrm = U.sqrt(R.sum(x * x, axis, keepdim=True))
     else:
         raise ctx.unsupported(f"p={p}")
-    zero = E.eq(nrm, 0)
+    zero = Cmp.eq(nrm, 0)
     return U.where(zero, x * 0.0, x / U.where(zero, C.ones(1, dtype=x.dtype), nrm))
 
 
@@ -160,7 +161,7 @@ def _hardmax(ctx, ins):
     axis = _softmax_axis(ctx, x)
     idx = R.argmax(x, axis, keepdim=True)  # the first maximum, as ONNX asks
     classes = to_lamina(np.arange(x.shape[axis], dtype=np.int64).reshape([-1] + [1] * (x.ndim - 1 - axis)))
-    return E.eq(idx, classes).to(x.dtype)
+    return Cmp.eq(idx, classes).to(x.dtype)
 
 
 @op("Dropout")
@@ -177,10 +178,10 @@ def _dropout(ctx, ins):
         y = DR.dropout(x, float(ratio), True)
         if want_mask:
             with no_grad():
-                mask = E.ne(y, 0)
+                mask = Cmp.ne(y, 0)
     if not want_mask:
         return y
-    return y, (mask if mask.dtype.name == "bool" else E.ne(mask, 0))
+    return y, (mask if mask.dtype.name == "bool" else Cmp.ne(mask, 0))
 
 
 def _nll(ctx, logp, target, weight):

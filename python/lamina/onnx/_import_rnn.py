@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import activation as A
+from ..ops import compare as Cmp
 from ..ops import creation as C
-from ..ops import elementwise as E
 from ..ops import join as J
 from ..ops import matmul as M
 from ..ops import rnn as RN
@@ -29,7 +29,7 @@ def _act(ctx, name: str, alpha, beta):
         "sigmoid": A.sigmoid, "tanh": A.tanh, "relu": A.relu,
         "softsign": lambda x: x / (U.abs(x) + 1.0), "softplus": A.softplus,
         "leakyrelu": lambda x: A.leaky_relu(x, 0.01 if alpha is None else alpha),
-        "thresholdedrelu": lambda x: x * E.gt(x, 1.0 if alpha is None else alpha).to(x.dtype),
+        "thresholdedrelu": lambda x: x * Cmp.gt(x, 1.0 if alpha is None else alpha).to(x.dtype),
         "elu": lambda x: A.elu(x, 1.0 if alpha is None else alpha),
         "affine": lambda x: x * (1.0 if alpha is None else alpha) + (0.0 if beta is None else beta),
         "scaledtanh": lambda x: A.tanh(x * (1.0 if beta is None else beta)) * (1.0 if alpha is None else alpha),

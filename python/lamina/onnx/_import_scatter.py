@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtype as D
+from ..ops import compare as Cmp
 from ..ops import creation as C
-from ..ops import elementwise as E
 from ..ops import indexing as I
 from ..ops import reduce as R
 from ..ops import shape as S
@@ -25,7 +25,7 @@ def _flat_rows(idx, dims: list):
     """indices [..., k] into dims[:k] -> flat row numbers [...] (negatives wrapped)."""
     k = len(dims)
     d = to_lamina(np.array(dims, dtype=np.int64))
-    idx = idx + E.lt(idx, 0).to(D.int64) * d
+    idx = idx + Cmp.lt(idx, 0).to(D.int64) * d
     strides = np.cumprod([1] + dims[::-1])[:-1][::-1].copy()
     return R.sum(idx * to_lamina(strides.astype(np.int64)), -1) if k else None
 
@@ -59,7 +59,7 @@ def _scatter(ctx, x, dim: int, index, upd):
         raise ctx.unsupported(f"reduction '{red}'")
     hit = I.scatter_add(C.zeros(*x.shape, dtype=D.float32), dim, index, C.ones(*index.shape, dtype=D.float32))
     written = I.scatter_add(C.zeros(*x.shape, dtype=x.dtype), dim, index, upd)
-    return U.where(E.gt(hit, 0), written, x)
+    return U.where(Cmp.gt(hit, 0), written, x)
 
 
 @op("ScatterElements")
@@ -67,7 +67,7 @@ def _scatter_elements(ctx, ins):
     x = ctx.tensor(ins[0])
     axis = norm_axis(ctx, ctx.attr("axis", 0), x.ndim)
     idx = _index_tensor(ctx, ins[1])
-    idx = idx + E.lt(idx, 0).to(D.int64) * x.shape[axis]
+    idx = idx + Cmp.lt(idx, 0).to(D.int64) * x.shape[axis]
     return _scatter(ctx, x, axis, idx, ctx.tensor(ins[2], like=x))
 
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import _dtype as D
-from ..ops import elementwise as E
+from ..ops import compare as Cmp
 from ..ops import indexing as I
 from ..ops import join as J
 from ..ops import reduce as R
@@ -39,7 +39,7 @@ def _topk(ctx: NodeContext, ins):
         i = pick(work, axis, keepdim=True)
         idxs.append(i)
         vals.append(I.gather(x, axis, i))
-        work = U.where(E.eq(pos, i), fill_t, work)
+        work = U.where(Cmp.eq(pos, i), fill_t, work)
     if not k:
         shape = list(x.shape)
         shape[axis] = 0
@@ -50,7 +50,7 @@ def _topk(ctx: NodeContext, ins):
 @op("NonZero")
 def _nonzero(ctx, ins):
     x = ctx.tensor(ins[0])
-    mask = x if x.dtype is D.bool_ else E.ne(x, 0)
+    mask = x if x.dtype is D.bool_ else Cmp.ne(x, 0)
     grids = np.indices(x.shape, dtype=np.int64)  # each element's coordinates: a constant of the shape
     rows = [to_lamina(g)[mask] for g in grids]
     return J.stack(rows, 0) if rows else to_lamina(np.zeros((0, 1), dtype=np.int64))
@@ -60,7 +60,7 @@ def _nonzero(ctx, ins):
 def _compress(ctx, ins):
     x = ctx.tensor(ins[0])
     cond = ctx.tensor(ins[1])
-    cond = cond if cond.dtype is D.bool_ else E.ne(cond, 0)
+    cond = cond if cond.dtype is D.bool_ else Cmp.ne(cond, 0)
     axis = ctx.attr("axis")
     if axis is None:
         x, axis = S.reshape(x, [-1]), 0

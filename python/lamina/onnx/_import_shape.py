@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _dtype as D
+from ..ops import compare as Cmp
 from ..ops import creation as C
-from ..ops import elementwise as E
 from ..ops import indexing as I
 from ..ops import join as J
 from ..ops import shape as S
@@ -156,7 +156,7 @@ def _wrap_indices(ctx, idx, n: int):
             raise ctx.error(f"index out of range [{-n}, {n}): {i.min()}..{i.max()}")
         return to_lamina(np.where(i < 0, i + n, i))
     i = idx if idx.dtype is D.int64 else idx.to(D.int64)
-    return U.where(E.lt(i, 0), i + n, i)
+    return U.where(Cmp.lt(i, 0), i + n, i)
 
 
 def _fold_gather(ctx, ins):
@@ -338,9 +338,9 @@ def _one_hot(ctx, ins):
     axis = ctx.attr("axis", -1)
     rank = idx.ndim + 1
     axis = norm_axis(ctx, axis, rank)
-    idx = U.where(E.lt(idx, 0), idx + depth, idx)
+    idx = U.where(Cmp.lt(idx, 0), idx + depth, idx)
     classes = S.reshape(C.arange(depth), [depth] + [1] * (rank - 1 - axis))
-    hot = E.eq(S.unsqueeze(idx, axis), classes)
+    hot = Cmp.eq(S.unsqueeze(idx, axis), classes)
     vals = ctx.tensor(values)
     return U.where(hot, vals[1], vals[0])
 

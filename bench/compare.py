@@ -1,5 +1,5 @@
 """Side-by-side benchmark of lamina against PyTorch (CPU, float32) on the workloads in
-bench/workloads.py: each is checked once against PyTorch, then timed in the same process with
+bench/workloads/: each is checked once against PyTorch, then timed in the same process with
 lamina and PyTorch repetitions alternating. Prints a table and writes JSON; exits 1 when a check
 fails. Training rows check the step they time: from identical parameters and data, the change
 one step makes to every parameter must match PyTorch's (so a skipped update fails).

@@ -60,8 +60,41 @@ private:
     std::exception_ptr first_;
 };
 
+// Chunks per thread that parallel_for hands out on demand. A worker that slept after the last
+// region takes ~60 us to wake on a KVM guest (GOMP_SPINCOUNT is short on purpose, see README
+// "Threads and BLAS"); with one fixed half per thread the caller then waits that long at the join.
+// With several chunks per thread taken from a shared counter, the caller runs the chunks the
+// sleeping worker has not reached, so a late (or descheduled) worker costs about half as much.
+constexpr int64_t kChunksPerThread = 4;
+
+// Runs f(b, e) over consecutive chunks of [begin, end) on up to nthreads threads (nthreads > 1,
+// outside any region), each chunk taken by whichever thread is free first. Which thread runs a
+// chunk varies from call to call, so f must write only inside its chunk and compute each element
+// the same way whatever the chunk (then results do not depend on the thread count or timing).
+template <class F>
+void parallel_chunks(int64_t begin, int64_t end, int64_t chunk, int64_t nthreads, const F& f) {
+#ifdef _OPENMP
+    std::atomic<int64_t> next{0};
+    ParallelErrors errors;
+#pragma omp parallel num_threads(static_cast<int>(nthreads))
+    {
+        for (;;) {
+            const int64_t b = begin + next.fetch_add(1, std::memory_order_relaxed) * chunk;
+            if (b >= end) break;
+            errors.run([&] { f(b, std::min(end, b + chunk)); });
+        }
+    }
+    errors.rethrow();
+#else
+    (void)nthreads;
+    for (int64_t b = begin; b < end; b += chunk) f(b, std::min(end, b + chunk));
+#endif
+}
+
 // Calls f(begin, end) on contiguous chunks of [begin, end). Chunks never overlap, so a body that
-// writes only inside its own chunk needs no synchronisation.
+// writes only inside its own chunk needs no synchronisation. With several threads the range is
+// cut into about kChunksPerThread chunks per thread (each at least grain / 2 units), handed out
+// on demand (parallel_chunks); a body must not assume one chunk per thread.
 template <class F>
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
     const int64_t n = end - begin;
@@ -71,17 +104,8 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
     if (grain < 1) grain = 1;
     nthreads = std::min<int64_t>(nthreads, n / grain);
     if (nthreads > 1 && !in_parallel_region()) {
-        ParallelErrors errors;
-#pragma omp parallel num_threads(static_cast<int>(nthreads))
-        {
-            const int64_t t = omp_get_thread_num();
-            const int64_t nt = omp_get_num_threads();
-            const int64_t chunk = (n + nt - 1) / nt;
-            const int64_t b = begin + t * chunk;
-            const int64_t e = std::min(end, b + chunk);
-            if (b < e) errors.run([&] { f(b, e); });
-        }
-        errors.rethrow();
+        const int64_t nchunks = std::max<int64_t>(nthreads, std::min(nthreads * kChunksPerThread, 2 * n / grain));
+        parallel_chunks(begin, end, (n + nchunks - 1) / nchunks, nthreads, f);
         return;
     }
 #endif

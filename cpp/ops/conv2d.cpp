@@ -97,21 +97,31 @@ ChunkLayout chunk_layout(const detail::ConvPlan& pl, int64_t es, bool allow_band
 // threads: OpenMP over chunks, each thread with its own scratch (gemm inside a region runs on the
 // calling thread, see blas.h). Otherwise in order on this thread, so BLAS and the im2col loops get
 // the threads. Exceptions (a failed scratch allocation) are rethrown after the join.
-template <class T, class F>
+// Dynamic (a body that writes only its own images): chunks go to whichever thread is free, so a
+// worker that wakes late does not hold up the join (see parallel_chunks). Static (the weight
+// grad, whose per-thread sums must add up in the same order every call): chunk c always goes to
+// the same thread.
+template <class T, bool Dynamic = false, class F>
 void for_each_chunk(int64_t N, int64_t nb, int64_t scratch, const F& body) {
     const int64_t nchunks = (N + nb - 1) / nb;
     const int64_t nt = std::min<int64_t>(get_num_threads(), nchunks);
 #ifdef _OPENMP
     if (nt > 1 && !in_parallel_region()) {
         ParallelErrors errors;
+        std::atomic<int64_t> next{0};
 #pragma omp parallel num_threads(static_cast<int>(nt))
         {
             ScratchBuffer<T> buf;
             errors.run([&] { buf = ScratchBuffer<T>(static_cast<size_t>(scratch)); });
             const int tid = omp_get_thread_num();
+            if (Dynamic) {
+                for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < nchunks;)
+                    errors.run([&] { body(c * nb, std::min(N, (c + 1) * nb), buf.get(), tid); });
+            } else {
 #pragma omp for schedule(static)
-            for (int64_t c = 0; c < nchunks; ++c)
-                errors.run([&] { body(c * nb, std::min(N, (c + 1) * nb), buf.get(), tid); });
+                for (int64_t c = 0; c < nchunks; ++c)
+                    errors.run([&] { body(c * nb, std::min(N, (c + 1) * nb), buf.get(), tid); });
+            }
         }
         errors.rethrow();
         return;
@@ -317,7 +327,7 @@ Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, co
         const T* wp = w.data<T>();
         const T* bp = b ? b->data<T>() : nullptr;
         T* op = out.data<T>();
-        for_each_chunk<T>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int) {
+        for_each_chunk<T, true>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int) {
             const int64_t m = n1 - n0, ld = m * L;
             const T* src = xp + n0 * CHW;
             if (c.band < g.OH) {  // one image in bands of output rows: out[:, band] = W cols_band
@@ -417,7 +427,7 @@ Tensor conv_data_grad_cpu(const Tensor& dy, const Tensor& w, const ConvPlan& pl)
         const T* dyp = dy.data<T>();
         const T* wp = w.data<T>();
         T* dxp = dx.data<T>();
-        for_each_chunk<T>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int) {
+        for_each_chunk<T, true>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int) {
             const int64_t m = n1 - n0, ld = m * L;
             const T* dyc = dyp + n0 * pl.OC * L;
             if (m > 1) {
@@ -496,7 +506,8 @@ Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& p
     return dw;
 }
 
-// db[c] = sum over batch and positions of dy[n, c, ...]; accumulated in double.
+// db[c] = sum over batch and positions of dy[n, c, ...]; accumulated in double, one channel per
+// thread.
 Tensor conv_bias_grad_cpu(const Tensor& dy) {
     const int64_t N = dy.shape()[0], C = dy.shape()[1], L = (N * C != 0) ? dy.numel() / (N * C) : 0;
     Tensor db = Tensor::empty({C}, dy.dtype(), dy.device());
@@ -506,12 +517,21 @@ Tensor conv_bias_grad_cpu(const Tensor& dy) {
         T* out = db.data<T>();
         parallel_for(0, C, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, N * L)),
                      [&](int64_t c0, int64_t c1) {
+                         // kLanes independent double sums (one chain would be bound by the
+                         // add latency, ~0.5 ns per element), added up in a fixed order at the
+                         // end: the same result whichever thread takes the channel.
+                         constexpr int64_t kLanes = 32;
                          for (int64_t c = c0; c < c1; ++c) {
-                             double s = 0;
+                             double acc[kLanes] = {};
                              for (int64_t n = 0; n < N; ++n) {
                                  const T* r = p + (n * C + c) * L;
-                                 for (int64_t i = 0; i < L; ++i) s += r[i];
+                                 int64_t i = 0;
+                                 for (; i + kLanes <= L; i += kLanes)
+                                     for (int64_t j = 0; j < kLanes; ++j) acc[j] += static_cast<double>(r[i + j]);
+                                 for (int64_t j = 0; i < L; ++i, ++j) acc[j] += static_cast<double>(r[i]);
                              }
+                             double s = 0;
+                             for (int64_t j = 0; j < kLanes; ++j) s += acc[j];
                              out[c] = static_cast<T>(s);
                          }
                      });

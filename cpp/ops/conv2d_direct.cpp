@@ -361,23 +361,15 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
             }
         }
     };
-#ifdef _OPENMP
     if (nt > 1) {
-        ParallelErrors errors;
-#pragma omp parallel num_threads(static_cast<int>(nt))
-        {
-            // The team can be smaller than nt (OMP_THREAD_LIMIT, OMP_DYNAMIC, a busy runtime): split
-            // over the threads that came, or the tasks of the missing ones are never run (found by
-            // the ThreadSanitizer run, which caps the team at one thread: outputs stayed garbage).
-            const int64_t team = omp_get_num_threads();
-            const int64_t tid = omp_get_thread_num(), per = (tasks + team - 1) / team;
-            const int64_t t0 = std::min(tasks, tid * per), t1 = std::min(tasks, t0 + per);
-            errors.run([&] { run(t0, t1); });
-        }
-        errors.rethrow();
+        // Chunks of whole images (a task reuses its image's layout copy), about
+        // kChunksPerThread per thread, taken on demand: a worker that wakes late costs less.
+        const int64_t per_image = groups * nob, nchunks = std::min(tasks, nt * kChunksPerThread);
+        int64_t chunk = (tasks + nchunks - 1) / nchunks;
+        if (N >= nchunks) chunk = (chunk + per_image - 1) / per_image * per_image;
+        parallel_chunks(0, tasks, chunk, nt, run);
         return;
     }
-#endif
     run(0, tasks);
 }
 

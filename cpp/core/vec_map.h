@@ -50,7 +50,7 @@ void map(Tensor& out, const std::array<const Tensor*, N>& in, const F& f) {
         T* o = out.data<T>();
         std::array<const T*, N> x;
         for (size_t i = 0; i < N; ++i) x[i] = in[i]->template data<T>();
-        parallel_for(0, n, kGrainElementwise, [&](int64_t b, int64_t e) {
+        parallel_for_fine(0, n, kGrainElementwise, [&](int64_t b, int64_t e) {
             std::array<const T*, N> xb;
             for (size_t i = 0; i < N; ++i) xb[i] = x[i] + b;
             map_unit(o + b, xb, e - b, f, std::make_index_sequence<N>{});

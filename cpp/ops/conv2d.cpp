@@ -97,31 +97,34 @@ ChunkLayout chunk_layout(const detail::ConvPlan& pl, int64_t es, bool allow_band
 // threads: OpenMP over chunks, each thread with its own scratch (gemm inside a region runs on the
 // calling thread, see blas.h). Otherwise in order on this thread, so BLAS and the im2col loops get
 // the threads. Exceptions (a failed scratch allocation) are rethrown after the join.
-// Dynamic (a body that writes only its own images): chunks go to whichever thread is free, so a
-// worker that wakes late does not hold up the join (see parallel_chunks). Static (the weight
-// grad, whose per-thread sums must add up in the same order every call): chunk c always goes to
-// the same thread.
+// Dynamic (a body that writes only its own images): a worker that wakes late does not hold up the
+// join (parallel_chunks: each thread runs its own chunks, then the ones others have not started).
+// Static (the weight grad, whose per-thread sums must add up in the same order every call): chunk
+// c always goes to the same thread.
 template <class T, bool Dynamic = false, class F>
 void for_each_chunk(int64_t N, int64_t nb, int64_t scratch, const F& body) {
     const int64_t nchunks = (N + nb - 1) / nb;
     const int64_t nt = std::min<int64_t>(get_num_threads(), nchunks);
 #ifdef _OPENMP
+    if (nt > 1 && !in_parallel_region() && Dynamic) {
+        std::vector<ScratchBuffer<T>> bufs(static_cast<size_t>(nt));  // one per thread, made on first use
+        parallel_chunks(0, nchunks, 1, nt, [&](int64_t c, int64_t) {
+            const int tid = omp_get_thread_num();
+            if (!bufs[tid].get() && scratch > 0) bufs[tid] = ScratchBuffer<T>(static_cast<size_t>(scratch));
+            body(c * nb, std::min(N, (c + 1) * nb), bufs[tid].get(), tid);
+        });
+        return;
+    }
     if (nt > 1 && !in_parallel_region()) {
         ParallelErrors errors;
-        std::atomic<int64_t> next{0};
 #pragma omp parallel num_threads(static_cast<int>(nt))
         {
             ScratchBuffer<T> buf;
             errors.run([&] { buf = ScratchBuffer<T>(static_cast<size_t>(scratch)); });
             const int tid = omp_get_thread_num();
-            if (Dynamic) {
-                for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < nchunks;)
-                    errors.run([&] { body(c * nb, std::min(N, (c + 1) * nb), buf.get(), tid); });
-            } else {
 #pragma omp for schedule(static)
-                for (int64_t c = 0; c < nchunks; ++c)
-                    errors.run([&] { body(c * nb, std::min(N, (c + 1) * nb), buf.get(), tid); });
-            }
+            for (int64_t c = 0; c < nchunks; ++c)
+                errors.run([&] { body(c * nb, std::min(N, (c + 1) * nb), buf.get(), tid); });
         }
         errors.rethrow();
         return;
@@ -515,8 +518,8 @@ Tensor conv_bias_grad_cpu(const Tensor& dy) {
         using T = decltype(tag);
         const T* p = dy.data<T>();
         T* out = db.data<T>();
-        parallel_for(0, C, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, N * L)),
-                     [&](int64_t c0, int64_t c1) {
+        parallel_for_fine(0, C, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, N * L)),
+                          [&](int64_t c0, int64_t c1) {
                          // kLanes independent double sums (one chain would be bound by the
                          // add latency, ~0.5 ns per element), added up in a fixed order at the
                          // end: the same result whichever thread takes the channel.

@@ -24,8 +24,8 @@ __attribute__((optimize("no-tree-loop-distribute-patterns")))
 void im2col_rows(const T* x, const ConvGeometry& g, int64_t oh0, int64_t oh1, T* cols, int64_t ld) {
     const int64_t L = (oh1 - oh0) * g.OW;
     if (ld < 0) ld = L;
-    parallel_for(0, g.C, std::max<int64_t>(1, channel_grain(g) * g.OH / std::max<int64_t>(1, oh1 - oh0)),
-                 [&](int64_t c0, int64_t c1) {
+    parallel_for_fine(0, g.C, std::max<int64_t>(1, channel_grain(g) * g.OH / std::max<int64_t>(1, oh1 - oh0)),
+                      [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
             const T* xc = x + c * g.H * g.W;
             for (int64_t kh = 0; kh < g.KH; ++kh) {
@@ -71,7 +71,7 @@ template <class T>
 void col2im(const T* cols, const ConvGeometry& g, T* dx, int64_t ld) {
     if (ld < 0) ld = g.OH * g.OW;
     // Each channel's taps write only into that channel, so channels split across threads safely.
-    parallel_for(0, g.C, channel_grain(g), [&](int64_t c0, int64_t c1) {
+    parallel_for_fine(0, g.C, channel_grain(g), [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
             T* dxc = dx + c * g.H * g.W;
             std::fill(dxc, dxc + g.H * g.W, T(0));

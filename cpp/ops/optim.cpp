@@ -43,8 +43,8 @@ void for_segments(const std::vector<int64_t>& off, int64_t b, int64_t e, const F
 // well as one big one does; below kGrainElementwise elements per thread it stays serial.
 template <class F>
 void multi_tensor_apply(const std::vector<int64_t>& off, const F& f) {
-    parallel_for(0, off.back(), kGrainElementwise,
-                 [&](int64_t b, int64_t e) { for_segments(off, b, e, f); });
+    parallel_for_fine(0, off.back(), kGrainElementwise,
+                      [&](int64_t b, int64_t e) { for_segments(off, b, e, f); });
 }
 
 // Turns runtime flags into compile-time ones so each inner loop is branch-free and vectorises.
@@ -419,7 +419,7 @@ double multi_tensor_norm(const std::vector<Tensor>& tensors_in, double norm_type
     const int64_t nblocks = (total + B - 1) / B;
     std::vector<double> part(nblocks, 0.0);
     const bool two = norm_type == 2.0, one = norm_type == 1.0;
-    parallel_for(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
+    parallel_for_fine(0, nblocks, 1, [&](int64_t b0, int64_t b1) {
         for (int64_t blk = b0; blk < b1; ++blk) {
             double acc = 0.0;
             for_segments(off, blk * B, std::min(total, (blk + 1) * B), [&](size_t i, int64_t b, int64_t e) {

@@ -207,7 +207,7 @@ void scatter_max(const Tensor& dout, const Tensor& indices, Tensor& dx, int64_t 
         const T* dy = dout.data<T>();
         const int64_t* ix = indices.data<int64_t>();
         T* d = dx.data<T>();
-        parallel_for(0, P, plane_grain(OHW + HW), [&](int64_t p0, int64_t p1) {
+        parallel_for_fine(0, P, plane_grain(OHW + HW), [&](int64_t p0, int64_t p1) {
             for (int64_t p = p0; p < p1; ++p) {
                 T* dp = d + p * HW;
                 std::fill(dp, dp + HW, T(0));
@@ -236,7 +236,7 @@ std::tuple<Tensor, Tensor> max_pool2d_forward(const Tensor& x_in, const PoolPara
         int64_t* ip = idx.data<int64_t>();
         const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
         const std::vector<int64_t> taps = pool_taps(g);
-        parallel_for(0, g.P, plane_grain(OHW * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+        parallel_for_fine(0, g.P, plane_grain(OHW * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
             for (int64_t pl = p0; pl < p1; ++pl)
                 max_pool_plane(xp + pl * HW, op_ + pl * OHW, ip + pl * OHW, g, taps.data());
         });
@@ -303,10 +303,12 @@ template <class T>
 void pool2x2_rows(const T* x, T* out, int64_t rb, int64_t re, int64_t H, int64_t W, int64_t OH, int64_t OW) {
     std::vector<T> vbuf(2 * OW);
     T* v = vbuf.data();
-    for (int64_t r = rb; r < re; ++r) {
-        const int64_t p = r / OH, oh = r % OH;
+    // (plane, row) stepped along, not divided out per row: a 64-bit division costs about as much
+    // as pooling a 16-wide row.
+    for (int64_t r = rb, p = rb / OH, oh = rb % OH; r < re; ++r) {
         const T* r0 = x + p * H * W + 2 * oh * W;
         window_max_row(r0, r0 + W, v, out + r * OW, OW);
+        if (++oh == OH) oh = 0, ++p;
     }
 }
 
@@ -319,8 +321,8 @@ void unpool2x2_rows(const T* x, const T* dy, T* dx, int64_t rb, int64_t re, int6
     std::vector<T> vbuf(2 * OW), mbuf(OW);
     T* v = vbuf.data();
     T* mx = mbuf.data();
-    for (int64_t r = rb; r < re; ++r) {
-        const int64_t p = r / OH, oh = r % OH;
+    for (int64_t r = rb, p = rb / OH, oh0 = rb % OH; r < re; ++r, (++oh0 == OH ? (oh0 = 0, ++p) : 0)) {
+        const int64_t oh = oh0;
         const T* x0 = x + p * H * W + 2 * oh * W;
         const T* x1 = x0 + W;
         T* d0 = dx + p * H * W + 2 * oh * W;
@@ -365,8 +367,8 @@ Tensor max_pool2d_2x2_forward(const Tensor& x_in) {
         using T = decltype(tag);
         const T* xp = x.data<T>();
         T* op = out.data<T>();
-        parallel_for(0, rows, std::max<int64_t>(1, kGrainElementwise / (4 * std::max<int64_t>(OW, 1))),
-                     [&](int64_t b, int64_t e) { pool2x2_rows(xp, op, b, e, H, W, OH, OW); });
+        parallel_for_fine(0, rows, std::max<int64_t>(1, kGrainElementwise / (4 * std::max<int64_t>(OW, 1))),
+                          [&](int64_t b, int64_t e) { pool2x2_rows(xp, op, b, e, H, W, OH, OW); });
     });
     return out;
 }
@@ -384,7 +386,7 @@ Tensor max_pool2d_2x2_backward(const Tensor& dout_in, const Tensor& x_in) {
             std::fill(dx.data<T>(), dx.data<T>() + dx.numel(), T(0));
             return;
         }
-        parallel_for(0, rows, std::max<int64_t>(1, kGrainElementwise / (8 * OW)), [&](int64_t b, int64_t e) {
+        parallel_for_fine(0, rows, std::max<int64_t>(1, kGrainElementwise / (8 * OW)), [&](int64_t b, int64_t e) {
             unpool2x2_rows(x.data<T>(), dout.data<T>(), dx.data<T>(), b, e, H, W, OH, OW);
         });
     });
@@ -396,7 +398,7 @@ template <class T, bool Backward>
 static void avg_pool_planes(const T* in, T* out, const PoolPlan& g, const PoolParams& p) {
     // Forward: in = x planes, out = y planes. Backward: in = dout planes, out = dx planes.
     const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
-    parallel_for(0, g.P, plane_grain(OHW * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+    parallel_for_fine(0, g.P, plane_grain(OHW * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
         for (int64_t pl = p0; pl < p1; ++pl) {
             const T* src = in + pl * (Backward ? OHW : HW);
             T* dst = out + pl * (Backward ? HW : OHW);
@@ -485,7 +487,7 @@ PoolPlan plan_adaptive(const char* op, const Tensor& x, const std::array<int64_t
 template <class T, bool Backward>
 static void adaptive_avg_planes(const T* in, T* out, const PoolPlan& g) {
     const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
-    parallel_for(0, g.P, plane_grain(HW + OHW), [&](int64_t p0, int64_t p1) {
+    parallel_for_fine(0, g.P, plane_grain(HW + OHW), [&](int64_t p0, int64_t p1) {
         for (int64_t pl = p0; pl < p1; ++pl) {
             const T* src = in + pl * (Backward ? OHW : HW);
             T* dst = out + pl * (Backward ? HW : OHW);
@@ -552,7 +554,7 @@ std::tuple<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x_in,
         T* op = out.data<T>();
         int64_t* ip = idx.data<int64_t>();
         const int64_t HW = g.H * g.W, OHW = g.OH * g.OW;
-        parallel_for(0, g.P, plane_grain(HW + OHW), [&](int64_t p0, int64_t p1) {
+        parallel_for_fine(0, g.P, plane_grain(HW + OHW), [&](int64_t p0, int64_t p1) {
             for (int64_t pl = p0; pl < p1; ++pl) {
                 const T* src = xp + pl * HW;
                 for (int64_t oh = 0; oh < g.OH; ++oh) {

@@ -6,7 +6,8 @@
 
 Data parallelism: ``lamina.nn.parallel.DistributedDataParallel`` and
 ``lamina.data.DistributedSampler``; model (pipeline) parallelism:
-``lamina.distributed.pipeline.Pipe``. mpi4py is imported only by ``init_process_group``.
+``lamina.distributed.pipeline.Pipe``. DDP communication hooks: ``GradBucket``, ``Future`` and
+``lamina.distributed.algorithms.ddp_comm_hooks.default_hooks``. mpi4py is imported only by ``init_process_group``.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from .collectives import (
     scatter,
     send,
 )
+from .futures import Future
+from .grad_bucket import GradBucket
 from .process_group import (
     DistError,
     DistTimeoutError,
@@ -46,12 +49,15 @@ from .process_group import (
 __all__ = [
     "DistError",
     "DistTimeoutError",
+    "Future",
+    "GradBucket",
     "ProcessGroup",
     "ReduceOp",
     "Work",
     "all_gather",
     "all_gather_into_tensor",
     "all_gather_object",
+    "algorithms",
     "all_reduce",
     "barrier",
     "broadcast",
@@ -77,6 +83,6 @@ __all__ = [
 def __getattr__(name: str):
     # The pipeline builds on lamina.nn, which itself uses this package (DistributedDataParallel,
     # SyncBatchNorm): load it on first use so importing lamina.nn never needs it.
-    if name == "pipeline":
-        return importlib.import_module(".pipeline", __name__)
+    if name in ("pipeline", "algorithms"):
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'lamina.distributed' has no attribute {name!r}")

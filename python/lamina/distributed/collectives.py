@@ -19,6 +19,7 @@ import numpy as np
 from .. import _dtype as D
 from ..ops.creation import empty
 from ..tensor import Tensor
+from .futures import Future
 from .process_group import DistError, ProcessGroup, _group, wait_request
 
 
@@ -52,8 +53,9 @@ class Work:
     blocks until it is done (raising DistTimeoutError after the group's timeout) and returns
     True; ``is_completed()`` polls."""
 
-    def __init__(self, pg: ProcessGroup, reqs, what: str, finish=None, keep=()) -> None:
+    def __init__(self, pg: ProcessGroup, reqs, what: str, finish=None, keep=(), outputs=None) -> None:
         self._pg, self._reqs, self._what, self._finish = pg, list(reqs), what, finish
+        self._outputs = outputs  # the tensors get_future() completes with
         self._keep = keep  # buffers MPI reads or writes until completion
         self._done = False
         self._result = None
@@ -81,6 +83,12 @@ class Work:
         """What the operation produced (the sender's rank for irecv), after ``wait()``."""
         self.wait()
         return self._result
+
+    def get_future(self) -> Future:
+        """A ``Future`` that completes with the operation: its value is the list of output
+        tensors (``[tensor]`` for all_reduce, broadcast and reduce, as in PyTorch), or the
+        operation's result for the others. Used by DDP communication hooks."""
+        return Future._of_work(self, lambda: self._outputs if self._outputs is not None else self._result)
 
     def __repr__(self) -> str:
         return f"<Work {self._what} completed={self._done}>"
@@ -206,8 +214,8 @@ def _mpi_op(pg: ProcessGroup, op, t, what: str):
             ReduceOp.MAX: MPI.MAX, ReduceOp.BAND: MPI.BAND, ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}[op]
 
 
-def _run(pg, req, what, finish, async_op, keep=()):
-    w = Work(pg, [req] if req is not None else [], what, finish, keep)
+def _run(pg, req, what, finish, async_op, keep=(), outputs=None):
+    w = Work(pg, [req] if req is not None else [], what, finish, keep, outputs)
     if async_op:
         return w
     w.wait()
@@ -230,7 +238,7 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool =
             np.divide(arr, pg.size, out=arr)
         _finish_write(tensor, arr, back)
 
-    return _run(pg, req, "all_reduce", finish, async_op, (arr,))
+    return _run(pg, req, "all_reduce", finish, async_op, (arr,), [tensor])
 
 
 def broadcast(tensor, src: int, group=None, async_op: bool = False):
@@ -240,7 +248,7 @@ def broadcast(tensor, src: int, group=None, async_op: bool = False):
     _check(pg, "broadcast", tensor, root=int(src))
     req = pg.comm.Ibcast(arr, root=int(src))
     return _run(pg, req, "broadcast", lambda: _finish_write(tensor, arr, back) if pg.rank != src else None,
-                async_op, (arr,))
+                async_op, (arr,), [tensor])
 
 
 def reduce(tensor, dst: int, op: ReduceOp = ReduceOp.SUM, group=None, async_op: bool = False):
@@ -261,7 +269,7 @@ def reduce(tensor, dst: int, op: ReduceOp = ReduceOp.SUM, group=None, async_op: 
                 np.divide(arr, pg.size, out=arr)
             _finish_write(tensor, arr, back)
 
-    return _run(pg, req, "reduce", finish, async_op, (arr,))
+    return _run(pg, req, "reduce", finish, async_op, (arr,), [tensor])
 
 
 def _fill_list(tensors, stacked) -> None:

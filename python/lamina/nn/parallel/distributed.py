@@ -14,6 +14,8 @@ copy into the bucket too). ``no_sync()`` skips the reduction so gradients accumu
 from __future__ import annotations
 
 import contextlib
+import inspect
+from typing import Callable
 
 import numpy as np
 
@@ -21,6 +23,8 @@ from ...autograd.function import AccumulateGrad
 from ...autograd.grad_mode import is_grad_enabled
 from ...autograd.hooks import register_post_accumulate_grad_hook
 from ...distributed.collectives import all_gather_object
+from ...distributed.futures import Future
+from ...distributed.grad_bucket import GradBucket
 from ...distributed.process_group import _group, wait_request
 from ...ops.creation import from_numpy
 from ...tensor import Tensor
@@ -36,13 +40,15 @@ _DIRECT_BYTES = 256 * 1024
 class _Bucket:
     """Parameters whose gradients are reduced together: one flat buffer, one MPI_Iallreduce."""
 
-    __slots__ = ("direct", "flat", "index", "offsets", "params", "pending", "req")
+    __slots__ = ("direct", "flat", "fut", "gb", "index", "offsets", "params", "pending", "req")
 
     def __init__(self, index: int, params: list, offsets: list, flat, direct: bool = False) -> None:
         self.index, self.params, self.offsets, self.flat = index, params, offsets, flat
         self.direct = direct  # one large parameter reduced in its .grad (flat is set each iteration)
         self.pending = len(params)
         self.req = None
+        self.fut = None  # the communication hook's future
+        self.gb = None  # the GradBucket handed to the hook (cached for a bucket with its own buffer)
 
 
 class _Iteration:
@@ -149,6 +155,8 @@ class DistributedDataParallel(Module):
         self._verify_same_model()
         self._sync_module_states()
         self._build_buckets(self.bucket_cap_mb * _MB)
+        self._comm_hook = None  # (state, hook) from register_comm_hook
+        self._reduced_once = False
         self._handles = [register_post_accumulate_grad_hook(p, self._make_hook(i)) for i, p in enumerate(self._params)]
         self._it = _Iteration(len(self._params))
 
@@ -251,6 +259,7 @@ class DistributedDataParallel(Module):
         for b in self._buckets:
             b.pending = len(b.params)
             b.req = None
+            b.fut = None
 
     def _mark_ready(self, i: int, grad) -> None:
         if self._it.ready[i]:
@@ -272,6 +281,8 @@ class DistributedDataParallel(Module):
         for b in self._it.launched:  # drive MPI progress on buckets in flight
             if b.req is not None:
                 b.req.Test()
+            elif b.fut is not None:
+                b.fut.done()
         if self._it.next == len(self._buckets):
             self._finish()
 
@@ -283,15 +294,25 @@ class DistributedDataParallel(Module):
             a = None if grad is None else grad._c.numpy()
             if a is None or not a.flags.c_contiguous:
                 a = np.zeros(tuple(p.shape), p.dtype._np) if a is None else np.ascontiguousarray(a)
+            if self._comm_hook is None:
+                np.divide(a, self.process_group.size, out=a)
             b.flat = a  # reduced in place: the gradient's own memory when it is contiguous
             b.pending -= 1
             return
         dst = b.flat[b.offsets[k]:b.offsets[k] + p.numel()]
+        # Without a hook the gradient is divided by the world size on its way into the bucket
+        # and the bucket summed (PyTorch's reducer does the same; allreduce_hook gives equal bits).
+        div = self.process_group.size if self._comm_hook is None else 1
         if grad is None:
             dst[:] = 0
         else:
             g = grad._c.numpy()
-            if not (self.gradient_as_bucket_view and np.shares_memory(g, dst)):  # a bucket view is already there
+            if self.gradient_as_bucket_view and np.shares_memory(g, dst):  # a bucket view is already there
+                if div != 1:
+                    np.divide(dst, div, out=dst)
+            elif div != 1:
+                np.divide(g, div, out=dst.reshape(tuple(p.shape)))
+            else:
                 np.copyto(dst.reshape(tuple(p.shape)), g)
         b.pending -= 1
 
@@ -307,14 +328,89 @@ class DistributedDataParallel(Module):
         pg = self.process_group
         while self._it.next < len(self._buckets) and self._buckets[self._it.next].pending == 0:
             b = self._buckets[self._it.next]
-            b.req = pg.comm.Iallreduce(pg.MPI.IN_PLACE, b.flat, pg.MPI.SUM)
+            if self._comm_hook is None:
+                b.req = pg.comm.Iallreduce(pg.MPI.IN_PLACE, b.flat, pg.MPI.SUM)
+            else:
+                self._run_comm_hook(b)
             self._it.launched.append(b)
             self._it.next += 1
 
+    # ---- communication hooks ----
+    def register_comm_hook(self, state: object, hook: Callable) -> None:
+        """Replaces the default gradient averaging with ``hook(state, bucket) -> Future[Tensor]``
+        (PyTorch's API): for each bucket, in the same order on every rank, once its gradients are
+        in ``bucket.buffer()``, DDP calls the hook, which starts the communication and returns a
+        ``lamina.distributed.Future`` completing with the reduced flat tensor (the average: the
+        hook divides by the world size, DDP does not); DDP waits for the futures at the end of
+        backward and copies each result into the parameters' ``.grad``. Stock hooks:
+        ``lamina.distributed.algorithms.ddp_comm_hooks.default_hooks``. Call it once, before the
+        first backward."""
+        if self._comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        if self._reduced_once:
+            raise RuntimeError("DistributedDataParallel.register_comm_hook: register the communication hook before "
+                               "the first backward (gradients have already been reduced without it)")
+        if not callable(hook):
+            raise TypeError("Communication hook must be callable.")
+        try:
+            sig = inspect.signature(hook)
+        except (TypeError, ValueError):
+            sig = None
+        if sig is not None:
+            params = list(sig.parameters.values())
+            if len(params) != 2 and not any(q.kind is q.VAR_POSITIONAL for q in params):
+                raise TypeError(f"Communication hook must take two arguments (state, bucket); {hook!r} takes "
+                                f"{len(params)}")
+            ann = params[1].annotation if len(params) > 1 else inspect.Parameter.empty
+            if ann not in (inspect.Parameter.empty, GradBucket, "GradBucket", "dist.GradBucket"):
+                raise ValueError("Communication hook: bucket annotation should be dist.GradBucket.")
+        self._comm_hook = (state, hook)
+        for b in self._buckets:  # buckets with a buffer of their own keep one GradBucket
+            if not b.direct:
+                buf = from_numpy(b.flat)
+                grads = [from_numpy(b.flat[o:o + self._params[i].numel()].reshape(tuple(self._params[i].shape)))
+                         for i, o in zip(b.params, b.offsets)]
+                b.gb = GradBucket(b.index, buf, [self._params[i] for i in b.params], grads,
+                                  b.index == len(self._buckets) - 1)
+
+    def _run_comm_hook(self, b: _Bucket) -> None:
+        gb = b.gb
+        if b.direct:  # the buffer is this iteration's gradient memory
+            p = self._params[b.params[0]]
+            g = p.grad if p.grad is not None and np.shares_memory(p.grad._c.numpy(), b.flat) else from_numpy(b.flat)
+            flat = g.reshape(-1) if g.dim() != 1 else g
+            gb = GradBucket(b.index, flat, [p], [g], b.index == len(self._buckets) - 1)
+        state, hook = self._comm_hook
+        fut = hook(state, gb)
+        if not isinstance(fut, Future):
+            raise TypeError(f"DistributedDataParallel: the communication hook {getattr(hook, '__name__', hook)!r} "
+                            f"returned {type(fut).__name__} for bucket {b.index}; it must return a "
+                            "lamina.distributed.Future of the reduced bucket tensor")
+        b.fut = fut
+
+    def _take_hook_result(self, b: _Bucket) -> None:
+        """Waits for bucket ``b``'s hook future and puts its value into ``b.flat``."""
+        val = b.fut.wait()
+        b.fut = None
+        if isinstance(val, (list, tuple)) and len(val) == 1:
+            val = val[0]  # a hook that returned a Work future ([tensor]) directly
+        n = b.flat.size
+        if not isinstance(val, Tensor) or val.numel() != n:
+            got = f"a tensor of {val.numel()} elements" if isinstance(val, Tensor) else type(val).__name__
+            raise RuntimeError(f"DistributedDataParallel: the communication hook's future for bucket {b.index} "
+                               f"completed with {got}; expected a tensor of the bucket's {n} elements")
+        res = val._c.numpy()
+        if not np.shares_memory(res, b.flat):
+            np.copyto(b.flat, res.reshape(b.flat.shape))
+
     def _finish(self) -> None:
         pg = self.process_group
+        self._reduced_once = True
         for b in self._buckets:
-            wait_request(pg, b.req, f"DistributedDataParallel: gradient allreduce (bucket {b.index})")
+            if b.fut is not None:
+                self._take_hook_result(b)
+            else:
+                wait_request(pg, b.req, f"DistributedDataParallel: gradient allreduce (bucket {b.index})")
         used = self._static_used
         if used is None and (self.find_unused_parameters or self.static_graph):
             used = np.ones(len(self._params), dtype=np.int64)
@@ -324,20 +420,18 @@ class DistributedDataParallel(Module):
                          "DistributedDataParallel: unused-parameter map")
             if self.static_graph:
                 self._static_used = used
-        inv = 1.0 / pg.size
-        for b in self._buckets:
+        for b in self._buckets:  # the buckets hold the averages now: write them back
             if b.direct:
                 i = b.params[0]
                 p = self._params[i]
                 if used is None or used[i]:
                     g = p.grad._c.numpy() if p.grad is not None else None
                     if g is not None and np.shares_memory(g, b.flat):
-                        b.flat *= inv
                         p.grad._c._bump_version()
                     elif g is None:
-                        p.grad = from_numpy(b.flat * inv)
+                        p.grad = from_numpy(b.flat)  # a fresh array made by _copy_in
                     else:
-                        np.multiply(b.flat, inv, out=g)
+                        np.copyto(g, b.flat)
                         p.grad._c._bump_version()
                 b.flat = None
                 continue
@@ -349,15 +443,14 @@ class DistributedDataParallel(Module):
                         np.copyto(src, self._it.kept[i])
                     continue
                 if self.gradient_as_bucket_view:
-                    np.multiply(src, inv, out=src)
                     if p.grad is not None and np.shares_memory(p.grad._c.numpy(), src):
                         p.grad._c._bump_version()
                     else:
                         p.grad = from_numpy(src)  # .grad is the bucket's memory from now on
                 elif p.grad is None:
-                    p.grad = from_numpy(src * inv)
+                    p.grad = from_numpy(src.copy())
                 else:
-                    np.multiply(src, inv, out=p.grad._c.numpy())  # average while copying back
+                    np.copyto(p.grad._c.numpy(), src)
                     p.grad._c._bump_version()
         self._it.armed = False
         self._it.launched = []

@@ -30,6 +30,8 @@ MODULES = [
     ("lamina.onnx", "lamina.onnx", "ONNX export and import (torch.onnx)."),
     ("lamina.jit", "lamina.jit", "Graph capture by tracing (torch.jit.trace)."),
     ("lamina.distributed", "lamina.distributed", "Multi-process training over MPI (torch.distributed)."),
+    ("lamina.distributed.algorithms.ddp_comm_hooks.default_hooks", "lamina.distributed.algorithms.ddp_comm_hooks",
+     "Stock DDP communication hooks: allreduce, fp16 and bf16 compression (torch.distributed.algorithms)."),
     ("lamina.diagnostics", "lamina.diagnostics", "Gradient flow and training diagnostics."),
     ("lamina.interpret", "lamina.interpret", "Attributions and explanations."),
     ("lamina.viz", "lamina.viz", "PNG pictures of filters, histories, confusion matrices."),

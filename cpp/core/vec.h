@@ -27,6 +27,8 @@ namespace lamina::vec {
 // - or_sign(mag, sgn) (float): mag with sgn's sign bit set into it, i.e. copysign for mag >= 0.
 // - reduce_add_f64(v) (float): the lanes' sum in double (each lane widened first, so no float
 //   rounding; for compensated sums whose last step must not round again).
+// - lookup32(t, idx), interval_index(x, base, shift) (float): a 32-entry table by index bits; one
+//   instruction each only where kTable32<V> (AVX-512), lane-by-lane fallbacks elsewhere.
 template <class T, int N>
 struct VecArray {
     T v[N];
@@ -224,6 +226,18 @@ struct Vectorized<float> {
         e = _mm512_cvtepi32_ps(_mm512_srai_epi32(b, 23));
         return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_and_si512(b, _mm512_set1_epi32(0x007fffff)),
                                                     _mm512_set1_epi32(0x3f3504f3)));
+    }
+    // t[i] per lane, i = idx's int32 bits & 31: one vpermt2ps over the table's two registers
+    // (loop invariant where the table is a constant).
+    friend Vectorized lookup32(const float* t, Vectorized idx) {
+        return _mm512_permutex2var_ps(_mm512_loadu_ps(t), _mm512_castps_si512(idx.v), _mm512_loadu_ps(t + 16));
+    }
+    // max(bits(x) - base, 0) >> shift as int32 bits (x >= 0 or NaN): a table index from the exponent
+    // and the top mantissa bits, so each octave above base splits into 2^(23 - shift) intervals.
+    friend Vectorized interval_index(Vectorized x, int32_t base, int shift) {
+        const __m512i d = _mm512_max_epi32(_mm512_sub_epi32(_mm512_castps_si512(x.v), _mm512_set1_epi32(base)),
+                                           _mm512_setzero_si512());
+        return _mm512_castsi512_ps(_mm512_srl_epi32(d, _mm_cvtsi32_si128(shift)));
     }
 };
 
@@ -538,6 +552,39 @@ inline V scale2n(const V& y, const V& n) {
 template <class V>
 inline V maximum(const V& a, const V& b) {
     return select(a != a, a, max(a, b));
+}
+
+// 32-entry table lookups: one permute at AVX-512 (kTable32 true); elsewhere these lane-by-lane
+// fallbacks exist so a kernel compiles everywhere, but kernels check kTable32 and keep a table-free
+// formula where the lookup would cost a store and 8-16 scalar loads.
+template <class V>
+inline constexpr bool kTable32 = false;
+#if defined(__AVX512F__)
+template <>
+inline constexpr bool kTable32<Vectorized<float>> = true;
+#endif
+template <class V>
+inline V lookup32(const float* t, const V& idx) {
+    float f[V::size()];
+    idx.store(f);
+    for (int i = 0; i < V::size(); ++i) {
+        uint32_t b;
+        std::memcpy(&b, &f[i], 4);
+        f[i] = t[b & 31u];
+    }
+    return V::loadu(f);
+}
+template <class V>
+inline V interval_index(const V& x, int32_t base, int shift) {
+    float f[V::size()];
+    x.store(f);
+    for (int i = 0; i < V::size(); ++i) {
+        int32_t b;
+        std::memcpy(&b, &f[i], 4);
+        b = b - base > 0 ? (b - base) >> shift : 0;
+        std::memcpy(&f[i], &b, 4);
+    }
+    return V::loadu(f);
 }
 
 }  // namespace lamina::vec

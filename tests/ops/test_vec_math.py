@@ -43,7 +43,9 @@ def float32_sweep() -> np.ndarray:
     edges = np.array([0.0, np.inf, np.nan, 1e-45, 1.1754942e-38, 1.17549435e-38, 88.72283, 88.7228394,
                       87.33654, 103.972, 104.0, 89.0, 0.625, 0.6931472, 18.0, 20.0, 1.0, 0.5, 2.0,
                       # switch points: gelu's centre/tail (0.85) and clamp (16), tanh's clamp (2|x| = 20)
-                      0.85, 0.84999996, 16.0, 10.0, 9.01],
+                      0.85, 0.84999996, 16.0, 10.0, 9.01,
+                      # tanh's table (AVX-512): clamp 9.02, first/last interval edges, octave edges
+                      9.02, 9.019999, 0.078125, 0.07812499, 8.0, 7.9999995, 0.0625, 4.0, 3.9999998],
                      dtype=np.float32)
     return np.concatenate([mags, -mags, edges, -edges])
 

@@ -127,7 +127,8 @@ def _max_over_ranks(all_gather_object, size):
     return f
 
 
-def worker_train(fw: str, threads: int, scaling: str, seconds: float, port: int) -> None:
+def worker_train(fw: str, threads: int, scaling: str, seconds: float, port: int, comm_hook: str = "none",
+                 only: str | None = None, bucket_cap_mb: float = 25) -> None:
     rank, size = _rank_size()
     rng = np.random.default_rng(rank)
     res = {}
@@ -144,11 +145,18 @@ def worker_train(fw: str, threads: int, scaling: str, seconds: float, port: int)
         agree = _agree(dist.broadcast_object_list) if size > 1 else (lambda k: k)
         slowest = _max_over_ranks(dist.all_gather_object, size) if size > 1 else (lambda x: x)
         for name, (layers, shape, batch) in WORKLOADS.items():
+            if only and only != name:
+                continue
             b = batch // size if scaling == "strong" else batch
             lamina.manual_seed(0)
             model = build(nn, layers)
             if size > 1:
-                model = DDP(model)
+                model = DDP(model, bucket_cap_mb=bucket_cap_mb)
+                if comm_hook != "none":
+                    from lamina.distributed.algorithms.ddp_comm_hooks import (
+                        default_hooks,
+                    )
+                    model.register_comm_hook(None, getattr(default_hooks, comm_hook + "_hook"))
             opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
             x = lamina.from_numpy(rng.standard_normal((b,) + shape).astype(np.float32))
             y = lamina.from_numpy(rng.integers(0, 10, b))
@@ -269,9 +277,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (the best round's median is shown)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--comm-hook", default="none", choices=["none", "allreduce", "fp16_compress", "bf16_compress"],
+                    help="train worker, lamina: DDP communication hook from ddp_comm_hooks.default_hooks")
+    ap.add_argument("--only", default=None, help="train worker: run only this workload (e.g. 'MLP b256')")
+    ap.add_argument("--bucket-cap-mb", type=float, default=25, help="train worker, lamina: DDP bucket_cap_mb")
     a = ap.parse_args()
     if a.worker == "train":
-        return worker_train(a.fw, a.threads, a.scaling, a.seconds, a.port)
+        return worker_train(a.fw, a.threads, a.scaling, a.seconds, a.port, a.comm_hook, a.only, a.bucket_cap_mb)
     if a.worker == "allreduce":
         return worker_allreduce(a.fw, a.port)
 

@@ -4,10 +4,9 @@ against DDP without a hook and against 16-bit rounding, a custom hook's view of 
 registration errors."""
 from __future__ import annotations
 
+import lamina
 import numpy as np
 import pytest
-
-import lamina
 from lamina.distributed import Future, GradBucket
 from lamina.distributed.algorithms.ddp_comm_hooks import default_hooks
 

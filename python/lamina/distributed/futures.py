@@ -41,7 +41,7 @@ class Future(Generic[T]):
         try:
             self._work.wait()
             self._value = self._work_value()
-        except Exception as e:  # a timeout: the future fails, wait() raises it
+        except Exception as e:  # noqa: BLE001 - a timeout or MPI error: the future fails, wait() raises it
             self._error = e
         self._done, self._work, self._work_value = True, None, None
 
@@ -50,7 +50,7 @@ class Future(Generic[T]):
         self._callback = self._parent = None
         try:
             self._value = cb(parent)  # a failed parent raises from parent.value() inside the callback
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any error of a user callback fails the future, as in PyTorch
             self._error = e
         self._done = True
 
@@ -74,7 +74,7 @@ class Future(Generic[T]):
             if self._parent is not None:
                 try:
                     self._parent.wait()
-                except Exception:  # noqa: S110 - the callback sees the failure through parent.value()
+                except Exception:  # noqa: BLE001, S110 - the callback sees the failure through parent.value()
                     pass
                 self._complete_from_parent()
             elif self._work is not None:

@@ -39,7 +39,8 @@ class IndexSelect(Function):
     @staticmethod
     def forward(ctx, x, dim, index_c):
         c = x._c
-        ctx.dim, ctx.index, ctx.in_shape = dim, index_c, c.shape
+        if ctx.needs_input_grad:  # empty when nothing is recorded: backward never runs
+            ctx.dim, ctx.index, ctx.in_shape = dim, index_c, c.shape
         try:
             return W(_C.index_forward(c, dim, [index_c]))
         except IndexError as e:
@@ -78,8 +79,10 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     _check_index_tensor(index, "index_select", max_dim=1)
     nd = input._c.ndim
     d = _wrap_dim(dim, nd, "index_select")
-    x = input if nd else input.reshape(1)
     ic = index._c
+    if nd and ic.ndim == 1:  # the common case, without the reshapes' binding calls
+        return IndexSelect.apply(input, d, ic)
+    x = input if nd else input.reshape(1)
     out = IndexSelect.apply(x, d, ic if ic.ndim == 1 else ic.reshape([-1]))
     return out if nd else out.reshape(())
 

@@ -45,7 +45,7 @@ std::string transpose_out_expr(int64_t in, int64_t k, int64_t s, int64_t p, int6
 // Images per GEMM. One image of a small layer (LeNet's 12x12, a CIFAR net's 8x8) gives a GEMM
 // too thin for BLAS to reach speed, so small images share one column matrix side by side until the
 // GEMM has ~2048 columns; the column buffer stays under ~8 MB (2M elements).
-int64_t images_per_chunk(const detail::ConvPlan& pl) {
+int64_t images_per_chunk(const detail::ConvPlan& pl, bool for_threads = true) {
     const int64_t L = std::max<int64_t>(1, pl.g.col_cols());
     const int64_t rows = std::max<int64_t>({pl.g.col_rows(), pl.OC, 1});
     if (L >= 2048 || pl.N <= 1) return 1;
@@ -55,7 +55,7 @@ int64_t images_per_chunk(const detail::ConvPlan& pl) {
     // Chunks go to threads whole (for_each_chunk): even them out, so 8 images at 2 threads are
     // 4 chunks of 2, not 3 + 3 + 2 (one thread with twice the work).
     const int64_t nt = in_parallel_region() ? 1 : std::max<int64_t>(1, get_num_threads());
-    if (nt > 1) {
+    if (nt > 1 && for_threads) {
         const int64_t per_thread = (pl.N + nt * nb - 1) / (nt * nb);  // chunks each thread runs
         nb = std::max<int64_t>(1, (pl.N + nt * per_thread - 1) / (nt * per_thread));
     }
@@ -76,13 +76,15 @@ struct ChunkLayout {
 
 constexpr int64_t kBandBytes = 512 * 1024;
 
-ChunkLayout chunk_layout(const detail::ConvPlan& pl, int64_t es, bool allow_band = true) {
+// for_threads = false: images per chunk chosen without regard to the thread count.
+ChunkLayout chunk_layout(const detail::ConvPlan& pl, int64_t es, bool allow_band = true,
+                         bool for_threads = true) {
     const ConvGeometry& g = pl.g;
     ChunkLayout c;
     c.L = g.col_cols();
     c.OCg = pl.OC / pl.groups;
     c.Kg = g.col_rows() / pl.groups;
-    c.nb = images_per_chunk(pl);
+    c.nb = images_per_chunk(pl, for_threads);
     c.R = g.col_rows();
     c.CHW = g.C * g.H * g.W;
     c.direct = c.nb == 1 && g.is_pointwise();
@@ -448,35 +450,38 @@ Tensor conv_data_grad_cpu(const Tensor& dy, const Tensor& w, const ConvPlan& pl)
     return dx;
 }
 
-// dw_g[OCg, Kg] = sum over chunks of dy_g[OCg, m*L] x cols_g[Kg, m*L]^T. Each thread accumulates
-// into its own buffer; the buffers are summed at the end (no two threads share dw).
+// dw_g[OCg, Kg] = sum over chunks of dy_g[OCg, m*L] x cols_g[Kg, m*L]^T. Where the partial sums of
+// all chunks fit in kPartialElems, each chunk writes its own (chunks laid out independently of the
+// thread count, taken on demand) and they are added in chunk order: the same bits at any thread
+// count. Otherwise each thread accumulates into its own buffer over a static chunk split and the
+// buffers are summed at the end (no two threads share dw).
+constexpr int64_t kPartialElems = int64_t(4) << 20;
+
 Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& pl) {
     Tensor dw = Tensor::empty(pl.w4, dy.dtype(), dy.device());
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
-        const ChunkLayout c = chunk_layout(pl, sizeof(T));
+        const int64_t wsize = pl.OC * (g.col_rows() / pl.groups);
+        const bool partials = [&] {
+            const int64_t nb = chunk_layout(pl, sizeof(T), true, false).nb;
+            return (pl.N + nb - 1) / nb * wsize <= kPartialElems;
+        }();
+        const ChunkLayout c = chunk_layout(pl, sizeof(T), true, !partials);
         const int64_t G = pl.groups, L = c.L, OCg = c.OCg, Kg = c.Kg, nb = c.nb, R = c.R, CHW = c.CHW;
         const bool direct = c.direct;
         const int64_t scratch = c.scratch;
-        const int64_t wsize = pl.OC * Kg;
         const T* dyp = dy.data<T>();
         const T* xp = x.data<T>();
         T* dwp = dw.data<T>();
         std::fill(dwp, dwp + wsize, T(0));
         if (pl.N == 0) return;
-        const int64_t nt = chunk_threads(pl.N, nb);
-        // Thread 0 accumulates straight into dw; the others into their own buffers.
-        std::vector<ScratchBuffer<T>> accs(nt);
-        for (int64_t t = 1; t < nt; ++t) {
-            accs[t] = ScratchBuffer<T>(static_cast<size_t>(wsize));
-            std::fill(accs[t].get(), accs[t].get() + wsize, T(0));
-        }
-        for_each_chunk<T>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int tid) {
+        const int64_t nchunks = (pl.N + nb - 1) / nb;
+        // dw += this chunk's dy cols^T, into acc.
+        auto chunk_grad = [&](int64_t n0, int64_t n1, T* buf, T* acc) {
             const int64_t m = n1 - n0, ld = m * L;
             const T* src = xp + n0 * CHW;
             if (c.band < g.OH) {  // one image in bands: dw += dy[:, band] cols_band^T
-                T* acc = tid == 0 ? dwp : accs[tid].get();
                 for (int64_t oh0 = 0; oh0 < g.OH; oh0 += c.band) {
                     const int64_t oh1 = std::min(g.OH, oh0 + c.band), lb = (oh1 - oh0) * g.OW;
                     im2col_rows(src, g, oh0, oh1, buf, lb);
@@ -495,10 +500,36 @@ Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& p
                 gather_chunk(dyp, n0, m, pl.OC, L, buf + R * ld);
                 dyc = buf + R * ld;
             }
-            T* acc = tid == 0 ? dwp : accs[tid].get();
             for (int64_t gr = 0; gr < G; ++gr)
                 gemm(false, true, OCg, Kg, ld, T(1), dyc + gr * OCg * ld, ld, src + gr * Kg * ld, ld, T(1),
                      acc + gr * OCg * Kg, Kg);
+        };
+        if (partials) {
+            // Chunk 0 writes dw itself; chunk k > 0 its own slice of part.
+            ScratchBuffer<T> part(static_cast<size_t>((nchunks - 1) * wsize));
+            std::fill(part.get(), part.get() + (nchunks - 1) * wsize, T(0));
+            for_each_chunk<T, true>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int) {
+                const int64_t k = n0 / nb;
+                chunk_grad(n0, n1, buf, k == 0 ? dwp : part.get() + (k - 1) * wsize);
+            });
+            if (nchunks > 1)
+                parallel_for_fine(0, wsize, kGrainElementwise / (nchunks - 1) + 1, [&](int64_t i0, int64_t i1) {
+                    for (int64_t k = 0; k + 1 < nchunks; ++k) {
+                        const T* pk = part.get() + k * wsize;
+                        for (int64_t i = i0; i < i1; ++i) dwp[i] += pk[i];
+                    }
+                });
+            return;
+        }
+        const int64_t nt = chunk_threads(pl.N, nb);
+        // Thread 0 accumulates straight into dw; the others into their own buffers.
+        std::vector<ScratchBuffer<T>> accs(nt);
+        for (int64_t t = 1; t < nt; ++t) {
+            accs[t] = ScratchBuffer<T>(static_cast<size_t>(wsize));
+            std::fill(accs[t].get(), accs[t].get() + wsize, T(0));
+        }
+        for_each_chunk<T>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int tid) {
+            chunk_grad(n0, n1, buf, tid == 0 ? dwp : accs[tid].get());
         });
         if (nt > 1)
             parallel_for(0, wsize, kGrainElementwise, [&](int64_t i0, int64_t i1) {

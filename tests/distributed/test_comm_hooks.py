@@ -90,7 +90,7 @@ def test_16bit_codecs_match_torch_on_float32():
         np.testing.assert_array_equal(dec(enc(x)), torch.from_numpy(x).to(tdt).float().numpy())
 
 
-@pytest.mark.parametrize("n,mode", [(2, "buckets"), (3, "direct")])
+@pytest.mark.parametrize("n,mode", [(1, "buckets"), (2, "buckets"), (3, "direct")])
 def test_comm_hooks_under_mpi(mpirun, n, mode):
     r = mpirun(n, "comm_hooks.py", mode, timeout=120)
     for k in range(n):

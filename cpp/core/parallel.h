@@ -61,7 +61,7 @@ private:
     std::exception_ptr first_;
 };
 
-// Chunks per thread that parallel_for hands out on demand. A worker that slept after the last
+// Chunks per thread that parallel_for_fine hands out on demand. A worker that slept after the last
 // region takes ~60 us to wake on a KVM guest (GOMP_SPINCOUNT is short on purpose, see README
 // "Threads and BLAS"); with one fixed half per thread the caller then waits that long at the join.
 // With several chunks per thread, the caller runs the chunks the sleeping worker has not reached,
@@ -94,7 +94,7 @@ struct alignas(64) ChunkRange {
 // chunks other threads have not started, from the back of their shares. A team smaller than asked
 // (OMP_THREAD_LIMIT) still runs every chunk. Which thread runs a chunk varies from call to call,
 // so f must write only inside its chunk and compute each element the same way whatever the chunk
-// (then results do not depend on the thread count or timing).
+// (then results do not depend on the thread count or timing). Fewer than 2^32 chunks.
 template <class F>
 void parallel_chunks(int64_t begin, int64_t end, int64_t chunk, int64_t nthreads, const F& f) {
 #ifdef _OPENMP

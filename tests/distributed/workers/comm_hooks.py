@@ -81,6 +81,39 @@ for dtype in (lamina.float32, lamina.float64):
 say(f"rank {r}: allreduce_hook == default DDP bit for bit")
 
 
+# ... also with find_unused_parameters / static_graph (a branch only rank 0 uses, one nobody uses)
+class Branchy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.never = nn.Linear(4, 300), nn.Linear(4, 300), nn.Linear(4, 2)
+
+    def forward(self, x, use_b):
+        return self.a(x) + self.b(x) if use_b else self.a(x)
+
+
+def branchy(hook, static):
+    lamina.manual_seed(0)
+    d = DDP(Branchy(), find_unused_parameters=not static, static_graph=static, bucket_cap_mb=0.001)
+    if hook is not None:
+        d.register_comm_hook(None, hook)
+    xb = lamina.from_numpy(np.random.default_rng(r).standard_normal((3, 4)).astype(np.float32))
+    out = []
+    for _ in range(2):
+        for p in d.parameters():
+            p.grad = None
+        d(xb, r == 0).sum().backward()
+        out.append([None if p.grad is None else p.grad.numpy().copy() for p in d.parameters()])
+    return out
+
+
+for static in (False, True):
+    want, got = branchy(None, static), branchy(hooks.allreduce_hook, static)
+    for gw, gg in zip(want, got):
+        assert [g is None for g in gw] == [g is None for g in gg]
+        same_bits([[g for g in gw if g is not None]], [[g for g in gg if g is not None]], f"unused static={static}")
+say(f"rank {r}: allreduce_hook with unused parameters ok")
+
+
 # 2. fp16 / bf16 compression
 def local_grads(x, y):
     """Every rank's own gradient (what DDP reduces), computed here for all ranks, and the

@@ -13,11 +13,11 @@ import numpy as np
 
 from .. import _C
 from .. import _dtype as D
+from .._state import _tracers
 from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..autograd.views import write_inplace
 from ..tensor import Tensor
-from . import indexing as _ix
 from ._dims import W, _zeros_c
 from .creation import tensor
 from .reduce import sum_to
@@ -339,13 +339,13 @@ def setitem(x: Tensor, key, value) -> None:
 def getitem(x: Tensor, key) -> Tensor:
     """``x[key]``: basic indexing gives a view (shape.getitem); integer/bool tensor indices gather
     (copies)."""
-    if isinstance(key, Tensor) and not x.requires_grad:
-        # x[idx] with a 1-D int64 tensor and nothing to record is index_select along dim 0: no
-        # numpy round trip of the index (the plan cost ~18 us a call next to a ~15 us gather).
+    if isinstance(key, Tensor) and not (x.requires_grad and grad_mode._tls.enabled) and not _tracers:
+        # x[idx] with a 1-D int64 tensor and nothing to record is a gather along dim 0: no numpy
+        # round trip of the index (the plan cost ~18 us a call next to a ~15 us gather).
         kc = key._c
         if kc.dtype == _C.DType.int64 and kc.ndim == 1 and x._c.ndim:
             try:
-                return _ix.IndexSelect.apply(x, 0, kc)
+                return W(_C.index_forward(x._c, 0, [kc]))
             except (IndexError, RuntimeError):
                 pass  # negative or out-of-range indices, other devices: the general plan below
     if _is_basic(key):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
+from .._state import _tracers
+from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..tensor import Tensor
 
@@ -81,6 +83,11 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     d = _wrap_dim(dim, nd, "index_select")
     ic = index._c
     if nd and ic.ndim == 1:  # the common case, without the reshapes' binding calls
+        if not (input.requires_grad and grad_mode._tls.enabled) and not _tracers:  # nothing to record
+            try:
+                return W(_C.index_forward(input._c, d, [ic]))
+            except IndexError as e:
+                raise _reraise(e, "index_select") from None
         return IndexSelect.apply(input, d, ic)
     x = input if nd else input.reshape(1)
     out = IndexSelect.apply(x, d, ic if ic.ndim == 1 else ic.reshape([-1]))

@@ -8,6 +8,8 @@ import numbers
 
 from .. import _C
 from .. import _dtype as D
+from .._state import _tracers
+from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..autograd.views import view_of
 from ..tensor import Tensor
@@ -88,6 +90,21 @@ def cat(tensors, dim: int = 0) -> Tensor:
 
         lamina.cat([lamina.zeros(2, 3), lamina.ones(4, 3)]).shape   # (6, 3)
     """
+    if type(tensors) is list or type(tensors) is tuple:
+        # the common case in one pass: Tensors, the first not a 1-D empty one, a plain int dim
+        # (the general checks below cost ~1 us a call next to a ~7 us copy of 4x(64,256))
+        rg = False
+        for t in tensors:
+            if not isinstance(t, Tensor):
+                break
+            rg = rg or t.requires_grad
+        else:
+            if tensors:
+                nd = tensors[0]._c.ndim
+                if nd > 1 and type(dim) is int and -nd <= dim < nd:
+                    if not (rg and grad_mode._tls.enabled) and not _tracers:  # nothing to record
+                        return W(_C.cat_forward([t._c for t in tensors], dim % nd))
+                    return Cat.apply(dim % nd, *tensors)
     tensors = _tensor_list(tensors, "cat")
     d = _cat_dim(tensors, dim, "cat")
     return Cat.apply(d, *tensors)

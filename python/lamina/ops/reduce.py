@@ -10,6 +10,8 @@ from collections import namedtuple
 
 from .. import _C
 from .. import _dtype as D
+from .._state import _tracers
+from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..tensor import Tensor
 from . import elementwise
@@ -161,6 +163,8 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor
     _check_tensor(input, "sum")
     if dtype is not None:
         input = input.to(D.as_dtype(dtype))
+    if not (input.requires_grad and grad_mode._tls.enabled) and not _tracers:  # nothing to record
+        return W(_C.sum_forward(input._c, _dims(dim, "sum"), builtins.bool(keepdim)))
     return Sum.apply(input, _dims(dim, "sum"), builtins.bool(keepdim), False)
 
 
@@ -176,6 +180,8 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
     _check_tensor(input, "mean")
     if dtype is not None:
         input = input.to(D.as_dtype(dtype))
+    if not (input.requires_grad and grad_mode._tls.enabled) and not _tracers:  # nothing to record
+        return W(_C.mean_forward(input._c, _dims(dim, "mean"), builtins.bool(keepdim)))
     return Sum.apply(input, _dims(dim, "mean"), builtins.bool(keepdim), True)
 
 

@@ -9,7 +9,10 @@
 
 #include <cblas.h>
 
+#include <type_traits>
+
 #include "check.h"
+#include "gemm_f32.h"
 #include "parallel.h"
 
 namespace lamina {
@@ -68,6 +71,21 @@ void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, 
                       (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
 }
 
+// One block of C on the calling thread: float32 takes lamina's own kernel (gemm_f32.cpp) where
+// its size rule says it beats OpenBLAS; `own` is decided once for the whole call, so every block
+// (and every thread count) uses the same kernel and results stay bit-identical.
+void block_call(bool own, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (own) return gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void block_call(bool own, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+    (void)own;  // float64 stays on OpenBLAS
+    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 // A thread gets at least this many multiply-adds (OpenBLAS's own cut-off for threading is
 // M*N*K <= 2^18) and at least kMinBlock rows or columns, kept a multiple of kAlign so blocks
 // end on microkernel boundaries.
@@ -82,6 +100,7 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
     if (K == 0) return scale_rows(M, N, beta, C, ldc);
     check_dims(M, N, K, lda, ldb, ldc);
     check_blas_serial();
+    const bool own = std::is_same_v<T, float> && gemm_f32_preferred(ta, tb, M, N, K);
     // Split the longer side of C: each thread then re-packs only the smaller operand.
     const bool split_m = M >= N;
     const int64_t D = split_m ? M : N;
@@ -96,15 +115,16 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
         for (int64_t t = 0; t < nt; ++t) {
             const int64_t d0 = t * block, d = std::min(D, d0 + block) - d0;
             if (split_m)
-                blas_call(ta, tb, d, N, K, alpha, ta ? A + d0 : A + d0 * lda, lda, B, ldb, beta, C + d0 * ldc,
-                          ldc);
+                block_call(own, ta, tb, d, N, K, alpha, ta ? A + d0 : A + d0 * lda, lda, B, ldb, beta,
+                           C + d0 * ldc, ldc);
             else
-                blas_call(ta, tb, M, d, K, alpha, A, lda, tb ? B + d0 * ldb : B + d0, ldb, beta, C + d0, ldc);
+                block_call(own, ta, tb, M, d, K, alpha, A, lda, tb ? B + d0 * ldb : B + d0, ldb, beta, C + d0,
+                           ldc);
         }
         return;
     }
 #endif
-    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    block_call(own, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace

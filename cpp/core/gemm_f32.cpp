@@ -1,0 +1,182 @@
+// lamina's float32 GEMM: BLIS loop nest (NC columns of B, KC deep, MC rows of A), packing from
+// gemm_pack.h, and one micro-kernel over vec::Vectorized<float> with per-ISA register blocks.
+// Also the size rule saying where it beats OpenBLAS (blas.cpp asks it once per call).
+#include "gemm_f32.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <utility>
+
+#include "gemm_pack.h"
+#include "vec.h"
+
+namespace lamina {
+
+namespace {
+
+using Vec = vec::Vectorized<float>;
+constexpr int kW = Vec::size();
+
+// Register blocks: MR x NV accumulators + NV B vectors + 1 broadcast fit the register file.
+#if defined(__AVX512F__)
+constexpr int kMR = 14, kNV = 2;  // 28 + 2 + 1 of 32 zmm; B panel 32 floats = 2 lines per k
+#elif defined(__AVX2__)
+constexpr int kMR = 6, kNV = 2;   // 12 + 2 + 1 of 16 ymm
+#else
+constexpr int kMR = 4, kNV = 1;   // Vectorized<float> is 2 xmm here: 8 + 2 + 1 of 16 xmm
+#endif
+constexpr int kNR = kNV * kW;
+
+// Cache blocks: a KC x NR B panel (32 KB at AVX-512) stays in L1 (48 KB) while the MC x KC A
+// block (~170 KB) and the packed B block sit in L2 (2 MB); KC = 128/192/256/384 measured, 256
+// best at 512^3 and the linear shapes. KC is fixed, never derived from M or N, so the K order of
+// every sum is the same for any block of C.
+constexpr int64_t kKC = 256;
+constexpr int64_t kMC = kMR * 12;
+constexpr int64_t kNC = kNR * 64;
+
+// acc = Ap panel (k-major, LDA per k, the first MR used) @ Bp panel (NV vectors of the NR per k)
+// over kc; then
+// C = alpha * acc + beta * C, where beta == 0 overwrites C.
+template <int MR, int NV, int LDA>
+__attribute__((always_inline)) inline void micro_kernel(int64_t kc, const float* __restrict Ap,
+                                                        const float* __restrict Bp, float* __restrict C,
+                                                        int64_t ldc, float alpha, float beta) {
+    Vec acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+        // C is read (beta != 0) or written only after the K loop: start its lines on the way now.
+        __builtin_prefetch(C + r * ldc, 1);
+        __builtin_prefetch(C + r * ldc + NV * kW - 1, 1);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = Vec(0.0f);
+    }
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; ++k) {
+        Vec b[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) b[v] = Vec::loadu(Bp + k * kNR + v * kW);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) {
+            const Vec a(Ap[k * LDA + r]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(a, b[v], acc[r][v]);
+        }
+    }
+    const Vec va(alpha), vb(beta);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+            float* c = C + r * ldc + v * kW;
+            Vec out = acc[r][v];
+            if (alpha != 1.0f) out = out * va;
+            if (beta == 1.0f) out = out + Vec::loadu(c);
+            else if (beta != 0.0f) out = fmadd(vb, Vec::loadu(c), out);
+            out.store(c);
+        }
+}
+
+// One tile of C: `rows` x `cols` of the MR x NR panel pair. A short tile (the M or N edge) runs a
+// kernel with only the rows and vectors it needs, so edge tiles cost in proportion to their size;
+// a tile whose width is not whole vectors goes through a small buffer, then its valid part to C.
+template <int R>
+void tile_rows(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t cols, float alpha,
+               float beta) {
+    if (cols == kNR) return micro_kernel<R, kNV, kMR>(kc, Ap, Bp, C, ldc, alpha, beta);
+    if (kNV > 1 && cols == kW) return micro_kernel<R, 1, kMR>(kc, Ap, Bp, C, ldc, alpha, beta);
+    alignas(64) float tmp[R * kNR];
+    if (kNV > 1 && cols < kW)
+        micro_kernel<R, 1, kMR>(kc, Ap, Bp, tmp, kNR, alpha, 0.0f);
+    else
+        micro_kernel<R, kNV, kMR>(kc, Ap, Bp, tmp, kNR, alpha, 0.0f);
+    for (int r = 0; r < R; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+            float& dst = C[r * ldc + c];
+            dst = beta == 0.0f ? tmp[r * kNR + c] : tmp[r * kNR + c] + beta * dst;
+        }
+}
+
+using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int64_t, float, float);
+
+template <int... R>
+constexpr std::array<TileFn, sizeof...(R)> make_tiles(std::integer_sequence<int, R...>) {
+    return {&tile_rows<R + 1>...};
+}
+// kTiles[r - 1] handles r rows.
+constexpr auto kTiles = make_tiles(std::make_integer_sequence<int, kMR>{});
+
+// Per-thread packing buffers, grown on demand and kept (gemm runs on many threads at once).
+struct PackBuffers {
+    struct Free {
+        void operator()(float* p) const { std::free(p); }
+    };
+    std::unique_ptr<float, Free> a, b;
+    int64_t a_size = 0, b_size = 0;
+    static float* grow(std::unique_ptr<float, Free>& buf, int64_t& have, int64_t need) {
+        if (need > have) {
+            const size_t bytes = (static_cast<size_t>(need) * sizeof(float) + 63) / 64 * 64;
+            float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+            if (!p) throw std::bad_alloc();
+            buf.reset(p);
+            have = need;
+        }
+        return buf.get();
+    }
+};
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+}  // namespace
+
+void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) return scale_c(M, N, beta, C, ldc);
+    thread_local PackBuffers bufs;
+    const int64_t mc_max = std::min(kMC, round_up(M, kMR)), nc_max = std::min(kNC, round_up(N, kNR));
+    const int64_t kc_max = std::min(kKC, K);
+    float* Ap = PackBuffers::grow(bufs.a, bufs.a_size, mc_max * kc_max);
+    float* Bp = PackBuffers::grow(bufs.b, bufs.b_size, nc_max * kc_max);
+    for (int64_t jc = 0; jc < N; jc += kNC) {
+        const int64_t nc = std::min(kNC, N - jc);
+        for (int64_t pc = 0; pc < K; pc += kKC) {
+            const int64_t kc = std::min(kKC, K - pc);
+            const float b_eff = pc == 0 ? beta : 1.0f;  // later K blocks add onto the first
+            gemm_detail::pack_b<kNR>(tb, B, ldb, pc, kc, jc, nc, Bp);
+            for (int64_t ic = 0; ic < M; ic += kMC) {
+                const int64_t mc = std::min(kMC, M - ic);
+                gemm_detail::pack_a<kMR>(ta, A, lda, ic, mc, pc, kc, Ap);
+                for (int64_t jr = 0; jr < nc; jr += kNR)
+                    for (int64_t ir = 0; ir < mc; ir += kMR)
+                        kTiles[std::min<int64_t>(kMR, mc - ir) - 1](kc, Ap + ir * kc, Bp + jr * kc,
+                                                                   C + (ic + ir) * ldc + jc + jr, ldc,
+                                                                   std::min<int64_t>(kNR, nc - jr), alpha, b_eff);
+            }
+        }
+    }
+}
+
+// Size rule, from bench shapes at one thread (see README "CPU dispatch"): OpenBLAS keeps small
+// problems, where its tuned edge kernels and lighter packing win: fewer than two MR-row panels
+// (LeNet's 6 and 16 output channels), under one NR-wide panel (an MLP's 10 classes), or K too short
+// to amortise the packing (K = 10). At x86-64-v2 OpenBLAS's SSE kernel is kept throughout.
+bool gemm_f32_preferred(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
+    (void)ta; (void)tb;
+#if defined(__AVX2__)
+    return M >= 2 * kMR && N >= kNR && K >= 24;
+#else
+    (void)M; (void)N; (void)K;
+    return false;
+#endif
+}
+
+}  // namespace lamina

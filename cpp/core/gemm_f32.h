@@ -1,0 +1,22 @@
+// lamina's own float32 GEMM (BLIS-style): op(A) and op(B) are packed into MR x KC and KC x NR
+// panels, blocked for L1/L2, and a register-blocked micro-kernel written once against
+// vec::Vectorized<float> runs each MR x NR tile; compiled per ISA level like the rest of the core.
+#pragma once
+#include <cstdint>
+
+namespace lamina {
+
+// C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C (row-major, leading dimensions lda/ldb/ldc),
+// on the calling thread only (blas.cpp splits C over threads). beta == 0 overwrites C (NaN/inf in
+// C do not propagate), as BLAS does. K == 0 gives C = beta * C; M == 0 or N == 0 does nothing.
+// The sum over K runs in the same order for every element whatever M and N are, so splitting C
+// into blocks never changes a result bit.
+void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// Whether this build's gemm_f32 beats OpenBLAS at M x N x K (single thread), by the size rule in
+// gemm_f32.cpp (measured per ISA level). Decided on the whole problem, before blas.cpp splits it,
+// so every block of one call takes the same kernel.
+bool gemm_f32_preferred(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K);
+
+}  // namespace lamina

@@ -1,0 +1,152 @@
+"""lamina's own float32 GEMM (cpp/core/gemm_f32.cpp, routed by the size rule in blas.cpp) against
+NumPy float64: awkward sizes around the register blocks (14x32 / 6x16), every transpose pair (views
+handed to gemm with trans flags), padded leading dimensions, K = 0, beta = 1 (linear with bias),
+beta = 0 over NaN-filled memory, bit-identical results across thread counts, and every ISA level
+this host runs (the file re-runs itself under LAMINA_CPU_CAPABILITY=default / avx2).
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lamina
+from lamina.backends import cpu
+from lamina.nn import functional as F
+
+RNG = np.random.default_rng(13)
+SIZES = [1, 7, 13, 15, 17, 31, 33, 63, 65, 100, 257]
+# (M, N, K): every size in each role, plus mixes that cross the KC = 384 block and the 1000 edge
+MNK = (
+    [(s, 65, 33) for s in SIZES]
+    + [(33, s, 65) for s in SIZES]
+    + [(65, 33, s) for s in SIZES]
+    + [(1000, 17, 100), (15, 1000, 31), (63, 100, 1000), (257, 257, 257), (100, 65, 385), (28, 32, 24)]
+)
+TRANS = [(False, False), (True, False), (False, True), (True, True)]
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def operand(x: np.ndarray, trans: bool, pad: int) -> lamina.Tensor:
+    """x as a lamina view: stored transposed when `trans`, with `pad` extra columns of storage."""
+    store = np.ascontiguousarray(x.T) if trans else x
+    if pad:
+        store = np.concatenate([store, np.full((store.shape[0], pad), np.nan, np.float32)], axis=1)
+    t = lamina.from_numpy(np.ascontiguousarray(store))
+    if pad:
+        t = t[:, : store.shape[1] - pad]
+    return t.T if trans else t
+
+
+def tol(k: int) -> dict:
+    return {"rtol": 2e-5, "atol": 2e-5 * max(k, 1) ** 0.5}
+
+
+@pytest.mark.parametrize("ta,tb", TRANS, ids=["nn", "tn", "nt", "tt"])
+def test_shapes_and_transposes(ta, tb):
+    for m, n, k in MNK:
+        a, b = rand(m, k), rand(k, n)
+        ref = a.astype(np.float64) @ b.astype(np.float64)
+        out = operand(a, ta, 0) @ operand(b, tb, 0)
+        np.testing.assert_allclose(out.numpy(), ref, **tol(k), err_msg=f"{m}x{n}x{k} ta={ta} tb={tb}")
+
+
+@pytest.mark.parametrize("ta,tb", TRANS, ids=["nn", "tn", "nt", "tt"])
+def test_padded_leading_dimensions(ta, tb):
+    # NaN in the padding: a kernel reading past a row (wrong lda/ldb) poisons the result
+    for m, n, k in [(65, 100, 63), (100, 33, 257), (31, 257, 17)]:
+        a, b = rand(m, k), rand(k, n)
+        out = lamina.matmul(operand(a, ta, 5), operand(b, tb, 3))
+        np.testing.assert_allclose(out.numpy(), a.astype(np.float64) @ b, **tol(k))
+
+
+def test_output_with_row_stride():
+    # C with ldc > N: the matmul backward's batch rows and linear's reshaped output write views
+    x, w, bias = rand(3, 40, 100), rand(70, 100), rand(70)
+    out = F.linear(lamina.from_numpy(x), lamina.from_numpy(w), lamina.from_numpy(bias))
+    ref = x.astype(np.float64) @ w.T.astype(np.float64) + bias
+    np.testing.assert_allclose(out.numpy(), ref, **tol(100))
+
+
+def test_beta_one_accumulates_bias():
+    # linear with bias: the bias is broadcast into C first, then GEMM adds onto it (beta = 1)
+    for rows, fin, fout in [(64, 784, 256), (65, 385, 33), (100, 50, 500)]:
+        x, w, b = rand(rows, fin), rand(fout, fin), rand(fout) * 10
+        out = F.linear(lamina.from_numpy(x), lamina.from_numpy(w), lamina.from_numpy(b))
+        np.testing.assert_allclose(out.numpy(), x.astype(np.float64) @ w.T + b, **tol(fin))
+
+
+def test_beta_zero_overwrites_nan_memory():
+    # the output comes from freed NaN/inf memory; beta = 0 must overwrite it (0 * NaN is NaN)
+    a, b = rand(100, 257), rand(257, 65)
+    for _ in range(3):
+        junk = lamina.full((100, 65), float("nan"))
+        del junk
+        lamina.full((100, 65), float("inf"))
+        out = lamina.from_numpy(a) @ lamina.from_numpy(b)
+        assert np.isfinite(out.numpy()).all()
+        np.testing.assert_allclose(out.numpy(), a.astype(np.float64) @ b, **tol(257))
+
+
+def test_k0_and_empty():
+    for m, n in [(65, 33), (1, 100), (257, 1)]:
+        lamina.full((m, n), float("nan"))
+        out = lamina.zeros(m, 0) @ lamina.zeros(0, n)
+        assert out.shape == (m, n) and (out.numpy() == 0).all()
+    assert (lamina.zeros(0, 40) @ lamina.zeros(40, 70)).shape == (0, 70)
+    assert (lamina.zeros(70, 40) @ lamina.zeros(40, 0)).shape == (70, 0)
+
+
+def test_linear_backward_gemms():
+    # dX = dY @ W (nn) and dW = dY^T @ X (tn) through autograd
+    x = lamina.from_numpy(rand(64, 300)).requires_grad_()
+    w = lamina.from_numpy(rand(200, 300)).requires_grad_()
+    dy = rand(64, 200)
+    (F.linear(x, w) * lamina.from_numpy(dy)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), dy.astype(np.float64) @ w.detach().numpy(), **tol(200))
+    np.testing.assert_allclose(w.grad.numpy(), dy.T.astype(np.float64) @ x.detach().numpy(), **tol(64))
+
+
+def test_bit_identical_across_threads():
+    # blas.cpp splits C over threads; the K order per element must not depend on the split
+    a, b = lamina.from_numpy(rand(300, 500)), lamina.from_numpy(rand(500, 200))
+    before = lamina.get_num_threads()
+    try:
+        outs = []
+        for nt in (1, 2, 3):
+            lamina.set_num_threads(nt)
+            outs.append((a @ b).numpy())
+            outs.append((a.T.contiguous().T @ b).numpy())
+    finally:
+        lamina.set_num_threads(before)
+    for o in outs[2::2]:
+        np.testing.assert_array_equal(o, outs[0])
+    for o in outs[3::2]:
+        np.testing.assert_array_equal(o, outs[1])
+
+
+BUILT = [c.lower() for c in cpu.built_capabilities()]
+SUPPORTED = [c.lower() for c in cpu.get_supported_capabilities()]
+
+
+@pytest.mark.skipif(bool(os.environ.get("LAMINA_CPU_CAPABILITY")), reason="already at a forced level")
+@pytest.mark.parametrize("level", ["default", "avx2"])
+def test_other_levels(level):
+    if level not in BUILT or level not in SUPPORTED:
+        pytest.skip(f"level {level!r} not built ({BUILT}) or not run by this CPU ({SUPPORTED})")
+    if level == max(BUILT, key=["default", "avx2", "avx512"].index):
+        pytest.skip(f"{level} is the best level: the in-process tests ran it")
+    env = dict(os.environ, LAMINA_CPU_CAPABILITY=level)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert " passed" in r.stdout
+
+
+@pytest.mark.skipif(not os.environ.get("LAMINA_CPU_CAPABILITY"), reason="only under a forced level")
+def test_forced_level_is_active():
+    assert cpu.get_cpu_capability().lower() == os.environ["LAMINA_CPU_CAPABILITY"].lower()

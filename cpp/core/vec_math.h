@@ -284,7 +284,7 @@ inline VecF gelu(const VecF& x) {
     r = fmadd(r, t, VecF(9.429622778e-02f));
     r = fmadd(r, t, VecF(9.969195621e-02f));
     r = fmadd(r, t, VecF(9.973567837e-02f));
-    const VecF h = exp(s * VecF(-0.5f)) * (r * t);
+    const VecF h = exp_nonpos(s * VecF(-0.5f)) * (r * t);  // -x^2/2 <= 0 or NaN
     // x > 0: x - min(x, 16) h (x = inf: inf - 16 * 0, not inf * 0); else x h (-inf * 0 = NaN).
     const auto pos = x > VecF(0.0f);
     const VecF tail = fmadd(select(pos, -uc, x), h, select(pos, x, VecF(0.0f)));

@@ -20,6 +20,12 @@ void for_softmax_lines(const ReducePlan& p, const F& f) {
     const int64_t n = p.outer * p.inner;
     const int64_t grain = std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, 4 * p.R));
     parallel_for(0, n, grain, [&](int64_t b, int64_t e) {
+        // inner == 1 (dim is last): line j starts at j R, without a 64-bit division per line (15 of
+        // ~200 us over 4096 lines of 64).
+        if (p.inner == 1) {
+            for (int64_t j = b; j < e; ++j) f(j * p.R);
+            return;
+        }
         for (int64_t j = b; j < e; ++j) f((j / p.inner) * p.R * p.inner + j % p.inner);
     });
 }

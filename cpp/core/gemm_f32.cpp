@@ -165,14 +165,16 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
     }
 }
 
-// Size rule, from bench shapes at one thread (see README "CPU dispatch"): OpenBLAS keeps small
-// problems, where its tuned edge kernels and lighter packing win: fewer than two MR-row panels
-// (LeNet's 6 and 16 output channels), under one NR-wide panel (an MLP's 10 classes), or K too short
-// to amortise the packing (K = 10). At x86-64-v2 OpenBLAS's SSE kernel is kept throughout.
+// Size rule, from the bench shapes at one thread (README "CPU dispatch and wheels"): OpenBLAS keeps
+// small problems, where its edge kernels and lighter packing win: M < 28 (LeNet's 6 and 16 output
+// channels: 2-row edge tiles are load-bound), N < 32 (an MLP's 10 classes) or K < 24 (too short to
+// pay for packing). The same cut-offs hold at AVX2 (against OpenBLAS's Haswell kernel). At
+// x86-64-v2 OpenBLAS's SSE kernel is kept throughout (ours measured 5-10% faster standalone but that
+// level's build was not re-tested with it).
 bool gemm_f32_preferred(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
     (void)ta; (void)tb;
 #if defined(__AVX2__)
-    return M >= 2 * kMR && N >= kNR && K >= 24;
+    return M >= 28 && N >= 32 && K >= 24;
 #else
     (void)M; (void)N; (void)K;
     return false;

@@ -213,3 +213,14 @@ def test_sum_columns_accuracy_float32():
     b = (rng.standard_normal((3000, 67)) + 100.0).astype(np.float32)
     np.testing.assert_allclose(lamina.from_numpy(b).sum(0).numpy(), b.astype(np.float64).sum(0), rtol=2e-7)
     np.testing.assert_allclose(lamina.from_numpy(b).mean(1).numpy(), b.astype(np.float64).mean(1), rtol=2e-7)
+
+
+@pytest.mark.parametrize("n", [7, 9 * 8 + 3, 63 * 8 + 7, 127 * 8, 128 * 8 + 5, 127 * 16 + 15, 128 * 16,
+                               129 * 16 + 1, 300 * 16 + 13])
+def test_sum_lines_accuracy_float32(n):
+    # vec_sum.h's line sums (8 or 4 vector accumulators, each flushed to double after 16 vectors)
+    # for line lengths that end the accumulator blocks at every tail step, near the float64 sum.
+    rng = np.random.default_rng(n)
+    b = (rng.standard_normal((3, n)) + 100.0).astype(np.float32)
+    np.testing.assert_allclose(lamina.from_numpy(b).sum(1).numpy(), b.astype(np.float64).sum(1), rtol=2e-7)
+    np.testing.assert_allclose(lamina.from_numpy(b).mean(1).numpy(), b.astype(np.float64).mean(1), rtol=2e-7)

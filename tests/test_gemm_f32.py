@@ -142,7 +142,7 @@ def test_other_levels(level):
         pytest.skip(f"{level} is the best level: the in-process tests ran it")
     env = dict(os.environ, LAMINA_CPU_CAPABILITY=level)
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__],
-                       env=env, capture_output=True, text=True, timeout=300)
+                       env=env, capture_output=True, text=True, timeout=300, check=False)  # rc asserted below
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert " passed" in r.stdout
 

@@ -201,11 +201,11 @@ inline VecF tanh(const VecF& x) {
     p = fmadd(p, z, VecF(-5.37397155531e-2f));
     p = fmadd(p, z, VecF(1.33314422036e-1f));
     p = fmadd(p, z, VecF(-3.33332819422e-1f));
-    const VecF small = fmadd(p * z, x, x);
+    const VecF small = fmadd(p * z, ax, ax);  // magnitudes; the sign goes on once, so tanh(-0) = -0
     VecF n, kk;
     const VecF e = scale2n_bits(exp_q(min(VecF(20.0f), ax + ax), n, kk) + VecF(1.0f), kk);
-    const VecF big = or_sign(VecF(1.0f) - VecF(2.0f) / (e + VecF(1.0f)), x);
-    return select(ax < VecF(0.625f), small, big);
+    const VecF big = VecF(1.0f) - VecF(2.0f) / (e + VecF(1.0f));
+    return or_sign(select(ax < VecF(0.625f), small, big), x);
 }
 inline VecD tanh(const VecD& x) { return map_lanes(x, [](double v) { return std::tanh(v); }); }
 
@@ -272,7 +272,8 @@ inline VecF gelu(const VecF& x) {
     c = fmadd(c, s, VecF(9.971060528e-03f));
     c = fmadd(c, s, VecF(-6.649015443e-02f));
     c = fmadd(c, s, VecF(3.989422771e-01f));
-    const VecF mid = fmadd(s, c, VecF(0.5f) * x);
+    // x Phi(x) has x's sign; the bit put back gives gelu(-0) = -0 (s c + (-0) is +0).
+    const VecF mid = or_sign(fmadd(s, c, VecF(0.5f) * x), x);
     const VecF uc = min(u, VecF(16.0f));  // x86 min: a NaN u gives 16 here, and exp(NaN) below
     // A division: vrcp14ps + a Newton step measured no faster at AVX-512 (the divider runs beside).
     const VecF t = VecF(1.0f) / fmadd(uc, VecF(0.25f), VecF(1.0f));

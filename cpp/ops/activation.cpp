@@ -46,8 +46,9 @@ bool act_vec(Tensor& out, const Tensor& x, Act act, T p0, T p1) {
         case Act::BipolarSigmoid: return run([](V v) { return vec::tanh(v * V(T(0.5))); });
         case Act::Tanh: return run([](V v) { return vec::tanh(v); });
         case Act::Elu:
-            // min(0, v) keeps a NaN (x86 min returns its second operand on NaN).
-            return run([p0](V v) { return select(v > V(T(0)), v, V(p0) * vec::expm1_neg(min(V(T(0)), v))); });
+            // min(0, v) keeps a NaN (x86 min returns its second operand on NaN); v >= 0 passes -0
+            // through as -0 (PyTorch's elu(-0)).
+            return run([p0](V v) { return select(v >= V(T(0)), v, V(p0) * vec::expm1_neg(min(V(T(0)), v))); });
         case Act::Softplus:
             return run([p0, p1](V v) {
                 const V bx = V(p0) * v;

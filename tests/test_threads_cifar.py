@@ -15,8 +15,6 @@ import pytest
 import lamina
 import lamina.nn.functional as F
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 @pytest.fixture
 def restore_threads():
@@ -102,7 +100,10 @@ def test_conv_bias_grad_matches_float64_sum(shape, restore_threads):
 
 
 def _run(code, env_extra):
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"), **env_extra)
+    # The lamina this test imported (an installed wheel in CI, python/ with LAMINA_EXT_DIR in a dev
+    # tree): python/ alone has no compiled core.
+    here = os.path.dirname(os.path.dirname(lamina.__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]), **env_extra)
     r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -50,101 +50,157 @@ struct LineExpSum {
 // put back (TwoSum): the float difference alone costs |a - m| / 2 ulp of exp(a - m), 30 ulp at a
 // logit gap of 60, and a sum needs it as well: for a row (0, -60), log_softmax's first output is
 // -log1p(s) ~ -s, as accurate as s is.
-template <class T>
-LineExpSum<T> line_exp_sum(const T* a, int64_t R, T* o) {
+// G lines at once (a[g], o[g] (o: nullptr for none), out[g]), interleaved step by step: a short line (64 wide: 4 AVX-512
+// vectors) is a chain of dependent steps (max, horizontal max, exp, Kahan, horizontal sums) and one
+// line at a time left the core waiting on it (~50 ns a line of 64). Each line's arithmetic is the
+// same for every G, so results do not depend on how lines are grouped (thread counts).
+template <class T, int G>
+void line_exp_sum_group(const T* const* a, int64_t R, T* const* o, LineExpSum<T>* out) {
     using V = vec::Vectorized<T>;
     constexpr int W = V::size();
     const int64_t full = R - R % W;
     const int rest = static_cast<int>(R - full);
     // Two accumulators each (even and odd vectors): a max or a Kahan step depends on the previous
     // one, and one chain (16 cycles per Kahan step) would bound the loop, not the exp's arithmetic.
-    V vm0(-std::numeric_limits<T>::infinity()), vm1 = vm0;
+    const V ninf(-std::numeric_limits<T>::infinity());
+    V vm0[G], vm1[G], tail_x[G];
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) vm0[g] = vm1[g] = tail_x[g] = ninf;
     int64_t r = 0;
     for (; r + 2 * W <= full; r += 2 * W) {
-        vm0 = max(vm0, V::loadu(a + r));
-        vm1 = max(vm1, V::loadu(a + r + W));
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
+            vm0[g] = max(vm0[g], V::loadu(a[g] + r));
+            vm1[g] = max(vm1[g], V::loadu(a[g] + r + W));
+        }
     }
-    if (r < full) vm0 = max(vm0, V::loadu(a + r));
+    if (r < full) {
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) vm0[g] = max(vm0[g], V::loadu(a[g] + r));
+    }
     // The last R % W elements as one vector, through the same max and exp-sum steps (no scalar
     // loops: cross-entropy's rows of 10 are all tail at AVX-512, 8 + 2 at AVX2). Padded with -inf
     // for the max, then with m itself for the sum: exp(0) = 1, counted as maxima and taken off k
     // again (-inf padding there would make exp underflow to denormals: a microcode assist per
     // vector, 2-3x the line's time).
-    V tail_x;
     typename V::Mask in_tail{};
     if (rest > 0) {
         T lane[W];
         for (int j = 0; j < W; ++j) lane[j] = T(j);
         in_tail = V::loadu(lane) < V(T(rest));
-        tail_x = V::loadu(a + full, rest);
-        vm1 = max(vm1, select(in_tail, tail_x, V(-std::numeric_limits<T>::infinity())));
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
+            tail_x[g] = V::loadu(a[g] + full, rest);
+            vm1[g] = max(vm1[g], select(in_tail, tail_x[g], ninf));
+        }
     }
-    T m = reduce_max(max(vm0, vm1));
-    if (!std::isfinite(m)) m = m > 0 ? m : T(0);  // all -inf: exp gives 0 -> nan like torch
-    const V vmv(m), zero(T(0)), one(T(1));
-    auto exp_shifted = [&](const V& x) {
-        const V d = x - vmv;
+    V vmv[G];
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+        T m = reduce_max(max(vm0[g], vm1[g]));
+        if (!std::isfinite(m)) m = m > 0 ? m : T(0);  // all -inf: exp gives 0 -> nan like torch
+        out[g].m = m;
+        vmv[g] = V(m);
+    }
+    const V zero(T(0)), one(T(1));
+    auto exp_shifted = [&](const V& x, const V& mv) {
+        const V d = x - mv;
         const V b = d - x;
-        V lo = (x - (d - b)) - (vmv + b);
+        V lo = (x - (d - b)) - (mv + b);
         lo = select(lo != lo, zero, lo);
         const V e = vec::exp_nonpos(d);  // d = x - m <= 0 (or NaN)
         return fmadd(e, lo, e);
     };
-    KahanSum<V> acc[2];
-    V kv[2] = {V(T(0)), V(T(0))};
-    auto add = [&](const V& x, const V& e, int i) {
-        const auto at_max = x == vmv;
-        acc[i].add(select(at_max, zero, e));
-        kv[i] = kv[i] + select(at_max, one, zero);
+    KahanSum<V> acc0[G], acc1[G];
+    V kv0[G], kv1[G];
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) kv0[g] = kv1[g] = zero;
+    // x, e into accumulator pair (acc, kv): maxima counted in kv, the rest summed in acc.
+    auto add = [&](const V& x, const V& e, const V& mv, KahanSum<V>& acc, V& kv) {
+        const auto at_max = x == mv;
+        acc.add(select(at_max, zero, e));
+        kv = kv + select(at_max, one, zero);
     };
-    auto step = [&](int64_t at, int i) {
-        const V x = V::loadu(a + at);
-        const V e = exp_shifted(x);
-        if (o != nullptr) e.store(o + at);
-        add(x, e, i);
+    auto step = [&](int g, int64_t at, KahanSum<V>& acc, V& kv) {
+        const V x = V::loadu(a[g] + at);
+        const V e = exp_shifted(x, vmv[g]);
+        if (o != nullptr) e.store(o[g] + at);
+        add(x, e, vmv[g], acc, kv);
     };
     for (r = 0; r + 2 * W <= full; r += 2 * W) {
-        step(r, 0);
-        step(r + W, 1);
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
+            step(g, r, acc0[g], kv0[g]);
+            step(g, r + W, acc1[g], kv1[g]);
+        }
     }
-    if (r < full) step(r, 0);
+    if (r < full) {
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) step(g, r, acc0[g], kv0[g]);
+    }
     if (rest > 0) {
-        tail_x = select(in_tail, tail_x, vmv);
-        const V e = exp_shifted(tail_x);
-        if (o != nullptr) e.store(o + full, rest);
-        add(tail_x, e, 1);
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
+            const V tx = select(in_tail, tail_x[g], vmv[g]);
+            const V e = exp_shifted(tx, vmv[g]);
+            if (o != nullptr) e.store(o[g] + full, rest);
+            add(tx, e, vmv[g], acc1[g], kv1[g]);
+        }
     }
-    acc[0].add(acc[1].s);  // true sum = s - c for each
-    acc[0].add(zero - acc[1].c);
     const double pad = rest > 0 ? W - rest : 0;  // the padding lanes counted as maxima
-    return {m, static_cast<double>(reduce_add(kv[0] + kv[1])) - pad, acc[0].total()};
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+        acc0[g].add(acc1[g].s);  // true sum = s - c for each
+        acc0[g].add(zero - acc1[g].c);
+        out[g].k = static_cast<double>(reduce_add(kv0[g] + kv1[g])) - pad;
+        out[g].s = acc0[g].total();
+    }
 }
 
-// One unit-stride line: o = exp(a - m) (softmax: then / sum) or (a - m) - log(sum). o may be a
-// (in place): each element is read before it is written.
 template <class T>
-inline void softmax_line_unit(const T* a, T* o, int64_t R, bool log) {
+LineExpSum<T> line_exp_sum(const T* a, int64_t R, T* o) {
+    LineExpSum<T> ls;
+    line_exp_sum_group<T, 1>(&a, R, o != nullptr ? &o : nullptr, &ls);
+    return ls;
+}
+
+// G unit-stride lines (a[g] -> o[g]): o = exp(a - m) (softmax: then / sum) or (a - m) - log(sum).
+// o[g] may be a[g] (in place): each element is read before it is written.
+template <class T, int G>
+inline void softmax_lines_unit(const T* const* a, T* const* o, int64_t R, bool log) {
     using V = vec::Vectorized<T>;
     constexpr int W = V::size();
     const int64_t full = R - R % W;
     const int rest = static_cast<int>(R - full);
-    const LineExpSum<T> ls = line_exp_sum(a, R, log ? nullptr : o);
-    const V vmv(ls.m);
+    LineExpSum<T> ls[G];
+    line_exp_sum_group<T, G>(a, R, log ? nullptr : o, ls);
     if (log) {
-        // (x - m) - log(s): adding m to log(s) first would round away log(s)'s digits.
-        const V lsv(static_cast<T>(ls.log_sum()));
-        for (int64_t r = 0; r < full; r += W) ((V::loadu(a + r) - vmv) - lsv).store(o + r);
-        if (rest > 0) ((V::loadu(a + full, rest) - vmv) - lsv).store(o + full, rest);
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) {
+            const V vmv(ls[g].m);
+            // (x - m) - log(s): adding m to log(s) first would round away log(s)'s digits.
+            const V lsv(static_cast<T>(ls[g].log_sum()));
+            for (int64_t r = 0; r < full; r += W) ((V::loadu(a[g] + r) - vmv) - lsv).store(o[g] + r);
+            if (rest > 0) ((V::loadu(a[g] + full, rest) - vmv) - lsv).store(o[g] + full, rest);
+        }
         return;
     }
     // e / s as e * (1/s) with 1/s (double) split into two floats: one rounding at the end, no
     // division per vector (that would cost more than exp), and s's own rounding never enters.
-    const double inv = 1.0 / (ls.s + ls.k);
-    const V inv_hi(static_cast<T>(inv));
-    const V inv_lo(static_cast<T>(inv - static_cast<double>(static_cast<T>(inv))));
-    auto scale = [&](const V& e) { return fmadd(e, inv_hi, e * inv_lo); };
-    for (int64_t r = 0; r < full; r += W) scale(V::loadu(o + r)).store(o + r);
-    if (rest > 0) scale(V::loadu(o + full, rest)).store(o + full, rest);
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+        const double inv = 1.0 / (ls[g].s + ls[g].k);
+        const V inv_hi(static_cast<T>(inv));
+        const V inv_lo(static_cast<T>(inv - static_cast<double>(static_cast<T>(inv))));
+        auto scale = [&](const V& e) { return fmadd(e, inv_hi, e * inv_lo); };
+        for (int64_t r = 0; r < full; r += W) scale(V::loadu(o[g] + r)).store(o[g] + r);
+        if (rest > 0) scale(V::loadu(o[g] + full, rest)).store(o[g] + full, rest);
+    }
+}
+
+template <class T>
+inline void softmax_line_unit(const T* a, T* o, int64_t R, bool log) {
+    softmax_lines_unit<T, 1>(&a, &o, R, log);
 }
 
 }  // namespace lamina

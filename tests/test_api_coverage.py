@@ -9,7 +9,7 @@ other header) and is tested in ``tests/ops/test_<family>.py``. For every ``X_for
 * ``python/lamina/_C.pyi`` has entries for both (regenerate with ``tools/gen_stubs.sh``);
 * ``tests/ops/test_<family>.py`` exists and mentions ``X`` as a word, or one of TEST_NAMES[X]
   (the Python names through which the tests reach a kernel whose name they never spell);
-* a bench row's name or group (bench/workloads/, bench/lamina_bench.cpp) mentions the family,
+* a bench row's name or group (bench/workloads/, bench/*.cpp) mentions the family,
   or one of BENCH_NAMES[family], or NO_BENCH lists the family.
 
 And every function the module binds names its arguments (``py::arg``), so signatures and the stub
@@ -54,7 +54,7 @@ TEST_NAMES = {
     "max_dim": ["max"],
 }
 
-# family -> names of its bench rows (bench/workloads/, bench/lamina_bench.cpp) when the family
+# family -> names of its bench rows (bench/workloads/, bench/*.cpp) when the family
 # name itself does not appear.
 BENCH_NAMES = {
     "activation": ["relu"],
@@ -93,9 +93,9 @@ def _stub_names():
 
 def _bench_rows() -> str:
     """Names (and groups) of the bench rows, one per line: @register("name", "group", ...) in
-    bench/workloads/, r.name = "..." and bench_gemm(o, "name", ...) in bench/lamina_bench.cpp."""
+    bench/workloads/, r.name = "..." and bench_gemm(o, "name", ...) in bench/*.cpp (lamina_bench)."""
     py = "\n".join(f.read_text() for f in sorted((ROOT / "bench" / "workloads").glob("*.py")))
-    cpp = (ROOT / "bench" / "lamina_bench.cpp").read_text()
+    cpp = "\n".join(f.read_text() for f in sorted((ROOT / "bench").glob("*.cpp")))
     rows = [f"{n} {g}" for n, g in re.findall(r'register\(\s*f?"([^"]+)",\s*"(\w+)"', py)]
     for stmt in re.findall(r"r\.name = ([^;]+);", cpp):
         rows += re.findall(r'"([^"]+)"', stmt)

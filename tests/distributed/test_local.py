@@ -60,3 +60,25 @@ def test_errors_before_init_process_group():
     with pytest.raises(AttributeError):
         dist.no_such_thing  # noqa: B018
     assert dist.pipeline.Pipe.__name__ == "Pipe"
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 6, 8, 64])
+def test_gradient_averaging_gives_the_bits_of_a_divide(dtype, n):
+    # DDP averages with a multiply by 1/n for a power-of-two world size: it must give exactly the
+    # bits of src / n, subnormals, the largest finite values, zeros of both signs, inf and nan included.
+    from lamina.nn.parallel.distributed import _divide_into
+    rng = np.random.default_rng(n)
+    fi = np.finfo(dtype)
+    src = np.concatenate([
+        rng.standard_normal(4000).astype(dtype) * dtype(rng.choice([1e-3, 1.0, 1e3], 4000)),
+        (rng.random(500) * float(fi.tiny) * 4).astype(dtype),  # subnormal and near-subnormal results
+        np.array([0.0, -0.0, fi.max, -fi.max, fi.tiny, fi.smallest_subnormal, np.inf, -np.inf, np.nan], dtype),
+    ])
+    out = np.empty_like(src)
+    _divide_into(src, n, out)
+    assert out.dtype == src.dtype
+    np.testing.assert_array_equal(out.view(np.uint8), (src / dtype(n)).view(np.uint8))
+    inplace = src.copy()
+    _divide_into(inplace, n, inplace)
+    np.testing.assert_array_equal(inplace.view(np.uint8), out.view(np.uint8))

@@ -34,6 +34,17 @@ _FIRST_BUCKET_BYTES = 1 * _MB  # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES: a s
 _DIRECT_BYTES = 256 * 1024
 
 
+def _divide_into(src, n: int, out) -> None:
+    """``out = src / n``, the averaging of a gradient. For a power-of-two ``n`` it multiplies by
+    ``1 / n`` instead: ``1 / n`` is exact, so both operations round the same real number and give the
+    same bits (subnormals included), and a multiply is about twice as fast as a divide (W1 of the
+    784-256-256-10 MLP, 0.8 MB: 31 -> 14 us)."""
+    if n & (n - 1) == 0:
+        np.multiply(src, 1.0 / n, out=out)
+    else:
+        np.divide(src, n, out=out)
+
+
 class _Bucket:
     """Parameters whose gradients are reduced together: one flat buffer, one MPI_Iallreduce."""
 
@@ -292,7 +303,7 @@ class DistributedDataParallel(CommHookMixin, Module):
             if a is None or not a.flags.c_contiguous:
                 a = np.zeros(tuple(p.shape), p.dtype._np) if a is None else np.ascontiguousarray(a)
             if self._comm_hook is None:
-                np.divide(a, self.process_group.size, out=a)
+                _divide_into(a, self.process_group.size, a)
             b.flat = a  # reduced in place: the gradient's own memory when it is contiguous
             b.pending -= 1
             return
@@ -306,9 +317,9 @@ class DistributedDataParallel(CommHookMixin, Module):
             g = grad._c.numpy()
             if self.gradient_as_bucket_view and np.shares_memory(g, dst):  # a bucket view is already there
                 if div != 1:
-                    np.divide(dst, div, out=dst)
+                    _divide_into(dst, div, dst)
             elif div != 1:
-                np.divide(g, div, out=dst.reshape(tuple(p.shape)))
+                _divide_into(g, div, dst.reshape(tuple(p.shape)))
             else:
                 np.copyto(dst.reshape(tuple(p.shape)), g)
         b.pending -= 1

@@ -49,3 +49,28 @@ def test_grouped_rows_thread_counts_bitwise():
         lamina.set_num_threads(old)
     for o in outs[1:]:
         np.testing.assert_array_equal(o, outs[0])
+
+
+@pytest.mark.parametrize("C", [2, 10, 40])
+def test_cross_entropy_grouped_rows_equal_single_rows(C):
+    # cross_entropy's [N, C] forward computes the log-sum-exps several rows at a time
+    # (cpp/ops/loss.cpp lse_rows_unit); 19 rows leave single leftovers after the groups.
+    rng = np.random.default_rng(C)
+    x = (rng.standard_normal((19, C)) * 4).astype(np.float32)
+    x[5, 0] = -np.inf
+    t = rng.integers(0, C, 19)
+    t[7] = -100  # ignored
+    t[5] = 1  # (row 5 has a -inf logit at class 0)
+    whole = F.cross_entropy(lamina.from_numpy(x), lamina.from_numpy(t), reduction="none").numpy()
+    for i in range(19):
+        alone = F.cross_entropy(lamina.from_numpy(x[i:i + 1].copy()), lamina.from_numpy(t[i:i + 1].copy()),
+                                reduction="none").numpy()
+        np.testing.assert_array_equal(whole[i:i + 1], alone, err_msg=f"row {i}")
+    lx = lamina.from_numpy(x).requires_grad_()
+    loss = F.cross_entropy(lx, lamina.from_numpy(t))
+    loss.backward()
+    tx = torch.from_numpy(x).requires_grad_()
+    tl = torch.nn.functional.cross_entropy(tx, torch.from_numpy(t))
+    tl.backward()
+    np.testing.assert_allclose(loss.detach().numpy(), tl.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-7)

@@ -79,7 +79,9 @@ _FLOAT_MATH = frozenset((_U.exp, _U.log, _U.sqrt, _U.sin, _U.cos, _U.reciprocal)
 def _unary(op, x):
     if not isinstance(x, Tensor):
         raise TypeError(f"{op.name}(): argument 'input' must be Tensor, not {type(x).__name__}")
-    if op in _FLOAT_MATH and x._c.dtype not in _FLOATS:
+    # is_floating_point first: hashing a dtype or op enum costs 0.1-0.35 us, a third of a small
+    # op's whole call; only integer/bool inputs look the op up.
+    if not x._c.is_floating_point and op in _FLOAT_MATH:
         x = x.to(D._default)  # integer input: computed in the default float dtype, like PyTorch
     if not (x.requires_grad and grad_mode._tls.enabled) and not _tracers:  # (jit.trace records every op)
         return W(_C.unary_forward(x._c, op))

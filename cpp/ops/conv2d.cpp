@@ -459,6 +459,13 @@ constexpr int64_t kPartialElems = int64_t(4) << 20;
 
 Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& pl) {
     Tensor dw = Tensor::empty(pl.w4, dy.dtype(), dy.device());
+    if (weight_grad_direct_fits(pl.OC, pl.g, static_cast<int64_t>(dy.element_size()))) {
+        dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
+            using T = decltype(tag);
+            conv_weight_grad_direct<T>(dy.data<T>(), x.data<T>(), dw.data<T>(), pl.N, pl.OC, pl.groups, pl.g);
+        });
+        return dw;
+    }
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;

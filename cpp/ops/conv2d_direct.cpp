@@ -199,8 +199,19 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void fill_wide(con
         }
 }
 
+// Copies rows of n elements (plain loop, as above).
+template <class T>
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(const T* src, int64_t lds, T* dst,
+                                                                              int64_t ldd, int64_t rows,
+                                                                              int64_t n) {
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < n; ++i) dst[r * ldd + i] = src[r * lds + i];
+}
+
+}  // namespace
+
 // The shifted layout: xs[kw][c][s][r][ow] = xpad[c][r*sh + s][ow*sw + kw*dw], r < Hs; every
-// element written (zeros included).
+// element written (zeros included). Also the weight grad's input layout (conv2d_weight_grad.cpp).
 template <class T>
 __attribute__((optimize("no-tree-loop-distribute-patterns"))) void fill_shifted(const T* xn, T* xp,
                                                                                 const ConvGeometry& g,
@@ -230,16 +241,8 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void fill_shifted(
     }
 }
 
-// Copies rows of n elements (plain loop, as above).
-template <class T>
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(const T* src, int64_t lds, T* dst,
-                                                                              int64_t ldd, int64_t rows,
-                                                                              int64_t n) {
-    for (int64_t r = 0; r < rows; ++r)
-        for (int64_t i = 0; i < n; ++i) dst[r * ldd + i] = src[r * lds + i];
-}
-
-}  // namespace
+template void fill_shifted<float>(const float*, float*, const ConvGeometry&, int64_t);
+template void fill_shifted<double>(const double*, double*, const ConvGeometry&, int64_t);
 
 double direct_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t elem_size) {
     return choose(OC, groups, g, elem_size).cost;

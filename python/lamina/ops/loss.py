@@ -162,7 +162,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     red = _RED[_reduction("cross_entropy", reduction)]
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if target.dtype.is_floating_point:
+    if target._c.is_floating_point:  # (Tensor.dtype costs ~0.8 us)
         if tuple(target.shape) != tuple(input.shape):
             raise ValueError(
                 f"cross_entropy: expected a floating target of the input's shape {list(input.shape)} with "
@@ -280,7 +280,7 @@ def _pointwise(op, kind, input, target, reduction, param=0.0, weight=None, pos_w
                allowed=("none", "mean", "sum")):
     _check(op, input=input, target=target, weight=weight, pos_weight=pos_weight)
     reduction = _reduction(op, reduction, allowed)
-    if not input.dtype.is_floating_point:
+    if not input._c.is_floating_point:
         raise TypeError(f"{op}: expected a floating-point input, got {input.dtype}")
     if target.dtype is not input.dtype:
         if target.dtype.is_floating_point or kind in (_BCE, _BCE_LOGITS):

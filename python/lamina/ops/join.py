@@ -93,17 +93,20 @@ def cat(tensors, dim: int = 0) -> Tensor:
     if type(tensors) is list or type(tensors) is tuple:
         # the common case in one pass: Tensors, the first not a 1-D empty one, a plain int dim
         # (the general checks below cost ~1 us a call next to a ~7 us copy of 4x(64,256))
+        # (the C tensors are collected in the same pass: a second loop was ~0.2 us)
         rg = False
+        cs = []
         for t in tensors:
             if not isinstance(t, Tensor):
                 break
             rg = rg or t.requires_grad
+            cs.append(t._c)
         else:
-            if tensors:
-                nd = tensors[0]._c.ndim
+            if cs:
+                nd = cs[0].ndim
                 if nd > 1 and type(dim) is int and -nd <= dim < nd:
                     if not (rg and grad_mode._tls.enabled) and not _tracers:  # nothing to record
-                        return W(_C.cat_forward([t._c for t in tensors], dim % nd))
+                        return W(_C.cat_forward(cs, dim % nd))
                     return Cat.apply(dim % nd, *tensors)
     tensors = _tensor_list(tensors, "cat")
     d = _cat_dim(tensors, dim, "cat")

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "../core/allocator.h"
@@ -133,6 +134,8 @@ double stream_cycles(double bytes) {
     return bytes / (bytes <= 1.5 * 1024 * 1024 ? kL2BytesPerCycle : 3.5);
 }
 
+constexpr int64_t kBandBytes = 256 * 1024;
+
 struct Choice {
     bool wide = false;
     Block blk{0, 0, 1.0};
@@ -208,6 +211,46 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(con
         for (int64_t i = 0; i < n; ++i) dst[r * ldd + i] = src[r * lds + i];
 }
 
+// d[i] = src[i], i < n: whole vectors and a masked tail (rows are 8-56 elements: a scalar loop
+// or a library call costs more than the copy).
+template <class T>
+inline void copy_run(const T* src, T* d, int64_t n) {
+    using V = Vectorized<T>;
+    constexpr int64_t lanes = V::size();
+    int64_t i = 0;
+    for (; i + lanes <= n; i += lanes) V::loadu(src + i).store(d + i);
+    if (i < n) V::loadu(src + i, static_cast<int>(n - i)).store(d + i, static_cast<int>(n - i));
+}
+
+// d[i] = src[2*i], i < n (a stride-2 convolution's columns): two loads and one lane permute per
+// vector of float outputs at AVX-512 / AVX2; the second load is masked so it reads nothing past
+// src[2*n - 2] (the last row of the input may end there). Scalar for double and x86-64-v2.
+template <class T>
+inline void copy_stride2(const T* src, T* d, int64_t n) {
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+        const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        for (; i + 16 <= n; i += 16) {
+            const __m512 a = _mm512_loadu_ps(src + 2 * i);
+            const __m512 b = _mm512_maskz_loadu_ps(0x7fff, src + 2 * i + 16);
+            _mm512_storeu_ps(d + i, _mm512_permutex2var_ps(a, idx, b));
+        }
+    }
+#elif defined(__AVX2__)
+    if constexpr (std::is_same_v<T, float>) {
+        const __m256i m7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+        for (; i + 8 <= n; i += 8) {
+            const __m256 a = _mm256_loadu_ps(src + 2 * i);
+            const __m256 b = _mm256_maskload_ps(src + 2 * i + 8, m7);
+            const __m256 ev = _mm256_shuffle_ps(a, b, 0x88);  // a0 a2 b0 b2 | a4 a6 b4 b6
+            _mm256_storeu_ps(d + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
+        }
+    }
+#endif
+    for (; i < n; ++i) d[i] = src[2 * i];
+}
+
 }  // namespace
 
 // The shifted layout: xs[kw][c][s][r][ow] = xpad[c][r*sh + s][ow*sw + kw*dw], r < Hs; every
@@ -233,7 +276,9 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void fill_shifted(
                     const T* src = xn + (c * H + ih) * W + x0;
                     for (int64_t i = 0; i < lo; ++i) d[i] = T(0);
                     if (sw == 1)
-                        for (int64_t i = lo; i < hi; ++i) d[i] = src[i];
+                        copy_run(src + lo, d + lo, hi - lo);
+                    else if (sw == 2)
+                        copy_stride2(src + 2 * lo, d + lo, hi - lo);
                     else
                         for (int64_t i = lo; i < hi; ++i) d[i] = src[i * sw];
                     for (int64_t i = hi; i < OW; ++i) d[i] = T(0);
@@ -305,7 +350,16 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
     const int64_t ct_max = std::max<int64_t>(1, int64_t(8192 / (sizeof(T) * OB)) / (KH * KW));
     const int64_t nct = (Cg + ct_max - 1) / ct_max, ct = nct ? (Cg + nct - 1) / nct : 1;
 
-    const int64_t tasks = N * groups * nob;
+    // Position bands (compact positions only): a layout beyond kBandBytes (f: 1.25 MB) would be
+    // streamed from the L2 once per channel block; in bands of position blocks, a band's part of
+    // the layout stays in cache while every channel block passes over it.
+    const int64_t lay_bytes = (bufsize - QB) * int64_t(sizeof(T));
+    int64_t qper = nq;
+    if (compact && nob > 1 && lay_bytes > kBandBytes)
+        qper = std::max<int64_t>(1, (nq + (lay_bytes + kBandBytes - 1) / kBandBytes - 1) /
+                                        ((lay_bytes + kBandBytes - 1) / kBandBytes));
+    const int64_t nbands = (nq + qper - 1) / qper, per_image = groups * nbands * nob;
+    const int64_t tasks = N * per_image;
     const int64_t nt = in_parallel_region() ? 1 : std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), tasks));
     auto fill = [&](const T* xn, T* xp) {
         if (ch.wide)
@@ -322,7 +376,9 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
         T* wd = scratch.get();
         int64_t cur = -1;
         for (int64_t t = t0; t < t1; ++t) {
-            const int64_t n = t / (groups * nob), blk = t % (groups * nob), gr = blk / nob, ob = blk % nob;
+            const int64_t n = t / per_image, r = t % per_image, gr = r / (nbands * nob);
+            const int64_t band = (r / nob) % nbands, ob = r % nob, blk = gr * nob + ob;
+            const int64_t qb0 = band * qper, qb1 = std::min(nq, qb0 + qper);
             const T* xn = x + n * CHW;
             // In place, the last block's over-read (Qw - Qtot elements, feeding only discarded
             // outputs) must stay inside x; otherwise the image is copied.
@@ -349,7 +405,7 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
             const bool direct_out = compact && jn == OB;
             for (int64_t c0 = 0; c0 < Cg || (Cg == 0 && c0 == 0); c0 += std::max<int64_t>(ct, 1)) {
                 const int64_t k0 = c0 * KH * KW, kt = (std::min(Cg, c0 + ct) - c0) * KH * KW;
-                for (int64_t qb = 0; qb < nq; ++qb) {
+                for (int64_t qb = qb0; qb < qb1; ++qb) {
                     const bool to_out = direct_out && (qb + 1) * QB <= P;
                     T* dst = to_out ? orow + qb * QB : wd + qb * QB;
                     kern(xg + qb * QB, off.data() + k0, kt, wb + k0 * OB, bb, dst, to_out ? P : Qw, c0 > 0);
@@ -359,15 +415,16 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
             if (!compact) {
                 for (int64_t j = 0; j < jn; ++j) copy_rows(wd + j * Qw, Wp, orow + j * P, OW, OH, OW);
             } else {
-                const int64_t p0 = direct_out ? P / QB * QB : 0;
-                copy_rows(wd + p0, Qw, orow + p0, P, jn, P - p0);
+                // this band's positions [qs, qe) that went to the scratch
+                const int64_t qs = std::max(qb0 * QB, direct_out ? P / QB * QB : 0), qe = std::min(P, qb1 * QB);
+                if (qs < qe) copy_rows(wd + qs, Qw, orow + qs, P, jn, qe - qs);
             }
         }
     };
     if (nt > 1) {
         // Chunks of whole images (a task reuses its image's layout copy), about
         // kChunksPerThread per thread, taken on demand: a worker that wakes late costs less.
-        const int64_t per_image = groups * nob, nchunks = std::min(tasks, nt * kChunksPerThread);
+        const int64_t nchunks = std::min(tasks, nt * kChunksPerThread);
         int64_t chunk = (tasks + nchunks - 1) / nchunks;
         if (N >= nchunks) chunk = (chunk + per_image - 1) / per_image * per_image;
         parallel_chunks(0, tasks, chunk, nt, run);

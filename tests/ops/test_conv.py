@@ -73,6 +73,9 @@ DIRECT_CASES = [
     ((2, 70, 9, 9), (24, 70, 3, 3), True, {"padding": 1}),                  # 3 passes over the taps
     ((2, 1, 11, 10), (6, 1, 5, 5), True, {}),                               # dx: 1-channel blocks
     ((1, 2, 9, 8), (5, 2, 3, 3), True, {"padding": 2, "dilation": 2}),      # dx padding d*(k-1)-p = 2
+    # strided layout over 256 KB: bands of position blocks (ragged last block), a partial channel
+    # block, the vectorised stride-2 column copy
+    ((2, 64, 40, 40), (20, 64, 3, 3), True, {"stride": 2, "padding": 1}),
 ]
 
 

@@ -17,12 +17,13 @@ from lamina.nn import functional as F
 
 RNG = np.random.default_rng(13)
 SIZES = [1, 7, 13, 15, 17, 31, 33, 63, 65, 100, 257]
-# (M, N, K): every size in each role, plus mixes that cross the KC = 384 block and the 1000 edge
+# (M, N, K): every size in each role, plus mixes that cross the KC = 512 block (513, 1000), the
+# NC = 512 column block (1000) and the MC row block (257 > 168 at AVX-512)
 MNK = (
     [(s, 65, 33) for s in SIZES]
     + [(33, s, 65) for s in SIZES]
     + [(65, 33, s) for s in SIZES]
-    + [(1000, 17, 100), (15, 1000, 31), (63, 100, 1000), (257, 257, 257), (100, 65, 385), (28, 32, 24)]
+    + [(1000, 17, 100), (15, 1000, 31), (63, 100, 1000), (257, 257, 257), (100, 65, 385), (28, 32, 24), (40, 70, 513)]
 )
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 
@@ -113,7 +114,8 @@ def test_linear_backward_gemms():
 
 def test_bit_identical_across_threads():
     # blas.cpp splits C over threads; the K order per element must not depend on the split
-    a, b = lamina.from_numpy(rand(300, 500)), lamina.from_numpy(rand(500, 200))
+    # (K = 700: two KC blocks, the second added onto C)
+    a, b = lamina.from_numpy(rand(300, 700)), lamina.from_numpy(rand(700, 200))
     before = lamina.get_num_threads()
     try:
         outs = []

@@ -38,11 +38,11 @@ inline void transpose8x8(const float* src, int64_t lds, int rows, float* dst, in
     if (width == 8) {
         for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ldd, o[i]);
     } else {
-        alignas(32) float tmp[8];
-        for (int i = 0; i < 8; ++i) {
-            _mm256_store_ps(tmp, o[i]);
-            std::memcpy(dst + i * ldd, tmp, width * sizeof(float));
-        }
+        // A masked store of the first `width` lanes: the former buffer + memcpy per row made packing
+        // A (MR = 14: one full and one 6-wide block per 8 k) ~6% of a 512^3 GEMM, now ~4%.
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(width), lane);
+        for (int i = 0; i < 8; ++i) _mm256_maskstore_ps(dst + i * ldd, mask, o[i]);
     }
 }
 #endif
@@ -88,7 +88,17 @@ inline void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t 
 template <int NR>
 inline void pack_b(bool trans, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                    float* Bp) {
-    for (int64_t q = 0; q < nc; q += NR) {
+    int64_t full = 0;
+    if (!trans) {
+        // B is [K, N]: the whole panels row by row, so the source is read in memory order (panel by
+        // panel reads NR floats per row at stride ldb, which the prefetchers follow less well).
+        full = nc / NR * NR;
+        const float* src = B + k0 * ldb + j0;
+        for (int64_t k = 0; k < kc; ++k)
+            for (int64_t q = 0; q < full; q += NR)
+                std::memcpy(Bp + q * kc + k * NR, src + k * ldb + q, NR * sizeof(float));
+    }
+    for (int64_t q = full; q < nc; q += NR) {  // the rest: every panel of op(B) = B^T, the edge panel
         const int64_t cols = std::min<int64_t>(NR, nc - q);
         float* dst = Bp + q * kc;
         if (!trans) {  // B is [K, N]: NR consecutive values per k

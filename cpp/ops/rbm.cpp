@@ -178,14 +178,23 @@ void add_normal_inplace(T* x, int64_t n, uint64_t seed, uint64_t offset) {
 }
 
 // out[j] (+)= scale * sum_r x[r, j]; parallel over columns so each thread writes its own slots.
+// Each column is summed over r in order (the same bits as a loop per column), but row by row
+// across a block of columns: unit stride, vectorised (a column at a time walked memory by rows).
 template <class T>
 void col_mean(const T* x, int64_t rows, int64_t cols, T scale, T* out, bool accumulate) {
     parallel_for(0, cols, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(rows, 1)),
                  [=](int64_t b, int64_t e) {
-                     for (int64_t j = b; j < e; ++j) {
-                         T s = 0;
-                         for (int64_t r = 0; r < rows; ++r) s += x[r * cols + j];
-                         out[j] = (accumulate ? out[j] : T(0)) + scale * s;
+                     constexpr int64_t kBlock = 256;
+                     T s[kBlock];
+                     for (int64_t j0 = b; j0 < e; j0 += kBlock) {
+                         const int64_t n = std::min(kBlock, e - j0);
+                         for (int64_t j = 0; j < n; ++j) s[j] = T(0);
+                         for (int64_t r = 0; r < rows; ++r) {
+                             const T* xr = x + r * cols + j0;
+                             for (int64_t j = 0; j < n; ++j) s[j] += xr[j];
+                         }
+                         for (int64_t j = 0; j < n; ++j)
+                             out[j0 + j] = (accumulate ? out[j0 + j] : T(0)) + scale * s[j];
                      }
                  });
 }

@@ -1,14 +1,19 @@
-// conv2d weight grad without a column matrix, for layers whose image fits in cache (LeNet's 12x12,
-// CIFAR's 16x16): dw[oc, c, kh, kw] = sum over n and p = oh*OW + ow of dy[n, oc, p] * xs_n[off(c,kh,kw) + p]
-// where xs_n is image n's shifted layout (conv2d_direct.h): every tap reads one contiguous run.
-// A register block of OB output channels x KB taps keeps OB*KB vector sums over positions (OB + KB
-// loads per OB*KB fused multiply-adds); the sums are reduced across lanes once at the end.
+// conv2d weight and bias grads. dW: without a column matrix for layers whose image fits in cache
+// (LeNet's 12x12, CIFAR's 16x16): dw[oc, c, kh, kw] = sum over n and p = oh*OW + ow of
+// dy[n, oc, p] * xs_n[off(c,kh,kw) + p], where xs_n is image n's shifted layout (conv2d_direct.h),
+// so every tap reads one contiguous run; a register block of OB output channels x KB taps keeps
+// OB*KB vector sums over positions (OB + KB loads per OB*KB fused multiply-adds), reduced across
+// lanes once at the end. Larger images: im2col + GEMM per chunk or band (conv2d_chunks.h).
 #include <algorithm>
 #include <vector>
 
 #include "../core/allocator.h"
+#include "../core/blas.h"
+#include "../core/check.h"
 #include "../core/parallel.h"
 #include "../core/vec.h"
+#include "conv2d.h"
+#include "conv2d_chunks.h"
 #include "conv2d_direct.h"
 
 namespace lamina {
@@ -93,8 +98,10 @@ bool weight_grad_direct_fits(int64_t OC, const ConvGeometry& g, int64_t elem_siz
 // Blocks (group, tap block kb, channel block ob) are split over threads; each block's sums run
 // over the chunks, images and positions in the same order whichever thread owns it, so dw is the
 // same at any thread count. Per chunk: shifted layouts of its images (parallel over images), then
-// every block passes over them (tap-block-major: a block's input rows are reused from L1 by the
-// next channel block).
+// every block passes over them (channel-block-major: a block's dy rows stay in L1 while the tap
+// blocks, in offset order, walk the layout).
+// Bands of output rows for images too large for a chunk were tried (conv e, f): no faster than
+// im2col + GEMM in bands at e, 40% slower at f (stride 2), so those keep im2col + GEMM.
 template <class T>
 void conv_weight_grad_direct(const T* dy, const T* x, T* dw, int64_t N, int64_t OC, int64_t groups,
                              const ConvGeometry& g) {
@@ -180,5 +187,141 @@ template void conv_weight_grad_direct<float>(const float*, const float*, float*,
                                              const ConvGeometry&);
 template void conv_weight_grad_direct<double>(const double*, const double*, double*, int64_t, int64_t, int64_t,
                                               const ConvGeometry&);
+
+namespace detail {
+
+using namespace conv_chunks;
+
+// dw_g[OCg, Kg] = sum over chunks of dy_g[OCg, m*L] x cols_g[Kg, m*L]^T. Where the partial sums of
+// all chunks fit in kPartialElems, each chunk writes its own (chunks laid out independently of the
+// thread count, taken on demand) and they are added in chunk order: the same bits at any thread
+// count. Otherwise each thread accumulates into its own buffer over a static chunk split and the
+// buffers are summed at the end (no two threads share dw).
+constexpr int64_t kPartialElems = int64_t(4) << 20;
+
+Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& pl) {
+    Tensor dw = Tensor::empty(pl.w4, dy.dtype(), dy.device());
+    if (weight_grad_direct_fits(pl.OC, pl.g, static_cast<int64_t>(dy.element_size()))) {
+        dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
+            using T = decltype(tag);
+            conv_weight_grad_direct<T>(dy.data<T>(), x.data<T>(), dw.data<T>(), pl.N, pl.OC, pl.groups, pl.g);
+        });
+        return dw;
+    }
+    dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        const ConvGeometry& g = pl.g;
+        const int64_t wsize = pl.OC * (g.col_rows() / pl.groups);
+        const bool partials = [&] {
+            const int64_t nb = chunk_layout(pl, sizeof(T), true, false).nb;
+            return (pl.N + nb - 1) / nb * wsize <= kPartialElems;
+        }();
+        const ChunkLayout c = chunk_layout(pl, sizeof(T), true, !partials);
+        const int64_t G = pl.groups, L = c.L, OCg = c.OCg, Kg = c.Kg, nb = c.nb, R = c.R, CHW = c.CHW;
+        const bool direct = c.direct;
+        const int64_t scratch = c.scratch;
+        const T* dyp = dy.data<T>();
+        const T* xp = x.data<T>();
+        T* dwp = dw.data<T>();
+        std::fill(dwp, dwp + wsize, T(0));
+        if (pl.N == 0) return;
+        const int64_t nchunks = (pl.N + nb - 1) / nb;
+        // dw += this chunk's dy cols^T, into acc.
+        auto chunk_grad = [&](int64_t n0, int64_t n1, T* buf, T* acc) {
+            const int64_t m = n1 - n0, ld = m * L;
+            const T* src = xp + n0 * CHW;
+            if (c.band < g.OH) {  // one image in bands: dw += dy[:, band] cols_band^T
+                for (int64_t oh0 = 0; oh0 < g.OH; oh0 += c.band) {
+                    const int64_t oh1 = std::min(g.OH, oh0 + c.band), lb = (oh1 - oh0) * g.OW;
+                    im2col_rows(src, g, oh0, oh1, buf, lb);
+                    for (int64_t gr = 0; gr < G; ++gr)
+                        gemm(false, true, OCg, Kg, lb, T(1), dyp + n0 * pl.OC * L + gr * OCg * L + oh0 * g.OW, L,
+                             buf + gr * Kg * lb, lb, T(1), acc + gr * OCg * Kg, Kg);
+                }
+                return;
+            }
+            if (!direct) {
+                for (int64_t j = 0; j < m; ++j) im2col(xp + (n0 + j) * CHW, g, buf + j * L, ld);
+                src = buf;
+            }
+            const T* dyc = dyp + n0 * pl.OC * L;
+            if (m > 1) {
+                gather_chunk(dyp, n0, m, pl.OC, L, buf + R * ld);
+                dyc = buf + R * ld;
+            }
+            for (int64_t gr = 0; gr < G; ++gr)
+                gemm(false, true, OCg, Kg, ld, T(1), dyc + gr * OCg * ld, ld, src + gr * Kg * ld, ld, T(1),
+                     acc + gr * OCg * Kg, Kg);
+        };
+        if (partials) {
+            // Chunk 0 writes dw itself; chunk k > 0 its own slice of part.
+            ScratchBuffer<T> part(static_cast<size_t>((nchunks - 1) * wsize));
+            std::fill(part.get(), part.get() + (nchunks - 1) * wsize, T(0));
+            for_each_chunk<T, true>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int) {
+                const int64_t k = n0 / nb;
+                chunk_grad(n0, n1, buf, k == 0 ? dwp : part.get() + (k - 1) * wsize);
+            });
+            if (nchunks > 1)
+                parallel_for_fine(0, wsize, kGrainElementwise / (nchunks - 1) + 1, [&](int64_t i0, int64_t i1) {
+                    for (int64_t k = 0; k + 1 < nchunks; ++k) {
+                        const T* pk = part.get() + k * wsize;
+                        for (int64_t i = i0; i < i1; ++i) dwp[i] += pk[i];
+                    }
+                });
+            return;
+        }
+        const int64_t nt = chunk_threads(pl.N, nb);
+        // Thread 0 accumulates straight into dw; the others into their own buffers.
+        std::vector<ScratchBuffer<T>> accs(nt);
+        for (int64_t t = 1; t < nt; ++t) {
+            accs[t] = ScratchBuffer<T>(static_cast<size_t>(wsize));
+            std::fill(accs[t].get(), accs[t].get() + wsize, T(0));
+        }
+        for_each_chunk<T>(pl.N, nb, scratch, [&](int64_t n0, int64_t n1, T* buf, int tid) {
+            chunk_grad(n0, n1, buf, tid == 0 ? dwp : accs[tid].get());
+        });
+        if (nt > 1)
+            parallel_for(0, wsize, kGrainElementwise, [&](int64_t i0, int64_t i1) {
+                for (int64_t t = 1; t < nt; ++t)
+                    for (int64_t i = i0; i < i1; ++i) dwp[i] += accs[t].get()[i];
+            });
+    });
+    return dw;
+}
+
+// db[c] = sum over batch and positions of dy[n, c, ...]; accumulated in double, one channel per
+// thread.
+Tensor conv_bias_grad_cpu(const Tensor& dy) {
+    const int64_t N = dy.shape()[0], C = dy.shape()[1], L = (N * C != 0) ? dy.numel() / (N * C) : 0;
+    Tensor db = Tensor::empty({C}, dy.dtype(), dy.device());
+    dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
+        using T = decltype(tag);
+        const T* p = dy.data<T>();
+        T* out = db.data<T>();
+        parallel_for_fine(0, C, std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, N * L)),
+                          [&](int64_t c0, int64_t c1) {
+                         // kLanes independent double sums (one chain would be bound by the
+                         // add latency, ~0.5 ns per element), added up in a fixed order at the
+                         // end: the same result whichever thread takes the channel.
+                         constexpr int64_t kLanes = 32;
+                         for (int64_t c = c0; c < c1; ++c) {
+                             double acc[kLanes] = {};
+                             for (int64_t n = 0; n < N; ++n) {
+                                 const T* r = p + (n * C + c) * L;
+                                 int64_t i = 0;
+                                 for (; i + kLanes <= L; i += kLanes)
+                                     for (int64_t j = 0; j < kLanes; ++j) acc[j] += static_cast<double>(r[i + j]);
+                                 for (int64_t j = 0; i < L; ++i, ++j) acc[j] += static_cast<double>(r[i]);
+                             }
+                             double s = 0;
+                             for (int64_t j = 0; j < kLanes; ++j) s += acc[j];
+                             out[c] = static_cast<T>(s);
+                         }
+                     });
+    });
+    return db;
+}
+
+}  // namespace detail
 
 }  // namespace lamina

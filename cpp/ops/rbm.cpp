@@ -7,7 +7,7 @@
 #include <cmath>
 #include <type_traits>
 
-#if defined(__AVX2__) || defined(__AVX512F__)
+#if defined(__AVX2__) || defined(__AVX512F__) || defined(__SSE4_1__)
 #include <immintrin.h>
 #endif
 
@@ -81,7 +81,7 @@ void visible_means(const T* h, int64_t rows, const T* W, const T* vb, int64_t H,
     add_bias_act(out, vb, rows, V, !gaussian);
 }
 
-#if defined(__AVX512F__) || defined(__AVX2__)
+#if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE4_1__)
 // Philox4x32-10's first output word (rbm_uniform_at's) for kLanes consecutive counters whose low
 // words do not wrap, a lane each: the scalar rounds per element were ~12% of a 784-500 CD-1 step.
 #if defined(__AVX512F__)
@@ -104,7 +104,7 @@ inline void u_bernoulli_store(U32V w, float* x) {
     const __mmask16 m = _mm512_cmp_ps_mask(u, _mm512_loadu_ps(x), _CMP_LT_OQ);
     _mm512_storeu_ps(x, _mm512_maskz_mov_ps(m, _mm512_set1_ps(1.0f)));
 }
-#else
+#elif defined(__AVX2__)
 using U32V = __m256i;
 constexpr int kLanes = 8;
 inline U32V u_set1(uint32_t a) { return _mm256_set1_epi32(static_cast<int>(a)); }
@@ -120,6 +120,39 @@ inline void u_bernoulli_store(U32V w, float* x) {
     const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 8)), _mm256_set1_ps(1.0f / 16777216.0f));
     const __m256 lt = _mm256_cmp_ps(u, _mm256_loadu_ps(x), _CMP_LT_OQ);
     _mm256_storeu_ps(x, _mm256_and_ps(lt, _mm256_set1_ps(1.0f)));
+}
+#else
+// x86-64-v2 (the default level): 8 counters as two SSE registers, two independent Philox chains.
+struct U32V {
+    __m128i a, b;
+};
+constexpr int kLanes = 8;
+inline U32V u_set1(uint32_t x) {
+    const __m128i v = _mm_set1_epi32(static_cast<int>(x));
+    return {v, v};
+}
+inline U32V u_iota(uint32_t x) {
+    const __m128i v = _mm_set1_epi32(static_cast<int>(x));
+    return {_mm_add_epi32(v, _mm_setr_epi32(0, 1, 2, 3)), _mm_add_epi32(v, _mm_setr_epi32(4, 5, 6, 7))};
+}
+inline U32V u_xor(U32V x, U32V y) { return {_mm_xor_si128(x.a, y.a), _mm_xor_si128(x.b, y.b)}; }
+inline void u_mulhilo1(__m128i x, __m128i m, __m128i& hi, __m128i& lo) {
+    const __m128i ev = _mm_mul_epu32(x, m);
+    const __m128i od = _mm_mul_epu32(_mm_srli_epi64(x, 32), m);
+    lo = _mm_blend_epi16(ev, _mm_slli_epi64(od, 32), 0xCC);  // 16-bit lanes 2,3,6,7: odd dwords
+    hi = _mm_blend_epi16(_mm_srli_epi64(ev, 32), od, 0xCC);
+}
+inline void u_mulhilo(U32V x, U32V m, U32V& hi, U32V& lo) {
+    u_mulhilo1(x.a, m.a, hi.a, lo.a);
+    u_mulhilo1(x.b, m.b, hi.b, lo.b);
+}
+inline void u_bernoulli_store1(__m128i w, float* x) {
+    const __m128 u = _mm_mul_ps(_mm_cvtepi32_ps(_mm_srli_epi32(w, 8)), _mm_set1_ps(1.0f / 16777216.0f));
+    _mm_storeu_ps(x, _mm_and_ps(_mm_cmplt_ps(u, _mm_loadu_ps(x)), _mm_set1_ps(1.0f)));
+}
+inline void u_bernoulli_store(U32V w, float* x) {
+    u_bernoulli_store1(w.a, x);
+    u_bernoulli_store1(w.b, x + 4);
 }
 #endif
 // The rounds of philox.h's philox4x32_words on lanes; returns word 0.

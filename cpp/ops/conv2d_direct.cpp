@@ -236,6 +236,15 @@ inline void copy_stride2(const T* src, T* d, int64_t n) {
             const __m512 b = _mm512_maskz_loadu_ps(0x7fff, src + 2 * i + 16);
             _mm512_storeu_ps(d + i, _mm512_permutex2var_ps(a, idx, b));
         }
+        if (i < n) {  // r < 16 outputs from the 2r - 1 inputs src[2i .. 2i + 2r - 2], masked
+            const int64_t r = n - i, in = 2 * r - 1;
+            const __mmask16 ma = static_cast<__mmask16>((1u << std::min<int64_t>(in, 16)) - 1);
+            const __mmask16 mb = static_cast<__mmask16>((1u << std::max<int64_t>(in - 16, 0)) - 1);
+            const __m512 a = _mm512_maskz_loadu_ps(ma, src + 2 * i);
+            const __m512 b = _mm512_maskz_loadu_ps(mb, src + 2 * i + 16);
+            _mm512_mask_storeu_ps(d + i, static_cast<__mmask16>((1u << r) - 1), _mm512_permutex2var_ps(a, idx, b));
+            return;
+        }
     }
 #elif defined(__AVX2__)
     if constexpr (std::is_same_v<T, float>) {
@@ -259,21 +268,24 @@ template <class T>
 __attribute__((optimize("no-tree-loop-distribute-patterns"))) void fill_shifted(const T* xn, T* xp,
                                                                                 const ConvGeometry& g,
                                                                                 int64_t Hs) {
-    const int64_t C = g.C, H = g.H, W = g.W, OW = g.OW, sh = g.sh, sw = g.sw;
-    for (int64_t kw = 0; kw < g.KW; ++kw) {
-        int64_t lo, hi;
-        conv_valid_range(kw, W, OW, sw, g.pw, g.dw, lo, hi);
-        const int64_t x0 = kw * g.dw - g.pw;  // input column of output column 0
-        for (int64_t c = 0; c < C; ++c)
-            for (int64_t s = 0; s < sh; ++s)
-                for (int64_t r = 0; r < Hs; ++r) {
+    const int64_t C = g.C, H = g.H, W = g.W, OW = g.OW, sh = g.sh, sw = g.sw, KW = g.KW;
+    // Valid output columns [lo, hi) of each kw; kw innermost, so each input row is read from
+    // memory once and copied KW times from L1 (kw outermost read the image KW times, and f's
+    // 800 KB images came back from L3 each time).
+    std::vector<int64_t> los(static_cast<size_t>(KW)), his(static_cast<size_t>(KW));
+    for (int64_t kw = 0; kw < KW; ++kw) conv_valid_range(kw, W, OW, sw, g.pw, g.dw, los[kw], his[kw]);
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t s = 0; s < sh; ++s)
+            for (int64_t r = 0; r < Hs; ++r) {
+                const int64_t ih = r * sh + s - g.ph;
+                for (int64_t kw = 0; kw < KW; ++kw) {
                     T* d = xp + (((kw * C + c) * sh + s) * Hs + r) * OW;
-                    const int64_t ih = r * sh + s - g.ph;
                     if (ih < 0 || ih >= H) {
                         for (int64_t i = 0; i < OW; ++i) d[i] = T(0);
                         continue;
                     }
-                    const T* src = xn + (c * H + ih) * W + x0;
+                    const int64_t lo = los[kw], hi = his[kw];
+                    const T* src = xn + (c * H + ih) * W + (kw * g.dw - g.pw);  // input column of output column 0
                     for (int64_t i = 0; i < lo; ++i) d[i] = T(0);
                     if (sw == 1)
                         copy_run(src + lo, d + lo, hi - lo);
@@ -283,7 +295,7 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void fill_shifted(
                         for (int64_t i = lo; i < hi; ++i) d[i] = src[i * sw];
                     for (int64_t i = hi; i < OW; ++i) d[i] = T(0);
                 }
-    }
+            }
 }
 
 template void fill_shifted<float>(const float*, float*, const ConvGeometry&, int64_t);

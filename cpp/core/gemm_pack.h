@@ -59,6 +59,10 @@ inline void pack_a(bool trans, const float* A, int64_t lda, int64_t i0, int64_t 
             for (int64_t k = 0; k < kc; ++k) {
                 const float* s = src + k * lda;
                 float* d = dst + k * MR;
+                if (rows == MR) {  // a fixed-size copy the compiler turns into a few vector moves
+                    std::memcpy(d, s, MR * sizeof(float));
+                    continue;
+                }
                 int64_t r = 0;
                 for (; r < rows; ++r) d[r] = s[r];
                 for (; r < MR; ++r) d[r] = 0.0f;

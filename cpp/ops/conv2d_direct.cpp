@@ -255,6 +255,17 @@ inline void copy_stride2(const T* src, T* d, int64_t n) {
             const __m256 ev = _mm256_shuffle_ps(a, b, 0x88);  // a0 a2 b0 b2 | a4 a6 b4 b6
             _mm256_storeu_ps(d + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
         }
+        if (i < n) {  // r < 8 outputs from the 2r - 1 inputs src[2i .. 2i + 2r - 2], masked
+            const int64_t r = n - i, in = 2 * r - 1;
+            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            auto first = [&](int64_t k) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k)), lane); };
+            const __m256 a = _mm256_maskload_ps(src + 2 * i, first(std::min<int64_t>(in, 8)));
+            const __m256 b = _mm256_maskload_ps(src + 2 * i + 8, first(std::max<int64_t>(in - 8, 0)));
+            const __m256 ev = _mm256_shuffle_ps(a, b, 0x88);
+            _mm256_maskstore_ps(d + i, first(r),
+                                _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
+            return;
+        }
     }
 #endif
     for (; i < n; ++i) d[i] = src[2 * i];

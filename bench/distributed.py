@@ -12,6 +12,11 @@ with lamina (DistributedDataParallel over MPICH) and PyTorch (DistributedDataPar
 and the allreduce time and bandwidth from 4 KB to 64 MB (float32) of both. The configurations
 run interleaved, round after round; the table shows the best round's median.
 
+    mpiexec -n 2 python bench/distributed.py --worker breakdown --rounds 10
+
+splits a 2-rank MLP b256 step, paired in one job: one rank alone, two independent processes, DDP
+without communication (completed requests), DDP.
+
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from this benchmark's own environment (and so
 from the processes it starts), as in bench/compare.py: this machine's environment pins an AVX2
 kernel that halves OpenBLAS's speed. Tests never do this.
@@ -196,6 +201,89 @@ def worker_train(fw: str, threads: int, scaling: str, seconds: float, port: int,
         print("RESULT " + json.dumps(res), flush=True)
 
 
+class _DoneRequest:
+    """A completed MPI request: DDP "without communication" (breakdown worker)."""
+
+    def Test(self, *a):
+        return True
+
+    def Wait(self, *a):
+        return None
+
+
+def worker_breakdown(rounds: int, steps: int) -> None:
+    """Where a 2-rank MLP b256 step goes, measured paired: one ``mpiexec -n 2`` job alternates
+    windows of ``steps`` steps of: rank 0 alone (rank 1 sleeps), two independent processes, DDP
+    with every allreduce replaced by a completed request, and DDP; a round counts when every
+    variant is within 15% of its own best (the machine is shared)."""
+    import lamina
+    import lamina.distributed as dist
+    from lamina import nn, optim
+    from lamina.nn.parallel import DistributedDataParallel as DDP
+
+    lamina.set_num_threads(1)
+    dist.init_process_group("mpi")
+    rank = dist.get_rank()
+    layers, shape, b = WORKLOADS["MLP b256"]
+    rng = np.random.default_rng(rank)
+    x = lamina.from_numpy(rng.standard_normal((b,) + shape).astype(np.float32))
+    y = lamina.from_numpy(rng.integers(0, 10, b))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def make(kind):
+        lamina.manual_seed(0)
+        m = build(nn, layers)
+        if kind != "plain":
+            m = DDP(m)
+        if kind == "nocomm":
+            pg = m.process_group
+
+            class Comm:
+                def __getattr__(self, k):
+                    return getattr(pg.comm, k)
+
+                def Iallreduce(self, *a):
+                    return _DoneRequest()
+
+            m.process_group = type("FakeGroup", (), {"comm": Comm(), "MPI": pg.MPI, "size": pg.size,
+                                                     "rank": pg.rank, "timeout": pg.timeout})()
+        step = _step_fn(m, optim.SGD(m.parameters(), lr=0.01, momentum=0.9), loss_fn, x, y)
+        for _ in range(20):
+            step()
+        return step
+
+    variants = ["1 rank alone", "2 independent", "DDP, no comm", "DDP"]
+    fns = {"2 independent": make("plain"), "DDP, no comm": make("nocomm"), "DDP": make("ddp")}
+    fns["1 rank alone"] = fns["2 independent"]
+    res = {v: [] for v in variants}
+    for _ in range(rounds):
+        for v in variants:
+            dist.barrier()
+            if v == "1 rank alone" and rank == 1:
+                time.sleep(1.3 * 2.3e-3 * steps)  # past rank 0's window, so as not to spin in the barrier meanwhile
+                dist.barrier()
+                continue
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fns[v]()
+            res[v].append((time.perf_counter() - t0) / steps)
+            if v == "1 rank alone":
+                dist.barrier()
+    if rank != 0:
+        return
+    r = np.array([res[v] for v in variants])
+    quiet = np.all(r <= 1.15 * r.min(axis=1, keepdims=True), axis=0)
+    print(f"MLP b256, ms per step; {int(quiet.sum())} of {rounds} rounds quiet (every variant within 15% of its best); "
+          f"load average {os.getloadavg()[0]:.2f}")
+    if not quiet.any():
+        print("  (no quiet round: medians of all rounds)")
+        quiet[:] = True
+    med = np.median(r[:, quiet], axis=1)
+    for v, t in zip(variants, med):
+        extra = "" if v == variants[0] else f"  +{(t - med[0]) * 1e6:4.0f} us  scaling {2 * med[0] / t:.2f}x"
+        print(f"  {v:<15} {t * 1e3:.3f}{extra}")
+
+
 def worker_allreduce(fw: str, port: int) -> None:
     rank, size = _rank_size()
     res = {}
@@ -269,7 +357,8 @@ def _fmt_bytes(n: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--worker", choices=["train", "allreduce"])
+    ap.add_argument("--worker", choices=["train", "allreduce", "breakdown"],
+                    help="breakdown: run as mpiexec -n 2 python bench/distributed.py --worker breakdown")
     ap.add_argument("--fw", choices=["lamina", "torch"], default="lamina")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--scaling", choices=["weak", "strong"], default="weak")
@@ -280,12 +369,15 @@ def main() -> None:
     ap.add_argument("--comm-hook", default="none", choices=["none", "allreduce", "fp16_compress", "bf16_compress"],
                     help="train worker, lamina: DDP communication hook from ddp_comm_hooks.default_hooks")
     ap.add_argument("--only", default=None, help="train worker: run only this workload (e.g. 'MLP b256')")
+    ap.add_argument("--steps", type=int, default=100, help="breakdown worker: steps per window")
     ap.add_argument("--bucket-cap-mb", type=float, default=25, help="train worker, lamina: DDP bucket_cap_mb")
     a = ap.parse_args()
     if a.worker == "train":
         return worker_train(a.fw, a.threads, a.scaling, a.seconds, a.port, a.comm_hook, a.only, a.bucket_cap_mb)
     if a.worker == "allreduce":
         return worker_allreduce(a.fw, a.port)
+    if a.worker == "breakdown":
+        return worker_breakdown(a.rounds, a.steps)
 
     sys.path.insert(0, str(HERE))
     import lamina

@@ -33,8 +33,8 @@ void for_softmax_lines(const ReducePlan& p, const F& f) {
 
 // Short unit-stride lines (dim last, R <= kGroupMaxR) go kGroup at a time through
 // softmax_lines_unit: one short line is a chain of dependent steps, several interleaved keep the
-// core busy (softmax over 4096 rows of 64). Longer lines have enough
-// independent work per line.
+// core busy (softmax over 4096 rows of 64, 1 thread: ~206 -> ~150 us at AVX-512, ~246 -> ~176 at
+// AVX2, loaded machine). Longer lines have enough independent work per line.
 constexpr int64_t kGroupMaxR = 256;
 // 8 lines' accumulators fit AVX-512's 32 registers; AVX2 has 16 (4 measured as fast as 8 there).
 #if defined(__AVX512F__)

@@ -131,6 +131,23 @@ def test_bit_identical_across_threads():
         np.testing.assert_array_equal(o, outs[1])
 
 
+def test_b_in_place_matches_packed_across_threads():
+    # M = 200 at 1 thread packs B; at 3 threads each block has <= 80 rows and reads B in place
+    # (gemm_f32.cpp, direct_b): the same products in the same order, so the same bits
+    a, b = lamina.from_numpy(rand(200, 600)), lamina.from_numpy(rand(600, 100))
+    before = lamina.get_num_threads()
+    try:
+        outs = []
+        for nt in (1, 2, 3):
+            lamina.set_num_threads(nt)
+            outs.append((a @ b).numpy())
+    finally:
+        lamina.set_num_threads(before)
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+    np.testing.assert_allclose(outs[0], a.numpy().astype(np.float64) @ b.numpy(), **tol(600))
+
+
 BUILT = [c.lower() for c in cpu.built_capabilities()]
 SUPPORTED = [c.lower() for c in cpu.get_supported_capabilities()]
 

@@ -42,13 +42,14 @@ constexpr int64_t kKC = 512;
 constexpr int64_t kMC = kMR * 12;
 constexpr int64_t kNC = (512 + kNR - 1) / kNR * kNR;
 
-// acc = Ap panel (k-major, LDA per k, the first MR used) @ Bp panel (NV vectors of the NR per k)
-// over kc; then
+// acc = Ap panel (k-major, LDA per k, the first MR used) @ Bp panel (NV vectors of the NR per k,
+// rows ldbp apart: NR when packed, ldb when read in place) over kc; then
 // C = alpha * acc + beta * C, where beta == 0 overwrites C.
 template <int MR, int NV, int LDA>
 __attribute__((always_inline)) inline void micro_kernel(int64_t kc, const float* __restrict Ap,
-                                                        const float* __restrict Bp, float* __restrict C,
-                                                        int64_t ldc, float alpha, float beta) {
+                                                        const float* __restrict Bp, int64_t ldbp,
+                                                        float* __restrict C, int64_t ldc, float alpha,
+                                                        float beta) {
     Vec acc[MR][NV];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r)
@@ -60,7 +61,7 @@ __attribute__((always_inline)) inline void micro_kernel(int64_t kc, const float*
     for (int64_t k = 0; k < kc; ++k) {
         Vec b[NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) b[v] = Vec::loadu(Bp + k * kNR + v * kW);
+        for (int v = 0; v < NV; ++v) b[v] = Vec::loadu(Bp + k * ldbp + v * kW);
 #pragma GCC unroll 16
         for (int r = 0; r < MR; ++r) {
             const Vec a(Ap[k * LDA + r]);
@@ -86,15 +87,15 @@ __attribute__((always_inline)) inline void micro_kernel(int64_t kc, const float*
 // kernel with only the rows and vectors it needs, so edge tiles cost in proportion to their size;
 // a tile whose width is not whole vectors goes through a small buffer, then its valid part to C.
 template <int R>
-void tile_rows(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int64_t cols, float alpha,
-               float beta) {
-    if (cols == kNR) return micro_kernel<R, kNV, kMR>(kc, Ap, Bp, C, ldc, alpha, beta);
-    if (kNV > 1 && cols == kW) return micro_kernel<R, 1, kMR>(kc, Ap, Bp, C, ldc, alpha, beta);
+void tile_rows(int64_t kc, const float* Ap, const float* Bp, int64_t ldbp, float* C, int64_t ldc, int64_t cols,
+               float alpha, float beta) {
+    if (cols == kNR) return micro_kernel<R, kNV, kMR>(kc, Ap, Bp, ldbp, C, ldc, alpha, beta);
+    if (kNV > 1 && cols == kW) return micro_kernel<R, 1, kMR>(kc, Ap, Bp, ldbp, C, ldc, alpha, beta);
     alignas(64) float tmp[R * kNR];
     if (kNV > 1 && cols < kW)
-        micro_kernel<R, 1, kMR>(kc, Ap, Bp, tmp, kNR, alpha, 0.0f);
+        micro_kernel<R, 1, kMR>(kc, Ap, Bp, ldbp, tmp, kNR, alpha, 0.0f);
     else
-        micro_kernel<R, kNV, kMR>(kc, Ap, Bp, tmp, kNR, alpha, 0.0f);
+        micro_kernel<R, kNV, kMR>(kc, Ap, Bp, ldbp, tmp, kNR, alpha, 0.0f);
     for (int r = 0; r < R; ++r)
         for (int64_t c = 0; c < cols; ++c) {
             float& dst = C[r * ldc + c];
@@ -102,7 +103,7 @@ void tile_rows(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t l
         }
 }
 
-using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int64_t, float, float);
+using TileFn = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, int64_t, float, float);
 
 template <int... R>
 constexpr std::array<TileFn, sizeof...(R)> make_tiles(std::integer_sequence<int, R...>) {
@@ -148,20 +149,30 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
     const int64_t kc_max = std::min(kKC, K);
     float* Ap = PackBuffers::grow(bufs.a, bufs.a_size, mc_max * kc_max);
     float* Bp = PackBuffers::grow(bufs.b, bufs.b_size, nc_max * kc_max);
+    // A row-major B used by few A micro-panels (M <= 80: at most 6 at AVX-512) is read in place:
+    // packing it costs ~20% of a batch-64 linear backward GEMM, more than the strided reads lose.
+    // Not when its rows are a multiple of 4 KB apart or a KC-row panel spans over 1 MB (L1 set
+    // conflicts, TLB misses: 64x2048x512 ran at half speed, 64x1024x256 6% slower at AVX2).
+    // Measured (standalone A/B): 64x784x256 +6-11%, 64x500x784 +5-8%, 32x512x512 +19%; 128 rows
+    // and more lose (128x784x500 -6%). The arithmetic is the same either way (bit-identical).
+    const bool direct_b = !tb && M <= 80 && ldb % 1024 != 0 && ldb * kc_max <= 262144;
     for (int64_t jc = 0; jc < N; jc += kNC) {
         const int64_t nc = std::min(kNC, N - jc);
         for (int64_t pc = 0; pc < K; pc += kKC) {
             const int64_t kc = std::min(kKC, K - pc);
             const float b_eff = pc == 0 ? beta : 1.0f;  // later K blocks add onto the first
-            gemm_detail::pack_b<kNR>(tb, B, ldb, pc, kc, jc, nc, Bp);
+            // Full B panels [0, full) are read in place when direct_b, only the edge panel is packed.
+            const int64_t full = direct_b ? nc / kNR * kNR : 0;
+            if (full < nc) gemm_detail::pack_b<kNR>(tb, B, ldb, pc, kc, jc + full, nc - full, Bp);
             for (int64_t ic = 0; ic < M; ic += kMC) {
                 const int64_t mc = std::min(kMC, M - ic);
                 gemm_detail::pack_a<kMR>(ta, A, lda, ic, mc, pc, kc, Ap);
                 for (int64_t ir = 0; ir < mc; ir += kMR)  // A micro-panel stays in L1 ...
                     for (int64_t jr = 0; jr < nc; jr += kNR)  // ... while B micro-panels stream from L2
-                        kTiles[std::min<int64_t>(kMR, mc - ir) - 1](kc, Ap + ir * kc, Bp + jr * kc,
-                                                                   C + (ic + ir) * ldc + jc + jr, ldc,
-                                                                   std::min<int64_t>(kNR, nc - jr), alpha, b_eff);
+                        kTiles[std::min<int64_t>(kMR, mc - ir) - 1](
+                            kc, Ap + ir * kc, jr < full ? B + pc * ldb + jc + jr : Bp + (jr - full) * kc,
+                            jr < full ? ldb : kNR, C + (ic + ir) * ldc + jc + jr, ldc,
+                            std::min<int64_t>(kNR, nc - jr), alpha, b_eff);
             }
         }
     }

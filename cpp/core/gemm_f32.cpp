@@ -188,9 +188,10 @@ bool gemm_f32_preferred(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
 #if defined(__AVX512F__)
     return M >= 28 && N >= 32 && K >= 24;
 #elif defined(__AVX2__)
-    // Haswell's 6x16 kernel is as good as ours; at 512^3 and up it wins by 2-8% (compare.py
-    // sgemm 1024: 103 vs 112 GFLOP/s), so large cubes stay on it.
-    return M >= 28 && N >= 32 && K >= 24 && !(M >= 512 && N >= 512 && K >= 512);
+    // Large cubes used to stay on OpenBLAS's Haswell kernel (2-8% faster than ours at 512^3+);
+    // with the A-panel-in-L1 order and KC 512 ours is ahead there too (same-process, forced
+    // OPENBLAS_CORETYPE=Haswell: 512^3 +3-5%, 768^3 +-0, 1024^3 +1.5-2%).
+    return M >= 28 && N >= 32 && K >= 24;
 #else
     // SSE 4x8: 33-35 vs OpenBLAS Nehalem's 30-32 GFLOP/s on the bench shapes (standalone loop).
     return M >= 28 && N >= 32 && K >= 24;

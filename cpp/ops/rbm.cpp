@@ -15,6 +15,7 @@
 #include "../core/check.h"
 #include "../core/dtype.h"
 #include "../core/parallel.h"
+#include "../core/philox_lanes.h"
 #include "../core/random.h"
 #include "../core/vec.h"
 #include "../core/vec_math.h"
@@ -81,105 +82,36 @@ void visible_means(const T* h, int64_t rows, const T* W, const T* vb, int64_t H,
     add_bias_act(out, vb, rows, V, !gaussian);
 }
 
-#if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE4_1__)
-// Philox4x32-10's first output word (rbm_uniform_at's) for kLanes consecutive counters whose low
-// words do not wrap, a lane each: the scalar rounds per element were ~12% of a 784-500 CD-1 step.
+#ifdef LAMINA_PHILOX_LANES
+// Philox's first word (rbm_uniform_at's) on U32::W counters at once (core/philox_lanes.h): the
+// scalar rounds per element were ~12% of a 784-500 CD-1 step.
+using philox_vec::U32;
+// x[0..W) = (w >> 8) 2^-24 < x ? 1 : 0 (exact: a 24-bit integer times a power of two).
 #if defined(__AVX512F__)
-using U32V = __m512i;
-constexpr int kLanes = 16;
-inline U32V u_set1(uint32_t a) { return _mm512_set1_epi32(static_cast<int>(a)); }
-inline U32V u_iota(uint32_t a) {
-    return _mm512_add_epi32(u_set1(a), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-}
-inline U32V u_xor(U32V a, U32V b) { return _mm512_xor_si512(a, b); }
-inline void u_mulhilo(U32V a, U32V m, U32V& hi, U32V& lo) {  // hi:lo = a * m, every lane
-    const __m512i ev = _mm512_mul_epu32(a, m);
-    const __m512i od = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
-    lo = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
-    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(ev, 32), od);
-}
-// x[0..16) = (w >> 8) 2^-24 < x ? 1 : 0 (exact: a 24-bit integer times a power of two).
-inline void u_bernoulli_store(U32V w, float* x) {
-    const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), _mm512_set1_ps(1.0f / 16777216.0f));
+inline void bernoulli_store(U32 w, float* x) {
+    const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w.v, 8)), _mm512_set1_ps(1.0f / 16777216.0f));
     const __mmask16 m = _mm512_cmp_ps_mask(u, _mm512_loadu_ps(x), _CMP_LT_OQ);
     _mm512_storeu_ps(x, _mm512_maskz_mov_ps(m, _mm512_set1_ps(1.0f)));
 }
 #elif defined(__AVX2__)
-using U32V = __m256i;
-constexpr int kLanes = 8;
-inline U32V u_set1(uint32_t a) { return _mm256_set1_epi32(static_cast<int>(a)); }
-inline U32V u_iota(uint32_t a) { return _mm256_add_epi32(u_set1(a), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
-inline U32V u_xor(U32V a, U32V b) { return _mm256_xor_si256(a, b); }
-inline void u_mulhilo(U32V a, U32V m, U32V& hi, U32V& lo) {
-    const __m256i ev = _mm256_mul_epu32(a, m);
-    const __m256i od = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
-    lo = _mm256_blend_epi32(ev, _mm256_slli_epi64(od, 32), 0xAA);
-    hi = _mm256_blend_epi32(_mm256_srli_epi64(ev, 32), od, 0xAA);
-}
-inline void u_bernoulli_store(U32V w, float* x) {
-    const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 8)), _mm256_set1_ps(1.0f / 16777216.0f));
+inline void bernoulli_store(U32 w, float* x) {
+    const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w.v, 8)), _mm256_set1_ps(1.0f / 16777216.0f));
     const __m256 lt = _mm256_cmp_ps(u, _mm256_loadu_ps(x), _CMP_LT_OQ);
     _mm256_storeu_ps(x, _mm256_and_ps(lt, _mm256_set1_ps(1.0f)));
 }
 #else
-// x86-64-v2 (the default level): 8 counters as two SSE registers, two independent Philox chains.
-struct U32V {
-    __m128i a, b;
-};
-constexpr int kLanes = 8;
-inline U32V u_set1(uint32_t x) {
-    const __m128i v = _mm_set1_epi32(static_cast<int>(x));
-    return {v, v};
-}
-inline U32V u_iota(uint32_t x) {
-    const __m128i v = _mm_set1_epi32(static_cast<int>(x));
-    return {_mm_add_epi32(v, _mm_setr_epi32(0, 1, 2, 3)), _mm_add_epi32(v, _mm_setr_epi32(4, 5, 6, 7))};
-}
-inline U32V u_xor(U32V x, U32V y) { return {_mm_xor_si128(x.a, y.a), _mm_xor_si128(x.b, y.b)}; }
-inline void u_mulhilo1(__m128i x, __m128i m, __m128i& hi, __m128i& lo) {
-    const __m128i ev = _mm_mul_epu32(x, m);
-    const __m128i od = _mm_mul_epu32(_mm_srli_epi64(x, 32), m);
-    lo = _mm_blend_epi16(ev, _mm_slli_epi64(od, 32), 0xCC);  // 16-bit lanes 2,3,6,7: odd dwords
-    hi = _mm_blend_epi16(_mm_srli_epi64(ev, 32), od, 0xCC);
-}
-inline void u_mulhilo(U32V x, U32V m, U32V& hi, U32V& lo) {
-    u_mulhilo1(x.a, m.a, hi.a, lo.a);
-    u_mulhilo1(x.b, m.b, hi.b, lo.b);
-}
-inline void u_bernoulli_store1(__m128i w, float* x) {
+inline void bernoulli_store1(__m128i w, float* x) {
     const __m128 u = _mm_mul_ps(_mm_cvtepi32_ps(_mm_srli_epi32(w, 8)), _mm_set1_ps(1.0f / 16777216.0f));
     _mm_storeu_ps(x, _mm_and_ps(_mm_cmplt_ps(u, _mm_loadu_ps(x)), _mm_set1_ps(1.0f)));
 }
-inline void u_bernoulli_store(U32V w, float* x) {
-    u_bernoulli_store1(w.a, x);
-    u_bernoulli_store1(w.b, x + 4);
+inline void bernoulli_store(U32 w, float* x) {
+    bernoulli_store1(w.a, x);
+    bernoulli_store1(w.b, x + 4);
 }
 #endif
-// The rounds of philox.h's philox4x32_words on lanes; returns word 0.
-inline U32V philox_word0_lanes(uint64_t counter, uint64_t seed) {
-    U32V c0 = u_iota(static_cast<uint32_t>(counter)), c1 = u_set1(static_cast<uint32_t>(counter >> 32));
-    U32V c2 = u_set1(0), c3 = u_set1(0);
-    uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-    const U32V m0 = u_set1(0xD2511F53u), m1 = u_set1(0xCD9E8D57u);
-    for (int r = 0; r < 10; ++r) {
-        U32V hi0, lo0, hi1, lo1;
-        u_mulhilo(c0, m0, hi0, lo0);
-        u_mulhilo(c2, m1, hi1, lo1);
-        const U32V n0 = u_xor(u_xor(hi1, c1), u_set1(k0));
-        const U32V n2 = u_xor(u_xor(hi0, c3), u_set1(k1));
-        c1 = lo1;
-        c3 = lo0;
-        c0 = n0;
-        c2 = n2;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-    return c0;
-}
-#define LAMINA_RBM_VEC 1
-#endif
+#endif  // LAMINA_PHILOX_LANES
 
-// x[i] = uniform(offset + i) < x[i] ? 1 : 0, in place. float: kLanes counters at a time (the
+// x[i] = uniform(offset + i) < x[i] ? 1 : 0, in place. float: U32::W counters at a time (the
 // same words as rbm_uniform_at, so rbm_noise still replays the draws); the scalar loop does the
 // tail and the rare block whose counter low word would wrap.
 template <class T>
@@ -187,12 +119,14 @@ void bernoulli_inplace(T* x, int64_t n, uint64_t seed, uint64_t offset) {
     parallel_for(0, n, kGrainElementwise / 8, [=](int64_t b, int64_t e) {
         T* const p = x;
         int64_t i = b;
-#ifdef LAMINA_RBM_VEC
+#ifdef LAMINA_PHILOX_LANES
         if constexpr (std::is_same_v<T, float>) {
-            for (; i + kLanes <= e; i += kLanes) {
+            for (; i + U32::W <= e; i += U32::W) {
                 const uint64_t ctr = offset + static_cast<uint64_t>(i);
-                if (static_cast<uint32_t>(ctr) > 0xFFFFFFFFu - (kLanes - 1)) break;  // the low word wraps
-                u_bernoulli_store(philox_word0_lanes(ctr, seed), p + i);
+                if (philox_vec::lanes_wrap(ctr)) break;
+                U32 w0, w1;
+                philox_vec::philox_lanes(ctr, seed, w0, w1);
+                bernoulli_store(w0, p + i);
             }
         }
 #endif

@@ -234,7 +234,7 @@ def worker_breakdown(rounds: int, steps: int) -> None:
         lamina.manual_seed(0)
         m = build(nn, layers)
         if kind != "plain":
-            m = DDP(m)
+            m = DDP(m, shared_memory=kind == "shm")
         if kind == "nocomm":
             pg = m.process_group
 
@@ -252,8 +252,9 @@ def worker_breakdown(rounds: int, steps: int) -> None:
             step()
         return step
 
-    variants = ["1 rank alone", "2 independent", "DDP, no comm", "DDP"]
-    fns = {"2 independent": make("plain"), "DDP, no comm": make("nocomm"), "DDP": make("ddp")}
+    variants = ["1 rank alone", "2 independent", "DDP, no comm", "DDP (MPI)", "DDP (shm)"]
+    fns = {"2 independent": make("plain"), "DDP, no comm": make("nocomm"), "DDP (MPI)": make("ddp"),
+           "DDP (shm)": make("shm")}
     fns["1 rank alone"] = fns["2 independent"]
     res = {v: [] for v in variants}
     for _ in range(rounds):

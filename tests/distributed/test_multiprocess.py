@@ -30,16 +30,27 @@ def test_collectives_match_numpy(mpirun, n):
         assert f"float64 [4, 4] on rank {n - 1}" in r.stdout
 
 
-@pytest.mark.parametrize("n,mode", [(2, "buckets"), (3, "buckets"), (2, "direct"), (3, "direct")])
+@pytest.mark.parametrize("n,mode", [(2, "shm"), (3, "shm"), (2, "buckets"), (3, "buckets"), (2, "direct"),
+                                    (3, "direct")])
 def test_ddp_equals_single_process(mpirun, n, mode):
-    # mode "direct": every gradient is its own bucket, reduced in place in .grad (the path large
-    # layers take); "buckets": the tiny test models' gradients share buckets
-    r = mpirun(n, "ddp_equal.py", mode, timeout=120)
+    # mode "shm": the default on one node, the shared-memory reducer; the others use MPI
+    # (LAMINA_DDP_SHM=0): "direct": every gradient is its own bucket, reduced in place in .grad
+    # (the path large layers take); "buckets": the tiny test models' gradients share buckets
+    env = None if mode == "shm" else {"LAMINA_DDP_SHM": "0"}
+    r = mpirun(n, "ddp_equal.py", mode, timeout=120, env=env)
     for kind in ("mlp", "lstm", "cnn"):
         assert f"rank 0: {kind} DDP == single process" in r.stdout
     for k in range(n):
         assert f"rank {k}: static_graph ok" in r.stdout
         assert f"rank {k}: ddp ok" in r.stdout
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_ddp_shared_memory_reducer_matches_mpi(mpirun, n):
+    r = mpirun(n, "ddp_shm.py", timeout=120)
+    for k in range(n):
+        for what in ("shm == MPI", "views ok", "no_sync ok", "fallbacks ok"):
+            assert f"rank {k}: {what}" in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("n", [2, 3])
@@ -87,6 +98,10 @@ def test_fit_early_stopping_is_the_same_on_every_rank(mpirun, tmp_path):
                      "float32 [2, 4] on rank 2")),
     ("ddp", 2, ("ranks built different models: 0.weight is float32 [8, 4] on rank 0 but 0.weight is float32 [6, 4] "
                 "on rank 1")),
+    ("ddp_raise", 2, "ValueError: rank 1 failed in backward on purpose"),
+    ("ddp_raise", 3, "ValueError: rank 2 failed in backward on purpose"),
+    ("ddp_hang", 2, "shared-memory gradient reduction (waiting for the other ranks' gradients) on rank 0 of 2 "
+                    "timed out after 2 s waiting for rank(s) [1]"),
 ])
 def test_a_failing_rank_ends_the_job_with_its_message(mpirun, mode, n, needle):
     t0 = time.monotonic()

@@ -2,6 +2,7 @@
 (float64, 1e-9) for an MLP, an LSTM and a CNN with BatchNorm converted to SyncBatchNorm; plain
 BatchNorm differs (per-rank statistics); gradient_as_bucket_view (gradients zeroed or set to
 None); no_sync accumulation; find_unused_parameters and static_graph."""
+import os
 import sys
 
 import lamina
@@ -26,6 +27,7 @@ lamina.set_default_dtype(lamina.float64)
 dist.init_process_group()
 r, n = dist.get_rank(), dist.get_world_size()
 B, STEPS, TOL = 4, 3, 1e-9
+SHM = n > 1 and os.environ.get("LAMINA_DDP_SHM") != "0"  # the shared-memory reducer (one node)
 
 
 class LSTMHead(nn.Module):
@@ -102,17 +104,20 @@ for kind in ("mlp", "lstm", "cnn"):
     assert diff < TOL, f"{kind}: DDP differs from single-process training by {diff}"
     ndirect = sum(b.direct for b in d._buckets)
     assert (ndirect >= 3) if DIRECT else (ndirect == 0), [b.direct for b in d._buckets]
+    assert (d._shm is not None) == SHM, (kind, d._shm, SHM)
     if kind == "cnn":
         assert any(isinstance(mm, nn.SyncBatchNorm) for mm in d.modules())
         # several buckets (tiny cap): same result
         got2, d2 = run_ddp(kind, bucket_cap_mb=0.0001)
         assert len(d2._buckets) > 3 and maxdiff(ref, got2) < TOL
+        assert (d2._shm is not None) == SHM
         if n > 1:
             plain, _ = run_ddp(kind, sync_bn=False)
             pdiff = maxdiff(ref, plain)
             assert pdiff > 1e-6, f"plain BatchNorm under DDP should differ (per-rank statistics), diff {pdiff}"
     for set_to_none in (True, False):  # gradients as views of the buckets: same training
         got3, d3 = run_ddp(kind, view=True, set_to_none=set_to_none)
+        assert (d3._shm is not None) == SHM
         assert maxdiff(ref, got3) < TOL, f"{kind}: gradient_as_bucket_view differs by {maxdiff(ref, got3)}"
         for i, p in enumerate(d3._params):
             view3 = d3._bucket_view(i)
@@ -131,6 +136,7 @@ for s in range(2):
     opt.step()
 m = build("mlp")
 d = DDP(m)
+assert (d._shm is not None) == SHM
 opt = optim.SGD(d.parameters(), lr=0.1)
 for s in range(2):
     opt.zero_grad()

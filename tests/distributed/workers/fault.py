@@ -4,6 +4,9 @@
             uncaught DistTimeoutError aborts the job (the sleeping rank included)
   mismatch  tensors of different shapes: every rank raises DistError, uncaught
   ddp       ranks build different models: DistributedDataParallel names the parameter
+  ddp_raise the last rank raises in the middle of backward (a gradient hook) while the others
+            wait in DDP's shared-memory reduction
+  ddp_hang  the last rank never runs backward; the others' shared-memory wait times out (2 s)
 """
 import sys
 import time
@@ -20,7 +23,7 @@ def say(*parts):
 
 
 mode = sys.argv[1]
-dist.init_process_group(timeout=2.0 if mode == "timeout" else 60.0)
+dist.init_process_group(timeout=2.0 if mode in ("timeout", "ddp_hang") else 60.0)
 r, n = dist.get_rank(), dist.get_world_size()
 last = n - 1
 if mode == "raise":
@@ -39,4 +42,19 @@ elif mode == "ddp":
     from lamina.nn.parallel import DistributedDataParallel as DDP
 
     DDP(nn.Sequential(nn.Linear(4, 8 if r != last else 6), nn.ReLU()))
+elif mode in ("ddp_raise", "ddp_hang"):
+    from lamina.nn.parallel import DistributedDataParallel as DDP
+
+    d = DDP(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)))
+    assert d._shm is not None
+    d(lamina.ones(3, 4)).sum().backward()  # one good iteration first
+    out = d(lamina.ones(3, 4))
+    if r == last:
+        if mode == "ddp_hang":
+            time.sleep(60)
+
+        def boom(g):
+            raise ValueError(f"rank {r} failed in backward on purpose")
+        d.module[0].weight.register_hook(boom)  # after the last layer's gradients are in the window
+    out.sum().backward()
 say(f"rank {r}: not reached")

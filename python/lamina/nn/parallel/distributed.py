@@ -26,23 +26,13 @@ from ...ops.creation import from_numpy
 from ...tensor import Tensor
 from ..module import Module
 from .comm_hook import CommHookMixin
+from .shm_reducer import ShmReducerMixin, _divide_into
 
 _MB = 1024 * 1024
 _FIRST_BUCKET_BYTES = 1 * _MB  # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES: a small first bucket starts sooner
 # A gradient at least this large is its own bucket and is all-reduced in place in ``.grad``: no copy
 # into a bucket and back, which for a large layer costs more than the extra message.
 _DIRECT_BYTES = 256 * 1024
-
-
-def _divide_into(src, n: int, out) -> None:
-    """``out = src / n``, the averaging of a gradient. For a power-of-two ``n`` it multiplies by
-    ``1 / n`` instead: ``1 / n`` is exact, so both operations round the same real number and give the
-    same bits (subnormals included), and a multiply is about twice as fast as a divide (W1 of the
-    784-256-256-10 MLP, 0.8 MB: 31 -> 14 us)."""
-    if n & (n - 1) == 0:
-        np.multiply(src, 1.0 / n, out=out)
-    else:
-        np.divide(src, n, out=out)
 
 
 class _Bucket:
@@ -107,7 +97,7 @@ def _reachable_leaves(outputs) -> set:
     return leaves
 
 
-class DistributedDataParallel(CommHookMixin, Module):
+class DistributedDataParallel(CommHookMixin, ShmReducerMixin, Module):
     """Wraps ``module`` for data-parallel training across the ranks of the process group.
 
     ``bucket_cap_mb``: gradient bucket size (the first bucket is 1 MB so communication starts
@@ -124,13 +114,18 @@ class DistributedDataParallel(CommHookMixin, Module):
     unused ones are found once, on the first iteration, and remembered (PyTorch's meaning; no
     ``find_unused_parameters`` graph walk after that). ``device_ids``, ``output_device`` and
     ``dim`` are accepted for compatibility (CPU only). ``state_dict()`` has no ``module.`` prefix
-    (see the README).
+    (see the README). ``shared_memory`` (lamina's, default True; ``LAMINA_DDP_SHM=0`` also turns it
+    off): when every rank runs on one node, gradients are reduced through a shared-memory window at
+    the end of backward instead of MPI_Iallreduce (same bits for 2 ranks; see the README); it falls
+    back to MPI for a communication hook, mixed or non-float dtypes, ``find_unused_parameters`` and
+    ``static_graph``.
     """
 
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0,
                  broadcast_buffers: bool = True, process_group=None, bucket_cap_mb: float = 25,
                  find_unused_parameters: bool = False, check_reduction: bool = False,
-                 gradient_as_bucket_view: bool = False, static_graph: bool = False) -> None:
+                 gradient_as_bucket_view: bool = False, static_graph: bool = False,
+                 shared_memory: bool = True) -> None:
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel: expected an nn.Module, got {type(module).__name__}")
@@ -163,6 +158,7 @@ class DistributedDataParallel(CommHookMixin, Module):
         self._verify_same_model()
         self._sync_module_states()
         self._build_buckets(self.bucket_cap_mb * _MB)
+        self._setup_shm(bool(shared_memory))
         self._comm_hook = None  # (state, hook) from register_comm_hook
         self._reduced_once = False
         self._handles = [register_post_accumulate_grad_hook(p, self._make_hook(i)) for i, p in enumerate(self._params)]
@@ -255,8 +251,18 @@ class DistributedDataParallel(CommHookMixin, Module):
     def _make_hook(self, i: int):
         def hook(p):
             if self._it.armed:
-                self._mark_ready(i, p.grad)
+                if self._shm is not None:
+                    self._shm_ready(i, p)
+                else:
+                    self._mark_ready(i, p.grad)
         return hook
+
+    def register_comm_hook(self, state: object, hook) -> None:
+        super().register_comm_hook(state, hook)
+        if self._shm is not None:  # the hook does the communication: back to the bucketed MPI path
+            self._shm_unused, self._shm = self._shm, None
+
+    register_comm_hook.__doc__ = CommHookMixin.register_comm_hook.__doc__
 
     def _arm(self) -> None:
         self._it.armed = True
@@ -326,6 +332,8 @@ class DistributedDataParallel(CommHookMixin, Module):
 
     def _bucket_view(self, i: int):
         """Parameter ``i``'s slice of its bucket (None for a parameter reduced in its own .grad)."""
+        if self._shm is not None:
+            return self._shm_view[i]
         b = self._buckets[self._where[i][0]]
         if b.direct:
             return None
@@ -455,4 +463,5 @@ class DistributedDataParallel(CommHookMixin, Module):
     def extra_repr(self) -> str:
         pg = self.process_group
         return (f"world_size={pg.size}, buckets={len(self._buckets)}, bucket_cap_mb={self.bucket_cap_mb:g}, "
-                f"find_unused_parameters={self.find_unused_parameters}")
+                f"find_unused_parameters={self.find_unused_parameters}, "
+                f"shared_memory={self._shm is not None}")

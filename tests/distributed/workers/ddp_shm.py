@@ -1,0 +1,111 @@
+"""DDP's shared-memory reducer against its MPI path, float32: parameters of odd sizes (chunk
+bounds fall inside parameters; 3 ranks give uneven chunks and the divide by 3), gradients and
+weights after several steps bit for bit equal on 2 ranks (a + b is commutative) and within
+float32 rounding on 3 (MPI's summation order is its own); copied or bucket-view gradients,
+set_to_none or zeroed; no_sync accumulation; and the fallbacks (switch, comm hook, mixed dtypes)."""
+import sys
+
+import lamina
+import lamina.distributed as dist
+import lamina.nn.functional as F
+import numpy as np
+from lamina import nn, optim
+from lamina.distributed.algorithms.ddp_comm_hooks import default_hooks
+from lamina.nn.parallel import DistributedDataParallel as DDP
+
+
+def say(*parts):
+    sys.stdout.write(" ".join(map(str, parts)) + "\n")
+    sys.stdout.flush()
+
+
+dist.init_process_group()
+r, n = dist.get_rank(), dist.get_world_size()
+B = 5
+
+
+def build():
+    lamina.manual_seed(0)
+    return nn.Sequential(nn.Linear(37, 29), nn.Tanh(), nn.Linear(29, 13), nn.ReLU(), nn.Linear(13, 3))
+
+
+def data(step):
+    rng = np.random.default_rng(100 * step + r)
+    return (lamina.from_numpy(rng.standard_normal((B, 37)).astype(np.float32)),
+            lamina.from_numpy(rng.integers(0, 3, B)))
+
+
+def train(shm, view=False, set_to_none=True, accumulate=False, steps=3):
+    d = DDP(build(), gradient_as_bucket_view=view, shared_memory=shm)
+    assert (d._shm is not None) == shm, (shm, d._shm)
+    opt = optim.SGD(d.parameters(), lr=0.1, momentum=0.9)
+    grads = []
+    for s in range(steps):
+        opt.zero_grad(set_to_none=set_to_none)
+        x, y = data(s)
+        if accumulate:
+            with d.no_sync():
+                F.cross_entropy(d(x[:2]), y[:2]).backward()
+            F.cross_entropy(d(x[2:]), y[2:]).backward()
+        else:
+            F.cross_entropy(d(x), y).backward()
+        grads.append([p.grad.numpy().copy() for p in d.parameters()])
+        opt.step()
+    return [p.detach().numpy().copy() for p in d.parameters()], grads, d
+
+
+def compare(a, b, what):
+    (pa, ga, _), (pb, gb, _) = a, b
+    for x, y in zip(pa + sum(ga, []), pb + sum(gb, [])):
+        assert x.dtype == np.float32 and x.shape == y.shape
+        if n == 2:
+            assert np.array_equal(x.view(np.uint32), y.view(np.uint32)), f"{what}: bits differ, max {np.abs(x - y).max()}"
+        else:
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6, err_msg=what)
+
+
+mpi = train(False)
+d = mpi[2]
+shm_run = train(True)
+compare(mpi, shm_run, "shm vs MPI")
+sd = shm_run[2]._shm
+assert sd.n == n and sd.bounds[0] == 0 and sd.bounds[-1] == sum(p.numel() for p in d.parameters())
+sizes = np.diff(sd.bounds)
+assert sizes.min() > 0 and len(set(sizes.tolist())) > 1, sizes  # 1534 elements: uneven chunks
+offs = np.cumsum([0] + [p.numel() for p in d.parameters()][::-1])  # the window holds them last layer first
+assert not set(sd.bounds[1:-1]) & set(offs.tolist()), (sd.bounds, offs)  # chunk bounds cut parameters
+# every rank got the same bits
+g0 = lamina.from_numpy(np.concatenate([g.ravel() for g in shm_run[1][-1]]))
+allg = [lamina.zeros(g0.numel()) for _ in range(n)]
+dist.all_gather(allg, g0)
+assert all(np.array_equal(a.numpy(), allg[0].numpy()) for a in allg)
+say(f"rank {r}: shm == MPI (float32, chunk sizes {sizes.tolist()})")
+
+for view in (False, True):
+    for set_to_none in (True, False):
+        got = train(True, view=view, set_to_none=set_to_none)
+        compare(train(False, view=view, set_to_none=set_to_none), got, f"view={view} set_to_none={set_to_none}")
+        if view:
+            m = got[2]
+            for i, p in enumerate(m._params):
+                assert np.shares_memory(p.grad.numpy(), m._shm.segment(m._shm.rank)), m._names[i]
+say(f"rank {r}: views ok")
+
+compare(train(False, accumulate=True), train(True, accumulate=True), "no_sync")
+say(f"rank {r}: no_sync ok")
+
+# fallbacks: a communication hook, mixed dtypes
+h = DDP(build())
+assert h._shm is not None
+h.register_comm_hook(None, default_hooks.allreduce_hook)
+assert h._shm is None
+ref = DDP(build(), shared_memory=False)
+x, y = data(0)
+F.cross_entropy(h(x), y).backward()
+F.cross_entropy(ref(x), y).backward()
+for a, b in zip(h.parameters(), ref.parameters()):  # allreduce_hook: the MPI path's bits
+    assert np.array_equal(a.grad.numpy(), b.grad.numpy())
+mixed = build()
+mixed[4].double()
+assert DDP(mixed)._shm is None  # float32 and float64 parameters: MPI buckets per dtype
+say(f"rank {r}: fallbacks ok")

@@ -25,12 +25,14 @@
 #include "../core/allocator.h"
 #include "../core/parallel.h"
 #include "../core/vec.h"
+#include "conv2d_layout.h"
 
 namespace lamina {
 
 namespace {
 
 using vec::Vectorized;
+
 
 // dst[j*ldd + i] = bias[j] + sum_k wpk[k*OB + j] * x[off[k] + i], j < OB, i < NV*lanes.
 // With `more`, the sum starts from dst instead (the next pass of taps over the same outputs).
@@ -211,100 +213,27 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(con
         for (int64_t i = 0; i < n; ++i) dst[r * ldd + i] = src[r * lds + i];
 }
 
-// d[i] = src[i], i < n: whole vectors and a masked tail (rows are 8-56 elements: a scalar loop
-// or a library call costs more than the copy).
-template <class T>
-inline void copy_run(const T* src, T* d, int64_t n) {
-    using V = Vectorized<T>;
-    constexpr int64_t lanes = V::size();
-    int64_t i = 0;
-    for (; i + lanes <= n; i += lanes) V::loadu(src + i).store(d + i);
-    if (i < n) V::loadu(src + i, static_cast<int>(n - i)).store(d + i, static_cast<int>(n - i));
-}
-
-// d[i] = src[2*i], i < n (a stride-2 convolution's columns): two loads and one lane permute per
-// vector of float outputs at AVX-512 / AVX2; the second load is masked so it reads nothing past
-// src[2*n - 2] (the last row of the input may end there). Scalar for double and x86-64-v2.
-template <class T>
-inline void copy_stride2(const T* src, T* d, int64_t n) {
-    int64_t i = 0;
-#if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float>) {
-        const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        for (; i + 16 <= n; i += 16) {
-            const __m512 a = _mm512_loadu_ps(src + 2 * i);
-            const __m512 b = _mm512_maskz_loadu_ps(0x7fff, src + 2 * i + 16);
-            _mm512_storeu_ps(d + i, _mm512_permutex2var_ps(a, idx, b));
-        }
-        if (i < n) {  // r < 16 outputs from the 2r - 1 inputs src[2i .. 2i + 2r - 2], masked
-            const int64_t r = n - i, in = 2 * r - 1;
-            const __mmask16 ma = static_cast<__mmask16>((1u << std::min<int64_t>(in, 16)) - 1);
-            const __mmask16 mb = static_cast<__mmask16>((1u << std::max<int64_t>(in - 16, 0)) - 1);
-            const __m512 a = _mm512_maskz_loadu_ps(ma, src + 2 * i);
-            const __m512 b = _mm512_maskz_loadu_ps(mb, src + 2 * i + 16);
-            _mm512_mask_storeu_ps(d + i, static_cast<__mmask16>((1u << r) - 1), _mm512_permutex2var_ps(a, idx, b));
-            return;
-        }
-    }
-#elif defined(__AVX2__)
-    if constexpr (std::is_same_v<T, float>) {
-        const __m256i m7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
-        for (; i + 8 <= n; i += 8) {
-            const __m256 a = _mm256_loadu_ps(src + 2 * i);
-            const __m256 b = _mm256_maskload_ps(src + 2 * i + 8, m7);
-            const __m256 ev = _mm256_shuffle_ps(a, b, 0x88);  // a0 a2 b0 b2 | a4 a6 b4 b6
-            _mm256_storeu_ps(d + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
-        }
-        if (i < n) {  // r < 8 outputs from the 2r - 1 inputs src[2i .. 2i + 2r - 2], masked
-            const int64_t r = n - i, in = 2 * r - 1;
-            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            auto first = [&](int64_t k) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k)), lane); };
-            const __m256 a = _mm256_maskload_ps(src + 2 * i, first(std::min<int64_t>(in, 8)));
-            const __m256 b = _mm256_maskload_ps(src + 2 * i + 8, first(std::max<int64_t>(in - 8, 0)));
-            const __m256 ev = _mm256_shuffle_ps(a, b, 0x88);
-            _mm256_maskstore_ps(d + i, first(r),
-                                _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
-            return;
-        }
-    }
-#endif
-    for (; i < n; ++i) d[i] = src[2 * i];
-}
-
 }  // namespace
 
 // The shifted layout: xs[kw][c][s][r][ow] = xpad[c][r*sh + s][ow*sw + kw*dw], r < Hs; every
 // element written (zeros included). Also the weight grad's input layout (conv2d_weight_grad.cpp).
 template <class T>
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) void fill_shifted(const T* xn, T* xp,
-                                                                                const ConvGeometry& g,
-                                                                                int64_t Hs) {
+void fill_shifted(const T* xn, T* xp, const ConvGeometry& g, int64_t Hs) {
     const int64_t C = g.C, H = g.H, W = g.W, OW = g.OW, sh = g.sh, sw = g.sw, KW = g.KW;
-    // Valid output columns [lo, hi) of each kw; kw innermost, so each input row is read from
-    // memory once and copied KW times from L1 (kw outermost read the image KW times, and f's
-    // 800 KB images came back from L3 each time).
-    std::vector<int64_t> los(static_cast<size_t>(KW)), his(static_cast<size_t>(KW));
-    for (int64_t kw = 0; kw < KW; ++kw) conv_valid_range(kw, W, OW, sw, g.pw, g.dw, los[kw], his[kw]);
+    // kw innermost, so each input row is read from memory once and copied KW times from L1 (kw
+    // outermost read the image KW times, and f's 800 KB images came back from L3 each time).
+    // Each copy is one masked-load row gather (conv2d_layout.h): the padding columns come from
+    // the load masks, not from scalar edge loops (those made the fill ~20% of conv f and d).
     for (int64_t c = 0; c < C; ++c)
         for (int64_t s = 0; s < sh; ++s)
             for (int64_t r = 0; r < Hs; ++r) {
                 const int64_t ih = r * sh + s - g.ph;
                 for (int64_t kw = 0; kw < KW; ++kw) {
                     T* d = xp + (((kw * C + c) * sh + s) * Hs + r) * OW;
-                    if (ih < 0 || ih >= H) {
-                        for (int64_t i = 0; i < OW; ++i) d[i] = T(0);
-                        continue;
-                    }
-                    const int64_t lo = los[kw], hi = his[kw];
-                    const T* src = xn + (c * H + ih) * W + (kw * g.dw - g.pw);  // input column of output column 0
-                    for (int64_t i = 0; i < lo; ++i) d[i] = T(0);
-                    if (sw == 1)
-                        copy_run(src + lo, d + lo, hi - lo);
-                    else if (sw == 2)
-                        copy_stride2(src + 2 * lo, d + lo, hi - lo);
-                    else
-                        for (int64_t i = lo; i < hi; ++i) d[i] = src[i * sw];
-                    for (int64_t i = hi; i < OW; ++i) d[i] = T(0);
+                    if (ih < 0 || ih >= H)
+                        conv_layout::zero_row(d, OW);
+                    else  // output column ow reads input column ow*sw + kw*dw - pw
+                        conv_layout::gather_row(xn + (c * H + ih) * W, kw * g.dw - g.pw, sw, W, d, OW);
                 }
             }
 }

@@ -76,6 +76,11 @@ DIRECT_CASES = [
     # strided layout over 256 KB: bands of position blocks (ragged last block), a partial channel
     # block, the vectorised stride-2 column copy
     ((2, 64, 40, 40), (20, 64, 3, 3), True, {"stride": 2, "padding": 1}),
+    # masked row gathers of the shifted layout (conv2d_layout.h): rows over two vectors, padding
+    # on both edges wider than one column, stride 1 / 2 / 3, odd widths
+    ((2, 3, 6, 71), (5, 3, 3, 5), True, {"stride": (1, 2), "padding": (1, 3)}),
+    ((1, 2, 5, 69), (4, 2, 2, 7), True, {"stride": (2, 1), "padding": (0, 4)}),
+    ((1, 3, 7, 50), (6, 3, 3, 4), False, {"stride": 3, "padding": 2, "dilation": (1, 2)}),
 ]
 
 

@@ -268,6 +268,8 @@ class DistributedDataParallel(CommHookMixin, ShmReducerMixin, Module):
         self._it.armed = True
         self._it.ready = [False] * len(self._params)
         self._it.nready = 0
+        if self._shm is not None:  # the shared-memory reducer keeps no per-bucket state
+            return
         self._it.next = 0
         self._it.launched = []
         for b in self._buckets:

@@ -14,8 +14,9 @@ run interleaved, round after round; the table shows the best round's median.
 
     mpiexec -n 2 python bench/distributed.py --worker breakdown --rounds 10
 
-splits a 2-rank MLP b256 step, paired in one job: one rank alone, two independent processes, DDP
-without communication (completed requests), DDP.
+splits a 2-rank MLP b256 step, paired in one job: one rank alone, two independent processes, DDP's
+MPI path without communication (completed requests) and with it (shared_memory=False), DDP's
+shared-memory path without its waits and sums, and with them (the default on one node).
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from this benchmark's own environment (and so
 from the processes it starts), as in bench/compare.py: this machine's environment pins an AVX2
@@ -213,9 +214,10 @@ class _DoneRequest:
 
 def worker_breakdown(rounds: int, steps: int) -> None:
     """Where a 2-rank MLP b256 step goes, measured paired: one ``mpiexec -n 2`` job alternates
-    windows of ``steps`` steps of: rank 0 alone (rank 1 sleeps), two independent processes, DDP
-    with every allreduce replaced by a completed request, and DDP; a round counts when every
-    variant is within 15% of its own best (the machine is shared)."""
+    windows of ``steps`` steps of: rank 0 alone (rank 1 sleeps), two independent processes, DDP's
+    MPI path with every allreduce replaced by a completed request, DDP's MPI path, DDP's
+    shared-memory path without its waits and sums (hooks and copies only), and the shared-memory
+    path; a round counts when every variant is within 15% of its own best (the machine is shared)."""
     import lamina
     import lamina.distributed as dist
     from lamina import nn, optim
@@ -234,7 +236,9 @@ def worker_breakdown(rounds: int, steps: int) -> None:
         lamina.manual_seed(0)
         m = build(nn, layers)
         if kind != "plain":
-            m = DDP(m, shared_memory=kind == "shm")
+            m = DDP(m, shared_memory=kind.startswith("shm"))
+        if kind == "shm-nocomm":  # the shared-memory path's copies and hooks without its waits and sums
+            m._shm.reduce = m._shm.done = m._shm.wait_copied = lambda: None
         if kind == "nocomm":
             pg = m.process_group
 
@@ -252,9 +256,9 @@ def worker_breakdown(rounds: int, steps: int) -> None:
             step()
         return step
 
-    variants = ["1 rank alone", "2 independent", "DDP, no comm", "DDP (MPI)", "DDP (shm)"]
+    variants = ["1 rank alone", "2 independent", "DDP, no comm", "DDP (MPI)", "shm, no comm", "DDP (shm)"]
     fns = {"2 independent": make("plain"), "DDP, no comm": make("nocomm"), "DDP (MPI)": make("ddp"),
-           "DDP (shm)": make("shm")}
+           "shm, no comm": make("shm-nocomm"), "DDP (shm)": make("shm")}
     fns["1 rank alone"] = fns["2 independent"]
     res = {v: [] for v in variants}
     for _ in range(rounds):

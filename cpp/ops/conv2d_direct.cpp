@@ -218,28 +218,31 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void copy_rows(con
 // The shifted layout: xs[kw][c][s][r][ow] = xpad[c][r*sh + s][ow*sw + kw*dw], r < Hs; every
 // element written (zeros included). Also the weight grad's input layout (conv2d_weight_grad.cpp).
 template <class T>
-void fill_shifted(const T* xn, T* xp, const ConvGeometry& g, int64_t Hs) {
+void fill_shifted(const T* xn, T* xp, const ConvGeometry& g, int64_t Hs, int64_t plane) {
+    if (plane < 0) plane = Hs * g.OW;
     const int64_t C = g.C, H = g.H, W = g.W, OW = g.OW, sh = g.sh, sw = g.sw, KW = g.KW;
     // kw innermost, so each input row is read from memory once and copied KW times from L1 (kw
     // outermost read the image KW times, and f's 800 KB images came back from L3 each time).
     // Each copy is one masked-load row gather (conv2d_layout.h): the padding columns come from
     // the load masks, not from scalar edge loops (those made the fill ~20% of conv f and d).
+    std::vector<conv_layout::RowGather<T>> gather;  // output column ow reads input column ow*sw + kw*dw - pw
+    for (int64_t kw = 0; kw < KW; ++kw) gather.emplace_back(kw * g.dw - g.pw, sw, W, OW);
     for (int64_t c = 0; c < C; ++c)
         for (int64_t s = 0; s < sh; ++s)
             for (int64_t r = 0; r < Hs; ++r) {
                 const int64_t ih = r * sh + s - g.ph;
                 for (int64_t kw = 0; kw < KW; ++kw) {
-                    T* d = xp + (((kw * C + c) * sh + s) * Hs + r) * OW;
+                    T* d = xp + ((kw * C + c) * sh + s) * plane + r * OW;
                     if (ih < 0 || ih >= H)
                         conv_layout::zero_row(d, OW);
-                    else  // output column ow reads input column ow*sw + kw*dw - pw
-                        conv_layout::gather_row(xn + (c * H + ih) * W, kw * g.dw - g.pw, sw, W, d, OW);
+                    else
+                        gather[kw](xn + (c * H + ih) * W, d);
                 }
             }
 }
 
-template void fill_shifted<float>(const float*, float*, const ConvGeometry&, int64_t);
-template void fill_shifted<double>(const double*, double*, const ConvGeometry&, int64_t);
+template void fill_shifted<float>(const float*, float*, const ConvGeometry&, int64_t, int64_t);
+template void fill_shifted<double>(const double*, double*, const ConvGeometry&, int64_t, int64_t);
 
 double direct_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t elem_size) {
     return choose(OC, groups, g, elem_size).cost;
@@ -267,7 +270,12 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
     const int64_t C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW, P = OH * OW;
     const int64_t Cg = C / groups, OCg = OC / groups, K = Cg * KH * KW, CHW = C * H * W;
     const int64_t Hp = H + 2 * g.ph, Wp = W + 2 * g.pw, HWp = Hp * Wp;
-    const int64_t Hs = OH + ((KH - 1) * g.dh) / g.sh, plane = Hs * OW;  // shifted layout
+    const int64_t Hs = OH + ((KH - 1) * g.dh) / g.sh;
+    // Shifted layout planes start on a 64-byte line: the taps of rows r*sh + s (kh < sh) then read
+    // whole lines, not loads split across two (conv f, 29*28-element planes: ~6% of its forward).
+    constexpr int64_t line = 64 / int64_t(sizeof(T));
+    // A 1x1 conv reads the input in place (planes of H*W): not rounded.
+    const int64_t plane = g.is_pointwise() ? Hs * OW : (Hs * OW + line - 1) / line * line;
     const Layout lay = layout_of(ch.wide, C, g);
     const int64_t Qtot = lay.Qtot, nq = (Qtot + QB - 1) / QB, Qw = nq * QB;
     const int64_t nob = (OCg + OB - 1) / OB;
@@ -317,7 +325,7 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
         if (ch.wide)
             fill_wide(xn, xp, g);
         else
-            fill_shifted(xn, xp, g, Hs);
+            fill_shifted(xn, xp, g, Hs, plane);
     };
     auto run = [&](int64_t t0, int64_t t1) {
         // The layout's buffer; for a layout read in place, room for a copy of the image (only

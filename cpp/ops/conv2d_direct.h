@@ -26,7 +26,7 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
 inline int64_t shifted_rows(const ConvGeometry& g) { return g.OH + ((g.KH - 1) * g.dh) / g.sh; }
 inline int64_t shifted_size(const ConvGeometry& g) { return g.KW * g.C * g.sh * shifted_rows(g) * g.OW; }
 template <class T>
-void fill_shifted(const T* xn, T* xp, const ConvGeometry& g, int64_t Hs);
+void fill_shifted(const T* xn, T* xp, const ConvGeometry& g, int64_t Hs, int64_t plane = -1);
 
 // Weight grad without a column matrix (conv2d_weight_grad.cpp): dy [N, OC, OH, OW], x [N, C, H, W]
 // contiguous -> dw [OC, C/groups, KH, KW]. weight_grad_direct_fits: whether its per-image working

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "../core/vec.h"
 
@@ -44,54 +45,84 @@ inline __m256i lane_range8(int64_t lo, int64_t hi) {
 #endif
 
 // d[i] = row[c0 + i*sw] where 0 <= c0 + i*sw < W, else 0, for i < n (c0 may be negative: the
-// left padding). Masked loads read only columns inside [0, W) of this row, and the last vector is
-// stored masked, so nothing past d[n - 1] is written (the next row of the layout may be filled).
+// left padding). The load masks depend only on (c0, sw, W, n), not on the row, so they are built
+// once per kernel column and reused for every row of the image. Masked loads read only columns
+// inside [0, W) of the row, and the last vector is stored masked, so nothing past d[n - 1] is
+// written (the next row of the layout may already be filled).
 template <class T>
-inline void gather_row(const T* row, int64_t c0, int64_t sw, int64_t W, T* d, int64_t n) {
-#if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float>) {
-        if (sw == 1 || sw == 2) {
-            const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-            for (int64_t i = 0; i < n; i += 16) {
+class RowGather {
+   public:
+    RowGather(int64_t c0, int64_t sw, int64_t W, int64_t n) : c0_(c0), sw_(sw), W_(W), n_(n) {
+#if defined(__AVX512F__) || defined(__AVX2__)
+        if (fast()) {
+            constexpr int64_t L = kLanes;
+            for (int64_t i = 0; i < n; i += L) {
                 const int64_t cs = c0 + i * sw;  // input column of d[i]
-                __m512 v = _mm512_maskz_loadu_ps(lane_range16(-cs, W - cs), row + cs);
-                if (sw == 2) {
-                    const __m512 b = _mm512_maskz_loadu_ps(lane_range16(-cs - 16, W - cs - 16), row + cs + 16);
-                    v = _mm512_permutex2var_ps(v, idx, b);
-                }
-                if (i + 16 <= n)
-                    _mm512_storeu_ps(d + i, v);
-                else
-                    _mm512_mask_storeu_ps(d + i, lane_range16(0, n - i), v);
+                masks_.push_back({cs, range(-cs, W - cs), range(-cs - L, W - cs - L), range(0, n - i)});
             }
-            return;
         }
-    }
-#elif defined(__AVX2__)
-    if constexpr (std::is_same_v<T, float>) {
-        if (sw == 1 || sw == 2) {
-            for (int64_t i = 0; i < n; i += 8) {
-                const int64_t cs = c0 + i * sw;
-                __m256 v = _mm256_maskload_ps(row + cs, lane_range8(-cs, W - cs));
-                if (sw == 2) {
-                    const __m256 b = _mm256_maskload_ps(row + cs + 8, lane_range8(-cs - 8, W - cs - 8));
-                    const __m256 ev = _mm256_shuffle_ps(v, b, 0x88);  // v0 v2 b0 b2 | v4 v6 b4 b6
-                    v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8));
-                }
-                if (i + 8 <= n)
-                    _mm256_storeu_ps(d + i, v);
-                else
-                    _mm256_maskstore_ps(d + i, lane_range8(0, n - i), v);
-            }
-            return;
-        }
-    }
 #endif
-    for (int64_t i = 0; i < n; ++i) {
-        const int64_t c = c0 + i * sw;
-        d[i] = c >= 0 && c < W ? row[c] : T(0);
     }
-}
+
+    void operator()(const T* row, T* d) const {
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float>) {
+            if (fast()) {
+                const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                T* di = d;
+                for (const Masks& m : masks_) {
+                    __m512 v = _mm512_maskz_loadu_ps(m.a, row + m.cs);
+                    if (sw_ == 2) v = _mm512_permutex2var_ps(v, idx, _mm512_maskz_loadu_ps(m.b, row + m.cs + 16));
+                    _mm512_mask_storeu_ps(di, m.st, v);
+                    di += 16;
+                }
+                return;
+            }
+        }
+#elif defined(__AVX2__)
+        if constexpr (std::is_same_v<T, float>) {
+            if (fast()) {
+                T* di = d;
+                for (const Masks& m : masks_) {
+                    __m256 v = _mm256_maskload_ps(row + m.cs, m.a);
+                    if (sw_ == 2) {
+                        const __m256 ev = _mm256_shuffle_ps(v, _mm256_maskload_ps(row + m.cs + 8, m.b), 0x88);
+                        v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8));  // v0 v2 .. b6
+                    }
+                    _mm256_maskstore_ps(di, m.st, v);
+                    di += 8;
+                }
+                return;
+            }
+        }
+#endif
+        for (int64_t i = 0; i < n_; ++i) {
+            const int64_t c = c0_ + i * sw_;
+            d[i] = c >= 0 && c < W_ ? row[c] : T(0);
+        }
+    }
+
+   private:
+    bool fast() const { return std::is_same_v<T, float> && (sw_ == 1 || sw_ == 2); }
+#if defined(__AVX512F__)
+    static constexpr int64_t kLanes = 16;
+    using Mask = __mmask16;
+    static Mask range(int64_t lo, int64_t hi) { return lane_range16(lo, hi); }
+#elif defined(__AVX2__)
+    static constexpr int64_t kLanes = 8;
+    using Mask = __m256i;
+    static Mask range(int64_t lo, int64_t hi) { return lane_range8(lo, hi); }
+#endif
+#if defined(__AVX512F__) || defined(__AVX2__)
+    struct Masks {
+        int64_t cs;  // input column of the vector's first output
+        Mask a, b;   // valid lanes of the first / second (stride 2) load
+        Mask st;     // outputs inside the row
+    };
+    std::vector<Masks> masks_;
+#endif
+    int64_t c0_, sw_, W_, n_;
+};
 
 }  // namespace conv_layout
 }  // namespace lamina

@@ -18,12 +18,13 @@ from lamina.nn import functional as F
 RNG = np.random.default_rng(13)
 SIZES = [1, 7, 13, 15, 17, 31, 33, 63, 65, 100, 257]
 # (M, N, K): every size in each role, plus mixes that cross the KC = 512 block (513, 1000), the
-# NC = 512 column block (1000) and the MC row block (257 > 168 at AVX-512)
+# NC = 512 column block (1000), the MC row block (257 > 168 at AVX-512), and both KC and NC blocks at
+# once (70 x 1100 x 600: A packed once per K block and reused by the three column blocks)
 MNK = (
     [(s, 65, 33) for s in SIZES]
     + [(33, s, 65) for s in SIZES]
     + [(65, 33, s) for s in SIZES]
-    + [(1000, 17, 100), (15, 1000, 31), (63, 100, 1000), (257, 257, 257), (100, 65, 385), (28, 32, 24), (40, 70, 513)]
+    + [(1000, 17, 100), (15, 1000, 31), (63, 100, 1000), (257, 257, 257), (100, 65, 385), (28, 32, 24), (40, 70, 513), (70, 1100, 600)]
 )
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 
@@ -129,6 +130,24 @@ def test_bit_identical_across_threads():
         np.testing.assert_array_equal(o, outs[0])
     for o in outs[3::2]:
         np.testing.assert_array_equal(o, outs[1])
+
+
+def test_a_packed_once_matches_per_block_across_threads():
+    # N = 1100 > NC: at 1 and 2 threads each block has N > 512 and reuses one packed A per K block
+    # for all its column blocks; at 3 threads (N blocks of <= 368) A is packed per block. K = 600
+    # gives two K blocks. The bits must not change.
+    a, b = lamina.from_numpy(rand(200, 600)), lamina.from_numpy(rand(600, 1100))
+    before = lamina.get_num_threads()
+    try:
+        outs = []
+        for nt in (1, 2, 3):
+            lamina.set_num_threads(nt)
+            outs.append((a @ b).numpy())
+    finally:
+        lamina.set_num_threads(before)
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+    np.testing.assert_allclose(outs[0], a.numpy().astype(np.float64) @ b.numpy(), **tol(600))
 
 
 def test_b_in_place_matches_packed_across_threads():

@@ -1,6 +1,7 @@
 // Pooling: argument checks (output-size arithmetic in the messages), then per-plane CPU kernels,
 // OpenMP over planes (each thread owns whole planes, rows stay contiguous), forward then backward
-// for max, average, adaptive average and adaptive max. max 2x2 stride 2 has its own fast loop.
+// for max, average, adaptive average and adaptive max. max 2x2 stride 2 has its own fast loop; the
+// indexed max kernel is in pool_max_plane.h.
 #include "pool.h"
 
 #include <algorithm>
@@ -11,16 +12,15 @@
 #include "../core/check.h"
 #include "../core/parallel.h"
 #include "im2col.h"
+#include "pool_max_plane.h"
 
 namespace lamina {
 
 namespace {
 
-struct PoolPlan {
-    int64_t P = 0, H = 1, W = 1, OH = 1, OW = 1;  // planes, input and output plane size
-    int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
-    Shape out_shape;
-};
+using pool_detail::max_pool_plane;
+using pool_detail::PoolPlan;
+using pool_detail::takes_max;
 
 int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
     const int64_t num = in + 2 * p - d * (k - 1) - 1;
@@ -123,64 +123,6 @@ PoolPlan plan_pool(const char* op, const Tensor& x, const PoolParams& p, bool ha
 // Planes per thread so that each thread does at least kGrainElementwise window reads.
 int64_t plane_grain(int64_t per_plane) {
     return std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(1, per_plane));
-}
-
-template <class T>
-inline bool takes_max(T v, T m) {
-    return v > m || v != v;  // NaN propagates, ties keep the first max (PyTorch's rule)
-}
-
-template <class T>
-void max_pool_plane(const T* x, T* out, int64_t* idx, const PoolPlan& g, const int64_t* taps) {
-    const int64_t W = g.W;
-    const bool fast = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 &&
-                      g.dh == 1 && g.dw == 1 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
-    if (fast) {
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-            const T* r0 = x + 2 * oh * W;
-            const T* r1 = r0 + W;
-            T* o = out + oh * g.OW;
-            int64_t* ix = idx + oh * g.OW;
-            const int64_t base = 2 * oh * W;
-            for (int64_t ow = 0; ow < g.OW; ++ow) {
-                const int64_t c = 2 * ow;
-                T m = r0[c];
-                int64_t mi = base + c;
-                if (takes_max(r0[c + 1], m)) m = r0[c + 1], mi = base + c + 1;
-                if (takes_max(r1[c], m)) m = r1[c], mi = base + W + c;
-                if (takes_max(r1[c + 1], m)) m = r1[c + 1], mi = base + W + c + 1;
-                o[ow] = m;
-                ix[ow] = mi;
-            }
-        }
-        return;
-    }
-    // Tap ranges depend only on the output row / column: computed once per call (`taps`).
-    const int64_t* th = taps;
-    const int64_t* tw = taps + 2 * g.OH;
-    for (int64_t oh = 0; oh < g.OH; ++oh) {
-        const int64_t kh0 = th[2 * oh], kh1 = th[2 * oh + 1];
-        const int64_t ih0 = oh * g.sh - g.ph;
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-            const int64_t kw0 = tw[2 * ow], kw1 = tw[2 * ow + 1];
-            const int64_t iw0 = ow * g.sw - g.pw;
-            T m = -std::numeric_limits<T>::infinity();
-            int64_t mi = (ih0 + kh0 * g.dh) * W + iw0 + kw0 * g.dw;
-            for (int64_t kh = kh0; kh < kh1; ++kh) {
-                const int64_t ih = ih0 + kh * g.dh;
-                const T* row = x + ih * W + iw0;
-                for (int64_t kw = kw0; kw < kw1; ++kw) {
-                    // Branch-free select: random data makes the comparison unpredictable.
-                    const T v = row[kw * g.dw];
-                    const bool take = takes_max(v, m);
-                    m = take ? v : m;
-                    mi = take ? ih * W + iw0 + kw * g.dw : mi;
-                }
-            }
-            out[oh * g.OW + ow] = m;
-            idx[oh * g.OW + ow] = mi;
-        }
-    }
 }
 
 // [kh0, kh1) per output row, then [kw0, kw1) per output column.

@@ -205,3 +205,24 @@ def test_max_pool2x2_fast_path_nan():
     lo.sum().backward()
     to.sum().backward()
     np.testing.assert_array_equal(lx.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw", [
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": 3, "stride": 1, "padding": 1},
+    {"kernel_size": (2, 4), "stride": 3, "padding": (1, 2)},
+    {"kernel_size": 3, "stride": 2, "dilation": 2, "padding": 1},
+    {"kernel_size": 5, "stride": 2},
+])
+def test_max_pool2d_interior_columns_nan_and_ties(dtype, kw):
+    """Rows wide enough for the column-vectorised interior loop (pool_max_plane.h): values drawn
+    from few levels (many ties) with NaNs sprinkled in; values and indices equal PyTorch's."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 4, size=(2, 3, 11, 53)).astype(dtype)
+    x[rng.random(x.shape) < 0.02] = np.nan
+    x[0, 0, 3, :] = -np.inf
+    lv, li = F.max_pool2d(lamina.tensor(x), return_indices=True, **kw)
+    tv, ti = TF.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+    np.testing.assert_array_equal(li.numpy(), ti.numpy())
+    np.testing.assert_array_equal(lv.numpy(), tv.numpy())

@@ -2,12 +2,11 @@
 differences on tie-free inputs; every argument error with its output-size arithmetic."""
 import re
 
+import lamina
+import lamina.nn.functional as F
 import numpy as np
 import pytest
 from helpers import check_op
-
-import lamina
-import lamina.nn.functional as F
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional

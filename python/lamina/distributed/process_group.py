@@ -198,25 +198,35 @@ def wait_request(pg: ProcessGroup, req, what: str, status=None, timeout: float |
     if req.Test(status):
         return
     limit = pg.timeout if timeout is None else _seconds(timeout)
+    if not poll_until(lambda: req.Test(status), limit):
+        raise DistTimeoutError(
+            f"{what} on rank {pg.rank} of {pg.size} timed out after {limit:g} s: another rank did not "
+            "join it (it may have failed, be stuck, or be calling a different operation). Set the limit "
+            "with init_process_group(timeout=...)")
+
+
+def poll_until(done, limit: float) -> bool:
+    """Calls ``done()`` until it returns True (then True) or ``limit`` seconds pass (then False):
+    ``sched_yield`` between polls, the clock read every 32 polls, and after 20 ms a nap between
+    polls that doubles up to 1 ms. The one wait policy of MPI requests and the shared-memory
+    reducer's counters."""
     t0 = time.monotonic()
     deadline = t0 + limit
     spin_until = t0 + 0.02
     nap = 1e-5
     i = 0
-    while not req.Test(status):
+    while not done():
         i += 1
         _yield()
         if i & 31:
             continue
         now = time.monotonic()
         if now > deadline:
-            raise DistTimeoutError(
-                f"{what} on rank {pg.rank} of {pg.size} timed out after {limit:g} s: another rank did not "
-                "join it (it may have failed, be stuck, or be calling a different operation). Set the limit "
-                "with init_process_group(timeout=...)")
+            return False
         if now > spin_until:
             time.sleep(nap)
             nap = min(nap * 2, 1e-3)
+    return True
 
 
 _yield = getattr(os, "sched_yield", lambda: None)

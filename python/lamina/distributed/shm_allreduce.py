@@ -5,16 +5,14 @@ monotonic counter per rank in the window (no MPI call on the fast path)."""
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 
-from .process_group import DistTimeoutError, ProcessGroup
+from .process_group import DistTimeoutError, ProcessGroup, poll_until
 
 _PAGE = 4096
 _LINE = 128  # each rank's counter on a line pair of its own (adjacent-line prefetch)
 _ALIGN = 16  # chunk bounds at multiples of 16 elements (64-byte lines for float32)
-_yield = getattr(os, "sched_yield", lambda: None)
 
 
 def shm_disabled_by_env() -> bool:
@@ -72,27 +70,17 @@ class ShmAllreduce:
         raises DistTimeoutError (a rank that died or stopped calling backward)."""
         ctr = self._ctr
         late = [j for j in range(self.n) if ctr[j][0] < value]
-        if late:
-            t0 = time.monotonic()
-            deadline, spin_until, nap, i = t0 + self.pg.timeout, t0 + 0.02, 1e-5, 0
-            while late:
-                late = [j for j in late if ctr[j][0] < value]
-                if not late:
-                    break
-                i += 1
-                _yield()
-                if i & 31:
-                    continue
-                now = time.monotonic()
-                if now > deadline:
-                    raise DistTimeoutError(
-                        f"DistributedDataParallel: shared-memory gradient reduction ({what}) on rank {self.pg.rank} "
-                        f"of {self.pg.size} timed out after {self.pg.timeout:g} s waiting for rank(s) {late} "
-                        "(a rank failed, is stuck, or skipped backward). Set the limit with "
-                        "init_process_group(timeout=...)")
-                if now > spin_until:
-                    time.sleep(nap)
-                    nap = min(nap * 2, 1e-3)
+
+        def arrived() -> bool:
+            late[:] = [j for j in late if ctr[j][0] < value]
+            return not late
+
+        if late and not poll_until(arrived, self.pg.timeout):
+            raise DistTimeoutError(
+                f"DistributedDataParallel: shared-memory gradient reduction ({what}) on rank {self.pg.rank} "
+                f"of {self.pg.size} timed out after {self.pg.timeout:g} s waiting for rank(s) {late} "
+                "(a rank failed, is stuck, or skipped backward). Set the limit with "
+                "init_process_group(timeout=...)")
         self.win.Sync()  # the others' data is read after their counters
 
     def wait_copied(self) -> None:

@@ -77,9 +77,9 @@ def build(nn, layers):
     return nn.Sequential(*mods)
 
 
-def _step_fn(model, opt, loss_fn, x, y):
+def _step_fn(model, opt, loss_fn, x, y, set_to_none=True):
     def step():
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=set_to_none)
         loss_fn(model(x), y).backward()
         opt.step()
     return step
@@ -212,16 +212,32 @@ class _DoneRequest:
         return None
 
 
-def worker_breakdown(rounds: int, steps: int) -> None:
+BREAKDOWN_VARIANTS = {  # name -> what the breakdown worker builds
+    "1 rank alone": "rank 0 trains while rank 1 sleeps",
+    "2 independent": "both ranks train their own model, no DDP",
+    "MPI no-comm": "DDP's MPI path, every allreduce replaced by a completed request",
+    "DDP (MPI)": "DDP(shared_memory=False): bucketed MPI_Iallreduce",
+    "shm no-comm": "the shared-memory path without its syncs (hooks, scaling copies and sums)",
+    "DDP (shm)": "the default on one node: the shared-memory path",
+    "shm chunked": "the shared-memory path with the chunked scheme (the default for 3+ ranks)",
+    "shm view": "the shared-memory path, gradient_as_bucket_view=True",
+    "shm view zeroed": "the shared-memory path, gradient_as_bucket_view=True, zero_grad(set_to_none=False)",
+}
+DEFAULT_BREAKDOWN = ["1 rank alone", "2 independent", "MPI no-comm", "DDP (MPI)", "shm no-comm", "DDP (shm)"]
+
+
+def worker_breakdown(rounds: int, steps: int, variants: list) -> None:
     """Where a 2-rank MLP b256 step goes, measured paired: one ``mpiexec -n 2`` job alternates
-    windows of ``steps`` steps of: rank 0 alone (rank 1 sleeps), two independent processes, DDP's
-    MPI path with every allreduce replaced by a completed request, DDP's MPI path, DDP's
-    shared-memory path without its waits and sums (hooks and copies only), and the shared-memory
-    path; a round counts when every variant is within 15% of its own best (the machine is shared)."""
+    windows of ``steps`` steps of each of ``variants`` (BREAKDOWN_VARIANTS; "1 rank alone" first,
+    the reference); a round counts when every variant is within 15% of its own best (the machine
+    is shared)."""
     import lamina
     import lamina.distributed as dist
     from lamina import nn, optim
     from lamina.nn.parallel import DistributedDataParallel as DDP
+
+    class ChunkedDDP(DDP):
+        _shm_whole = False
 
     lamina.set_num_threads(1)
     dist.init_process_group("mpi")
@@ -232,14 +248,18 @@ def worker_breakdown(rounds: int, steps: int) -> None:
     y = lamina.from_numpy(rng.integers(0, 10, b))
     loss_fn = nn.CrossEntropyLoss()
 
-    def make(kind):
+    def make(v):
         lamina.manual_seed(0)
         m = build(nn, layers)
-        if kind != "plain":
-            m = DDP(m, shared_memory=kind.startswith("shm"))
-        if kind == "shm-nocomm":  # the shared-memory path's copies and hooks without its waits and sums
-            m._shm.reduce = m._shm.done = m._shm.wait_copied = lambda: None
-        if kind == "nocomm":
+        if v == "DDP (MPI)" or v == "MPI no-comm":
+            m = DDP(m, shared_memory=False)
+        elif v.startswith("shm") or v == "DDP (shm)":
+            m = (ChunkedDDP if v == "shm chunked" else DDP)(m, gradient_as_bucket_view=v.startswith("shm view"))
+            assert m._shm is not None, "the shared-memory path is off (LAMINA_DDP_SHM=0?)"
+        if v == "shm no-comm":
+            s = m._shm
+            s.arrive = s.reduce = s.done = s.wait_free = lambda: None
+        if v == "MPI no-comm":
             pg = m.process_group
 
             class Comm:
@@ -251,15 +271,15 @@ def worker_breakdown(rounds: int, steps: int) -> None:
 
             m.process_group = type("FakeGroup", (), {"comm": Comm(), "MPI": pg.MPI, "size": pg.size,
                                                      "rank": pg.rank, "timeout": pg.timeout})()
-        step = _step_fn(m, optim.SGD(m.parameters(), lr=0.01, momentum=0.9), loss_fn, x, y)
+        step = _step_fn(m, optim.SGD(m.parameters(), lr=0.01, momentum=0.9), loss_fn, x, y,
+                        set_to_none=not v.endswith("zeroed"))
         for _ in range(20):
             step()
         return step
 
-    variants = ["1 rank alone", "2 independent", "DDP, no comm", "DDP (MPI)", "shm, no comm", "DDP (shm)"]
-    fns = {"2 independent": make("plain"), "DDP, no comm": make("nocomm"), "DDP (MPI)": make("ddp"),
-           "shm, no comm": make("shm-nocomm"), "DDP (shm)": make("shm")}
-    fns["1 rank alone"] = fns["2 independent"]
+    variants = ["1 rank alone"] + [v for v in variants if v != "1 rank alone"]
+    fns = {v: make(v) for v in variants if v != "1 rank alone"}
+    fns["1 rank alone"] = fns.get("2 independent") or make("2 independent")
     res = {v: [] for v in variants}
     for _ in range(rounds):
         for v in variants:
@@ -284,8 +304,11 @@ def worker_breakdown(rounds: int, steps: int) -> None:
         print("  (no quiet round: medians of all rounds)")
         quiet[:] = True
     med = np.median(r[:, quiet], axis=1)
+    ref2 = med[variants.index("2 independent")] if "2 independent" in variants else None
     for v, t in zip(variants, med):
         extra = "" if v == variants[0] else f"  +{(t - med[0]) * 1e6:4.0f} us  scaling {2 * med[0] / t:.2f}x"
+        if ref2 is not None and v not in ("1 rank alone", "2 independent"):
+            extra += f"  ({2 * ref2 / t:.2f}x vs 2 independent)"
         print(f"  {v:<15} {t * 1e3:.3f}{extra}")
 
 
@@ -375,6 +398,8 @@ def main() -> None:
                     help="train worker, lamina: DDP communication hook from ddp_comm_hooks.default_hooks")
     ap.add_argument("--only", default=None, help="train worker: run only this workload (e.g. 'MLP b256')")
     ap.add_argument("--steps", type=int, default=100, help="breakdown worker: steps per window")
+    ap.add_argument("--variants", default=",".join(DEFAULT_BREAKDOWN),
+                    help="breakdown worker: comma-separated, from: " + ", ".join(BREAKDOWN_VARIANTS))
     ap.add_argument("--bucket-cap-mb", type=float, default=25, help="train worker, lamina: DDP bucket_cap_mb")
     a = ap.parse_args()
     if a.worker == "train":
@@ -382,7 +407,11 @@ def main() -> None:
     if a.worker == "allreduce":
         return worker_allreduce(a.fw, a.port)
     if a.worker == "breakdown":
-        return worker_breakdown(a.rounds, a.steps)
+        variants = [v.strip() for v in a.variants.split(",") if v.strip()]
+        unknown = [v for v in variants if v not in BREAKDOWN_VARIANTS]
+        if unknown:
+            ap.error(f"--variants: unknown {unknown}; known: {list(BREAKDOWN_VARIANTS)}")
+        return worker_breakdown(a.rounds, a.steps, variants)
 
     sys.path.insert(0, str(HERE))
     import lamina

@@ -1,7 +1,7 @@
-"""Intra-node shared-memory allreduce for DistributedDataParallel: every rank's gradients live in
-its segment of one ``MPI.Win.Allocate_shared`` window, each rank sums one contiguous chunk over
-all ranks (in rank order) and then copies the other owners' reduced chunks. Synchronised by one
-monotonic counter per rank in the window (no MPI call on the fast path)."""
+"""Intra-node shared-memory allreduce for DistributedDataParallel: every rank writes its gradients
+into its segment of one ``MPI.Win.Allocate_shared`` window and the sums are read from there, in
+rank order, into private memory. Synchronised by one monotonic counter per rank in the window (no
+MPI call on the fast path)."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,6 @@ import numpy as np
 from .process_group import DistTimeoutError, ProcessGroup, poll_until
 
 _PAGE = 4096
-_LINE = 128  # each rank's counter on a line pair of its own (adjacent-line prefetch)
 _ALIGN = 16  # chunk bounds at multiples of 16 elements (64-byte lines for float32)
 
 
@@ -23,19 +22,31 @@ def shm_disabled_by_env() -> bool:
 class ShmAllreduce:
     """``n`` ranks of one node, each with a segment of ``numel`` elements of ``dtype``.
 
-    Use: a rank writes its (already averaged-by-scaling) contribution into ``segment(rank)``,
-    calls ``reduce()``, then reads the result from ``pieces()`` (chunk ``j`` of ``segment(j)``
-    holds the reduced values of elements ``bounds[j]:bounds[j+1]``) and calls ``done()``. The
-    counters make three phases per iteration: *arrived* (segment written), *reduced* (own chunk
-    summed) and *copied* (this rank has read the other owners' chunks). A rank writes its segment
-    again only after every rank's *copied* (``wait_copied``), so nobody reads half-new data."""
+    An iteration: write this rank's contribution into ``segment(rank)`` (after ``wait_free()``),
+    ``arrive()``, read the sums, ``done()``. Two ways to read them, the same bits either way (every
+    element is summed over ranks 0..n-1 in that order):
 
-    def __init__(self, pg: ProcessGroup, node, numel: int, dtype) -> None:
+    * *whole* (``whole=True``, the default for 2 ranks): every rank sums every element itself,
+      ``sum_into(lo, hi, out)`` straight into private memory. Two phases per iteration (counter
+      values 2k-1 *arrived*, 2k *done*); a rank reads n segments' worth of data.
+    * *chunked* (more ranks): ``reduce()`` sums chunk ``rank`` (``bounds[rank]:bounds[rank+1]``)
+      into this rank's own segment and waits until every owner has; the caller then copies each
+      owner's reduced chunk out of ``segment(j)``. Three phases (3k-2 *arrived*, 3k-1 *reduced*,
+      3k *done*); a rank reads about two segments' worth whatever n is.
+
+    A rank writes its segment again only after every rank's *done* of the previous iteration
+    (``wait_free``), so nobody reads half-new data."""
+
+    def __init__(self, pg: ProcessGroup, node, numel: int, dtype, whole: bool | None = None) -> None:
         mpi = pg.MPI
         self.pg, self.node = pg, node
         self.n, self.rank = node.Get_size(), node.Get_rank()
         self.dtype = np.dtype(dtype)
         self.numel = int(numel)
+        # For 2 ranks summing everything reads as much as the chunked scheme (2 segments) and
+        # writes less (no reduced chunk in the window, no second copy), with one sync fewer.
+        self.whole = self.n <= 2 if whole is None else bool(whole)
+        self.phases = 2 if self.whole else 3
         data = -(-self.numel * self.dtype.itemsize // _PAGE) * _PAGE
         self.seg_bytes = data + _PAGE  # data pages, then a page whose first line is the counter
         self.win = mpi.Win.Allocate_shared(self.seg_bytes, 1, comm=node)
@@ -51,7 +62,7 @@ class ShmAllreduce:
         step = -(-step // _ALIGN) * _ALIGN
         self.bounds = [min(j * step, self.numel) for j in range(self.n)] + [self.numel]
         a, b = self.bounds[self.rank], self.bounds[self.rank + 1]
-        self._tmp = np.empty(b - a, self.dtype) if self.rank >= 2 else None
+        self._tmp = np.empty(b - a, self.dtype) if self.rank >= 2 and not self.whole else None
         self.iteration = 0
         self.node.Barrier()  # every counter is 0 before anyone waits on it
 
@@ -83,18 +94,33 @@ class ShmAllreduce:
                 "init_process_group(timeout=...)")
         self.win.Sync()  # the others' data is read after their counters
 
-    def wait_copied(self) -> None:
+    def wait_free(self) -> None:
         """Before this rank overwrites its segment: every rank has finished reading the last
-        iteration's chunks from it."""
+        iteration's data from it."""
         if self.iteration:
-            self._wait(3 * self.iteration, "previous iteration still reading")
+            self._wait(self.phases * self.iteration, "previous iteration still reading")
+
+    def arrive(self) -> None:
+        """This rank's segment is written; returns when every rank's is."""
+        k = self.iteration = self.iteration + 1
+        first = self.phases * (k - 1) + 1
+        self._post(first)
+        self._wait(first, "waiting for the other ranks' gradients")
+
+    def sum_into(self, lo: int, hi: int, out) -> None:
+        """Whole scheme: ``out`` (``hi - lo`` elements, any shape) = the rank-ordered sum of
+        elements ``lo:hi`` of every segment."""
+        s = self._segs
+        out = out.reshape(-1)
+        np.add(s[0][lo:hi], s[1][lo:hi], out=out)
+        for j in range(2, self.n):
+            np.add(out, s[j][lo:hi], out=out)
 
     def reduce(self) -> None:
-        """Sums chunk ``rank`` over all segments in rank order 0..n-1 into this rank's segment
-        (the same bits on every rank whatever the timing), after every rank has written its own."""
-        k = self.iteration = self.iteration + 1
-        self._post(3 * k - 2)
-        self._wait(3 * k - 2, "waiting for the other ranks' gradients")
+        """Chunked scheme, after ``arrive``: sums chunk ``rank`` over all segments in rank order
+        into this rank's segment; returns when every owner has."""
+        assert not self.whole, "ShmAllreduce.reduce: the whole scheme reads the sums with sum_into"
+        k = self.iteration
         a, b = self.bounds[self.rank], self.bounds[self.rank + 1]
         if b > a and self.n > 1:
             s = self._segs
@@ -108,8 +134,8 @@ class ShmAllreduce:
         self._wait(3 * k - 1, "waiting for the other ranks' sums")
 
     def done(self) -> None:
-        """This rank has copied what it needs from the other segments."""
-        self._post(3 * self.iteration)
+        """This rank has read what it needs from the other segments."""
+        self._post(self.phases * self.iteration)
 
     def free(self) -> None:
         """Releases the window (collective over the node: every rank calls it)."""
@@ -117,11 +143,12 @@ class ShmAllreduce:
             self.win.Unlock_all()
             self.win.Free()
             self.node.Free()
-        except Exception:  # noqa: BLE001 - MPI already finalized at interpreter exit
+        except Exception:  # noqa: BLE001, S110 - MPI already finalized at interpreter exit
             pass
 
 
-def create_shm_allreduce(pg: ProcessGroup, numel: int, dtype, want: bool) -> ShmAllreduce | None:
+def create_shm_allreduce(pg: ProcessGroup, numel: int, dtype, want: bool,
+                         whole: bool | None = None) -> ShmAllreduce | None:
     """A ShmAllreduce when every rank wants one (``want``: this rank's conditions and switches)
     and all ranks of ``pg`` share one node; None otherwise (the caller uses MPI). Collective."""
     mpi = pg.MPI
@@ -133,4 +160,4 @@ def create_shm_allreduce(pg: ProcessGroup, numel: int, dtype, want: bool) -> Shm
     if node.Get_size() != pg.size:  # ranks on several nodes: the same answer on every rank
         node.Free()
         return None
-    return ShmAllreduce(pg, node, numel, dtype)
+    return ShmAllreduce(pg, node, numel, dtype, whole)

@@ -197,10 +197,10 @@ for static in (False, True):
         ref_grads = grads
     else:
         assert d._static_unused is not None and grads.keys() == ref_grads.keys()
-        for k in grads:
-            assert (grads[k] is None) == (ref_grads[k] is None), k
-            if grads[k] is not None:
-                np.testing.assert_allclose(grads[k], ref_grads[k], atol=1e-12, err_msg=k)
+        for k, g in grads.items():
+            assert (g is None) == (ref_grads[k] is None), k
+            if g is not None:
+                np.testing.assert_allclose(g, ref_grads[k], atol=1e-12, err_msg=k)
 say(f"rank {r}: static_graph ok")
 
 # without it, a parameter without gradient is reported by the next forward

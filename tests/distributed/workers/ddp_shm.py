@@ -1,8 +1,10 @@
 """DDP's shared-memory reducer against its MPI path, float32: parameters of odd sizes (chunk
 bounds fall inside parameters; 3 ranks give uneven chunks and the divide by 3), gradients and
 weights after several steps bit for bit equal on 2 ranks (a + b is commutative) and within
-float32 rounding on 3 (MPI's summation order is its own); copied or bucket-view gradients,
-set_to_none or zeroed; no_sync accumulation; and the fallbacks (switch, comm hook, mixed dtypes)."""
+float32 rounding on 3 (MPI's summation order is its own); both schemes (every rank sums all,
+the 2-rank default; owners sum chunks, the default for more) bit for bit equal to each other on
+any number of ranks; copied or bucket-view gradients, set_to_none or zeroed; no_sync
+accumulation; and the fallbacks (switch, comm hook, mixed dtypes)."""
 import sys
 
 import lamina
@@ -35,9 +37,20 @@ def data(step):
             lamina.from_numpy(rng.integers(0, 3, B)))
 
 
-def train(shm, view=False, set_to_none=True, accumulate=False, steps=3):
-    d = DDP(build(), gradient_as_bucket_view=view, shared_memory=shm)
+class WholeDDP(DDP):
+    _shm_whole = True
+
+
+class ChunkedDDP(DDP):
+    _shm_whole = False
+
+
+def train(shm, view=False, set_to_none=True, accumulate=False, steps=3, whole=None):
+    cls = {None: DDP, True: WholeDDP, False: ChunkedDDP}[whole]
+    d = cls(build(), gradient_as_bucket_view=view, shared_memory=shm)
     assert (d._shm is not None) == shm, (shm, d._shm)
+    if shm:
+        assert d._shm.whole == (n == 2 if whole is None else whole), (whole, d._shm.whole)
     opt = optim.SGD(d.parameters(), lr=0.1, momentum=0.9)
     grads = []
     for s in range(steps):
@@ -54,11 +67,11 @@ def train(shm, view=False, set_to_none=True, accumulate=False, steps=3):
     return [p.detach().numpy().copy() for p in d.parameters()], grads, d
 
 
-def compare(a, b, what):
+def compare(a, b, what, exact=False):
     (pa, ga, _), (pb, gb, _) = a, b
-    for x, y in zip(pa + sum(ga, []), pb + sum(gb, [])):
+    for x, y in zip(pa + [g for gs in ga for g in gs], pb + [g for gs in gb for g in gs]):
         assert x.dtype == np.float32 and x.shape == y.shape
-        if n == 2:
+        if n == 2 or exact:
             assert np.array_equal(x.view(np.uint32), y.view(np.uint32)), f"{what}: bits differ, max {np.abs(x - y).max()}"
         else:
             np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6, err_msg=what)
@@ -81,14 +94,24 @@ dist.all_gather(allg, g0)
 assert all(np.array_equal(a.numpy(), allg[0].numpy()) for a in allg)
 say(f"rank {r}: shm == MPI (float32, chunk sizes {sizes.tolist()})")
 
+# the other scheme: the same rank-ordered sums, so the same bits on any number of ranks
+other = train(True, whole=n != 2)
+compare(shm_run, other, "whole vs chunked", exact=True)
+compare(train(True, whole=n != 2, view=True, set_to_none=False), shm_run, "other scheme, views", exact=True)
+say(f"rank {r}: schemes agree")
+
 for view in (False, True):
     for set_to_none in (True, False):
         got = train(True, view=view, set_to_none=set_to_none)
         compare(train(False, view=view, set_to_none=set_to_none), got, f"view={view} set_to_none={set_to_none}")
-        if view:
-            m = got[2]
-            for i, p in enumerate(m._params):
-                assert np.shares_memory(p.grad.numpy(), m._shm.segment(m._shm.rank)), m._names[i]
+        m = got[2]
+        for i, p in enumerate(m._params):
+            g = p.grad.numpy()
+            # .grad never lives in the window (another rank may still read it while the user zeroes it)
+            assert not any(np.shares_memory(g, m._shm.segment(j)) for j in range(n)), m._names[i]
+            if view:  # a view of DDP's one flat buffer, the same tensor from step to step
+                assert np.shares_memory(g, m._shm_flat[0].base), m._names[i]
+                assert p.grad is m._shm_grads[i]
 say(f"rank {r}: views ok")
 
 compare(train(False, accumulate=True), train(True, accumulate=True), "no_sync")

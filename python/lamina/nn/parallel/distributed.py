@@ -116,7 +116,8 @@ class DistributedDataParallel(CommHookMixin, ShmReducerMixin, Module):
     ``dim`` are accepted for compatibility (CPU only). ``state_dict()`` has no ``module.`` prefix
     (see the README). ``shared_memory`` (lamina's, default True; ``LAMINA_DDP_SHM=0`` also turns it
     off): when every rank runs on one node, gradients are reduced through a shared-memory window at
-    the end of backward instead of MPI_Iallreduce (same bits for 2 ranks; see the README); it falls
+    the end of backward instead of MPI_Iallreduce (same bits for 2 ranks; see the README; with
+    ``gradient_as_bucket_view`` ``.grad`` then views one flat buffer of DDP's own); it falls
     back to MPI for a communication hook, mixed or non-float dtypes, ``find_unused_parameters`` and
     ``static_graph``.
     """
@@ -333,9 +334,10 @@ class DistributedDataParallel(CommHookMixin, ShmReducerMixin, Module):
         b.pending -= 1
 
     def _bucket_view(self, i: int):
-        """Parameter ``i``'s slice of its bucket (None for a parameter reduced in its own .grad)."""
+        """Parameter ``i``'s slice of its bucket (None for a parameter reduced in its own .grad); on
+        the shared-memory path, its slice of the flat buffer ``.grad`` views (None in copy mode)."""
         if self._shm is not None:
-            return self._shm_view[i]
+            return self._shm_flat[i].reshape(tuple(self._params[i].shape)) if self.gradient_as_bucket_view else None
         b = self._buckets[self._where[i][0]]
         if b.direct:
             return None

@@ -1,7 +1,8 @@
 """DistributedDataParallel's shared-memory reducer, used when every rank runs on one node: each
 gradient is scaled by 1/world into this rank's segment of a shared window as it is accumulated,
-and at the end of backward ``ShmAllreduce`` sums chunk by chunk in rank order and each rank copies
-the results into ``.grad``. Mixed into DistributedDataParallel (nn/parallel/distributed.py)."""
+and at the end of backward ``ShmAllreduce``'s rank-ordered sums are written into private memory:
+``.grad`` itself, or DDP's own flat buffer that ``.grad`` views (``gradient_as_bucket_view``).
+Mixed into DistributedDataParallel (nn/parallel/distributed.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -24,6 +25,8 @@ class ShmReducerMixin:
     """Expects DDP's ``process_group``, ``_params``, ``_names``, ``_it``, ``gradient_as_bucket_view``,
     ``find_unused_parameters``, ``static_graph`` and ``_reduced_once``."""
 
+    _shm_whole = None  # ShmAllreduce's scheme: None = its default (whole for 2 ranks); benchmarks pin it
+
     def _setup_shm(self, enabled: bool) -> None:
         """Collective: builds the window when every rank can use it, else leaves ``_shm`` None."""
         pg = self.process_group
@@ -36,30 +39,39 @@ class ShmReducerMixin:
         order = list(range(len(self._params)))[::-1]  # the order backward produces gradients
         numel = sum(self._params[i].numel() for i in order)
         dtype = self._params[0].dtype._np
-        shm = create_shm_allreduce(pg, numel, dtype, want)
+        shm = create_shm_allreduce(pg, numel, dtype, want, self._shm_whole)
         if shm is None:
             return
         self._shm = shm
-        r, seg = shm.rank, shm.segment(shm.rank)
-        self._shm_view = [None] * len(self._params)  # param i's slice of this rank's segment
-        self._shm_off = [0] * len(self._params)
+        seg = shm.segment(shm.rank)
+        nparams = len(self._params)
+        self._shm_view = [None] * nparams  # param i's slice of this rank's segment
+        self._shm_parts = [None] * nparams  # whole scheme: param i's slice of every segment, rank order
         pieces, off = [], 0
         for i in order:
             p = self._params[i]
             m = p.numel()
-            self._shm_off[i] = off
             self._shm_view[i] = seg[off:off + m].reshape(tuple(p.shape))
-            for j in range(shm.n):  # the parts of param i that owner j reduced
+            self._shm_parts[i] = tuple(shm.segment(j)[off:off + m] for j in range(shm.n))
+            for j in range(shm.n):  # chunked scheme: the parts of param i that owner j reduced
                 lo, hi = max(off, shm.bounds[j]), min(off + m, shm.bounds[j + 1])
                 if hi > lo:
                     pieces.append((i, lo - off, hi - off, shm.segment(j)[lo:hi]))
             off += m
         self._shm_pieces = pieces
-        # view mode: the other owners' chunks, copied into this rank's segment
-        self._shm_chunks = [(seg[shm.bounds[j]:shm.bounds[j + 1]], shm.segment(j)[shm.bounds[j]:shm.bounds[j + 1]])
-                            for j in range(shm.n) if j != r and shm.bounds[j + 1] > shm.bounds[j]]
-        self._shm_dst = [None] * len(self._params)  # this iteration's flat .grad arrays (copy mode)
-        self._shm_new = {}  # param -> a contiguous array replacing a non-contiguous .grad
+        self._shm_dst = [None] * nparams  # this iteration's flat destinations of the sums
+        self._shm_new = {}  # copy mode: param -> a contiguous array replacing a non-contiguous .grad
+        if self.gradient_as_bucket_view:
+            # .grad views DDP's own flat buffer (PyTorch's bucket), not the window: the user may
+            # zero or accumulate into it while other ranks still read this rank's segment
+            flat = np.zeros(numel, dtype)
+            self._shm_flat = [None] * nparams
+            self._shm_grads = [None] * nparams  # the view tensors handed out as .grad
+            off = 0
+            for i in order:
+                m = self._params[i].numel()
+                self._shm_flat[i] = flat[off:off + m]
+                off += m
 
     def _shm_ready(self, i: int, p) -> None:
         """Post-accumulate hook body on the shared-memory path: gradient i into the segment."""
@@ -68,52 +80,53 @@ class ShmReducerMixin:
             raise RuntimeError(f"DistributedDataParallel: parameter {self._names[i]!r} received a second gradient in "
                                "one iteration (a second backward through the same forward, or a reentrant backward); "
                                "run forward again before each backward")
-        if it.nready == 0 and not self.gradient_as_bucket_view:
-            self._shm.wait_copied()  # nobody still reads last iteration's chunks from this segment
+        if it.nready == 0:
+            self._shm.wait_free()  # nobody still reads last iteration's data from this segment
         it.ready[i] = True
         it.nready += 1
-        dst = self._shm_view[i]
-        n = self._shm.n
         g = p.grad._c.numpy()
-        if self.gradient_as_bucket_view and np.may_share_memory(g, dst) and np.shares_memory(g, dst):
-            _divide_into(dst, n, dst)  # accumulated in place into the window (set_to_none=False)
+        _divide_into(g, self._shm.n, self._shm_view[i])
+        if self.gradient_as_bucket_view:
+            self._shm_dst[i] = self._shm_flat[i]  # may be g itself (accumulated in place): read above
+        elif g.flags.c_contiguous:
+            self._shm_dst[i] = g.reshape(-1)
         else:
-            _divide_into(g, n, dst)
-            if not self.gradient_as_bucket_view:
-                if g.flags.c_contiguous:
-                    self._shm_dst[i] = g.reshape(-1)
-                else:
-                    self._shm_new[i] = a = np.empty(g.shape, g.dtype)
-                    self._shm_dst[i] = a.reshape(-1)
+            self._shm_new[i] = a = np.empty(g.shape, g.dtype)
+            self._shm_dst[i] = a.reshape(-1)
         if it.nready == len(self._params):
             self._shm_finish()
 
     def _shm_finish(self) -> None:
         shm = self._shm
-        shm.reduce()
-        params = self._params
-        if self.gradient_as_bucket_view:
-            for mine, theirs in self._shm_chunks:
-                np.copyto(mine, theirs)
-            shm.done()
-            shm.wait_copied()  # .grad is the segment: the user may write it (zero_grad) from now on
-            for i, p in enumerate(params):
-                v = self._shm_view[i]
-                if p.grad is not None and np.shares_memory(p.grad._c.numpy(), v):
-                    p.grad._c._bump_version()
-                else:
-                    p.grad = from_numpy(v)
+        dst = self._shm_dst
+        shm.arrive()
+        if shm.whole:
+            for i, parts in enumerate(self._shm_parts):
+                out = dst[i]
+                np.add(parts[0], parts[1], out=out)
+                for s in parts[2:]:
+                    np.add(out, s, out=out)
         else:
-            dst = self._shm_dst
+            shm.reduce()
             for i, lo, hi, src in self._shm_pieces:
                 np.copyto(dst[i][lo:hi], src)
-            shm.done()
+        shm.done()
+        params = self._params
+        if self.gradient_as_bucket_view:
+            views = self._shm_grads
+            for i, p in enumerate(params):
+                if p.grad is views[i]:
+                    p.grad._c._bump_version()
+                else:
+                    p.grad = views[i] = from_numpy(self._shm_flat[i].reshape(tuple(p.shape)))
+        else:
             for i, a in self._shm_new.items():
                 params[i].grad = from_numpy(a)
             for i, p in enumerate(params):
                 if i not in self._shm_new:
                     p.grad._c._bump_version()
-                dst[i] = None
             self._shm_new = {}
+        for i in range(len(dst)):
+            dst[i] = None
         self._reduced_once = True
         self._it.armed = False

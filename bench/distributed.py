@@ -219,7 +219,8 @@ BREAKDOWN_VARIANTS = {  # name -> what the breakdown worker builds
     "DDP (MPI)": "DDP(shared_memory=False): bucketed MPI_Iallreduce",
     "shm no-comm": "the shared-memory path without its syncs (hooks, scaling copies and sums)",
     "DDP (shm)": "the default on one node: the shared-memory path",
-    "shm chunked": "the shared-memory path with the chunked scheme (the default for 3+ ranks)",
+    "shm 1 buffer": "the shared-memory path with one buffer per rank (the default above 64 MB)",
+    "shm chunked": "the shared-memory path as last session left it: chunked scheme, one buffer",
     "shm view": "the shared-memory path, gradient_as_bucket_view=True",
     "shm view zeroed": "the shared-memory path, gradient_as_bucket_view=True, zero_grad(set_to_none=False)",
 }
@@ -237,7 +238,10 @@ def worker_breakdown(rounds: int, steps: int, variants: list) -> None:
     from lamina.nn.parallel import DistributedDataParallel as DDP
 
     class ChunkedDDP(DDP):
-        _shm_whole = False
+        _shm_whole, _shm_double = False, False
+
+    class SingleDDP(DDP):
+        _shm_double = False
 
     lamina.set_num_threads(1)
     dist.init_process_group("mpi")
@@ -254,7 +258,8 @@ def worker_breakdown(rounds: int, steps: int, variants: list) -> None:
         if v == "DDP (MPI)" or v == "MPI no-comm":
             m = DDP(m, shared_memory=False)
         elif v.startswith("shm") or v == "DDP (shm)":
-            m = (ChunkedDDP if v == "shm chunked" else DDP)(m, gradient_as_bucket_view=v.startswith("shm view"))
+            cls = {"shm chunked": ChunkedDDP, "shm 1 buffer": SingleDDP}.get(v, DDP)
+            m = cls(m, gradient_as_bucket_view=v.startswith("shm view"))
             assert m._shm is not None, "the shared-memory path is off (LAMINA_DDP_SHM=0?)"
         if v == "shm no-comm":
             s = m._shm

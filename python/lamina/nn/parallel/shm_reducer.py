@@ -25,7 +25,8 @@ class ShmReducerMixin:
     """Expects DDP's ``process_group``, ``_params``, ``_names``, ``_it``, ``gradient_as_bucket_view``,
     ``find_unused_parameters``, ``static_graph`` and ``_reduced_once``."""
 
-    _shm_whole = None  # ShmAllreduce's scheme: None = its default (whole for 2 ranks); benchmarks pin it
+    _shm_whole = None  # ShmAllreduce's scheme: None = its default (whole for 2 ranks); tests and benchmarks pin it
+    _shm_double = None  # ShmAllreduce's two alternating buffers: None = its default (up to 64 MB)
 
     def _setup_shm(self, enabled: bool) -> None:
         """Collective: builds the window when every rank can use it, else leaves ``_shm`` None."""
@@ -39,26 +40,29 @@ class ShmReducerMixin:
         order = list(range(len(self._params)))[::-1]  # the order backward produces gradients
         numel = sum(self._params[i].numel() for i in order)
         dtype = self._params[0].dtype._np
-        shm = create_shm_allreduce(pg, numel, dtype, want, self._shm_whole)
+        shm = create_shm_allreduce(pg, numel, dtype, want, self._shm_whole, self._shm_double)
         if shm is None:
             return
         self._shm = shm
-        seg = shm.segment(shm.rank)
         nparams = len(self._params)
-        self._shm_view = [None] * nparams  # param i's slice of this rank's segment
-        self._shm_parts = [None] * nparams  # whole scheme: param i's slice of every segment, rank order
-        pieces, off = [], 0
-        for i in order:
-            p = self._params[i]
-            m = p.numel()
-            self._shm_view[i] = seg[off:off + m].reshape(tuple(p.shape))
-            self._shm_parts[i] = tuple(shm.segment(j)[off:off + m] for j in range(shm.n))
-            for j in range(shm.n):  # chunked scheme: the parts of param i that owner j reduced
-                lo, hi = max(off, shm.bounds[j]), min(off + m, shm.bounds[j + 1])
-                if hi > lo:
-                    pieces.append((i, lo - off, hi - off, shm.segment(j)[lo:hi]))
-            off += m
-        self._shm_pieces = pieces
+        # per buffer of the window (two when it alternates them): param i's slice of this rank's
+        # segment; whole scheme: param i's slice of every segment in rank order; chunked scheme:
+        # (i, lo, hi, the part of param i that owner j reduced)
+        self._shm_view = [[None] * nparams for _ in range(shm.nbuf)]
+        self._shm_parts = [[None] * nparams for _ in range(shm.nbuf)]
+        self._shm_pieces = [[] for _ in range(shm.nbuf)]
+        for k in range(shm.nbuf):
+            seg, off = shm.segment(shm.rank, k), 0
+            for i in order:
+                p = self._params[i]
+                m = p.numel()
+                self._shm_view[k][i] = seg[off:off + m].reshape(tuple(p.shape))
+                self._shm_parts[k][i] = tuple(shm.segment(j, k)[off:off + m] for j in range(shm.n))
+                for j in range(shm.n):
+                    lo, hi = max(off, shm.bounds[j]), min(off + m, shm.bounds[j + 1])
+                    if hi > lo:
+                        self._shm_pieces[k].append((i, lo - off, hi - off, shm.segment(j, k)[lo:hi]))
+                off += m
         self._shm_dst = [None] * nparams  # this iteration's flat destinations of the sums
         self._shm_new = {}  # copy mode: param -> a contiguous array replacing a non-contiguous .grad
         if self.gradient_as_bucket_view:
@@ -85,7 +89,7 @@ class ShmReducerMixin:
         it.ready[i] = True
         it.nready += 1
         g = p.grad._c.numpy()
-        _divide_into(g, self._shm.n, self._shm_view[i])
+        _divide_into(g, self._shm.n, self._shm_view[self._shm.buf][i])
         if self.gradient_as_bucket_view:
             self._shm_dst[i] = self._shm_flat[i]  # may be g itself (accumulated in place): read above
         elif g.flags.c_contiguous:
@@ -101,14 +105,14 @@ class ShmReducerMixin:
         dst = self._shm_dst
         shm.arrive()
         if shm.whole:
-            for i, parts in enumerate(self._shm_parts):
+            for i, parts in enumerate(self._shm_parts[shm.buf]):
                 out = dst[i]
                 np.add(parts[0], parts[1], out=out)
                 for s in parts[2:]:
                     np.add(out, s, out=out)
         else:
             shm.reduce()
-            for i, lo, hi, src in self._shm_pieces:
+            for i, lo, hi, src in self._shm_pieces[shm.buf]:
                 np.copyto(dst[i][lo:hi], src)
         shm.done()
         params = self._params

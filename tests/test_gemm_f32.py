@@ -167,6 +167,25 @@ def test_b_in_place_matches_packed_across_threads():
     np.testing.assert_allclose(outs[0], a.numpy().astype(np.float64) @ b.numpy(), **tol(600))
 
 
+def test_few_rows_order_matches_block_order_across_threads():
+    # x @ W^T with W stored [N, K] (a linear forward): 200 rows at 1 thread take the block order
+    # (B packed per 512-column block); at 2 and 3 threads each block has <= 128 rows and takes the
+    # few-rows order (gemm_f32.cpp, few_rows: each B micro-panel packed just before use). K = 600
+    # gives two K blocks, N = 150 (< M, so threads split the rows) an edge panel. Same bits.
+    x, w = lamina.from_numpy(rand(200, 600)), lamina.from_numpy(rand(150, 600))
+    before = lamina.get_num_threads()
+    try:
+        outs = []
+        for nt in (1, 2, 3):
+            lamina.set_num_threads(nt)
+            outs.append((x @ w.T).numpy())
+    finally:
+        lamina.set_num_threads(before)
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+    np.testing.assert_allclose(outs[0], x.numpy().astype(np.float64) @ w.numpy().T, **tol(600))
+
+
 BUILT = [c.lower() for c in cpu.built_capabilities()]
 SUPPORTED = [c.lower() for c in cpu.get_supported_capabilities()]
 

@@ -72,6 +72,17 @@ inline VecF exp_nonpos(const VecF& x) {
 }
 inline VecD exp_nonpos(const VecD& x) { return exp(x); }
 
+// exp_nonpos for x in [-86.5, 0] or NaN, checked by the caller for a whole line (softmax_line.h's
+// tame lines): no clamp and no per-vector range test. Same bits as exp_nonpos there; a NaN lane
+// may come out as any value (2^n of a NaN n), so callers must let NaN through another operand.
+inline VecF exp_nonpos_tame(const VecF& x) {
+    VecF n, kk;
+    const VecF y = exp_q(x, n, kk) + VecF(1.0f);
+    if constexpr (VecF::kHasScalef) return scale2n(y, n);
+    else return scale2n_bits(y, kk);
+}
+inline VecD exp_nonpos_tame(const VecD& x) { return exp(x); }
+
 // log (Cephes logf): x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) = t - t^2/2 + t^3 P(t) for
 // t = m - 1, plus e ln 2 in two pieces; P by Estrin's scheme (latency, as in exp).
 // log_core takes positive normal finite x (e_adj: added to the exponent, -23 for a denormal

@@ -12,11 +12,12 @@ with lamina (DistributedDataParallel over MPICH) and PyTorch (DistributedDataPar
 and the allreduce time and bandwidth from 4 KB to 64 MB (float32) of both. The configurations
 run interleaved, round after round; the table shows the best round's median.
 
-    mpiexec -n 2 python bench/distributed.py --worker breakdown --rounds 10
+    mpiexec -n 2 python bench/distributed.py --worker breakdown --rounds 10 [--variants ...]
 
 splits a 2-rank MLP b256 step, paired in one job: one rank alone, two independent processes, DDP's
 MPI path without communication (completed requests) and with it (shared_memory=False), DDP's
-shared-memory path without its waits and sums, and with them (the default on one node).
+shared-memory path without its waits, and with them (the default on one node); other variants
+(BREAKDOWN_VARIANTS: the chunked scheme, one buffer, bucket views) on request.
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from this benchmark's own environment (and so
 from the processes it starts), as in bench/compare.py: this machine's environment pins an AVX2
@@ -217,10 +218,10 @@ BREAKDOWN_VARIANTS = {  # name -> what the breakdown worker builds
     "2 independent": "both ranks train their own model, no DDP",
     "MPI no-comm": "DDP's MPI path, every allreduce replaced by a completed request",
     "DDP (MPI)": "DDP(shared_memory=False): bucketed MPI_Iallreduce",
-    "shm no-comm": "the shared-memory path without its syncs (hooks, scaling copies and sums)",
+    "shm no-comm": "the shared-memory path without its waits (hooks, scaling copies, posts and sums)",
     "DDP (shm)": "the default on one node: the shared-memory path",
-    "shm 1 buffer": "the shared-memory path with one buffer per rank (the default above 64 MB)",
-    "shm chunked": "the shared-memory path as last session left it: chunked scheme, one buffer",
+    "shm chunked": "the shared-memory path as first built: chunked scheme, gradients copied in their hooks",
+    "shm at once": "the shared-memory path with each gradient copied into the window in its hook",
     "shm view": "the shared-memory path, gradient_as_bucket_view=True",
     "shm view zeroed": "the shared-memory path, gradient_as_bucket_view=True, zero_grad(set_to_none=False)",
 }
@@ -238,10 +239,10 @@ def worker_breakdown(rounds: int, steps: int, variants: list) -> None:
     from lamina.nn.parallel import DistributedDataParallel as DDP
 
     class ChunkedDDP(DDP):
-        _shm_whole, _shm_double = False, False
+        _shm_whole, _shm_defer = False, False
 
-    class SingleDDP(DDP):
-        _shm_double = False
+    class AtOnceDDP(DDP):
+        _shm_defer = False
 
     lamina.set_num_threads(1)
     dist.init_process_group("mpi")
@@ -258,12 +259,11 @@ def worker_breakdown(rounds: int, steps: int, variants: list) -> None:
         if v == "DDP (MPI)" or v == "MPI no-comm":
             m = DDP(m, shared_memory=False)
         elif v.startswith("shm") or v == "DDP (shm)":
-            cls = {"shm chunked": ChunkedDDP, "shm 1 buffer": SingleDDP}.get(v, DDP)
+            cls = {"shm chunked": ChunkedDDP, "shm at once": AtOnceDDP}.get(v, DDP)
             m = cls(m, gradient_as_bucket_view=v.startswith("shm view"))
             assert m._shm is not None, "the shared-memory path is off (LAMINA_DDP_SHM=0?)"
         if v == "shm no-comm":
-            s = m._shm
-            s.arrive = s.reduce = s.done = s.wait_free = lambda: None
+            m._shm._wait = lambda *a: None  # the ranks never wait for each other; all else runs
         if v == "MPI no-comm":
             pg = m.process_group
 

@@ -37,13 +37,12 @@ def data(step):
             lamina.from_numpy(rng.integers(0, 3, B)))
 
 
-def train(shm, view=False, set_to_none=True, accumulate=False, steps=3, whole=None, double=None):
-    cls = type("PinnedDDP", (DDP,), {"_shm_whole": whole, "_shm_double": double})
+def train(shm, view=False, set_to_none=True, accumulate=False, steps=3, whole=None, defer=True):
+    cls = type("PinnedDDP", (DDP,), {"_shm_whole": whole, "_shm_defer": defer})
     d = cls(build(), gradient_as_bucket_view=view, shared_memory=shm)
     assert (d._shm is not None) == shm, (shm, d._shm)
     if shm:
         assert d._shm.whole == (n == 2 if whole is None else whole), (whole, d._shm.whole)
-        assert d._shm.double == (True if double is None else double) and d._shm.nbuf == 1 + d._shm.double
     opt = optim.SGD(d.parameters(), lr=0.1, momentum=0.9)
     grads = []
     for s in range(steps):
@@ -87,12 +86,12 @@ dist.all_gather(allg, g0)
 assert all(np.array_equal(a.numpy(), allg[0].numpy()) for a in allg)
 say(f"rank {r}: shm == MPI (float32, chunk sizes {sizes.tolist()})")
 
-# the other scheme: the same rank-ordered sums, so the same bits on any number of ranks; one
-# buffer instead of two alternating (3 steps: buffers 0, 1, 0 again), synced by the done phase
+# the other scheme: the same rank-ordered sums, so the same bits on any number of ranks; and the
+# gradients copied into the window in their hooks instead of at the end of backward
 for whole in (True, False):
-    for double in (True, False):
-        compare(shm_run, train(True, whole=whole, double=double), f"whole={whole} double={double}", exact=True)
-compare(train(True, whole=n != 2, double=False, view=True, set_to_none=False), shm_run, "other scheme, views",
+    for defer in (True, False):
+        compare(shm_run, train(True, whole=whole, defer=defer), f"whole={whole} defer={defer}", exact=True)
+compare(train(True, whole=n != 2, defer=False, view=True, set_to_none=False), shm_run, "other scheme, views",
         exact=True)
 say(f"rank {r}: schemes agree")
 
@@ -104,7 +103,7 @@ for view in (False, True):
         for i, p in enumerate(m._params):
             g = p.grad.numpy()
             # .grad never lives in the window (another rank may still read it while the user zeroes it)
-            assert not any(np.shares_memory(g, m._shm.segment(j, k)) for j in range(n) for k in range(m._shm.nbuf))
+            assert not any(np.shares_memory(g, m._shm.segment(j)) for j in range(n)), m._names[i]
             if view:  # a view of DDP's one flat buffer, the same tensor from step to step
                 assert np.shares_memory(g, m._shm_flat[0].base), m._names[i]
                 assert p.grad is m._shm_grads[i]

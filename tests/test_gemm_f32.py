@@ -151,8 +151,9 @@ def test_a_packed_once_matches_per_block_across_threads():
 
 
 def test_b_in_place_matches_packed_across_threads():
-    # M = 200 at 1 thread packs B; at 3 threads each block has <= 80 rows and reads B in place
-    # (gemm_f32.cpp, direct_b): the same products in the same order, so the same bits
+    # M = 200 at 1 thread packs B per column block; at 2 threads (112 rows) it packs each B
+    # micro-panel just before use (few_rows); at 3 threads each block has <= 80 rows and reads B in
+    # place (gemm_f32.cpp, direct_b): the same products in the same order, so the same bits
     a, b = lamina.from_numpy(rand(200, 600)), lamina.from_numpy(rand(600, 100))
     before = lamina.get_num_threads()
     try:

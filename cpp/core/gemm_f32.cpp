@@ -157,7 +157,8 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
     // conflicts, TLB misses: 64x2048x512 ran at half speed, 64x1024x256 6% slower at AVX2).
     // Measured (standalone A/B): 64x784x256 +6-11%, 64x500x784 +5-8%, 32x512x512 +19%; 128 rows
     // and more lose (128x784x500 -6%). The arithmetic is the same either way (bit-identical).
-    const bool direct_b = !tb && M <= 80 && ldb % 1024 != 0 && ldb * kc_max <= 262144;
+    const bool b_strided_ok = ldb % 1024 != 0 && ldb * kc_max <= 262144;
+    const bool direct_b = !tb && M <= 80 && b_strided_ok;
     // K blocks outermost, then NC column blocks: with N > NC the packed A of a K block (all M rows)
     // is kept and reused by every column block instead of being re-packed per block (1024^3: A was
     // packed twice, +2-3% at AVX-512). Kept while it fits 4 MB (M <= 2048 at KC 512), else A is
@@ -166,10 +167,13 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
     // Few rows whose B is packed (x @ W^T of a linear forward: B is W stored [N, K]): A is packed
     // once per K block (<= 256 KB), then each KC x NR B micro-panel is packed and at once used by
     // every A micro-panel while it is still in L1/L2, instead of packing a whole KC x NC block
-    // first and reading it back from L2. Same-process A/B (AVX-512, under load): 64x256x784 nt
-    // +2-9%, 128x256x784 +4%, 32x256x784 +3-5%, 256 rows +-1% (so not taken there). Each C tile
-    // still sums the same K blocks in the same order, so the bits are those of the block order.
-    const bool few_rows = M <= kFewRows && !direct_b;
+    // first and reading it back from L2. Same-process A/B (under load), AVX-512 / AVX2: 64x256x784
+    // nt +4-8% / +2-4%, 64x576x3136 nt (conv weight grad) +7% / +10%, 100x784x256 nn +5% / +4%,
+    // 256 rows +-1% (so not taken there). A row-major B is packed this way only where a panel's
+    // strided rows are cheap (the direct_b conditions): 64x3136x576, 32x1024x800 and 120x2048x300
+    // nn ran 5-13% slower at AVX2. Each C tile still sums the same K blocks in the same order, so
+    // the bits are those of the block order.
+    const bool few_rows = M <= kFewRows && !direct_b && (tb || b_strided_ok);
     const bool a_once = (N > kNC || few_rows) && a_all <= (int64_t{1} << 20);
     if (a_once) Ap = PackBuffers::grow(bufs.a, bufs.a_size, a_all);
     for (int64_t pc = 0; pc < K; pc += kKC) {

@@ -70,6 +70,7 @@ Tensor cat_forward(const std::vector<Tensor>& tensors, int64_t dim) {
     LAMINA_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
     // Like torch, 1-D empty tensors are skipped (legacy behaviour that code relies on).
     std::vector<const Tensor*> ts;
+    ts.reserve(tensors.size());
     for (const Tensor& t : tensors)
         if (!(t.dim() == 1 && t.numel() == 0)) ts.push_back(&t);
     if (ts.empty()) return tensors[0].clone();
@@ -113,22 +114,28 @@ Tensor cat_forward(const std::vector<Tensor>& tensors, int64_t dim) {
         const size_t es = out.element_size();
         const int64_t row = total * inner;
         char* o = static_cast<char*>(out.data_ptr());
-        std::vector<const char*> src;
-        std::vector<int64_t> width, start;
+        // One allocation for the pieces (three growing vectors were ~9 mallocs a call: ~0.2 us of
+        // a 4x(64,256) cat's ~7), bytes precomputed.
+        struct Piece {
+            const char* src;
+            int64_t bytes, start;
+        };
+        std::vector<Piece> pieces;
+        pieces.reserve(ts.size());
         int64_t off = 0;
         for (const Tensor* t : ts) {
-            src.push_back(static_cast<const char*>(t->data_ptr()));
-            width.push_back(t->shape()[d] * inner);
-            start.push_back(off);
-            off += t->shape()[d] * inner;
+            const int64_t w = t->shape()[d] * inner * static_cast<int64_t>(es);
+            if (w) pieces.push_back({static_cast<const char*>(t->data_ptr()), w, off});
+            off += w;
         }
+        const int64_t row_bytes = row * static_cast<int64_t>(es);
         const int64_t grain = std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(row, 1));
         parallel_for(0, outer, grain, [&](int64_t b, int64_t e) {
-            for (int64_t r = b; r < e; ++r)
-                for (size_t i = 0; i < src.size(); ++i)
-                    if (width[i])
-                        std::memcpy(o + (r * row + start[i]) * es, src[i] + r * width[i] * es,
-                                    static_cast<size_t>(width[i]) * es);
+            for (int64_t r = b; r < e; ++r) {
+                char* orow = o + r * row_bytes;
+                for (const Piece& p : pieces)
+                    std::memcpy(orow + p.start, p.src + r * p.bytes, static_cast<size_t>(p.bytes));
+            }
         });
         return out;
     }

@@ -36,6 +36,21 @@ def test_cat_skips_empty_and_promotes():
     np.testing.assert_allclose(out.numpy(), [1, 2, 0.5])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_cat_direct_copy_pieces(dtype):
+    # the one-memcpy-per-row path: zero-width pieces in the middle, uneven widths, every dim
+    rng = np.random.default_rng(3)
+    for dim in (0, 1, 2):
+        widths = (2, 0, 5, 1)
+        arrs = []
+        for w in widths:
+            shape = [3, 4, 6]
+            shape[dim] = w
+            arrs.append((rng.standard_normal(shape) * 100).astype(dtype))
+        out = lamina.cat([lamina.tensor(a) for a in arrs], dim).numpy()
+        np.testing.assert_array_equal(out, np.concatenate(arrs, dim))
+
+
 def test_cat_errors():
     with pytest.raises(ValueError, match=r"\[2, 3\], \[2, 4\], \[3, 3\]"):
         lamina.cat([lamina.zeros(2, 3), lamina.zeros(2, 4), lamina.zeros(3, 3)], 0)

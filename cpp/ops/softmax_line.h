@@ -41,9 +41,15 @@ struct LineExpSum {
     double s;  // sum of exp(a - m) over the others
     // log(sum exp(a - m)), keeping the digits of a tiny s next to k.
     // k == 1 (one maximum, the usual case) skips a log(1) call: a quarter of a short row's time.
+    // log1p(u) as log(w) + (u - (w - 1)) / w, w = 1 + u (the rounding of w put back, to double
+    // precision): glibc's log1p took ~5 ns a call against ~3.5, a tenth of a 10-class row's time.
     double log_sum() const {
-        if (k == 1) return std::log1p(s);
-        return k > 0 ? std::log(k) + std::log1p(s / k) : std::log(s);
+        if (k == 1) return log1p_fast(s);
+        return k > 0 ? std::log(k) + log1p_fast(s / k) : std::log(s);
+    }
+    static double log1p_fast(double u) {
+        const double w = 1.0 + u;
+        return w == 1.0 ? u : std::log(w) + (u - (w - 1.0)) / w;
     }
 };
 
@@ -120,7 +126,7 @@ LAMINA_FLATTEN void line_exp_sum_group(const T* const* a, int64_t R, T* const* o
 #pragma GCC unroll 8
     for (int g = 0; g < G; ++g) {
         T m = reduce_max(max(vm0[g], vm1[g]));
-        tame = tame && std::isfinite(m) && -reduce_max(-vmn[g]) >= m - T(80);
+        tame = tame && std::isfinite(m) && !(vmn[g] < V(m - T(80))).any();
         if (!std::isfinite(m)) m = m > 0 ? m : T(0);  // all -inf: exp gives 0 -> nan like torch
         out[g].m = m;
         vmv[g] = V(m);

@@ -121,14 +121,77 @@ inline VecF log_core(const VecF& x, const VecF& e_adj) {
     VecF r = m + y;
     return fmadd(e, VecF(0.693359375f), r);
 }
+// log with an 8-entry table where a lane permute is one instruction (AVX2 vpermps, AVX-512 the
+// same table twice): x = 2^e m with m in [sqrt(1/2), sqrt(2)) (frexp_sqrt2's split), cut into 8
+// intervals by the top 3 bits of m's offset from sqrt(1/2); in interval j
+//   log(x) = e ln2 + L_j + log1p(r),  r = m c_j - 1 (one FMA; c_4 = 1 around m = 1, so r = m - 1
+//   exactly there), |r| <= 0.058, log1p(r) = r + r^2 P(r) with P of degree 3 (0.13 ulp).
+// c_j lies within 2^-9 of the interval's 1/centre and was searched so that -log(c_j) is within
+// 2^-30 of L_j, a multiple of 2^-16: e ln2_hi + L_j (ln2_hi a multiple of 2^-9, |e| <= 149) is
+// then exact in float, and log(x) = that + (e ln2_lo + log1p(r)) rounds twice, the first time
+// on a term under a quarter of the result. 22 vector ops against the polynomial's 26
+// (compare.py log 128x784 at AVX2: see git log). tools/gen_log_table.py makes the tables and P;
+// tests/ops/test_vec_math_log_table.py checks these claims against the numbers below.
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+inline constexpr bool kLogTable = true;
+alignas(32) inline constexpr float kLogC[8] = {1.352956f, 1.245546f, 1.1621286f, 1.0768616f,
+                                               1.0f, 0.9086783f, 0.8152427f, 0.74152845f};
+alignas(32) inline constexpr float kLogL[8] = {-0.3022918701171875f, -0.219573974609375f,
+                                               -0.1502532958984375f, -0.0740509033203125f, 0.0f,
+                                               0.09576416015625f, 0.2042694091796875f,
+                                               0.299041748046875f};
+// t[idx & 7] per lane (idx: int32 bits in a float vector).
+inline VecF lookup8(const float* t, const VecF& idx) {
+#if defined(__AVX512F__)
+    return _mm512_permutexvar_ps(_mm512_castps_si512(idx.v), _mm512_broadcast_f32x8(_mm256_load_ps(t)));
+#else
+    return _mm256_permutevar8x32_ps(_mm256_load_ps(t), _mm256_castps_si256(idx.v));
+#endif
+}
+// The top 3 bits of m's offset from sqrt(1/2), for m from frexp_sqrt2 (int32 bits).
+inline VecF log_interval(const VecF& m) {
+#if defined(__AVX512F__)
+    return _mm512_castsi512_ps(
+        _mm512_srli_epi32(_mm512_sub_epi32(_mm512_castps_si512(m.v), _mm512_set1_epi32(0x3f3504f3)), 20));
+#else
+    return _mm256_castsi256_ps(
+        _mm256_srli_epi32(_mm256_sub_epi32(_mm256_castps_si256(m.v), _mm256_set1_epi32(0x3f3504f3)), 20));
+#endif
+}
+template <bool kAdjust>
+inline VecF log_table_core(const VecF& x, const VecF& e_adj) {
+    VecF e;
+    const VecF m = frexp_sqrt2(x, e);
+    if constexpr (kAdjust) e = e + e_adj;
+    const VecF j = log_interval(m);
+    const VecF r = fmadd(m, lookup8(kLogC, j), VecF(-1.0f));
+    VecF p = fmadd(VecF(0.20066355f), r, VecF(-0.25069964f));
+    p = fmadd(p, r, VecF(0.33333266f));
+    p = fmadd(p, r, VecF(-0.4999994f));
+    p = fmadd(r * r, p, r);
+    const VecF hi = fmadd(e, VecF(0.693359375f), lookup8(kLogL, j));  // exact
+    return hi + fmadd(e, VecF(-2.12194440e-4f), p);
+}
+#else
+inline constexpr bool kLogTable = false;
+template <bool kAdjust>
+inline VecF log_table_core(const VecF& x, const VecF&) { return x; }  // not used at this level
+#endif
+
 template <int kDegree = 7>
 inline VecF log(const VecF& x) {
     const float inf = std::numeric_limits<float>::infinity();
     const float fmin = std::numeric_limits<float>::min();
-    if (((x >= VecF(fmin)) & (x < VecF(inf))).all()) return log_core<false, kDegree>(x, x);
+    constexpr bool kTable = kLogTable && kDegree == 7;  // the log op; log1p_pos keeps degree 8
+    if (((x >= VecF(fmin)) & (x < VecF(inf))).all()) {
+        if constexpr (kTable) return log_table_core<false>(x, x);
+        else return log_core<false, kDegree>(x, x);
+    }
     const auto tiny = x < VecF(fmin);
-    const VecF r = log_core<true, kDegree>(select(tiny, x * VecF(8388608.0f), x),
-                                           select(tiny, VecF(-23.0f), VecF(0.0f)));
+    const VecF xs = select(tiny, x * VecF(8388608.0f), x), ea = select(tiny, VecF(-23.0f), VecF(0.0f));
+    VecF r;
+    if constexpr (kTable) r = log_table_core<true>(xs, ea);
+    else r = log_core<true, kDegree>(xs, ea);
     VecF out = select(x == VecF(0.0f), VecF(-inf), r);
     out = select(x == VecF(inf), x, out);
     return select(x < VecF(0.0f), VecF(std::numeric_limits<float>::quiet_NaN()), select(x != x, x, out));

@@ -165,14 +165,14 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
     // packed per (NC, MC) block as before. The order of the K sums is unchanged (same bits).
     const int64_t a_all = round_up(M, kMR) * kc_max;
     // Few rows whose B is packed (x @ W^T of a linear forward: B is W stored [N, K]): A is packed
-    // once per K block (<= 256 KB), then each KC x NR B micro-panel is packed and at once used by
+    // once per K block (<= 280 KB), then each KC x NR B micro-panel is packed and at once used by
     // every A micro-panel while it is still in L1/L2, instead of packing a whole KC x NC block
     // first and reading it back from L2. Same-process A/B (under load), AVX-512 / AVX2: 64x256x784
-    // nt +4-8% / +2-4%, 64x576x3136 nt (conv weight grad) +7% / +10%, 100x784x256 nn +5% / +4%,
-    // 256 rows +-1% (so not taken there). A row-major B is packed this way only where a panel's
-    // strided rows are cheap (the direct_b conditions): 64x3136x576, 32x1024x800 and 120x2048x300
-    // nn ran 5-13% slower at AVX2. Each C tile still sums the same K blocks in the same order, so
-    // the bits are those of the block order.
+    // nt +4-8% / +2-4%, 64x576x3136 nt +7% / +10%, 100x784x256 nn +5% / +4%, 100x500x64 tn
+    // +5% / +9%, 256 rows +-1% (so not taken there). A row-major B is packed this way only where a
+    // panel's strided rows are cheap (the direct_b conditions): 64x3136x576, 32x1024x800 and
+    // 120x2048x300 nn ran 5-13% slower at AVX2. Each C tile still sums the same K blocks in the
+    // same order, so the bits are those of the block order.
     const bool few_rows = M <= kFewRows && !direct_b && (tb || b_strided_ok);
     const bool a_once = (N > kNC || few_rows) && a_all <= (int64_t{1} << 20);
     if (a_once) Ap = PackBuffers::grow(bufs.a, bufs.a_size, a_all);

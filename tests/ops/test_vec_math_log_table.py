@@ -8,17 +8,17 @@ import re
 import subprocess
 import sys
 
+import lamina
 import numpy as np
 import pytest
-
-import lamina
 
 HEADER = os.path.join(os.path.dirname(__file__), "..", "..", "cpp", "core", "vec_math.h")
 BASE = 0x3F3504F3  # sqrt(1/2)'s bits
 
 
 def _table(name: str) -> np.ndarray:
-    text = open(HEADER).read()
+    with open(HEADER) as f:
+        text = f.read()
     body = re.search(name + r"\[8\] = \{([^}]*)\}", text).group(1)
     return np.array([float(v.strip().rstrip("f")) for v in body.split(",")], dtype=np.float64)
 
@@ -82,7 +82,8 @@ def test_log_at_table_edges_avx2():
     env = dict(os.environ, LAMINA_CPU_CAPABILITY="avx2")
     code = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); "
             "import test_vec_math_log_table as t; print(t.max_ulp_at_edges())")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                       check=False)
     if r.returncode != 0:
         if "not built" in r.stderr or "higher than" in r.stderr:
             pytest.skip("avx2 level not available")

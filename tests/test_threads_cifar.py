@@ -2,7 +2,8 @@
 relu, 2x2 max-pool, linear, their backwards) give bit-identical results at 1, 2 and 3 threads (the
 conv weight grad too: per-chunk partial sums added in chunk order) and repeat exactly; chunks
 handed out on demand cover the whole range even when OpenMP gives fewer threads than asked; two
-threads really share the work.
+threads really share the work; the bias grad computed inside the direct weight grad (both asked)
+is the float64 sum rounded once.
 """
 import os
 import subprocess
@@ -97,6 +98,36 @@ def test_conv_bias_grad_matches_float64_sum(shape, restore_threads):
         out = F.conv2d(lamina.from_numpy(x), lamina.from_numpy(wt), bt)
         (out * lamina.from_numpy(dy)).sum().backward()
         np.testing.assert_array_equal(bt.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("shape,k,pad", [((2, 3, 32, 32), 3, 1), ((5, 4, 9, 11), 3, 0), ((3, 6, 12, 12), 5, 0),
+                                         ((4, 5, 17, 19), 1, 0)])
+def test_conv_bias_grad_with_weight_grad_matches_float64_sum(shape, k, pad, restore_threads):
+    # Weight and bias grads asked together: the bias grad is summed (in double) inside the direct
+    # weight grad's runs and the runs added in order; still the float64 sum rounded once, and the
+    # weight grad still the same bits at 1, 2 and 3 threads.
+    rng = np.random.default_rng(2)
+    n, c, h, w = shape
+    x = rng.standard_normal(shape).astype(np.float32)
+    wt = rng.standard_normal((6, c, k, k)).astype(np.float32)
+    oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+    dy = rng.standard_normal((n, 6, oh, ow)).astype(np.float32) * 100
+    want = dy.astype(np.float64).sum(axis=(0, 2, 3)).astype(np.float32)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols = np.stack([xp[:, :, i:i + oh, j:j + ow] for i in range(k) for j in range(k)], axis=2)
+    want_w = np.einsum("nohw,nckhw->ock", dy.astype(np.float64), cols).reshape(6, c, k, k)
+    dws = []
+    for nt in (1, 2, 3):
+        lamina.set_num_threads(nt)
+        wl = lamina.from_numpy(wt.copy()).requires_grad_()
+        bl = lamina.zeros(6, requires_grad=True)
+        out = F.conv2d(lamina.from_numpy(x), wl, bl, padding=pad)
+        (out * lamina.from_numpy(dy)).sum().backward()
+        np.testing.assert_array_equal(bl.grad.numpy(), want, err_msg=f"bias grad at {nt} threads")
+        dws.append(wl.grad.numpy().copy())
+    np.testing.assert_allclose(dws[0], want_w, rtol=1e-4, atol=1e-4 * np.abs(want_w).max())
+    for nt, d in zip((2, 3), dws[1:]):
+        np.testing.assert_array_equal(dws[0], d, err_msg=f"weight grad at {nt} threads")
 
 
 def _run(code, env_extra):

@@ -197,8 +197,12 @@ ConvGrads conv2d_backward(const Tensor& dout, const Tensor& x, const Tensor& w, 
     const Tensor dy = dout.contiguous().reshape(pl.out4);
     OptTensor dx, dw, db;
     if (need_dx) dx = detail::conv_data_grad_cpu(dy, w.contiguous().reshape(pl.w4), pl).view(x.shape());
-    if (need_dw) dw = detail::conv_weight_grad_cpu(dy, x.contiguous().reshape(pl.x4), pl).view(w.shape());
-    if (need_db) db = detail::conv_bias_grad_cpu(dy);
+    // The bias grad comes with the weight grad when both are asked (one pass over dy).
+    if (need_dw)
+        dw = detail::conv_weight_grad_cpu(dy, x.contiguous().reshape(pl.x4), pl, need_db ? &db : nullptr)
+                 .view(w.shape());
+    else if (need_db)
+        db = detail::conv_bias_grad_cpu(dy);
     return {dx, dw, db};
 }
 

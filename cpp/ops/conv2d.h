@@ -51,7 +51,8 @@ ConvPlan plan_conv(const char* op, const Tensor& x, const Tensor& w, const OptTe
 // out = conv(x, w) + b;  dx = conv^T(dy, w);  dw = sum_n dy_n (x) cols(x_n)^T;  db = sum dy.
 Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, const ConvPlan& pl);
 Tensor conv_data_grad_cpu(const Tensor& dy, const Tensor& w, const ConvPlan& pl);
-Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& pl);
+// db (null: not asked) receives the bias grad [OC], computed with the weight grad (dy [N, OC, ...]).
+Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& pl, OptTensor* db = nullptr);
 Tensor conv_bias_grad_cpu(const Tensor& dy);  // dy [N, C, L...] -> [C]
 
 }  // namespace detail

@@ -31,9 +31,10 @@ void fill_shifted(const T* xn, T* xp, const ConvGeometry& g, int64_t Hs, int64_t
 // Weight grad without a column matrix (conv2d_weight_grad.cpp): dy [N, OC, OH, OW], x [N, C, H, W]
 // contiguous -> dw [OC, C/groups, KH, KW]. weight_grad_direct_fits: whether its per-image working
 // set (shifted layout + dy) is small enough for it (otherwise im2col + GEMM, banded).
+// db: the bias grad [OC] as well (null: not asked).
 template <class T>
 void conv_weight_grad_direct(const T* dy, const T* x, T* dw, int64_t N, int64_t OC, int64_t groups,
-                             const ConvGeometry& g);
+                             const ConvGeometry& g, T* db = nullptr);
 bool weight_grad_direct_fits(int64_t OC, const ConvGeometry& g, int64_t elem_size);
 
 double direct_cost(int64_t OC, int64_t groups, const ConvGeometry& g, int64_t elem_size);

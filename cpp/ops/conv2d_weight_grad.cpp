@@ -3,7 +3,8 @@
 // dy[n, oc, p] * xs_n[off(c,kh,kw) + p], where xs_n is image n's shifted layout (conv2d_direct.h),
 // so every tap reads one contiguous run; a register block of OB output channels x KB taps keeps
 // OB*KB vector sums over positions (OB + KB loads per OB*KB fused multiply-adds), reduced across
-// lanes once at the end. Larger images: im2col + GEMM per chunk or band (conv2d_chunks.h).
+// lanes once at the end; the bias grad, when asked, is summed (in double) from the same dy rows
+// while they are in cache. Larger images: im2col + GEMM per chunk or band (conv2d_chunks.h).
 #include <algorithm>
 #include <vector>
 
@@ -79,6 +80,20 @@ void block_sums(const T* const* dyr, const int64_t* dys, const T* const* xr, con
         for (int t = 0; t < kKB; ++t) acc[j][t].store(accm + (j * kKB + t) * lanes);
 }
 
+// Double lanes per channel of the bias grad's partial sums: 32, four vectors' worth, so the adds
+// are not one chain bound by the add latency (8 lanes, one chain, cost as much as a pass of its own).
+constexpr int64_t kDbLanes = 32;
+
+// a[j] += r[p] for p = j (mod kDbLanes), p < P: one dy row into a channel's double lanes (a row
+// at a time, in position order, so the sum does not depend on how images are grouped in chunks).
+template <class T>
+inline void add_row_lanes(const T* r, int64_t P, double* a) {
+    int64_t p = 0;
+    for (; p + kDbLanes <= P; p += kDbLanes)
+        for (int64_t j = 0; j < kDbLanes; ++j) a[j] += static_cast<double>(r[p + j]);
+    for (int64_t j = 0; p < P; ++p, ++j) a[j] += static_cast<double>(r[p]);
+}
+
 // Bytes of one image's working set: its shifted layout and its dy.
 int64_t image_bytes(int64_t OC, const ConvGeometry& g, int64_t es) {
     return (shifted_size(g) + OC * g.OH * g.OW) * es;
@@ -108,9 +123,12 @@ bool weight_grad_direct_fits(int64_t OC, const ConvGeometry& g, int64_t elem_siz
 // fwd+bwd 1.13x faster than 1 and LeNet's 0.66x (slower).
 // Bands of output rows for images too large for a chunk were tried (conv e, f): no faster than
 // im2col + GEMM in bands at e, 40% slower at f (stride 2), so those keep im2col + GEMM.
+// db (null: not asked) gets the bias grad: each run also sums its images' dy rows into double
+// lanes per channel (right after its blocks read them, so from cache, not another pass over dy
+// in a parallel region of its own), and the runs' lanes are added in run order.
 template <class T>
 void conv_weight_grad_direct(const T* dy, const T* x, T* dw, int64_t N, int64_t OC, int64_t groups,
-                             const ConvGeometry& g) {
+                             const ConvGeometry& g, T* db) {
     constexpr int64_t lanes = Vectorized<T>::size();
     const int64_t C = g.C, KH = g.KH, KW = g.KW, P = g.OH * g.OW, CHW = C * g.H * g.W;
     const int64_t Cg = C / groups, OCg = OC / groups, Kg = Cg * KH * KW;
@@ -141,6 +159,7 @@ void conv_weight_grad_direct(const T* dy, const T* x, T* dw, int64_t N, int64_t 
     const int64_t nchunks = (N + nb - 1) / nb, G = std::min(nchunks, kChunkGroups);
     const int64_t acc_elems = nblk * kOB * kKB * lanes;  // one run's accumulators
     ScratchBuffer<T> accs(static_cast<size_t>(std::max<int64_t>(1, G * acc_elems)));
+    std::vector<double> dbacc(db ? static_cast<size_t>(std::max<int64_t>(1, G) * OC * kDbLanes) : 0, 0.0);
     std::vector<T> zeros(static_cast<size_t>(P + lanes), T(0));
 
     parallel_for(0, G, 1, [&](int64_t g0, int64_t g1) {
@@ -170,9 +189,21 @@ void conv_weight_grad_direct(const T* dy, const T* x, T* dw, int64_t N, int64_t 
                     }
                     block_sums<T>(dyr, dys, xr, xst, m, P, acc_run + b * kOB * kKB * lanes, c == c0);
                 }
+                if (db)
+                    for (int64_t i = 0; i < m; ++i)
+                        for (int64_t oc = 0; oc < OC; ++oc)
+                            add_row_lanes(dy + ((n0 + i) * OC + oc) * P, P,
+                                          dbacc.data() + (run * OC + oc) * kDbLanes);
             }
         }
     });
+    if (db)  // runs in order, each run's lanes in order
+        for (int64_t oc = 0; oc < OC; ++oc) {
+            double sum = 0;
+            for (int64_t run = 0; run < G; ++run)
+                for (int64_t j = 0; j < kDbLanes; ++j) sum += dbacc[(run * OC + oc) * kDbLanes + j];
+            db[oc] = static_cast<T>(sum);
+        }
     if (N == 0) {
         std::fill(dw, dw + OC * Kg, T(0));
         return;
@@ -193,9 +224,9 @@ void conv_weight_grad_direct(const T* dy, const T* x, T* dw, int64_t N, int64_t 
 }
 
 template void conv_weight_grad_direct<float>(const float*, const float*, float*, int64_t, int64_t, int64_t,
-                                             const ConvGeometry&);
+                                             const ConvGeometry&, float*);
 template void conv_weight_grad_direct<double>(const double*, const double*, double*, int64_t, int64_t, int64_t,
-                                              const ConvGeometry&);
+                                              const ConvGeometry&, double*);
 
 namespace detail {
 
@@ -208,15 +239,18 @@ using namespace conv_chunks;
 // buffers are summed at the end (no two threads share dw).
 constexpr int64_t kPartialElems = int64_t(4) << 20;
 
-Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& pl) {
+Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& pl, OptTensor* db) {
     Tensor dw = Tensor::empty(pl.w4, dy.dtype(), dy.device());
     if (weight_grad_direct_fits(pl.OC, pl.g, static_cast<int64_t>(dy.element_size()))) {
+        if (db) *db = Tensor::empty({pl.OC}, dy.dtype(), dy.device());
         dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
             using T = decltype(tag);
-            conv_weight_grad_direct<T>(dy.data<T>(), x.data<T>(), dw.data<T>(), pl.N, pl.OC, pl.groups, pl.g);
+            conv_weight_grad_direct<T>(dy.data<T>(), x.data<T>(), dw.data<T>(), pl.N, pl.OC, pl.groups, pl.g,
+                                       db ? (*db)->data<T>() : nullptr);
         });
         return dw;
     }
+    if (db) *db = conv_bias_grad_cpu(dy);
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;

@@ -8,10 +8,9 @@ import os
 import subprocess
 import sys
 
+import lamina
 import numpy as np
 import pytest
-
-import lamina
 from lamina.backends import cpu
 from lamina.nn import functional as F
 
@@ -113,23 +112,30 @@ def test_linear_backward_gemms():
     np.testing.assert_allclose(w.grad.numpy(), dy.T.astype(np.float64) @ x.detach().numpy(), **tol(64))
 
 
+def at_thread_counts(f, counts=(1, 2, 3)):
+    """f() evaluated at each thread count (the previous count restored after)."""
+    before = lamina.get_num_threads()
+    try:
+        outs = []
+        for nt in counts:
+            lamina.set_num_threads(nt)
+            outs.append(f())
+    finally:
+        lamina.set_num_threads(before)
+    return outs
+
+
+def assert_same_bits(outs):
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+
+
 def test_bit_identical_across_threads():
     # blas.cpp splits C over threads; the K order per element must not depend on the split
     # (K = 700: two KC blocks, the second added onto C)
     a, b = lamina.from_numpy(rand(300, 700)), lamina.from_numpy(rand(700, 200))
-    before = lamina.get_num_threads()
-    try:
-        outs = []
-        for nt in (1, 2, 3):
-            lamina.set_num_threads(nt)
-            outs.append((a @ b).numpy())
-            outs.append((a.T.contiguous().T @ b).numpy())
-    finally:
-        lamina.set_num_threads(before)
-    for o in outs[2::2]:
-        np.testing.assert_array_equal(o, outs[0])
-    for o in outs[3::2]:
-        np.testing.assert_array_equal(o, outs[1])
+    assert_same_bits(at_thread_counts(lambda: (a @ b).numpy()))
+    assert_same_bits(at_thread_counts(lambda: (a.T.contiguous().T @ b).numpy()))
 
 
 def test_a_packed_once_matches_per_block_across_threads():
@@ -137,16 +143,8 @@ def test_a_packed_once_matches_per_block_across_threads():
     # for all its column blocks; at 3 threads (N blocks of <= 368) A is packed per block. K = 600
     # gives two K blocks. The bits must not change.
     a, b = lamina.from_numpy(rand(200, 600)), lamina.from_numpy(rand(600, 1100))
-    before = lamina.get_num_threads()
-    try:
-        outs = []
-        for nt in (1, 2, 3):
-            lamina.set_num_threads(nt)
-            outs.append((a @ b).numpy())
-    finally:
-        lamina.set_num_threads(before)
-    for o in outs[1:]:
-        np.testing.assert_array_equal(o, outs[0])
+    outs = at_thread_counts(lambda: (a @ b).numpy())
+    assert_same_bits(outs)
     np.testing.assert_allclose(outs[0], a.numpy().astype(np.float64) @ b.numpy(), **tol(600))
 
 
@@ -155,16 +153,8 @@ def test_b_in_place_matches_packed_across_threads():
     # micro-panel just before use (few_rows); at 3 threads each block has <= 80 rows and reads B in
     # place (gemm_f32.cpp, direct_b): the same products in the same order, so the same bits
     a, b = lamina.from_numpy(rand(200, 600)), lamina.from_numpy(rand(600, 100))
-    before = lamina.get_num_threads()
-    try:
-        outs = []
-        for nt in (1, 2, 3):
-            lamina.set_num_threads(nt)
-            outs.append((a @ b).numpy())
-    finally:
-        lamina.set_num_threads(before)
-    for o in outs[1:]:
-        np.testing.assert_array_equal(o, outs[0])
+    outs = at_thread_counts(lambda: (a @ b).numpy())
+    assert_same_bits(outs)
     np.testing.assert_allclose(outs[0], a.numpy().astype(np.float64) @ b.numpy(), **tol(600))
 
 
@@ -174,16 +164,8 @@ def test_few_rows_order_matches_block_order_across_threads():
     # few-rows order (gemm_f32.cpp, few_rows: each B micro-panel packed just before use). K = 600
     # gives two K blocks, N = 150 (< M, so threads split the rows) an edge panel. Same bits.
     x, w = lamina.from_numpy(rand(200, 600)), lamina.from_numpy(rand(150, 600))
-    before = lamina.get_num_threads()
-    try:
-        outs = []
-        for nt in (1, 2, 3):
-            lamina.set_num_threads(nt)
-            outs.append((x @ w.T).numpy())
-    finally:
-        lamina.set_num_threads(before)
-    for o in outs[1:]:
-        np.testing.assert_array_equal(o, outs[0])
+    outs = at_thread_counts(lambda: (x @ w.T).numpy())
+    assert_same_bits(outs)
     np.testing.assert_allclose(outs[0], x.numpy().astype(np.float64) @ w.numpy().T, **tol(600))
 
 

@@ -27,7 +27,7 @@ class ShmAllreduce:
     element is summed over ranks 0..n-1 in that order):
 
     * *whole* (``whole=True``, the default for 2 ranks): every rank sums every element itself,
-      ``sum_into(lo, hi, out)`` straight into private memory. Two phases per iteration (counter
+      ``sum_parts(parts(lo, hi), out)`` straight into private memory. Two phases per iteration (counter
       values 2k-1 *arrived*, 2k *done*); a rank reads n segments' worth of data.
     * *chunked* (more ranks): ``reduce()`` sums chunk ``rank`` (``bounds[rank]:bounds[rank+1]``)
       into this rank's own segment and waits until every owner has; the caller then copies each
@@ -107,19 +107,22 @@ class ShmAllreduce:
         self._post(first)
         self._wait(first, "waiting for the other ranks' gradients")
 
-    def sum_into(self, lo: int, hi: int, out) -> None:
-        """Whole scheme: ``out`` (``hi - lo`` elements, any shape) = the rank-ordered sum of
-        elements ``lo:hi`` of every segment."""
-        s = self._segs
-        out = out.reshape(-1)
-        np.add(s[0][lo:hi], s[1][lo:hi], out=out)
-        for j in range(2, self.n):
-            np.add(out, s[j][lo:hi], out=out)
+    def parts(self, lo: int, hi: int) -> tuple:
+        """Whole scheme: elements ``lo:hi`` of every segment, in rank order (made once, summed by
+        ``sum_parts`` every iteration)."""
+        return tuple(s[lo:hi] for s in self._segs)
+
+    @staticmethod
+    def sum_parts(parts: tuple, out) -> None:
+        """Whole scheme, after ``arrive``: ``out`` (flat) = the rank-ordered sum of ``parts``."""
+        np.add(parts[0], parts[1], out=out)
+        for s in parts[2:]:
+            np.add(out, s, out=out)
 
     def reduce(self) -> None:
         """Chunked scheme, after ``arrive``: sums chunk ``rank`` over all segments in rank order
         into this rank's segment; returns when every owner has."""
-        assert not self.whole, "ShmAllreduce.reduce: the whole scheme reads the sums with sum_into"
+        assert not self.whole, "ShmAllreduce.reduce: the whole scheme reads the sums with sum_parts"
         k = self.iteration
         a, b = self.bounds[self.rank], self.bounds[self.rank + 1]
         if b > a and self.n > 1:

@@ -57,7 +57,7 @@ class ShmReducerMixin:
             p = self._params[i]
             m = p.numel()
             self._shm_view[i] = seg[off:off + m].reshape(tuple(p.shape))
-            self._shm_parts[i] = tuple(shm.segment(j)[off:off + m] for j in range(shm.n))
+            self._shm_parts[i] = shm.parts(off, off + m)
             for j in range(shm.n):  # chunked scheme: the parts of param i that owner j reduced
                 lo, hi = max(off, shm.bounds[j]), min(off + m, shm.bounds[j + 1])
                 if hi > lo:
@@ -118,10 +118,7 @@ class ShmReducerMixin:
         shm.arrive()
         if shm.whole:
             for i, parts in enumerate(self._shm_parts):
-                out = dst[i]
-                np.add(parts[0], parts[1], out=out)
-                for s in parts[2:]:
-                    np.add(out, s, out=out)
+                shm.sum_parts(parts, dst[i])
         else:
             shm.reduce()
             for i, lo, hi, piece in self._shm_pieces:

@@ -4,7 +4,12 @@ import pathlib
 
 import pytest
 
-import lamina
+# The contention governor lowers the thread count while other processes keep the CPUs busy (as they
+# do on a shared CI machine): tests pick their thread counts and check what the threads do, so it is
+# off here (inherited by the tests' subprocesses); tests/test_thread_governor.py turns it on.
+os.environ.setdefault("LAMINA_THREAD_GOVERNOR", "0")
+
+import lamina  # noqa: E402
 
 DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -15,6 +15,15 @@ namespace lamina::bind {
 void register_runtime(py::module_& m) {
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
     m.def("get_num_threads", &get_num_threads);
+    // The contention governor (cpp/core/thread_governor.h): private, for lamina's import and tests.
+    m.def("_effective_num_threads", &effective_num_threads);
+    m.def("_set_thread_governor", &set_thread_governor, py::arg("on"));
+    m.def("_thread_governor_enabled", &thread_governor_enabled);
+    m.def("_set_thread_governor_load", &set_thread_governor_load, py::arg("other_cpus"));
+    m.def("_governor_decide", [](int cap, int configured, int cpus, double other_cpus, int calm) {
+        const int next = governor_decide(cap, configured, cpus, other_cpus, calm);
+        return py::make_tuple(next, calm);
+    }, py::arg("cap"), py::arg("configured"), py::arg("cpus"), py::arg("other_cpus"), py::arg("calm"));
     m.def("manual_seed", [](uint64_t s) { manual_seed(s); }, py::arg("seed"));
     m.def("get_rng_state", [] {
         Generator& g = default_generator();

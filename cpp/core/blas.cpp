@@ -104,9 +104,10 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
     // Split the longer side of C: each thread then re-packs only the smaller operand.
     const bool split_m = M >= N;
     const int64_t D = split_m ? M : N;
-    int64_t nt = in_parallel_region() ? 1 : get_num_threads();
-    nt = std::min<int64_t>(nt, static_cast<int64_t>(double(M) * double(N) * double(K) / kGrainMacs));
-    nt = std::min<int64_t>(nt, D / kMinBlock);
+    // Threads the work is worth first; the governor (effective_num_threads) is asked only then.
+    int64_t nt = std::min<int64_t>(static_cast<int64_t>(double(M) * double(N) * double(K) / kGrainMacs),
+                                   D / kMinBlock);
+    if (nt > 1) nt = in_parallel_region() ? 1 : std::min<int64_t>(nt, effective_num_threads());
 #ifdef _OPENMP
     if (nt > 1) {
         const int64_t block = ((D + nt - 1) / nt + kAlign - 1) / kAlign * kAlign;

@@ -12,6 +12,8 @@
 #include <memory>
 #include <mutex>
 
+#include "thread_governor.h"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -21,9 +23,11 @@ namespace lamina {
 // Elementwise work below this many elements stays on one thread.
 constexpr int64_t kGrainElementwise = 32768;
 
-// The thread count every lamina parallel region and every gemm uses, whichever Python thread
-// calls. Process-wide (an atomic): a region passes it explicitly as num_threads, because OpenMP's
-// own nthreads ICV is per thread and would not reach other Python threads.
+// The configured thread count (lamina.set_num_threads / get_num_threads), whichever Python thread
+// calls. Process-wide (an atomic): a region passes its count explicitly as num_threads, because
+// OpenMP's own nthreads ICV is per thread and would not reach other Python threads. Regions and
+// gemm run on effective_num_threads() (thread_governor.h): this count, lowered while other
+// processes keep this process's CPUs busy. Read it once per region: it may change between calls.
 void set_num_threads(int n);
 int get_num_threads();
 
@@ -132,9 +136,12 @@ void parallel_chunks(int64_t begin, int64_t end, int64_t chunk, int64_t nthreads
 }
 
 // Threads for a loop of n units with at least `grain` units per thread (0 or 1: run serially).
+// A loop too small to split never asks the governor (no clock read on the smallest ops).
 inline int64_t loop_threads(int64_t n, int64_t grain) {
     if (in_parallel_region()) return 1;
-    return std::min<int64_t>(get_num_threads(), n / std::max<int64_t>(grain, 1));
+    const int64_t most = n / std::max<int64_t>(grain, 1);
+    if (most <= 1) return most;
+    return std::min<int64_t>(effective_num_threads(), most);
 }
 
 // Calls f(begin, end) on contiguous chunks of [begin, end), one per thread (the static split: a

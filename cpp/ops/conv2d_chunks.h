@@ -23,7 +23,9 @@ inline int64_t images_per_chunk(const detail::ConvPlan& pl, bool for_threads = t
     nb = std::min(nb, std::max<int64_t>(1, (int64_t(2) << 20) / (rows * L)));
     nb = std::max<int64_t>(1, std::min(nb, pl.N));
     // Chunks go to threads whole (for_each_chunk): even them out, so 8 images at 2 threads are
-    // 4 chunks of 2, not 3 + 3 + 2 (one thread with twice the work).
+    // 4 chunks of 2, not 3 + 3 + 2 (one thread with twice the work). The configured count, not
+    // the governor's (thread_governor.h): the chunks, and so the weight grad's sums, must not
+    // change with the load of other processes.
     const int64_t nt = in_parallel_region() ? 1 : std::max<int64_t>(1, get_num_threads());
     if (nt > 1 && for_threads) {
         const int64_t per_thread = (pl.N + nt * nb - 1) / (nt * nb);  // chunks each thread runs
@@ -65,38 +67,56 @@ inline ChunkLayout chunk_layout(const detail::ConvPlan& pl, int64_t es, bool all
     return c;
 }
 
+inline int64_t chunk_threads(int64_t N, int64_t nb);
+
 // Runs body(n0, n1, scratch, thread) over chunks [n0, n1) of nb images. With several chunks and
 // threads: OpenMP over chunks, each thread with its own scratch (gemm inside a region runs on the
 // calling thread, see blas.h). Otherwise in order on this thread, so BLAS and the im2col loops get
 // the threads. Exceptions (a failed scratch allocation) are rethrown after the join.
 // Dynamic (a body that writes only its own images): a worker that wakes late does not hold up the
 // join (parallel_chunks: each thread runs its own chunks, then the ones others have not started).
-// Static (the weight grad, whose per-thread sums must add up in the same order every call): chunk
-// c always goes to the same thread.
+// Static (the weight grad, whose per-thread sums must add up in the same order every call): the
+// chunks are split into chunk_threads() contiguous runs by the configured thread count (the split
+// OpenMP's schedule(static) makes), run t always gets `thread` t; when the governor allows fewer
+// threads (thread_governor.h), each thread runs several runs in turn, so the sums do not change.
 template <class T, bool Dynamic = false, class F>
 void for_each_chunk(int64_t N, int64_t nb, int64_t scratch, const F& body) {
     const int64_t nchunks = (N + nb - 1) / nb;
-    const int64_t nt = std::min<int64_t>(get_num_threads(), nchunks);
 #ifdef _OPENMP
-    if (nt > 1 && !in_parallel_region() && Dynamic) {
-        std::vector<ScratchBuffer<T>> bufs(static_cast<size_t>(nt));  // one per thread, made on first use
-        parallel_chunks(0, nchunks, 1, nt, [&](int64_t c, int64_t) {
-            const int tid = omp_get_thread_num();
-            if (!bufs[tid].get() && scratch > 0) bufs[tid] = ScratchBuffer<T>(static_cast<size_t>(scratch));
-            body(c * nb, std::min(N, (c + 1) * nb), bufs[tid].get(), tid);
-        });
-        return;
+    if (Dynamic && nchunks > 1 && !in_parallel_region()) {
+        const int64_t nt = std::min<int64_t>(effective_num_threads(), nchunks);
+        if (nt > 1) {
+            std::vector<ScratchBuffer<T>> bufs(static_cast<size_t>(nt));  // one per thread, made on first use
+            parallel_chunks(0, nchunks, 1, nt, [&](int64_t c, int64_t) {
+                const int tid = omp_get_thread_num();
+                if (!bufs[tid].get() && scratch > 0) bufs[tid] = ScratchBuffer<T>(static_cast<size_t>(scratch));
+                body(c * nb, std::min(N, (c + 1) * nb), bufs[tid].get(), tid);
+            });
+            return;
+        }
     }
-    if (nt > 1 && !in_parallel_region()) {
+    const int64_t runs = Dynamic ? 1 : chunk_threads(N, nb);
+    if (runs > 1) {
+        // Run t: chunks [c0, c1), the first nchunks % runs runs one longer.
+        const int64_t q = nchunks / runs, r = nchunks % runs;
+        auto run = [&](int64_t t, T* buf, ParallelErrors& errors) {
+            const int64_t c0 = t * q + std::min(t, r), c1 = c0 + q + (t < r ? 1 : 0);
+            for (int64_t c = c0; c < c1; ++c)
+                errors.run([&] { body(c * nb, std::min(N, (c + 1) * nb), buf, static_cast<int>(t)); });
+        };
+        const int64_t nt = std::min<int64_t>(runs, effective_num_threads());
         ParallelErrors errors;
+        if (nt > 1) {
 #pragma omp parallel num_threads(static_cast<int>(nt))
-        {
-            ScratchBuffer<T> buf;
-            errors.run([&] { buf = ScratchBuffer<T>(static_cast<size_t>(scratch)); });
-            const int tid = omp_get_thread_num();
-#pragma omp for schedule(static)
-            for (int64_t c = 0; c < nchunks; ++c)
-                errors.run([&] { body(c * nb, std::min(N, (c + 1) * nb), buf.get(), tid); });
+            {
+                ScratchBuffer<T> buf;
+                errors.run([&] { buf = ScratchBuffer<T>(static_cast<size_t>(scratch)); });
+#pragma omp for schedule(static, 1)
+                for (int64_t t = 0; t < runs; ++t) run(t, buf.get(), errors);
+            }
+        } else {
+            ScratchBuffer<T> buf(static_cast<size_t>(scratch));
+            for (int64_t t = 0; t < runs; ++t) run(t, buf.get(), errors);
         }
         errors.rethrow();
         return;
@@ -106,6 +126,8 @@ void for_each_chunk(int64_t N, int64_t nb, int64_t scratch, const F& body) {
     for (int64_t c = 0; c < nchunks; ++c) body(c * nb, std::min(N, (c + 1) * nb), buf.get(), 0);
 }
 
+// Runs the static for_each_chunk splits the chunks into: the configured thread count (at most one
+// run per chunk), so a weight grad's per-run sums do not depend on the governor.
 inline int64_t chunk_threads(int64_t N, int64_t nb) {
     const int64_t nchunks = (N + nb - 1) / nb;
     return in_parallel_region() ? 1 : std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), nchunks));

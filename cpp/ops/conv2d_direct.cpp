@@ -320,7 +320,8 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
                                         ((lay_bytes + kBandBytes - 1) / kBandBytes));
     const int64_t nbands = (nq + qper - 1) / qper, per_image = groups * nbands * nob;
     const int64_t tasks = N * per_image;
-    const int64_t nt = in_parallel_region() ? 1 : std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), tasks));
+    const int64_t nt =
+        in_parallel_region() || tasks <= 1 ? 1 : std::max<int64_t>(1, std::min<int64_t>(effective_num_threads(), tasks));
     auto fill = [&](const T* xn, T* xp) {
         if (ch.wide)
             fill_wide(xn, xp, g);

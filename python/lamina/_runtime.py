@@ -39,6 +39,15 @@ def _apply_default_num_threads() -> None:
 
 
 _apply_default_num_threads()
+# The contention governor (cpp/core/thread_governor.h): on unless LAMINA_THREAD_GOVERNOR=0.
+_C._set_thread_governor(_threads.governor_enabled())
+
+
+def _effective_num_threads() -> int:
+    """The threads a parallel region started now would use: ``get_num_threads()``, lowered by the
+    contention governor while other processes keep this process's CPUs busy (README, "Threads and
+    BLAS"). For tests and diagnostics; it may change from one call to the next."""
+    return _C._effective_num_threads()
 
 
 def manual_seed(seed: int) -> None:

@@ -6,18 +6,33 @@ from __future__ import annotations
 import os
 
 # libgomp's idle workers (and a master waiting at a join) spin this many pause instructions before
-# sleeping. Its default, 300000, is milliseconds of pause on Skylake-class cores: a worker burns a
-# core after every parallel region, and on a core shared with another busy process the step time of
-# a small model collapsed (DQN MLP, 2 threads: 14-27x slower than 1 thread). Too short a spin costs
-# the other way: a sleeping worker takes ~60 us to wake on this VM, so at 100 (a few us) a 2-thread
-# MLP b256 step was slower than 1 thread (0.88x). Measured on the 2-core VM (README, "Default
-# thread count"): 1000 (~40 us) keeps the busy-neighbour DQN within 1.22x of 1 thread (100: 1.09,
-# 3000: 1.47, 10000: 2.9) and gives CIFAR CNN b32 1.67x at 2 threads (100: 1.52, 10000: 1.93).
+# sleeping (~40 ns each on this VM). Its default, 300000, is milliseconds of pause: a worker burns a
+# core after every parallel region. A sleeping worker takes ~60 us to wake on this VM, and the
+# Python gaps between a training step's ops are 25-80 us, so with a short spin most ops start with
+# the worker asleep; with a long one a worker burns a core that another process may want. Measured
+# on the 2-core VM (README, "Default thread count"), without the governor: spin 1000 (~40 us) keeps a
+# DQN step beside a busy process within 1.22x of 1 thread (100: 1.09, 3000: 1.47, 10000: 2.9) but
+# gives CIFAR CNN b32 only 1.64-1.67x at 2 threads (100: 1.52, 10000: 1.93, 30000: 1.88-1.91).
+# The contention governor (cpp/core/thread_governor.h) removes the trade-off: while another process
+# keeps our CPUs busy, regions run on one thread, the workers are not woken and sleep after their
+# spin. So with the governor on the spin is long (GOVERNED_SPIN_COUNT); with it off
+# (LAMINA_THREAD_GOVERNOR=0) the short spin stays, to protect a shared core.
+GOVERNED_SPIN_COUNT = "10000"
 SPIN_COUNT = "1000"
 
 
+def governor_enabled() -> bool:
+    """Whether the contention governor runs: yes unless ``LAMINA_THREAD_GOVERNOR`` is 0/false/off/no."""
+    return os.environ.get("LAMINA_THREAD_GOVERNOR", "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def spin_count() -> str:
+    """The GOMP_SPINCOUNT lamina loads libgomp with (when the user set no wait policy)."""
+    return GOVERNED_SPIN_COUNT if governor_enabled() else SPIN_COUNT
+
+
 def configure_openmp_wait() -> None:
-    """Loads libgomp with a short spin unless the user chose a wait policy, then restores the
+    """Loads libgomp with spin_count() unless the user chose a wait policy, then restores the
     environment. Must run before lamina's extension loads (libgomp reads its settings once)."""
     if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
         return  # the user's choice wins
@@ -28,7 +43,7 @@ def configure_openmp_wait() -> None:
     # extension then links by that name; an editable or source install links the system one.
     libs = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                          "lamina.libs", "libgomp*.so*"))) + ["libgomp.so.1"]
-    os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
+    os.environ["GOMP_SPINCOUNT"] = spin_count()
     try:
         for lib in libs:
             try:

@@ -80,7 +80,7 @@ bool read_idle(double& idle_s, int& cpus) {
     if (::sched_getaffinity(0, sizeof(mask), &mask) != 0) return false;
     // The per-CPU lines come first ("cpu  ..." total, then "cpuN user nice system idle iowait ...");
     // 64 KB holds them for ~700 CPUs; a machine with more is read as far as the buffer goes.
-    static thread_local char buf[65536];
+    static char buf[65536];  // only the sampler (under g_mu) reads
     const ssize_t got = ::pread(fd, buf, sizeof(buf) - 1, 0);
     if (got <= 0) return false;
     buf[got] = '\0';

@@ -51,16 +51,17 @@ def test_grouped_rows_thread_counts_bitwise():
         np.testing.assert_array_equal(o, outs[0])
 
 
-@pytest.mark.parametrize("C", [2, 10, 40])
+@pytest.mark.parametrize("C", [1, 2, 10, 16, 17, 40])
 def test_cross_entropy_grouped_rows_equal_single_rows(C):
     # cross_entropy's [N, C] forward computes the log-sum-exps several rows at a time
-    # (cpp/ops/loss.cpp lse_rows_unit); 19 rows leave single leftovers after the groups.
+    # (cpp/ops/loss.cpp lse_rows_unit; C <= 16: cpp/ops/lse_small.h, rows in vector lanes);
+    # 19 rows leave single leftovers / a padded block after the groups.
     rng = np.random.default_rng(C)
     x = (rng.standard_normal((19, C)) * 4).astype(np.float32)
     x[5, 0] = -np.inf
     t = rng.integers(0, C, 19)
     t[7] = -100  # ignored
-    t[5] = 1  # (row 5 has a -inf logit at class 0)
+    t[5] = min(1, C - 1)  # (row 5 has a -inf logit at class 0)
     whole = F.cross_entropy(lamina.from_numpy(x), lamina.from_numpy(t), reduction="none").numpy()
     for i in range(19):
         alone = F.cross_entropy(lamina.from_numpy(x[i:i + 1].copy()), lamina.from_numpy(t[i:i + 1].copy()),
@@ -74,3 +75,45 @@ def test_cross_entropy_grouped_rows_equal_single_rows(C):
     tl.backward()
     np.testing.assert_allclose(loss.detach().numpy(), tl.detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [3, 10, 16])
+def test_cross_entropy_small_classes_special_rows(dt, C):
+    # lse_small.h: a NaN, a -inf, an all -inf row, tied maxima, a large gap and huge logits each
+    # stay in their own lane (block neighbours unaffected) and match PyTorch (NaN where it is).
+    rng = np.random.default_rng(C)
+    x = (rng.standard_normal((37, C)) * 3).astype(dt)
+    x[2, 1] = np.nan
+    x[4, 0] = -np.inf
+    x[6, :] = -np.inf
+    x[8, 0] = x[8, 2] = 7.0  # two maxima
+    x[10, 0] = 60.0  # the others' exp(x - m) below 1e-20: the TwoSum correction's case
+    x[12, :] += 1e4
+    x[14, :] -= 1e6
+    t = rng.integers(0, C, 37)
+    t[4] = 1
+    want = torch.nn.functional.cross_entropy(torch.from_numpy(x), torch.from_numpy(t), reduction="none").numpy()
+    got = F.cross_entropy(lamina.from_numpy(x), lamina.from_numpy(t), reduction="none").numpy()
+    # float64: x[t] - lse of a row near 1e6 keeps ~1e-10 absolute (lse is one double)
+    rtol, atol = (2e-6, 2e-6) if dt == np.float32 else (1e-13, 1e-9)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def test_cross_entropy_small_classes_thread_counts_bitwise():
+    x = (np.random.default_rng(1).standard_normal((4099, 10)) * 2).astype(np.float32)
+    t = np.random.default_rng(2).integers(0, 10, 4099)
+    old = lamina.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 2, 3):
+            lamina.set_num_threads(n)
+            lx = lamina.from_numpy(x).requires_grad_()
+            loss = F.cross_entropy(lx, lamina.from_numpy(t), reduction="none")
+            loss.sum().backward()
+            outs.append((loss.detach().numpy(), lx.grad.numpy()))
+    finally:
+        lamina.set_num_threads(old)
+    for loss, grad in outs[1:]:
+        np.testing.assert_array_equal(loss, outs[0][0])
+        np.testing.assert_array_equal(grad, outs[0][1])

@@ -44,6 +44,23 @@ inline VecF exp_q(const VecF& x, VecF& n, VecF& kk) {
     return fmadd(y, r2, r);
 }
 
+// exp_q's 1 + q for exp itself, the same polynomial 1 + r + r^2 P(r) by Horner's rule: six FMAs
+// where Estrin's scheme plus the final + 1 took seven vector ops (Horner's longer chain does not
+// show over many independent vectors). The last step fma(p, r, 1) rounds once, and p's own
+// rounding reaches the result times |r| <= ln2/2.
+inline VecF exp_p1(const VecF& x, VecF& n, VecF& kk) {
+    kk = fmadd(x, VecF(1.44269504088896341f), VecF(kRoundMagic));
+    n = kk - VecF(kRoundMagic);
+    VecF r = fmadd(n, VecF(-0.693359375f), x);
+    r = fmadd(n, VecF(2.12194440e-4f), r);
+    VecF p = fmadd(VecF(1.3819824671e-3f), r, VecF(8.3686867729e-3f));
+    p = fmadd(p, r, VecF(4.1668277234e-2f));
+    p = fmadd(p, r, VecF(1.6666521132e-1f));
+    p = fmadd(p, r, VecF(4.9999994040e-1f));
+    p = fmadd(p, r, VecF(1.0f));
+    return fmadd(p, r, VecF(1.0f));
+}
+
 // exp: 2^n goes on through vscalefps on AVX-512, which rounds once into the denormals; x is clamped
 // first so n stays in range (exp(89) overflows to inf and exp(-104) underflows to 0 by themselves,
 // as the true values do; the operand order lets a NaN through: x86 min/max return their second
@@ -54,11 +71,10 @@ inline VecF exp_q(const VecF& x, VecF& n, VecF& kk) {
 inline VecF exp(const VecF& x) {
     VecF n, kk;
     if constexpr (!VecF::kHasScalef) {
-        if (((x >= VecF(-86.5f)) & (x <= VecF(88.0f))).all())
-            return scale2n_bits(exp_q(x, n, kk) + VecF(1.0f), kk);
+        if (((x >= VecF(-86.5f)) & (x <= VecF(88.0f))).all()) return scale2n_bits(exp_p1(x, n, kk), kk);
     }
     const VecF xc = min(VecF(89.0f), max(VecF(-104.0f), x));
-    return scale2n(exp_q(xc, n, kk) + VecF(1.0f), n);
+    return scale2n(exp_p1(xc, n, kk), n);
 }
 inline VecD exp(const VecD& x) { return map_lanes(x, [](double v) { return std::exp(v); }); }
 
@@ -333,10 +349,14 @@ inline V gelu(const V& x) { return x * normal_cdf(x); }
 
 // Float GELU, x Phi(x), in two pieces instead of normal_cdf's erf + two erfc fits + select (a
 // quarter fewer instructions). |x| < 0.85: x Phi = x (1/2 + x C(x^2)) (minimax, 8e-9 relative).
-// Beyond: the tail h = Phi(-|x|) = exp(-x^2/2) t R(t), t = 1/(1 + |x|/4) (one fit for the whole
-// tail, 4e-8 relative on [0.85, 16]; |x| is clamped at 16, where exp(-x^2/2) is already 0), and
+// Beyond: the tail h = Phi(-|x|) = exp(-x^2/2) t R(t), t = 1/(1 + 0.49|x|) (one fit for the whole
+// tail on [0.85, 16]; |x| is clamped at 16, where exp(-x^2/2) is already 0), and
 // x Phi = x - x h for x > 0 as one FMA (no rounding of 1 - h); x h for x < 0 keeps h's relative
-// accuracy. The centre needs its own piece: near 0, h ~ 1/2 carries a few roundings that
+// accuracy. R has degree 5 (was 7 with t = 1/(1 + |x|/4), 4e-8 relative throughout): it is
+// fitted (tools/fit_gelu_tail.py) to an error budget, not a flat 4e-8. For x > 0 an error in h
+// reaches x - x h times h / (1 - h) (1/4 at 0.85, falling fast), and for x < 0 the 2-ulp claim
+// does not hold anyway (exp(-x^2/2) turns x^2's rounding into ~x^2 ulp; test_vec_math.py allows
+// 16 + 2x^2 there); within half of that budget: 1.5e-7 relative near 0.85, more further out. The centre needs its own piece: near 0, h ~ 1/2 carries a few roundings that
 // x - x h would pass on whole (5 ulp). Coefficients: relative minimax-like fits against mpmath.
 // Every vector computes both pieces: an all-centre or all-tail early-out never fires on real
 // data (16 lanes of x ~ 2 N(0,1) are all inside 0.85 with probability 0.33^16).
@@ -358,15 +378,13 @@ inline VecF gelu(const VecF& x) {
     c = fmadd(c, s, VecF(3.989422771e-01f));
     const VecF mid = x * fmadd(x, c, VecF(0.5f));  // x Phi(x); the product keeps gelu(-0) = -0
     // A division: vrcp14ps + a Newton step measured no faster at AVX-512 (the divider runs beside).
-    const VecF t = VecF(1.0f) / fmadd(a, VecF(-0.25f), VecF(1.0f));
-    VecF r(-4.557314713e-02f);
-    r = fmadd(r, t, VecF(1.055040484e-01f));
-    r = fmadd(r, t, VecF(-1.744410649e-02f));
-    r = fmadd(r, t, VecF(8.883585807e-02f));
-    r = fmadd(r, t, VecF(7.492791755e-02f));
-    r = fmadd(r, t, VecF(9.429622778e-02f));
-    r = fmadd(r, t, VecF(9.969195621e-02f));
-    r = fmadd(r, t, VecF(9.973567837e-02f));
+    const VecF t = VecF(1.0f) / fmadd(a, VecF(-0.49f), VecF(1.0f));
+    VecF r(1.0223690420e-01f);
+    r = fmadd(r, t, VecF(-2.7694770694e-01f));
+    r = fmadd(r, t, VecF(1.5722875297e-01f));
+    r = fmadd(r, t, VecF(1.2441480905e-01f));
+    r = fmadd(r, t, VecF(1.9831247628e-01f));
+    r = fmadd(r, t, VecF(1.9535323977e-01f));
     const VecF m = r * t;
     const VecF e = s * VecF(-0.5f);  // in [-128, 0]
     VecF n, kk;

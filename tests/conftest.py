@@ -9,7 +9,7 @@ import pytest
 # off here (inherited by the tests' subprocesses); tests/test_thread_governor.py turns it on.
 os.environ.setdefault("LAMINA_THREAD_GOVERNOR", "0")
 
-import lamina  # noqa: E402
+import lamina
 
 DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

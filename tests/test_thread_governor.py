@@ -11,10 +11,10 @@ import sys
 import textwrap
 
 import lamina
+import lamina.nn.functional as F
 import numpy as np
 import pytest
 from lamina import _C, _threads
-import lamina.nn.functional as F
 
 
 @pytest.fixture

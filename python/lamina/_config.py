@@ -18,7 +18,8 @@ def _cpu_model() -> str:
         return "unknown"
 
 
-_ENV_SHOWN = ("LAMINA_CPU_CAPABILITY", "LAMINA_EXT_DIR", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE")
+_ENV_SHOWN = ("LAMINA_CPU_CAPABILITY", "LAMINA_EXT_DIR", "LAMINA_THREAD_GOVERNOR", "OMP_NUM_THREADS",
+              "OPENBLAS_CORETYPE")
 _OPENMP_VERSIONS = {201107: "3.1", 201307: "4.0", 201511: "4.5", 201811: "5.0", 202011: "5.1", 202111: "5.2"}
 
 
@@ -40,7 +41,8 @@ def _config_lines() -> list:
         f"  CPU capability: supported {', '.join(names[v] for v in supported) or 'none'}; "
         f"chosen {names[st['chosen']]}" + (f" (LAMINA_CPU_CAPABILITY={req})" if req else ""),
         "  OpenMP: " + (f"{_OPENMP_VERSIONS.get(omp, '?')} (_OPENMP={omp})" if omp else
-                         ("yes" if getattr(_C, "has_openmp", False) else "no")) + f", {get_num_threads()} threads",
+                         ("yes" if getattr(_C, "has_openmp", False) else "no")) + f", {get_num_threads()} threads"
+        + (", contention governor on" if _C._thread_governor_enabled() else ", contention governor off"),
         f"  BLAS: OpenBLAS, core {blas['corename']}; {blas['config'].strip()}",
         f"  CUDA: built {_C.cuda_built()}, available {_C.cuda_is_available()}",
         "  environment: " + (", ".join(f"{k}={os.environ[k]}" for k in _ENV_SHOWN if os.environ.get(k)) or "-"),

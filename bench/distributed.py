@@ -224,6 +224,8 @@ BREAKDOWN_VARIANTS = {  # name -> what the breakdown worker builds
     "shm at once": "the shared-memory path with each gradient copied into the window in its hook",
     "shm view": "the shared-memory path, gradient_as_bucket_view=True",
     "shm view zeroed": "the shared-memory path, gradient_as_bucket_view=True, zero_grad(set_to_none=False)",
+    "shm copied": "the shared-memory path with each gradient copied (scaled) into the window at the end of "
+                  "backward instead of written there by its op (before the linear gradient destinations)",
 }
 DEFAULT_BREAKDOWN = ["1 rank alone", "2 independent", "MPI no-comm", "DDP (MPI)", "shm no-comm", "DDP (shm)"]
 
@@ -264,6 +266,8 @@ def worker_breakdown(rounds: int, steps: int, variants: list) -> None:
             assert m._shm is not None, "the shared-memory path is off (LAMINA_DDP_SHM=0?)"
         if v == "shm no-comm":
             m._shm._wait = lambda *a: None  # the ranks never wait for each other; all else runs
+        if v == "shm copied":
+            m._shm_unset_dests()
         if v == "MPI no-comm":
             pg = m.process_group
 

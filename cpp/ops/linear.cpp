@@ -51,8 +51,26 @@ Tensor linear_forward(const Tensor& x, const Tensor& weight, const std::optional
     return out;
 }
 
+namespace {
+
+// A caller's destination for a parameter gradient: contiguous, on the parameter's device, its
+// shape and dtype (it is returned as the gradient and adopted as .grad).
+void check_grad_out(const Tensor& out, const Shape& shape, const Tensor& like, const char* what) {
+    LAMINA_CHECK(out.shape() == shape, "linear backward: ", what, " destination of shape ", out.shape(),
+                 " for a gradient of shape ", shape);
+    LAMINA_CHECK_TYPE(out.dtype() == like.dtype(), "linear backward: ", what, " destination dtype ",
+                      dtype_name(out.dtype()), " differs from ", dtype_name(like.dtype()));
+    LAMINA_CHECK_RUNTIME(out.device() == like.device() && out.is_contiguous(), "linear backward: ", what,
+                         " destination must be contiguous and on ", like.device());
+}
+
+}  // namespace
+
 std::tuple<Tensor, Tensor, Tensor> linear_backward(const Tensor& dout_in, const Tensor& x, const Tensor& weight,
-                                                   bool need_x, bool need_w, bool need_b) {
+                                                   bool need_x, bool need_w, bool need_b,
+                                                   const std::optional<Tensor>& dw_out,
+                                                   const std::optional<Tensor>& db_out, double dw_scale,
+                                                   double db_scale) {
     const int64_t IN = weight.size(1), OUT = weight.size(0);
     LAMINA_CHECK(dout_in.shape() == out_shape(x, OUT), "linear backward: gradient of shape ", dout_in.shape(),
                  " does not match the output shape ", out_shape(x, OUT));
@@ -65,11 +83,13 @@ std::tuple<Tensor, Tensor, Tensor> linear_backward(const Tensor& dout_in, const 
         gemm_into(dx2, d2, weight, 1.0, 0.0);  // [R,OUT] @ [OUT,IN]
     }
     if (need_w) {
-        dw = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-        gemm_into(dw, d2.transpose(0, 1), x.reshape({R, IN}), 1.0, 0.0);  // [OUT,R] @ [R,IN]
+        if (dw_out) check_grad_out(*dw_out, weight.shape(), weight, "weight gradient");
+        dw = dw_out ? *dw_out : Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+        gemm_into(dw, d2.transpose(0, 1), x.reshape({R, IN}), dw_scale, 0.0);  // [OUT,R] @ [R,IN]
     }
     if (need_b) {
-        db = Tensor::empty({OUT}, x.dtype(), x.device());
+        if (db_out) check_grad_out(*db_out, Shape{OUT}, x, "bias gradient");
+        db = db_out ? *db_out : Tensor::empty({OUT}, x.dtype(), x.device());
         if (!x.device().is_cpu()) {
             // ones[1,R] @ dy[R,OUT]: a GEMV through the GEMM door works on every device.
             Tensor ones = Tensor::empty({1, R}, x.dtype());
@@ -78,13 +98,14 @@ std::tuple<Tensor, Tensor, Tensor> linear_backward(const Tensor& dout_in, const 
                 for (int64_t r = 0; r < R; ++r) ones.data<T>()[r] = T(1);
             });
             Tensor db2 = db.view({1, OUT});
-            gemm_into(db2, ones.to(x.device()), d2, 1.0, 0.0);
+            gemm_into(db2, ones.to(x.device()), d2, db_scale, 0.0);
         } else {
             const Tensor dc = d2.contiguous();
             dispatch_float(x.dtype(), "linear", [&](auto tag) {
                 using T = decltype(tag);
                 const T* g = dc.data<T>();
                 T* o = db.data<T>();
+                const T s = static_cast<T>(db_scale);
                 // Threads own column ranges; rows are walked in order so each row is read contiguously.
                 const int64_t grain = std::max<int64_t>(1, kGrainElementwise / std::max<int64_t>(R, 1));
                 parallel_for(0, OUT, grain, [&](int64_t cb, int64_t ce) {
@@ -93,6 +114,8 @@ std::tuple<Tensor, Tensor, Tensor> linear_backward(const Tensor& dout_in, const 
                         const T* row = g + r * OUT;
                         for (int64_t c = cb; c < ce; ++c) o[c] += row[c];
                     }
+                    if (s != T(1))
+                        for (int64_t c = cb; c < ce; ++c) o[c] *= s;
                 });
             });
         }

@@ -71,7 +71,41 @@ def _accumulate_into_leaf(leaf, g, create_graph):
         elif create_graph:
             leaf.grad = leaf.grad + g
         else:
-            leaf.grad._c.copy_(_C.add_forward(leaf.grad._c, g._c, 1.0))
+            c, gc = leaf.grad._c, g._c
+            if c.device == "cpu" and gc.device == "cpu" and c.dtype == gc.dtype:
+                _C.binary_(c, gc, _ADD, 1.0)  # in place (as PyTorch's AccumulateGrad): one pass, no temporary
+            else:
+                c.copy_(_C.add_forward(c, gc, 1.0))
+
+
+_ADD = _C.BinaryOp.add
+
+# The innermost backward pass on this thread that accumulates into .grad (not autograd.grad, not
+# create_graph): its (deps, pending), which take_grad_destination reads.
+_pass = threading.local()
+
+
+def take_grad_destination(leaf):
+    """For an op's backward, while backward runs: ``(c, scale)`` when the op may write leaf's
+    whole gradient, times ``scale``, straight into the C++ tensor ``c`` (which the engine then adopts
+    as ``leaf.grad``), else None.
+
+    ``AccumulateGrad.dest`` (a callable returning ``(c, scale)`` or None) is offered by whoever owns
+    the gradient's next stop: DistributedDataParallel's shared-memory window, where writing the
+    scaled gradient directly saves a pass over it. It is used only when nothing else can see the
+    difference: this backward accumulates into ``.grad`` (not ``autograd.grad``, not
+    ``create_graph``), ``leaf.grad`` is None, no tensor hook may replace the gradient, and this op's
+    edge is the only one into the leaf (no other op has added a gradient, none will)."""
+    st = getattr(_pass, "st", None)
+    if st is None:
+        return None
+    acc = leaf._accum
+    if acc is None or acc.dest is None or acc.hooks or leaf.grad is not None:
+        return None
+    deps, pending = st
+    if deps.get(acc) != 1 or acc in pending:
+        return None
+    return acc.dest()
 
 
 class _DelayedError:
@@ -197,6 +231,8 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
 
     prev_mode = grad_mode._tls.enabled
     grad_mode._tls.enabled = create_graph
+    prev_pass = getattr(_pass, "st", None)
+    _pass.st = (deps, pending) if capture is None and not create_graph else None
     try:
         while ready:
             node = ready.pop()
@@ -253,6 +289,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
             out = g = None  # drop this frame's references before a leaf may adopt one
     finally:
         grad_mode._tls.enabled = prev_mode
+        _pass.st = prev_pass
 
     if capture is not None:
         result = []

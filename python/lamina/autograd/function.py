@@ -160,11 +160,12 @@ def _dtype_name(c) -> str:
 class AccumulateGrad:
     """The sink for a leaf tensor: adds incoming gradients into ``leaf.grad``."""
 
-    __slots__ = ("leaf", "name", "hooks", "post_hooks", "__weakref__")
+    __slots__ = ("leaf", "name", "hooks", "post_hooks", "dest", "__weakref__")
 
     def __init__(self, leaf) -> None:
         self.hooks = None
         self.post_hooks = None  # [fn(leaf)]: run after the gradient is added into leaf.grad
+        self.dest = None  # fn() -> (C++ tensor, scale) or None: see engine.take_grad_destination
         self.leaf = leaf
         self.name = "AccumulateGrad"
 

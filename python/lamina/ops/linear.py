@@ -4,6 +4,7 @@ GEMM with the bias broadcast into the output first). C++: cpp/ops/linear.cpp.
 from __future__ import annotations
 
 from .. import _C
+from ..autograd.engine import take_grad_destination
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .elementwise import _stand_in
@@ -23,12 +24,20 @@ class Linear(Function):
             nx, nw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
             ctx.x = x._c if nw else _stand_in(x._c)
             ctx.w = weight._c if nx else _stand_in(weight._c)
+            # Leaves whose gradient has somewhere to go (engine.take_grad_destination): DDP's window.
+            ctx.dest = (weight, bias) if _has_dest(weight) or _has_dest(bias) else None
         return W(_C.linear_forward(x._c, weight._c, None if bias is None else bias._c))
 
     @staticmethod
     def backward(ctx, dout):
         nx, nw, nb = (ctx.needs_input_grad + (False,) * 3)[:3]
-        dx, dw, db = _C.linear_backward(dout._c, ctx.x, ctx.w, nx, nw, nb)
+        if ctx.dest is None:
+            dx, dw, db = _C.linear_backward(dout._c, ctx.x, ctx.w, nx, nw, nb)
+        else:
+            wd = take_grad_destination(ctx.dest[0]) if nw else None
+            bd = take_grad_destination(ctx.dest[1]) if nb else None
+            dx, dw, db = _C.linear_backward(dout._c, ctx.x, ctx.w, nx, nw, nb,
+                                            wd and wd[0], bd and bd[0], wd[1] if wd else 1.0, bd[1] if bd else 1.0)
         return (W(dx) if nx else None, W(dw) if nw else None, W(db) if nb else None)
 
     @staticmethod
@@ -46,6 +55,11 @@ class Linear(Function):
             if nb:
                 db = d2.sum(0)
         return dx, dw, db
+
+
+def _has_dest(t) -> bool:
+    acc = None if t is None else t._accum
+    return acc is not None and acc.dest is not None
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -37,12 +37,14 @@ def data(step):
             lamina.from_numpy(rng.integers(0, 3, B)))
 
 
-def train(shm, view=False, set_to_none=True, accumulate=False, steps=3, whole=None, defer=True):
+def train(shm, view=False, set_to_none=True, accumulate=False, steps=3, whole=None, defer=True, dests=True):
     cls = type("PinnedDDP", (DDP,), {"_shm_whole": whole, "_shm_defer": defer})
     d = cls(build(), gradient_as_bucket_view=view, shared_memory=shm)
     assert (d._shm is not None) == shm, (shm, d._shm)
     if shm:
         assert d._shm.whole == (n == 2 if whole is None else whole), (whole, d._shm.whole)
+        if not dests:  # every gradient copied into the window by DDP instead of written there by F.linear
+            d._shm_unset_dests()
     opt = optim.SGD(d.parameters(), lr=0.1, momentum=0.9)
     grads = []
     for s in range(steps):
@@ -93,6 +95,13 @@ for whole in (True, False):
         compare(shm_run, train(True, whole=whole, defer=defer), f"whole={whole} defer={defer}", exact=True)
 compare(train(True, whole=n != 2, defer=False, view=True, set_to_none=False), shm_run, "other scheme, views",
         exact=True)
+# F.linear writes each gradient, scaled, into the window itself (a power-of-two world; 3 ranks
+# divide by 3 on the way in, which a GEMM's alpha of 1/3 would round differently): same bits as
+# the copy DDP makes otherwise
+assert all(shm_run[2]._shm_st.given) == (n & (n - 1) == 0), shm_run[2]._shm_st.given
+compare(shm_run, train(True, dests=False), "written by the op vs copied", exact=True)
+compare(train(True, view=True, set_to_none=False), train(True, view=True, set_to_none=False, dests=False),
+        "views, zeroed: written by the op vs copied", exact=True)
 say(f"rank {r}: schemes agree")
 
 for view in (False, True):

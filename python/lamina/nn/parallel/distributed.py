@@ -262,6 +262,7 @@ class DistributedDataParallel(CommHookMixin, ShmReducerMixin, Module):
         super().register_comm_hook(state, hook)
         if self._shm is not None:  # the hook does the communication: back to the bucketed MPI path
             self._shm_unused, self._shm = self._shm, None
+            self._shm_unset_dests()
 
     register_comm_hook.__doc__ = CommHookMixin.register_comm_hook.__doc__
 
@@ -270,6 +271,7 @@ class DistributedDataParallel(CommHookMixin, ShmReducerMixin, Module):
         self._it.ready = [False] * len(self._params)
         self._it.nready = 0
         if self._shm is not None:  # the shared-memory reducer keeps no per-bucket state
+            self._shm_arm()
             return
         self._it.next = 0
         self._it.launched = []

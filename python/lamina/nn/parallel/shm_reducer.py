@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _C
+from ...autograd.function import _edge
 from ...distributed.shm_allreduce import create_shm_allreduce, shm_disabled_by_env
 from ...ops.creation import from_numpy
+from ...tensor import Tensor
 
 _SHM_DTYPES = ("float32", "float64")
 
@@ -19,6 +22,17 @@ def _divide_into(src, n: int, out) -> None:
         np.multiply(src, 1.0 / n, out=out)
     else:
         np.divide(src, n, out=out)
+
+
+class _ShmIteration:
+    """Per-iteration state of the shared-memory path (a plain object: Module.__setattr__ is slow)."""
+
+    __slots__ = ("given", "in_window", "writing")
+
+    def __init__(self, nparams: int) -> None:
+        self.given = [False] * nparams  # param i's gradient was written into the window by its op
+        self.in_window = 0  # how many gradients are .grad in the window (written there and adopted)
+        self.writing = False  # this rank's segment may be written (wait_free done this iteration)
 
 
 class ShmReducerMixin:
@@ -52,10 +66,12 @@ class ShmReducerMixin:
         nparams = len(self._params)
         self._shm_view = [None] * nparams  # param i's slice of this rank's segment
         self._shm_parts = [None] * nparams  # whole scheme: param i's slice of every segment, rank order
+        self._shm_span = [None] * nparams  # param i's (offset, numel) in the window
         pieces, off = [], 0
         for i in order:
             p = self._params[i]
             m = p.numel()
+            self._shm_span[i] = (off, m)
             self._shm_view[i] = seg[off:off + m].reshape(tuple(p.shape))
             self._shm_parts[i] = shm.parts(off, off + m)
             for j in range(shm.n):  # chunked scheme: the parts of param i that owner j reduced
@@ -64,9 +80,22 @@ class ShmReducerMixin:
                     pieces.append((i, lo - off, hi - off, shm.segment(j)[lo:hi]))
             off += m
         self._shm_pieces = pieces
+        self._shm_all = shm.parts(0, numel)  # whole scheme: every segment, summed by one call when it can
+        self._shm_numel = numel
         self._shm_src = [None] * nparams  # this iteration's gradients, still to be scaled into the window
         self._shm_dst = [None] * nparams  # this iteration's flat destinations of the sums
-        self._shm_new = {}  # copy mode: param -> a contiguous array replacing a non-contiguous .grad
+        self._shm_new = {}  # copy mode: param -> a C++ tensor replacing .grad (in the window, or non-contiguous)
+        self._shm_st = _ShmIteration(nparams)
+        # An op that computes a parameter's whole gradient may write it, scaled by 1 / world size,
+        # straight into the window (engine.take_grad_destination; F.linear does): no temporary, no
+        # pass that scales and copies it. Only for a power-of-two world: the scale is then exact,
+        # the bits those of the copy.
+        self._shm_scale = 1.0 / shm.n
+        self._shm_ptr = [int(v.__array_interface__["data"][0]) for v in self._shm_view]
+        self._shm_ctype = self._params[0].dtype._c
+        if shm.n & (shm.n - 1) == 0:
+            for i, p in enumerate(self._params):
+                _edge(p)[0].dest = self._shm_dest_fn(i)
         if self.gradient_as_bucket_view:
             # .grad views DDP's own flat buffer (PyTorch's bucket), not the window: the user may
             # zero or accumulate into it while other ranks still read this rank's segment
@@ -78,6 +107,31 @@ class ShmReducerMixin:
                 m = self._params[i].numel()
                 self._shm_flat[i] = flat[off:off + m]
                 off += m
+            self._shm_flat_all = flat
+
+    def _shm_dest_fn(self, i: int):
+        def dest():
+            """AccumulateGrad.dest of parameter i: its slice of this rank's segment and 1 / world."""
+            st = self._shm_st
+            if not self._it.armed or self._shm is None or len(self._params[i]._accum.post_hooks) != 1:
+                return None  # no_sync, or another post-accumulate hook would see the scaled gradient
+            if not st.writing:
+                self._shm.wait_free()  # nobody still reads last iteration's data from this segment
+                st.writing = True
+            st.given[i] = True
+            return _C.from_numpy(self._shm_view[i]), self._shm_scale
+        return dest
+
+    def _shm_unset_dests(self) -> None:
+        for p in self._params:
+            if p._accum is not None:
+                p._accum.dest = None
+
+    def _shm_arm(self) -> None:
+        st = self._shm_st
+        st.given = [False] * len(self._params)
+        st.in_window = 0
+        st.writing = False
 
     def _shm_ready(self, i: int, p) -> None:
         """Post-accumulate hook body on the shared-memory path: notes gradient i (and where its
@@ -87,44 +141,82 @@ class ShmReducerMixin:
             raise RuntimeError(f"DistributedDataParallel: parameter {self._names[i]!r} received a second gradient in "
                                "one iteration (a second backward through the same forward, or a reentrant backward); "
                                "run forward again before each backward")
-        if it.nready == 0 and not self._shm_defer:
-            self._shm.wait_free()  # nobody still reads last iteration's data from this segment
+        st = self._shm_st
         it.ready[i] = True
         it.nready += 1
-        g = p.grad._c.numpy()
-        if self._shm_defer:
-            self._shm_src[i] = g
+        c = p.grad._c
+        in_window = st.given[i] and c.data_ptr() == self._shm_ptr[i]  # the op wrote it there, scaled
+        if in_window:
+            st.in_window += 1
         else:
-            _divide_into(g, self._shm.n, self._shm_view[i])
+            g = c.numpy()
+            if self._shm_defer:
+                self._shm_src[i] = g
+            else:
+                if not st.writing:
+                    self._shm.wait_free()  # nobody still reads last iteration's data from this segment
+                    st.writing = True
+                self._shm_copy_in(i, g)
         if self.gradient_as_bucket_view:
             self._shm_dst[i] = self._shm_flat[i]  # may be g itself (accumulated in place): read before the sums
+        elif in_window:
+            pass  # .grad becomes private memory at the end (_shm_finish)
         elif g.flags.c_contiguous:
             self._shm_dst[i] = g.reshape(-1)
         else:
-            self._shm_new[i] = a = np.empty(g.shape, g.dtype)
-            self._shm_dst[i] = a.reshape(-1)
+            self._shm_new[i] = a = _C.empty(list(c.shape), self._shm_ctype, "cpu")
+            self._shm_dst[i] = a.numpy().reshape(-1)
         if it.nready == len(self._params):
             self._shm_finish()
+
+    def _shm_copy_in(self, i: int, g) -> None:
+        """Gradient i (not written by its op) into this rank's segment, divided by the world size
+        (an op's own gradient came scaled into memory of its own when the engine could not adopt it)."""
+        if self._shm_st.given[i]:
+            np.copyto(self._shm_view[i], g)
+        else:
+            _divide_into(g, self._shm.n, self._shm_view[i])
 
     def _shm_finish(self) -> None:
         shm = self._shm
         dst = self._shm_dst
         if self._shm_defer:
-            shm.wait_free()  # nobody still reads last iteration's data from this segment
-            src, view, n = self._shm_src, self._shm_view, shm.n
+            st = self._shm_st
+            if not st.writing:
+                shm.wait_free()  # nobody still reads last iteration's data from this segment
+                st.writing = True
+            src = self._shm_src
             for i, g in enumerate(src):  # parameter 0 first: the first layer's, produced last, still in cache
-                _divide_into(g, n, view[i])
-                src[i] = None
+                if g is not None:
+                    self._shm_copy_in(i, g)
+                    src[i] = None
+        params = self._params
+        st = self._shm_st
+        flat = None
+        if st.in_window and not self.gradient_as_bucket_view:
+            # those .grad move out of the window into one private flat tensor (the tensor
+            # allocator's, like the op's own memory), laid out as the window
+            flat = _C.empty([self._shm_numel], self._shm_ctype, "cpu")
+            out = flat.numpy()
+            for i in range(len(params)):
+                if dst[i] is None:
+                    off, m = self._shm_span[i]
+                    dst[i] = out[off:off + m]
+                    self._shm_new[i] = flat.slice(0, off, off + m, 1).view(list(params[i].shape))
         shm.arrive()
         if shm.whole:
-            for i, parts in enumerate(self._shm_parts):
-                shm.sum_parts(parts, dst[i])
+            if self.gradient_as_bucket_view:  # one call over the whole window
+                shm.sum_parts(self._shm_all, self._shm_flat_all)
+            elif st.in_window == len(params):
+                shm.sum_parts(self._shm_all, out)
+            else:
+                for i, parts in enumerate(self._shm_parts):
+                    shm.sum_parts(parts, dst[i])
         else:
             shm.reduce()
             for i, lo, hi, piece in self._shm_pieces:
                 np.copyto(dst[i][lo:hi], piece)
         shm.done()
-        params = self._params
         if self.gradient_as_bucket_view:
             views = self._shm_grads
             for i, p in enumerate(params):
@@ -133,13 +225,16 @@ class ShmReducerMixin:
                 else:
                     p.grad = views[i] = from_numpy(self._shm_flat[i].reshape(tuple(p.shape)))
         else:
-            for i, a in self._shm_new.items():
-                params[i].grad = from_numpy(a)
+            new = self._shm_new
             for i, p in enumerate(params):
-                if i not in self._shm_new:
+                a = new.get(i)
+                if a is None:
                     p.grad._c._bump_version()
-            self._shm_new = {}
+                else:
+                    p.grad = Tensor._wrap(a)
+            new.clear()
         for i in range(len(dst)):
             dst[i] = None
-        self._reduced_once = True
+        if not self._reduced_once:
+            self._reduced_once = True
         self._it.armed = False

@@ -2,11 +2,10 @@
 write a leaf's whole gradient, scaled, into memory someone offers (DistributedDataParallel's
 shared-memory window), and the engine adopts that memory as ``.grad``. It must be taken only where
 nobody can tell the difference: each refusal below would otherwise give a wrong gradient."""
-import numpy as np
-import pytest
-
 import lamina
 import lamina.nn.functional as F
+import numpy as np
+import pytest
 from lamina import _C
 from lamina.autograd.function import _edge
 
@@ -61,11 +60,14 @@ def test_bias_destination_alone():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("rows", [1, 7, 700])  # 700: more than one K block of the dW GEMM
-def test_power_of_two_scale_gives_the_bits_of_scaling_afterwards(dtype, rows):
-    x, w, b, dy = _data(dtype, rows)
+@pytest.mark.parametrize("rows,out,inp", [(1, 3, 5), (7, 3, 5), (700, 40, 64), (300, 256, 784)])
+def test_power_of_two_scale_gives_the_bits_of_scaling_afterwards(dtype, rows, out, inp):
+    # 700 and 300 rows: the dW GEMM (K = rows) in more than one K block, the f32 kernel's sizes
+    rng = np.random.default_rng(1)
+    x, dy = (lamina.from_numpy(rng.standard_normal(s).astype(dtype)) for s in ((rows, inp), (rows, out)))
+    w = lamina.from_numpy(rng.standard_normal((out, inp)).astype(dtype))
     dx0, dw0, db0 = _C.linear_backward(dy._c, x._c, w._c, True, True, True)
-    ow, ob = lamina.zeros(3, 5, dtype=w.dtype), lamina.zeros(3, dtype=w.dtype)
+    ow, ob = lamina.zeros(out, inp, dtype=w.dtype), lamina.zeros(out, dtype=w.dtype)
     dx, dw, db = _C.linear_backward(dy._c, x._c, w._c, True, True, True, ow._c, ob._c, 0.5, 0.5)
     assert dw.data_ptr() == ow._c.data_ptr() and db.data_ptr() == ob._c.data_ptr()
     np.testing.assert_array_equal(dx.numpy(), dx0.numpy())
@@ -74,7 +76,7 @@ def test_power_of_two_scale_gives_the_bits_of_scaling_afterwards(dtype, rows):
 
 
 def test_linear_backward_rejects_a_wrong_destination():
-    x, w, b, dy = _data()
+    x, w, _, dy = _data()
     with pytest.raises(ValueError, match="weight gradient destination of shape"):
         _C.linear_backward(dy._c, x._c, w._c, False, True, False, lamina.zeros(5, 3, dtype=w.dtype)._c)
     with pytest.raises(TypeError, match="destination dtype"):

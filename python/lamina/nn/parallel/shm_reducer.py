@@ -5,6 +5,8 @@ sums are written into private memory: ``.grad`` itself, or DDP's own flat buffer
 views (``gradient_as_bucket_view``). Mixed into DistributedDataParallel (nn/parallel/distributed.py)."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ... import _C
@@ -33,6 +35,32 @@ class _ShmIteration:
         self.given = [False] * nparams  # param i's gradient was written into the window by its op
         self.in_window = 0  # how many gradients are .grad in the window (written there and adopted)
         self.writing = False  # this rank's segment may be written (wait_free done this iteration)
+
+
+class _Private:
+    """The private flat tensor that the sums of gradients written into the window go to, laid out
+    as the window, with its per-parameter NumPy slices and ``.grad`` tensors (views of it). Used
+    again next iteration when nobody but DDP holds any of it (the engine's rule for adopting a
+    gradient): no allocation, no new tensors, and memory the optimizer has just read."""
+
+    __slots__ = ("dst", "flat", "grads", "out", "uses")
+
+    def __init__(self, params, span, numel: int, ctype) -> None:
+        self.flat = _C.empty([numel], ctype, "cpu")
+        self.out = out = self.flat.numpy()
+        self.dst = [out[off:off + m] for off, m in span]
+        self.grads = [Tensor._wrap(self.flat.slice(0, off, off + m, 1).view(list(p.shape)))
+                      for p, (off, m) in zip(params, span)]
+        self.uses = self.flat._storage_use_count()
+
+    def free(self) -> bool:
+        """Nothing outside DDP holds these tensors, their C++ handles or their memory."""
+        if self.flat._storage_use_count() != self.uses:
+            return False
+        for t in self.grads:  # references: the list, t, getrefcount's argument; t._c: t's and the argument
+            if sys.getrefcount(t) > 3 or sys.getrefcount(t._c) > 2:
+                return False
+        return True
 
 
 class ShmReducerMixin:
@@ -84,8 +112,9 @@ class ShmReducerMixin:
         self._shm_numel = numel
         self._shm_src = [None] * nparams  # this iteration's gradients, still to be scaled into the window
         self._shm_dst = [None] * nparams  # this iteration's flat destinations of the sums
-        self._shm_new = {}  # copy mode: param -> a C++ tensor replacing .grad (in the window, or non-contiguous)
+        self._shm_new = {}  # copy mode: param -> the Tensor that becomes .grad (for one in the window, or non-contiguous)
         self._shm_st = _ShmIteration(nparams)
+        self._shm_priv = [None]  # [_Private]: a list, so finish swaps it without Module.__setattr__
         # An op that computes a parameter's whole gradient may write it, scaled by 1 / world size,
         # straight into the window (engine.take_grad_destination; F.linear does): no temporary, no
         # pass that scales and copies it. Only for a power-of-two world: the scale is then exact,
@@ -164,7 +193,8 @@ class ShmReducerMixin:
         elif g.flags.c_contiguous:
             self._shm_dst[i] = g.reshape(-1)
         else:
-            self._shm_new[i] = a = _C.empty(list(c.shape), self._shm_ctype, "cpu")
+            a = _C.empty(list(c.shape), self._shm_ctype, "cpu")
+            self._shm_new[i] = Tensor._wrap(a)
             self._shm_dst[i] = a.numpy().reshape(-1)
         if it.nready == len(self._params):
             self._shm_finish()
@@ -194,21 +224,21 @@ class ShmReducerMixin:
         st = self._shm_st
         flat = None
         if st.in_window and not self.gradient_as_bucket_view:
-            # those .grad move out of the window into one private flat tensor (the tensor
-            # allocator's, like the op's own memory), laid out as the window
-            flat = _C.empty([self._shm_numel], self._shm_ctype, "cpu")
-            out = flat.numpy()
+            # those .grad move out of the window into one private flat tensor, laid out as the window
+            priv = self._shm_priv[0]
+            if priv is None or not priv.free():
+                priv = self._shm_priv[0] = _Private(params, self._shm_span, self._shm_numel, self._shm_ctype)
+            flat = priv.out
             for i in range(len(params)):
                 if dst[i] is None:
-                    off, m = self._shm_span[i]
-                    dst[i] = out[off:off + m]
-                    self._shm_new[i] = flat.slice(0, off, off + m, 1).view(list(params[i].shape))
+                    dst[i] = priv.dst[i]
+                    self._shm_new[i] = priv.grads[i]
         shm.arrive()
         if shm.whole:
             if self.gradient_as_bucket_view:  # one call over the whole window
                 shm.sum_parts(self._shm_all, self._shm_flat_all)
             elif st.in_window == len(params):
-                shm.sum_parts(self._shm_all, out)
+                shm.sum_parts(self._shm_all, flat)
             else:
                 for i, parts in enumerate(self._shm_parts):
                     shm.sum_parts(parts, dst[i])
@@ -227,11 +257,10 @@ class ShmReducerMixin:
         else:
             new = self._shm_new
             for i, p in enumerate(params):
-                a = new.get(i)
-                if a is None:
-                    p.grad._c._bump_version()
-                else:
-                    p.grad = Tensor._wrap(a)
+                t = new.get(i)
+                if t is not None:
+                    p.grad = t
+                p.grad._c._bump_version()
             new.clear()
         for i in range(len(dst)):
             dst[i] = None

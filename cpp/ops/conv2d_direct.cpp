@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../core/allocator.h"
@@ -34,9 +35,10 @@ namespace {
 using vec::Vectorized;
 
 
-// dst[j*ldd + i] = bias[j] + sum_k wpk[k*OB + j] * x[off[k] + i], j < OB, i < NV*lanes.
+// dst[j*ldd + i] = bias[j] + sum_k wpk[k*LDW + j] * x[off[k] + i], j < OB, i < NV*lanes.
 // With `more`, the sum starts from dst instead (the next pass of taps over the same outputs).
-template <class T, int OB, int NV>
+// LDW: the packed weights' row stride, the block's OB; larger for an edge block (edge_kernel).
+template <class T, int OB, int NV, int LDW = OB>
 void block_kernel(const T* x, const int64_t* off, int64_t K, const T* wpk, const T* bias, T* dst, int64_t ldd,
                   bool more) {
     using V = Vectorized<T>;
@@ -60,7 +62,7 @@ void block_kernel(const T* x, const int64_t* off, int64_t K, const T* wpk, const
         V xv[NV];
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) xv[v] = V::loadu(xs + v * lanes);
-        const T* wk = wpk + k * OB;
+        const T* wk = wpk + k * LDW;
 #pragma GCC unroll 16
         for (int j = 0; j < OB; ++j) {
             const V wj(wk[j]);
@@ -101,13 +103,56 @@ constexpr Block kBlocks[] = {{4, 1, 1.0}, {2, 2, 1.0}, {1, 2, 1.5}};
 #define LAMINA_DIRECT_BLOCKS(X) X(4, 1) X(2, 2) X(1, 2)
 #endif
 
+// The kernel for the ragged edges of an OB x NV block: the last channel block's jn < OB rows
+// (the smallest of 8, 4, 2, 1 rows that holds them) or the last position block's nv < NV vectors,
+// over the same packed weights. Edge blocks cost in proportion to what they compute: conv f at
+// AVX-512 (12x2: 128 = 10*12 + 8 channels, 784 = 24*32 + 16 positions) spent ~5% of its FMAs on
+// padding rows and lanes. Every output's sum runs over the same taps in the same order as in a
+// full block, so the bits are the same.
+template <class T, int OB, int NV>
+KernelFn<T> edge_kernel(int64_t jn, int64_t nv) {
+    if (jn < OB) {
+        if constexpr (OB > 1)
+            if (jn <= 1) return &block_kernel<T, 1, NV, OB>;
+        if constexpr (OB > 2)
+            if (jn <= 2) return &block_kernel<T, 2, NV, OB>;
+        if constexpr (OB > 4)
+            if (jn <= 4) return &block_kernel<T, 4, NV, OB>;
+        if constexpr (OB > 8)
+            if (jn <= 8) return &block_kernel<T, 8, NV, OB>;
+    } else if (nv < NV) {
+        if constexpr (NV > 1)
+            if (nv <= 1) return &block_kernel<T, OB, 1, OB>;
+        if constexpr (NV > 2)
+            if (nv <= 2) return &block_kernel<T, OB, 2, OB>;
+        if constexpr (NV > 3)
+            if (nv <= 3) return &block_kernel<T, OB, 3, OB>;
+    }
+    return &block_kernel<T, OB, NV>;
+}
+
+// A block kernel and the rows and position vectors it computes.
 template <class T>
-KernelFn<T> kernel_for(int ob, int nv) {
+struct Kernel {
+    KernelFn<T> fn;
+    int64_t rows, nv;
+};
+
+// kernel_for(ob, nv, jn, nvn): the ob x nv block's kernel for a block of jn channels and nvn
+// position vectors (a full block: jn = ob, nvn = nv).
+template <class T>
+Kernel<T> kernel_for(int ob, int nv, int64_t jn, int64_t nvn) {
+    auto round = [](int64_t j, int64_t o) -> int64_t {
+        if (j >= o) return o;
+        for (int64_t e = 1;; e *= 2)
+            if (e >= j) return std::min(e, o);
+    };
+    const int64_t rows = round(jn, ob), vecs = jn < ob ? nv : std::min<int64_t>(nvn, nv);
 #define LAMINA_DIRECT_CASE(o, v) \
-    if (ob == o && nv == v) return &block_kernel<T, o, v>;
+    if (ob == o && nv == v) return {edge_kernel<T, o, v>(jn, nvn), rows, vecs};
     LAMINA_DIRECT_BLOCKS(LAMINA_DIRECT_CASE)
 #undef LAMINA_DIRECT_CASE
-    return nullptr;
+    return {nullptr, 0, 0};
 }
 
 // Cycles per tap of one register block (two FMA ports), and per block for loading the bias and
@@ -266,7 +311,6 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
     constexpr int64_t lanes = Vectorized<T>::size();
     const Choice ch = choose(OC, groups, g, sizeof(T));
     const int64_t OB = ch.blk.ob, QB = ch.blk.nv * lanes;
-    const KernelFn<T> kern = kernel_for<T>(ch.blk.ob, ch.blk.nv);
     const int64_t C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW, P = OH * OW;
     const int64_t Cg = C / groups, OCg = OC / groups, K = Cg * KH * KW, CHW = C * H * W;
     const int64_t Hp = H + 2 * g.ph, Wp = W + 2 * g.pw, HWp = Hp * Wp;
@@ -361,13 +405,20 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
             const T* bb = bpk.data() + blk * OB;
             const int64_t jn = std::min<int64_t>(OB, OCg - ob * OB);
             T* orow = out + (n * OC + gr * OCg + ob * OB) * P;  // output row of this block's channel 0
-            // Compact positions: full blocks go straight to the output; a partial channel block or
-            // the ragged last position block goes through the scratch.
-            const bool direct_out = compact && jn == OB;
+            // Position block qb's kernel (an edge kernel for a partial channel block or the last,
+            // ragged position block) and where it stores: compact positions whose kernel computes
+            // exactly the block's channels and positions inside P go straight to the output, the
+            // rest through the scratch.
+            auto block = [&](int64_t qb) {
+                const int64_t nvn = (std::min(Qtot - qb * QB, QB) + lanes - 1) / lanes;
+                const Kernel<T> kb = kernel_for<T>(ch.blk.ob, ch.blk.nv, jn, nvn);
+                const bool to_out = compact && kb.rows == jn && qb * QB + kb.nv * lanes <= P;
+                return std::make_pair(kb.fn, to_out);
+            };
             for (int64_t c0 = 0; c0 < Cg || (Cg == 0 && c0 == 0); c0 += std::max<int64_t>(ct, 1)) {
                 const int64_t k0 = c0 * KH * KW, kt = (std::min(Cg, c0 + ct) - c0) * KH * KW;
                 for (int64_t qb = qb0; qb < qb1; ++qb) {
-                    const bool to_out = direct_out && (qb + 1) * QB <= P;
+                    const auto [kern, to_out] = block(qb);
                     T* dst = to_out ? orow + qb * QB : wd + qb * QB;
                     kern(xg + qb * QB, off.data() + k0, kt, wb + k0 * OB, bb, dst, to_out ? P : Qw, c0 > 0);
                 }
@@ -376,9 +427,11 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
             if (!compact) {
                 for (int64_t j = 0; j < jn; ++j) copy_rows(wd + j * Qw, Wp, orow + j * P, OW, OH, OW);
             } else {
-                // this band's positions [qs, qe) that went to the scratch
-                const int64_t qs = std::max(qb0 * QB, direct_out ? P / QB * QB : 0), qe = std::min(P, qb1 * QB);
-                if (qs < qe) copy_rows(wd + qs, Qw, orow + qs, P, jn, qe - qs);
+                for (int64_t qb = qb0; qb < qb1; ++qb)  // the band's blocks that went to the scratch
+                    if (!block(qb).second) {
+                        const int64_t qs = qb * QB, qe = std::min(P, qs + QB);
+                        if (qs < qe) copy_rows(wd + qs, Qw, orow + qs, P, jn, qe - qs);
+                    }
             }
         }
     };

@@ -79,6 +79,26 @@ def time_calls(fn, inner: int) -> float:
     return (CLOCK() - t0) / inner
 
 
+# Workload groups timed in warm blocks (time_block) instead of alternating single reps: the GEMM
+# rows, whose %peak is the number they exist for. Alternating lamina and PyTorch every call makes
+# each call start with the caches the other library just filled (512^3: ~5% slower than warm,
+# both libraries alike), which measures the hand-over, not the GEMM.
+WARM_GROUPS = ("gemm",)
+BLOCK_TARGET_S = 20e-3  # a warm block times calls for at least this long (and at least 3 calls)
+
+
+def time_block(fn, calls: int) -> list:
+    """One warm block: one untimed call (it takes the cache misses the other library left), then
+    `calls` calls timed one by one. Returns their times (seconds)."""
+    fn()
+    out = []
+    for _ in range(calls):
+        t0 = CLOCK()
+        fn()
+        out.append(CLOCK() - t0)
+    return out
+
+
 def run_workload(w, threads: int, args) -> dict:
     row = dict(name=w.name, group=w.group, mode=w.mode, desc=w.desc, threads=threads, flops=w.flops,
                steps=w.steps, checks=[], ok=True, error=None)
@@ -106,15 +126,23 @@ def run_workload(w, threads: int, args) -> dict:
             case.lamina()
             case.torch()
         one = min(time_calls(case.lamina, 1), time_calls(case.torch, 1))
-        inner = max(1, min(10000, math.ceil(REP_TARGET_S / max(one, 1e-7))))
+        warm = w.group in WARM_GROUPS
+        target = BLOCK_TARGET_S if warm else REP_TARGET_S
+        inner = max(3 if warm else 1, min(10000, math.ceil(target / max(one, 1e-7))))
         gc.collect()
-        tl, tt = [], []
+        tl, tt = [], []  # seconds per call: one per rep, or one per timed call of a warm block
         max_reps = max(args.reps, args.max_reps)
         t_end = time.perf_counter() + args.max_time  # a guard for a machine that is suddenly busy
-        while len(tl) < 3 or (len(tl) < args.reps or min(sum(tl), sum(tt)) < args.min_time) and (
-                len(tl) < max_reps and time.perf_counter() < t_end):
-            tl.append(time_calls(case.lamina, inner))  # lamina rep, torch rep, lamina rep, ...
-            tt.append(time_calls(case.torch, inner))
+        reps = 0
+        while reps < 3 or (reps < args.reps or min(sum(tl), sum(tt)) < args.min_time) and (
+                reps < max_reps and time.perf_counter() < t_end):
+            if warm:  # lamina block, torch block, lamina block, ...
+                tl += time_block(case.lamina, inner)
+                tt += time_block(case.torch, inner)
+            else:  # lamina rep, torch rep, lamina rep, ...
+                tl.append(time_calls(case.lamina, inner))
+                tt.append(time_calls(case.torch, inner))
+            reps += 1
     except Exception as e:
         row.update(ok=False, error=f"{type(e).__name__}: {e}")
         print(f"\n!!! {w.name}: ERROR while timing: {row['error']}", flush=True)
@@ -122,10 +150,12 @@ def run_workload(w, threads: int, args) -> dict:
             traceback.print_exc()
         return row
     ml, mt = statistics.median(tl), statistics.median(tt)
-    row.update(reps=len(tl), inner=inner, lamina_ms=ml * 1e3, torch_ms=mt * 1e3, ratio=ml / mt,
+    row.update(reps=reps, inner=inner, timing="warm blocks" if warm else "alternating reps",
+               lamina_ms=ml * 1e3, torch_ms=mt * 1e3, ratio=ml / mt,
                lamina_min_ms=min(tl) * 1e3, torch_min_ms=min(tt) * 1e3, ratio_min=min(tl) / min(tt))
     if w.flops:
-        row.update(lamina_gflops=w.flops / ml / 1e9, torch_gflops=w.flops / mt / 1e9)
+        row.update(lamina_gflops=w.flops / ml / 1e9, torch_gflops=w.flops / mt / 1e9,
+                   lamina_best_gflops=w.flops / min(tl) / 1e9, torch_best_gflops=w.flops / min(tt) / 1e9)
     if w.steps:
         row.update(lamina_steps_s=w.steps / ml, torch_steps_s=w.steps / mt)
     return row
@@ -143,12 +173,19 @@ def fmt_ms(ms: float) -> str:
     return f"{ms:10.4f}" if ms < 1 else f"{ms:10.3f}"
 
 
-def add_pct_peak(row: dict, peak) -> None:
-    """GFLOP/s as a percentage of the measured single-core peak times the row's thread count."""
+def add_pct_peak(row: dict, peak, best_peak=None) -> None:
+    """GFLOP/s as a percentage of the measured single-core peak times the row's thread count, the
+    same statistic on both sides: `peak` is the FMA probe's median chunk, against the row's median
+    GFLOP/s (the %peak column); `best_peak`, the probe's best chunk, against the row's best call
+    or rep (JSON only: *_pct_peak_best)."""
     if peak and "lamina_gflops" in row:
         full = peak * row["threads"]
         row.update(lamina_pct_peak=100 * row["lamina_gflops"] / full,
                    torch_pct_peak=100 * row["torch_gflops"] / full)
+    if best_peak and "lamina_best_gflops" in row:
+        full = best_peak * row["threads"]
+        row.update(lamina_pct_peak_best=100 * row["lamina_best_gflops"] / full,
+                   torch_pct_peak_best=100 * row["torch_best_gflops"] / full)
 
 
 def fmt_pct(r: dict) -> str:
@@ -174,8 +211,10 @@ def print_table(rows: list) -> None:
               f"{r['ratio']:6.2f} {r['ratio_min']:6.2f}  {fmt_rate(r):<32} {fmt_pct(r):>7} {chk}")
     print("(median ms per call; ratio = lamina / PyTorch medians, below 1 is faster; (min) = the same "
           "for the fastest reps;\n GFLOP/s counts 2 per multiply-add, fwd+bwd = 3x forward; "
-          "%peak = lamina/torch GFLOP/s as % of the measured\n 1-thread FMA peak x threads; "
-          "check = max rel. error vs PyTorch)")
+          "%peak = lamina/torch median GFLOP/s as % of the FMA\n probe's median chunk x threads; "
+          "check = max rel. error vs PyTorch; sgemm rows are timed in warm blocks per library\n "
+          "(one untimed call, then calls timed one by one; the median is over those calls), "
+          "the other rows in alternating reps)")
 
 
 def strip_capability(argv: list) -> list:
@@ -255,12 +294,12 @@ def run_levels(args) -> int:
             print(f"!!! level {level}: lamina ran at capability {host.get('capability')!r} instead")
         ok = [x for x in data["results"] if "ratio" in x]
         geo = math.exp(statistics.fmean(math.log(x["ratio"]) for x in ok)) if ok else float("nan")
-        peak = (host.get("fma_peak") or {}).get("gflops")
-        summary.append((level, host.get("capability"), peak, len(ok), geo))
-    print("\nlevel    ran as        1-thr peak GFLOP/s  rows  geomean lamina/torch")
-    for level, ran, peak, n, geo in summary:
-        peak_s = "?" if peak is None else f"{peak:.1f}"
-        print(f"{level:<8} {str(ran):<13} {peak_s:>18}  {n:>4}  {geo:8.3f}")
+        fp = host.get("fma_peak") or {}
+        summary.append((level, host.get("capability"), fp.get("median_gflops"), fp.get("gflops"), len(ok), geo))
+    print("\nlevel    ran as        1-thr peak GFLOP/s (median/best)  rows  geomean lamina/torch")
+    for level, ran, med, best, n, geo in summary:
+        peak_s = "?" if best is None else f"{med:.1f} / {best:.1f}"
+        print(f"{level:<8} {str(ran):<13} {peak_s:>32}  {n:>4}  {geo:8.3f}")
     for level, why in skipped.items():
         print(f"{level:<8} skipped: {why}")
     meta = dict(capability_requested=args.capability, levels_supported=have, skipped=skipped,
@@ -334,7 +373,7 @@ def main() -> int:
     info["threads_run"] = threads
     for line in hostinfo.header_lines(info):
         print(line)
-    peak = hostinfo.peak_per_thread(info)
+    peak, best_peak = hostinfo.peak_per_thread(info, "median"), hostinfo.peak_per_thread(info)
     print(f"lamina {getattr(lamina, '__version__', '?')}: OpenBLAS corename={blas['corename']}  ({env_note})")
     print(f"torch {torch.__version__}: {torch_blas_line()}")
     print(f"{len(sel)} workloads x threads {threads}; reps>={args.reps}, min-time {args.min_time} s, "
@@ -349,7 +388,7 @@ def main() -> int:
             print(f"  [{n} thr] {w.name} ...", end="", flush=True)
             t0 = time.time()
             r = run_workload(w, n, args)
-            add_pct_peak(r, peak)
+            add_pct_peak(r, peak, best_peak)
             rows.append(r)
             print(f" {time.time() - t0:.1f} s", flush=True)
     print_table(rows)

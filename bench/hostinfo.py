@@ -115,10 +115,13 @@ def host_info(lamina, probe_seconds: float = 0.2) -> dict:
     return info
 
 
-def peak_per_thread(info: dict):
-    """The measured single-thread peak in GFLOP/s, or None."""
+def peak_per_thread(info: dict, statistic: str = "best"):
+    """The measured single-thread peak in GFLOP/s, or None: the probe's best chunk, or with
+    statistic="median" its median chunk (what a median GFLOP/s figure is divided by)."""
     p = info.get("fma_peak")
-    return p["gflops"] if p else None
+    if not p:
+        return None
+    return p["median_gflops"] if statistic == "median" else p["gflops"]
 
 
 def header_lines(info: dict) -> list:
@@ -139,7 +142,7 @@ def header_lines(info: dict) -> list:
         kind = "FMA" if p["fused"] else "mul+add"
         lines.append(f"measured {kind} peak, 1 thread: {p['gflops']:.1f} GFLOP/s (median "
                      f"{p['median_gflops']:.1f}; {p['isa']}, {p['accumulators']} chains, "
-                     f"{p['chunks']} chunks); % peak = GFLOP/s / (peak x threads)")
+                     f"{p['chunks']} chunks); % peak = median GFLOP/s / (median chunk x threads)")
     else:
         lines.append("measured FMA peak: not measured (probe skipped, or this build has no _C.fma_peak)")
     return lines

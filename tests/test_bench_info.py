@@ -95,6 +95,16 @@ def test_compare_helpers():
     plain = dict(threads=1)
     compare.add_pct_peak(plain, 200.0)
     assert "lamina_pct_peak" not in plain and compare.fmt_pct(plain) == ""
+    # Median against the probe's median, best against its best: both statistics on both sides.
+    best = dict(threads=1, lamina_gflops=100.0, torch_gflops=50.0, lamina_best_gflops=120.0,
+                torch_best_gflops=60.0)
+    compare.add_pct_peak(best, 200.0, 240.0)
+    assert best["lamina_pct_peak"] == pytest.approx(50.0) and best["lamina_pct_peak_best"] == pytest.approx(50.0)
+    assert best["torch_pct_peak_best"] == pytest.approx(25.0)
+    # A warm block: one untimed call first, then `calls` calls each timed on its own.
+    calls = []
+    times = compare.time_block(lambda: calls.append(1), 4)
+    assert len(times) == 4 and len(calls) == 5 and all(t >= 0 for t in times)
 
 
 @needs_bench

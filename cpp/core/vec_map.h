@@ -3,6 +3,7 @@
 // first, so every element goes through the same code and gets the same answer.
 #pragma once
 #include <array>
+#include <cstdint>
 #include <utility>
 
 #include "hostdev.h"
@@ -17,6 +18,16 @@ LAMINA_FLATTEN inline void map_unit(T* o, std::array<const T*, sizeof...(I)> x, 
     using V = Vectorized<T>;
     constexpr int W = V::size();
     int64_t k = 0;
+    if constexpr (sizeof...(I) == 1) {
+        // One input off a vector boundary (a NumPy buffer: 16-byte aligned): a partial first
+        // vector, so the loads after it are aligned; every load would split a cache line.
+        const size_t mis = reinterpret_cast<uintptr_t>(x[0]) % sizeof(V);
+        if (mis != 0 && mis % sizeof(T) == 0 && n > W) {
+            const int head = static_cast<int>((sizeof(V) - mis) / sizeof(T));
+            f(V::loadu(x[I], head)...).store(o, head);
+            k = head;
+        }
+    }
     for (; k + W <= n; k += W) f(V::loadu(x[I] + k)...).store(o + k);
     if (k < n) {
         const int rest = static_cast<int>(n - k);

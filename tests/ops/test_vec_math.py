@@ -235,6 +235,22 @@ def test_noncontiguous_matches_contiguous():
         np.testing.assert_array_equal(fn(t.t()).numpy(), fn(lamina.tensor(np.ascontiguousarray(x.T))).numpy())
 
 
+@pytest.mark.parametrize("n", [17, 1000])
+def test_misaligned_input_matches_aligned(n):
+    # vec_map.h peels a partial first vector off an input that is not vector-aligned (NumPy
+    # buffers are 16-byte aligned), so the loads after it are aligned: same values either way.
+    rng = np.random.default_rng(n)
+    buf = (rng.standard_normal(n + 16) * 5).astype(np.float32)
+    for off in range(16):
+        x = buf[off:off + n]
+        shared = lamina.from_numpy(x)  # shares x's memory, whatever its alignment
+        for name in ("exp", "log", "sigmoid", "tanh", "softplus", "elu", "gelu_tanh", "gelu"):
+            fn = FUNCS[name][0]
+            got = fn(shared).numpy()
+            want = fn(lamina.tensor(x.copy())).numpy()
+            np.testing.assert_array_equal(got, want, err_msg=f"{name} offset {off}")
+
+
 def _report() -> None:
     """Child entry point: one line per function, 'name max_ulp'."""
     print("capability", lamina.backends.cpu.get_cpu_capability())

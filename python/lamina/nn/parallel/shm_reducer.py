@@ -1,8 +1,11 @@
-"""DistributedDataParallel's shared-memory reducer, used when every rank runs on one node: the
-gradient hooks only note each accumulated ``.grad``; when the last one has come, every gradient is
-scaled by 1/world into this rank's segment of a shared window and ``ShmAllreduce``'s rank-ordered
-sums are written into private memory: ``.grad`` itself, or DDP's own flat buffer that ``.grad``
-views (``gradient_as_bucket_view``). Mixed into DistributedDataParallel (nn/parallel/distributed.py)."""
+"""DistributedDataParallel's shared-memory reducer, used when every rank runs on one node: an op
+that computes a parameter's whole gradient (F.linear) writes it, scaled by 1/world, straight into
+this rank's segment of a shared window (``AccumulateGrad.dest``, engine.take_grad_destination); the
+gradient hooks note each accumulated ``.grad``, and when the last one has come the others are
+scaled into the segment and ``ShmAllreduce``'s rank-ordered sums written into private memory: a flat
+tensor whose views become ``.grad`` (for gradients written into the window), ``.grad`` itself, or
+DDP's own flat buffer that ``.grad`` views (``gradient_as_bucket_view``). Mixed into
+DistributedDataParallel (nn/parallel/distributed.py)."""
 from __future__ import annotations
 
 import sys

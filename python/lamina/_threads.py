@@ -17,12 +17,13 @@ import os
 # keeps our CPUs busy, regions run on one thread, the workers are not woken and sleep after their
 # spin. So with the governor on the spin is long (GOVERNED_SPIN_COUNT); with it off
 # (LAMINA_THREAD_GOVERNOR=0) the short spin stays, to protect a shared core. Measured with the
-# governor (2026-12-01 09:05-09:12 UTC, quiet, avx512, bench/compare.py, 1-thread / 2-thread time):
-# CIFAR CNN b32 at spin 3000: 1.68, 1.72; 10000: 1.72, 1.77, 1.82, 1.86, 1.82; 30000: 1.84, 1.83,
-# 1.83 (governor off, spin 1000, alternating with the 10000 runs: 1.54, 1.59, 1.54); the contention
-# row (DQN beside a busy process, default / 1-thread time) 0.99-1.00 at 10000 and 30000 (3.28 at
-# 10000 without the governor). Two DQN jobs at once, 2 threads each: 4081 + 3950 steps/s, as at 1
-# thread each (4073 + 4025); 2578 + 2433 without the governor at 1000, 1040 + 1043 at 10000.
+# governor (2026-12-01, quiet, avx512, bench/compare.py, 1-thread / 2-thread time): CIFAR CNN b32
+# at spin 10000 1.86, 1.89, 1.85, 1.87 alternating with 1.62, 1.61, 1.62, 1.53 with the governor
+# off (09:41); at 09:06-09:09 spin 3000: 1.68, 1.72; 10000: 1.72, 1.77, 1.82, 1.86, 1.82; 30000:
+# 1.84, 1.83, 1.83. LeNet-5 1.50 (off: 1.11), MLP b256 1.46 (1.07). The contention row (DQN beside
+# a busy process, default / 1-thread time) 0.97-1.00 at 10000 and 30000 (off: 1.39 at 1000, 3.28
+# at 10000). Two DQN jobs at once, 2 threads each: 4081 + 3950 steps/s, as at 1 thread each
+# (4073 + 4025); 2578 + 2433 without the governor at 1000, 1040 + 1043 at 10000.
 # 10000 (~0.4 ms) rather than 30000: the same scaling, and less burnt while the governor has not yet
 # seen a new neighbour (100-200 ms) or beside one that uses under half a CPU (it stays at 2 then).
 GOVERNED_SPIN_COUNT = "10000"

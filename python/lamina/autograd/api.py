@@ -11,16 +11,19 @@ def _grads_for(tensors, grad_tensors):
     for i, t in enumerate(tensors):
         g = grad_tensors[i] if grad_tensors is not None else None
         if g is None:
-            if t.numel() != 1:
+            c = t._c
+            if c.numel() != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for scalar outputs (got shape {list(t.shape)}); "
                     "pass gradient= with the output's shape"
                 )
-            g = Tensor._wrap(t._c.clone())
-            _C.fill_(g._c, 1.0)
+            c = c.clone()
+            _C.fill_(c, 1.0)
+            out.append(Tensor._wrap(c))  # t's own shape: nothing to check
+            continue
         elif not isinstance(g, Tensor):
             g = Tensor(g, dtype=t.dtype)
-        if tuple(g.shape) != tuple(t.shape):
+        if g._c.shape != t._c.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {list(g.shape)} and "
                                f"output has a shape of {list(t.shape)}")
         out.append(g)

@@ -58,7 +58,7 @@ def _unshared(g, leaf) -> bool:
 
 
 def _accumulate_into_leaf(leaf, g, create_graph):
-    if tuple(g.shape) != tuple(leaf.shape):
+    if g._c.shape != leaf._c.shape:  # (C++ shapes are tuples: no Tensor.shape property calls)
         g = _sum_to(g, leaf.shape, "AccumulateGrad")
     with _accumulate_lock:
         if leaf.grad is None:
@@ -167,13 +167,12 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
     ``roots``: output tensors; ``grad_roots``: their gradients. With ``inputs`` (a list of
     tensors) it returns their gradients instead of accumulating into ``.grad``.
     """
-    pending: dict = {}  # node -> gradients per output number
+    pending: dict = {}  # node -> gradients per output number (AccumulateGrad.out_meta is (None,))
 
     def add(node, nr, g):
         slot = pending.get(node)
         if slot is None:
-            slot = [None] * (len(node.out_meta) if not isinstance(node, AccumulateGrad) else 1)
-            pending[node] = slot
+            slot = pending[node] = [None] * len(node.out_meta)
         slot[nr] = g if slot[nr] is None else slot[nr] + g
 
     root_edges = []
@@ -199,11 +198,12 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
             m = e[0]
             if parents is not None:
                 parents.setdefault(m, []).append(n)
-            if m in deps:
-                deps[m] += 1
-            else:
+            d = deps.get(m)
+            if d is None:
                 deps[m] = 1
                 stack.append(m)
+            else:
+                deps[m] = d + 1
 
     capture = None
     needed = None
@@ -227,10 +227,14 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
 
     for (node, nr), g in zip(root_edges, grad_roots):
         add(node, nr, g)
-    ready = [n for n in dict.fromkeys(n for n, _ in root_edges) if deps[n] == 0]
+    if len(root_edges) == 1:  # (the usual loss.backward(): no generator, no dict)
+        ready = [root_edges[0][0]] if not deps[root_edges[0][0]] else []
+    else:
+        ready = [n for n in dict.fromkeys(n for n, _ in root_edges) if deps[n] == 0]
 
-    prev_mode = grad_mode._tls.enabled
-    grad_mode._tls.enabled = create_graph
+    tls = grad_mode._tls
+    prev_mode = tls.enabled
+    tls.enabled = create_graph
     prev_pass = getattr(_pass, "st", None)
     _pass.st = (deps, pending) if capture is None and not create_graph else None
     try:
@@ -249,7 +253,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                         capture[(node, nr)] = g
             if needed is not None and node not in needed:
                 continue
-            if isinstance(node, AccumulateGrad):
+            if type(node) is AccumulateGrad:  # (never subclassed; type() is cheaper than isinstance)
                 if capture is None and grads is not None and grads[0] is not None:
                     # pop(): the buffer's reference goes, so _unshared can count the others.
                     _accumulate_into_leaf(node.leaf, grads.pop(), create_graph)
@@ -259,10 +263,11 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                 continue
             if grads is None:
                 grads = [None] * len(node.out_meta)
-            for i, g in enumerate(grads):
-                if g is None and node.out_meta[i] is not None:
-                    shape, dt, dev = node.out_meta[i]
-                    grads[i] = Tensor._zeros_c(shape, dt, dev)
+            if len(grads) != 1 or grads[0] is None:  # (the usual single filled slot skips the scan)
+                for i, g in enumerate(grads):
+                    if g is None and node.out_meta[i] is not None:
+                        shape, dt, dev = node.out_meta[i]
+                        grads[i] = Tensor._zeros_c(shape, dt, dev)
             out = _apply_graph(node, grads) if create_graph else node.apply(grads)
             if not isinstance(out, tuple):
                 out = (out,)
@@ -271,7 +276,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                     f"function {node.name} returned an incorrect number of gradients "
                     f"(expected {len(node.next)}, got {len(out)})"
                 )
-            if grad_mode._tls.anomaly:
+            if tls.anomaly:
                 _check_finite(node, out)
             if not retain_graph:
                 node.release()
@@ -280,15 +285,19 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                     continue
                 m, nr = e
                 if g is not None:
-                    if tuple(g.shape) != tuple(meta[0]):
+                    if g._c.shape != meta[0]:  # (both tuples; Tensor.shape is a property call)
                         g = _sum_to(g, meta[0], node.name)
-                    add(m, nr, g)
-                deps[m] -= 1
-                if deps[m] == 0:
+                    slot = pending.get(m)  # add(), inlined: once per edge
+                    if slot is None:
+                        slot = pending[m] = [None] * len(m.out_meta)
+                    slot[nr] = g if slot[nr] is None else slot[nr] + g
+                d = deps[m] - 1
+                deps[m] = d
+                if not d:
                     ready.append(m)
             out = g = None  # drop this frame's references before a leaf may adopt one
     finally:
-        grad_mode._tls.enabled = prev_mode
+        tls.enabled = prev_mode
         _pass.st = prev_pass
 
     if capture is not None:

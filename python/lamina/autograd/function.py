@@ -39,10 +39,12 @@ class Context:
     saved C++ tensors back into Tensors attached to the graph.
     """
 
-    def __init__(self) -> None:
-        self.saved_tensors_ = ()
-        self.needs_input_grad = ()
-        self._released = False
+    # Class-level defaults instead of an __init__: every recorded op makes a Context, and
+    # _saved_of scans its __dict__, which now holds only what forward set.
+    saved_tensors_ = ()
+    needs_input_grad = ()
+    _released = False
+    _non_diff = ()  # ids of outputs marked non-differentiable
 
     def save_for_backward(self, *tensors) -> None:
         """Keeps tensors (or None) for backward; read them back with ``ctx.saved_tensors``."""
@@ -140,9 +142,8 @@ class Node:
         # Drop everything forward left on the context (saved tensors or raw C++ tensors kept as
         # attributes), so the memory goes now rather than when the graph is collected.
         ctx = self.ctx
-        ctx.__dict__.clear()
+        ctx.__dict__.clear()  # (saved_tensors_ falls back to the class's ())
         ctx._released = True
-        ctx.saved_tensors_ = ()
         self.saved = _NO_SAVED
 
     def __repr__(self) -> str:
@@ -327,7 +328,7 @@ class Function:
             # the input's own place in the graph is not overwritten.
             outs = tuple(Tensor._wrap(o._c) if _returns_input((o,), args) else o for o in outs)
             out = outs if multi else outs[0]
-        non_diff = getattr(ctx, "_non_diff", ())
+        non_diff = ctx._non_diff
         if multi:
             out_meta = tuple([o._c._meta if isinstance(o, Tensor) else None for o in outs])
         else:

@@ -183,12 +183,17 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
         root_edges.append(e)
 
     # Count the edges into each node reachable from the roots.
-    deps: dict = {}
-    stack = []
-    for node, _ in root_edges:
-        if node not in deps:
-            deps[node] = 0
-            stack.append(node)
+    if len(root_edges) == 1:  # (the usual loss.backward())
+        node = root_edges[0][0]
+        deps: dict = {node: 0}
+        stack = [node]
+    else:
+        deps = {}
+        stack = []
+        for node, _ in root_edges:
+            if node not in deps:
+                deps[node] = 0
+                stack.append(node)
     parents = {} if inputs is not None else None  # child -> parents, to prune for `inputs`
     while stack:
         n = stack.pop()
@@ -225,11 +230,14 @@ def run_backward(roots, grad_roots, retain_graph: bool, inputs=None, create_grap
                     needed.add(p)
                     stack.append(p)
 
-    for (node, nr), g in zip(root_edges, grad_roots):
-        add(node, nr, g)
-    if len(root_edges) == 1:  # (the usual loss.backward(): no generator, no dict)
-        ready = [root_edges[0][0]] if not deps[root_edges[0][0]] else []
+    if len(root_edges) == 1:  # (the usual loss.backward(): no zip, no generator, no dict)
+        node, nr = root_edges[0]
+        pending[node] = slot = [None] * len(node.out_meta)
+        slot[nr] = grad_roots[0]
+        ready = [node] if not deps[node] else []
     else:
+        for (node, nr), g in zip(root_edges, grad_roots):
+            add(node, nr, g)
         ready = [n for n in dict.fromkeys(n for n, _ in root_edges) if deps[n] == 0]
 
     tls = grad_mode._tls

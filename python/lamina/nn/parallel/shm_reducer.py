@@ -228,13 +228,9 @@ class ShmReducerMixin:
                 if g is not None:
                     self._shm_copy_in(i, g)
                     src[i] = None
-        flat = None
         if st.in_window and not self.gradient_as_bucket_view:
             # those .grad move out of the window into one private flat tensor, laid out as the window
-            priv = self._shm_priv[0]
-            if priv is None or not priv.free():
-                priv = self._shm_priv[0] = _Private(params, self._shm_span, self._shm_numel, self._shm_ctype)
-            flat = priv.out
+            priv = self._shm_private()
             for i in range(len(params)):
                 if dst[i] is None:
                     dst[i] = priv.dst[i]
@@ -243,9 +239,7 @@ class ShmReducerMixin:
         if shm.whole:
             if self.gradient_as_bucket_view:  # one call over the whole window
                 shm.sum_parts(self._shm_all, self._shm_flat_all)
-            elif st.in_window == len(params):
-                shm.sum_parts(self._shm_all, flat)
-            else:
+            else:  # (every gradient in the window took _shm_finish_all_in_window)
                 for i, parts in enumerate(self._shm_parts):
                     shm.sum_parts(parts, dst[i])
         else:
@@ -274,6 +268,13 @@ class ShmReducerMixin:
             self._reduced_once = True
         self._it.armed = False
 
+    def _shm_private(self) -> _Private:
+        """Last iteration's private flat tensor when nobody else holds it, else a new one."""
+        priv = self._shm_priv[0]
+        if priv is None or not priv.free():
+            priv = self._shm_priv[0] = _Private(self._params, self._shm_span, self._shm_numel, self._shm_ctype)
+        return priv
+
     def _shm_finish_all_in_window(self) -> None:
         """_shm_finish when every op wrote its gradient into the window (a model of Linear layers,
         whole scheme, copy mode): one sum over the whole window into the private flat tensor, whose
@@ -281,9 +282,7 @@ class ShmReducerMixin:
         (about 3 us of Python per step)."""
         shm = self._shm
         params = self._params
-        priv = self._shm_priv[0]
-        if priv is None or not priv.free():
-            priv = self._shm_priv[0] = _Private(params, self._shm_span, self._shm_numel, self._shm_ctype)
+        priv = self._shm_private()
         shm.arrive()
         shm.sum_parts(self._shm_all, priv.out)
         shm.done()

@@ -25,6 +25,7 @@ namespace lamina::vec {
 //   integer subtract of sqrt(1/2)'s bits (no compare-and-select to move m into that range).
 // - pow2n(n): 2^n for integral n in [-126, 127].
 // - or_sign(mag, sgn) (float): mag with sgn's sign bit set into it, i.e. copysign for mag >= 0.
+// - neg_min_abs(x, c) (float): -min(|x|, c) for c > 0; a NaN x gives NaN or -c (levels differ).
 // - reduce_add_f64(v) (float): the lanes' sum in double (each lane widened first, so no float
 //   rounding; for compensated sums whose last step must not round again).
 // - lookup32(t, idx), interval_index(x, base, shift) (float): a 32-entry table by index bits; one
@@ -200,6 +201,10 @@ struct Vectorized<float> {
         return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(mag.v), _mm512_castps_si512(sgn.v),
                                                              _mm512_set1_epi32(INT32_MIN), 0xf8));
     }
+    // -min(|x|, c) for c > 0 in one vrangeps (min of magnitudes, sign bit set); NaN stays NaN.
+#if defined(__AVX512DQ__)
+    friend Vectorized neg_min_abs(Vectorized x, Vectorized c) { return _mm512_range_ps(x.v, c.v, 0x0E); }
+#endif
     friend Vectorized round_small(Vectorized a) {
         return _mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     }
@@ -574,6 +579,13 @@ inline V lookup32(const float* t, const V& idx) {
     }
     return V::loadu(f);
 }
+// -min(|x|, c) for c > 0 (float) where no one-instruction form exists (AVX-512 has vrangeps):
+// or_sign + max, so a NaN x gives -c here (max's second operand) and NaN at AVX-512.
+template <class V>
+inline V neg_min_abs(const V& x, const V& c) {
+    return max(or_sign(x, V(-0.0f)), -c);
+}
+
 template <class V>
 inline V interval_index(const V& x, int32_t base, int shift) {
     float f[V::size()];

@@ -81,6 +81,11 @@ DIRECT_CASES = [
     ((2, 3, 6, 71), (5, 3, 3, 5), True, {"stride": (1, 2), "padding": (1, 3)}),
     ((1, 2, 5, 69), (4, 2, 2, 7), True, {"stride": (2, 1), "padding": (0, 4)}),
     ((1, 3, 7, 50), (6, 3, 3, 4), False, {"stride": 3, "padding": 2, "dilation": (1, 2)}),
+    # wide scratch beyond 64 KB: copied to the output block by block after each block's last pass
+    # (at both levels and dtypes: output rows split across position blocks, 13 = a partial channel
+    # block, 67-wide rows with masked tails, a ragged last block); 35 channels: 2-4 tap passes
+    ((1, 16, 66, 67), (13, 16, 3, 3), True, {"padding": 1}),
+    ((1, 35, 40, 67), (9, 35, 3, 3), True, {"padding": (2, 1), "dilation": (2, 1)}),
 ]
 
 

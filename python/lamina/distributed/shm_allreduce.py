@@ -34,10 +34,17 @@ class ShmAllreduce:
       owner's reduced chunk out of ``segment(j)``. Three phases (3k-2 *arrived*, 3k-1 *reduced*,
       3k *done*); a rank reads about two segments' worth whatever n is.
 
-    A rank writes its segment again only after every rank's *done* of the previous iteration
-    (``wait_free``), so nobody reads half-new data."""
+    Each segment holds ``buffers`` (default 2) buffers of ``numel`` elements, used in turn:
+    iteration k writes and reads buffer ``cur`` = (k - 1) % buffers. A rank writes a buffer again
+    only after every rank's *done* of the iteration that last used it (``wait_free``), so nobody
+    reads half-new data. With two buffers that is the iteration before last, which every rank's
+    *arrived* of the last iteration already implies: no wait, and the writes of this iteration's
+    backward go to lines the other ranks read two iterations ago (long evicted from their caches),
+    not to lines they read in the last sum (measured: an RFO that invalidates the other core's copy
+    per line written, about 24 us of MLP b256's backward)."""
 
-    def __init__(self, pg: ProcessGroup, node, numel: int, dtype, whole: bool | None = None) -> None:
+    def __init__(self, pg: ProcessGroup, node, numel: int, dtype, whole: bool | None = None,
+                 buffers: int = 2) -> None:
         mpi = pg.MPI
         self.pg, self.node = pg, node
         self.n, self.rank = node.Get_size(), node.Get_rank()
@@ -47,16 +54,22 @@ class ShmAllreduce:
         # writes less (no reduced chunk in the window, no second copy), with one sync fewer.
         self.whole = self.n <= 2 if whole is None else bool(whole)
         self.phases = 2 if self.whole else 3
+        self.buffers = int(buffers)
+        assert self.buffers >= 1, buffers
         data = -(-self.numel * self.dtype.itemsize // _PAGE) * _PAGE
-        self.seg_bytes = data + _PAGE  # data pages, then a page whose first line is the counter
+        self.seg_bytes = self.buffers * data + _PAGE  # the buffers' pages, then a page whose first line is the counter
         self.win = mpi.Win.Allocate_shared(self.seg_bytes, 1, comm=node)
         self.win.Lock_all(mpi.MODE_NOCHECK)  # a passive epoch for Win.Sync (the memory barrier)
-        self._segs, self._ctr = [], []
+        self._bufs = [[] for _ in range(self.buffers)]  # [buffer][rank]: flat NumPy views
+        self._ctr, self._raw = [], []
         for j in range(self.n):
             buf, _ = self.win.Shared_query(j)
             raw = np.frombuffer(buf, dtype=np.uint8, count=self.seg_bytes)
-            self._segs.append(raw[:self.numel * self.dtype.itemsize].view(self.dtype))
-            self._ctr.append(raw[data:data + 8].view(np.int64))
+            self._raw.append(raw)
+            for b in range(self.buffers):
+                self._bufs[b].append(raw[b * data:b * data + self.numel * self.dtype.itemsize].view(self.dtype))
+            self._ctr.append(raw[self.buffers * data:self.buffers * data + 8].view(np.int64))
+        self.cur = 0  # the buffer this iteration writes and reads (the next one's after done())
         self._ctr[self.rank][0] = 0
         step = -(-self.numel // self.n)
         step = -(-step // _ALIGN) * _ALIGN
@@ -66,9 +79,14 @@ class ShmAllreduce:
         self.iteration = 0
         self.node.Barrier()  # every counter is 0 before anyone waits on it
 
-    def segment(self, j: int):
-        """Rank ``j``'s flat segment (a NumPy view of the shared window)."""
-        return self._segs[j]
+    def segment(self, j: int, b: int | None = None):
+        """Buffer ``b`` (default: this iteration's, ``cur``) of rank ``j``'s segment (a flat NumPy
+        view of the shared window)."""
+        return self._bufs[self.cur if b is None else b][j]
+
+    def window(self, j: int):
+        """All of rank ``j``'s segment: every buffer and the counter (bytes)."""
+        return self._raw[j]
 
     # ---- synchronisation ----
     def _post(self, value: int) -> None:
@@ -97,8 +115,9 @@ class ShmAllreduce:
     def wait_free(self) -> None:
         """Before this rank overwrites its segment: every rank has finished reading the last
         iteration's data from it."""
-        if self.iteration:
-            self._wait(self.phases * self.iteration, "previous iteration still reading")
+        last = self.iteration - self.buffers + 1  # the iteration that last used buffer cur
+        if last > 0:
+            self._wait(self.phases * last, "previous iteration still reading")
 
     def arrive(self) -> None:
         """This rank's segment is written; returns when every rank's is."""
@@ -107,10 +126,10 @@ class ShmAllreduce:
         self._post(first)
         self._wait(first, "waiting for the other ranks' gradients")
 
-    def parts(self, lo: int, hi: int) -> tuple:
-        """Whole scheme: elements ``lo:hi`` of every segment, in rank order (made once, summed by
-        ``sum_parts`` every iteration)."""
-        return tuple(s[lo:hi] for s in self._segs)
+    def parts(self, lo: int, hi: int, b: int) -> tuple:
+        """Whole scheme: elements ``lo:hi`` of buffer ``b`` of every segment, in rank order (made
+        once per buffer, summed by ``sum_parts`` in the iterations that use it)."""
+        return tuple(s[lo:hi] for s in self._bufs[b])
 
     @staticmethod
     def sum_parts(parts: tuple, out) -> None:
@@ -126,7 +145,7 @@ class ShmAllreduce:
         k = self.iteration
         a, b = self.bounds[self.rank], self.bounds[self.rank + 1]
         if b > a and self.n > 1:
-            s = self._segs
+            s = self._bufs[self.cur]
             dst = s[self.rank][a:b] if self.rank < 2 else self._tmp
             np.add(s[0][a:b], s[1][a:b], out=dst)
             for j in range(2, self.n):
@@ -137,8 +156,10 @@ class ShmAllreduce:
         self._wait(3 * k - 1, "waiting for the other ranks' sums")
 
     def done(self) -> None:
-        """This rank has read what it needs from the other segments."""
+        """This rank has read what it needs from the other segments; the next iteration uses the
+        next buffer."""
         self._post(self.phases * self.iteration)
+        self.cur = self.iteration % self.buffers
 
     def free(self) -> None:
         """Releases the window (collective over the node: every rank calls it)."""
@@ -151,7 +172,7 @@ class ShmAllreduce:
 
 
 def create_shm_allreduce(pg: ProcessGroup, numel: int, dtype, want: bool,
-                         whole: bool | None = None) -> ShmAllreduce | None:
+                         whole: bool | None = None, buffers: int = 2) -> ShmAllreduce | None:
     """A ShmAllreduce when every rank wants one (``want``: this rank's conditions and switches)
     and all ranks of ``pg`` share one node; None otherwise (the caller uses MPI). Collective."""
     mpi = pg.MPI
@@ -163,4 +184,4 @@ def create_shm_allreduce(pg: ProcessGroup, numel: int, dtype, want: bool,
     if node.Get_size() != pg.size:  # ranks on several nodes: the same answer on every rank
         node.Free()
         return None
-    return ShmAllreduce(pg, node, numel, dtype, whole)
+    return ShmAllreduce(pg, node, numel, dtype, whole, buffers)

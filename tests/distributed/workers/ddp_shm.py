@@ -37,8 +37,9 @@ def data(step):
             lamina.from_numpy(rng.integers(0, 3, B)))
 
 
-def train(shm, view=False, set_to_none=True, accumulate=False, steps=3, whole=None, defer=True, dests=True):
-    cls = type("PinnedDDP", (DDP,), {"_shm_whole": whole, "_shm_defer": defer})
+def train(shm, view=False, set_to_none=True, accumulate=False, steps=3, whole=None, defer=True, dests=True,
+          buffers=2):
+    cls = type("PinnedDDP", (DDP,), {"_shm_whole": whole, "_shm_defer": defer, "_shm_buffers": buffers})
     d = cls(build(), gradient_as_bucket_view=view, shared_memory=shm)
     assert (d._shm is not None) == shm, (shm, d._shm)
     if shm:
@@ -129,7 +130,27 @@ if n & (n - 1) == 0:
     ids = [id(p.grad) for p in d.parameters()]
     step(4)
     assert ids == [id(p.grad) for p in d.parameters()], "not reused"
-    assert not any(np.shares_memory(p.grad.numpy(), d._shm.segment(j)) for p in d.parameters() for j in range(n))
+    assert not any(np.shares_memory(p.grad.numpy(), d._shm.window(j)) for p in d.parameters() for j in range(n))
+# two buffers per segment, used in turn (backward never writes what the last sum read): the same
+# bits as one buffer, on both schemes, copied or written by the op, through an odd number of steps
+assert shm_run[2]._shm.buffers == 2 and shm_run[2]._shm.cur == 1  # 3 steps: buffers 0, 1, 0
+for whole in (True, False):
+    compare(train(True, whole=whole, buffers=1), train(True, whole=whole, steps=3), f"1 buffer, whole={whole}",
+            exact=True)
+compare(train(True, buffers=1, dests=False, defer=False), shm_run, "1 buffer, copied in the hooks", exact=True)
+if n & (n - 1) == 0:
+    d = DDP(build())
+    seen = []
+    for s in range(4):  # the op writes into buffer s % 2 of this rank's segment
+        x, y = data(s)
+        d._shm_lay[d._shm.cur].view[0][...] = np.nan  # whatever was there is overwritten, not summed
+        F.cross_entropy(d(x), y).backward()
+        seen.append(d._shm.cur)
+        w = d._shm.segment(r, 1 - d._shm.cur)  # the buffer this iteration used
+        assert np.isfinite(w).all() and np.isfinite(d.module[0].weight.grad.numpy()).all()
+        for p in d.parameters():
+            p.grad = None
+    assert seen == [1, 0, 1, 0], seen
 say(f"rank {r}: schemes agree")
 
 for view in (False, True):
@@ -140,7 +161,7 @@ for view in (False, True):
         for i, p in enumerate(m._params):
             g = p.grad.numpy()
             # .grad never lives in the window (another rank may still read it while the user zeroes it)
-            assert not any(np.shares_memory(g, m._shm.segment(j)) for j in range(n)), m._names[i]
+            assert not any(np.shares_memory(g, m._shm.window(j)) for j in range(n)), m._names[i]
             if view:  # a view of DDP's one flat buffer, the same tensor from step to step
                 assert np.shares_memory(g, m._shm_flat[0].base), m._names[i]
                 assert p.grad is m._shm_grads[i]

@@ -66,6 +66,32 @@ class _Private:
         return True
 
 
+class _Layout:
+    """The parameters' places in one buffer of the window (ShmAllreduce's buffers take turns)."""
+
+    __slots__ = ("all", "parts", "pieces", "ptr", "view")
+
+    def __init__(self, shm, params, order, b: int) -> None:
+        seg = shm.segment(shm.rank, b)
+        nparams = len(params)
+        self.view = [None] * nparams  # param i's slice of this rank's segment
+        self.parts = [None] * nparams  # whole scheme: param i's slice of every segment, rank order
+        self.pieces = []  # chunked scheme: (i, lo, hi, the part of param i that its owner reduced)
+        off = 0
+        for i in order:
+            p = params[i]
+            m = p.numel()
+            self.view[i] = seg[off:off + m].reshape(tuple(p.shape))
+            self.parts[i] = shm.parts(off, off + m, b)
+            for j in range(shm.n):
+                lo, hi = max(off, shm.bounds[j]), min(off + m, shm.bounds[j + 1])
+                if hi > lo:
+                    self.pieces.append((i, lo - off, hi - off, shm.segment(j, b)[lo:hi]))
+            off += m
+        self.all = shm.parts(0, off, b)  # whole scheme: every segment, summed by one call when it can
+        self.ptr = [int(v.__array_interface__["data"][0]) for v in self.view]
+
+
 class ShmReducerMixin:
     """Expects DDP's ``process_group``, ``_params``, ``_names``, ``_it``, ``gradient_as_bucket_view``,
     ``find_unused_parameters``, ``static_graph`` and ``_reduced_once``."""
@@ -76,6 +102,9 @@ class ShmReducerMixin:
     # and NumPy runs once after the last kernel instead of after each layer's (measured: about
     # 15-30 us less CPU per MLP b256 backward). False (copy in the hook) is kept for benchmarks.
     _shm_defer = True
+    # Buffers per segment, used in turn (ShmAllreduce): 2 keeps backward's writes off the lines the
+    # other rank read in the last sum and drops wait_free's wait. 1 is kept for benchmarks.
+    _shm_buffers = 2
 
     def _setup_shm(self, enabled: bool) -> None:
         """Collective: builds the window when every rank can use it, else leaves ``_shm`` None."""
@@ -89,29 +118,17 @@ class ShmReducerMixin:
         order = list(range(len(self._params)))[::-1]  # the order backward produces gradients
         numel = sum(self._params[i].numel() for i in order)
         dtype = self._params[0].dtype._np
-        shm = create_shm_allreduce(pg, numel, dtype, want, self._shm_whole)
+        shm = create_shm_allreduce(pg, numel, dtype, want, self._shm_whole, self._shm_buffers)
         if shm is None:
             return
         self._shm = shm
-        seg = shm.segment(shm.rank)
         nparams = len(self._params)
-        self._shm_view = [None] * nparams  # param i's slice of this rank's segment
-        self._shm_parts = [None] * nparams  # whole scheme: param i's slice of every segment, rank order
+        self._shm_lay = [_Layout(shm, self._params, order, b) for b in range(shm.buffers)]
         self._shm_span = [None] * nparams  # param i's (offset, numel) in the window
-        pieces, off = [], 0
+        off = 0
         for i in order:
-            p = self._params[i]
-            m = p.numel()
-            self._shm_span[i] = (off, m)
-            self._shm_view[i] = seg[off:off + m].reshape(tuple(p.shape))
-            self._shm_parts[i] = shm.parts(off, off + m)
-            for j in range(shm.n):  # chunked scheme: the parts of param i that owner j reduced
-                lo, hi = max(off, shm.bounds[j]), min(off + m, shm.bounds[j + 1])
-                if hi > lo:
-                    pieces.append((i, lo - off, hi - off, shm.segment(j)[lo:hi]))
-            off += m
-        self._shm_pieces = pieces
-        self._shm_all = shm.parts(0, numel)  # whole scheme: every segment, summed by one call when it can
+            self._shm_span[i] = (off, self._params[i].numel())
+            off += self._params[i].numel()
         self._shm_numel = numel
         self._shm_src = [None] * nparams  # this iteration's gradients, still to be scaled into the window
         self._shm_dst = [None] * nparams  # this iteration's flat destinations of the sums
@@ -123,7 +140,6 @@ class ShmReducerMixin:
         # pass that scales and copies it. Only for a power-of-two world: the scale is then exact,
         # the bits those of the copy.
         self._shm_scale = 1.0 / shm.n
-        self._shm_ptr = [int(v.__array_interface__["data"][0]) for v in self._shm_view]
         self._shm_ctype = self._params[0].dtype._c
         if shm.n & (shm.n - 1) == 0:
             for i, p in enumerate(self._params):
@@ -151,7 +167,7 @@ class ShmReducerMixin:
                 self._shm.wait_free()  # nobody still reads last iteration's data from this segment
                 st.writing = True
             st.given[i] = True
-            return _C.from_numpy(self._shm_view[i]), self._shm_scale
+            return _C.from_numpy(self._shm_lay[self._shm.cur].view[i]), self._shm_scale
         return dest
 
     def _shm_unset_dests(self) -> None:
@@ -177,7 +193,7 @@ class ShmReducerMixin:
         it.ready[i] = True
         it.nready += 1
         c = p.grad._c
-        in_window = st.given[i] and c.data_ptr() == self._shm_ptr[i]  # the op wrote it there, scaled
+        in_window = st.given[i] and c.data_ptr() == self._shm_lay[self._shm.cur].ptr[i]  # the op wrote it there, scaled
         if in_window:
             st.in_window += 1
         else:
@@ -205,10 +221,11 @@ class ShmReducerMixin:
     def _shm_copy_in(self, i: int, g) -> None:
         """Gradient i (not written by its op) into this rank's segment, divided by the world size
         (an op's own gradient came scaled into memory of its own when the engine could not adopt it)."""
+        view = self._shm_lay[self._shm.cur].view[i]
         if self._shm_st.given[i]:
-            np.copyto(self._shm_view[i], g)
+            np.copyto(view, g)
         else:
-            _divide_into(g, self._shm.n, self._shm_view[i])
+            _divide_into(g, self._shm.n, view)
 
     def _shm_finish(self) -> None:
         shm = self._shm
@@ -235,16 +252,17 @@ class ShmReducerMixin:
                 if dst[i] is None:
                     dst[i] = priv.dst[i]
                     self._shm_new[i] = priv.grads[i]
+        lay = self._shm_lay[shm.cur]
         shm.arrive()
         if shm.whole:
             if self.gradient_as_bucket_view:  # one call over the whole window
-                shm.sum_parts(self._shm_all, self._shm_flat_all)
+                shm.sum_parts(lay.all, self._shm_flat_all)
             else:  # (every gradient in the window took _shm_finish_all_in_window)
-                for i, parts in enumerate(self._shm_parts):
+                for i, parts in enumerate(lay.parts):
                     shm.sum_parts(parts, dst[i])
         else:
             shm.reduce()
-            for i, lo, hi, piece in self._shm_pieces:
+            for i, lo, hi, piece in lay.pieces:
                 np.copyto(dst[i][lo:hi], piece)
         shm.done()
         if self.gradient_as_bucket_view:
@@ -283,8 +301,9 @@ class ShmReducerMixin:
         shm = self._shm
         params = self._params
         priv = self._shm_private()
+        lay = self._shm_lay[shm.cur]
         shm.arrive()
-        shm.sum_parts(self._shm_all, priv.out)
+        shm.sum_parts(lay.all, priv.out)
         shm.done()
         for p, g in zip(params, priv.grads):
             p.grad = g

@@ -3,10 +3,12 @@
 // channels x NV vectors of positions then accumulates over the C*KH*KW taps (NV vector loads and
 // OB weight broadcasts per OB*NV fused multiply-adds), starts from the bias and is stored once.
 // Two layouts, the cheaper picked per shape (choose() below):
-//  - wide (stride 1 only): the zero-padded image [C, Hp, Wp]. Position q = oh*Wp + ow of a "wide"
-//    output whose rows are Wp long (the first OW columns real) reads q + c*Hp*Wp + kh*dh*Wp + kw*dw.
-//    No copy at all when there is no padding; pays for the Wp - OW dead columns of every row and a
-//    copy of the real columns out of a scratch.
+//  - wide (stride 1 only): the zero-padded image [C, Hp, Wp], Wp = max(W + pw, OW) (wide_row):
+//    position q = oh*Wp + ow of a "wide" output whose rows are Wp long (the first OW columns real)
+//    reads q + c*Hp*Wp + kh*dh*Wp + kw*dw. A row's right padding is the next row's left padding
+//    (both zero), so rows need only one padding's columns. No copy at all when there is no
+//    padding; pays for the Wp - OW dead columns of every row and a copy of the real columns out
+//    of a scratch.
 //  - shifted (any stride): KW (times sh) compacted copies of the padded image,
 //    xs[kw][c][s][r][ow] = xpad[c][r*sh + s][ow*sw + kw*dw], so position p = oh*OW + ow reads
 //    p + off(c, kh, kw) with no dead lanes and results go straight to the output, at the price of
@@ -201,8 +203,13 @@ struct Layout {
     int64_t buffer;  // elements of the layout (read in place or not)
 };
 
+// The wide layout's row length: W + pw, the columns past a row's end reading the next row's left
+// padding (conv e: 57 for 56 outputs, half the dead lanes of W + 2*pw = 58); at least OW, for
+// padding wider than the kernel (then the reads past OW stay inside the next row's padding).
+int64_t wide_row(const ConvGeometry& g) { return std::max(g.W + g.pw, g.OW); }
+
 Layout layout_of(bool wide, int64_t C, const ConvGeometry& g) {
-    const int64_t Hp = g.H + 2 * g.ph, Wp = g.W + 2 * g.pw;
+    const int64_t Hp = g.H + 2 * g.ph, Wp = wide_row(g);
     if (wide) {
         const bool padded = g.ph != 0 || g.pw != 0;
         return {true, (g.OH - 1) * Wp + g.OW, padded ? C * Hp * Wp : 0, padded ? C * g.H : 0,
@@ -264,7 +271,7 @@ inline void copy_row(const T* s, T* d, int64_t n) {
 // allocation).
 template <class T>
 void fill_wide(const T* xn, T* xp, const ConvGeometry& g) {
-    const int64_t Wp = g.W + 2 * g.pw, HWp = (g.H + 2 * g.ph) * Wp;
+    const int64_t Wp = wide_row(g), HWp = (g.H + 2 * g.ph) * Wp;
     for (int64_t c = 0; c < g.C; ++c)
         for (int64_t h = 0; h < g.H; ++h)
             copy_row(xn + (c * g.H + h) * g.W, xp + c * HWp + (h + g.ph) * Wp + g.pw, g.W);
@@ -344,7 +351,7 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
     const int64_t OB = ch.blk.ob, QB = ch.blk.nv * lanes;
     const int64_t C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW, P = OH * OW;
     const int64_t Cg = C / groups, OCg = OC / groups, K = Cg * KH * KW, CHW = C * H * W;
-    const int64_t Hp = H + 2 * g.ph, Wp = W + 2 * g.pw, HWp = Hp * Wp;
+    const int64_t Hp = H + 2 * g.ph, Wp = wide_row(g), HWp = Hp * Wp;
     const int64_t Hs = OH + ((KH - 1) * g.dh) / g.sh;
     // Shifted layout planes start on a 64-byte line: the taps of rows r*sh + s (kh < sh) then read
     // whole lines, not loads split across two (conv f, 29*28-element planes: ~6% of its forward).
@@ -364,7 +371,8 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
                     ch.wide ? c * HWp + kh * g.dh * Wp + kw * g.dw
                             : ((kw * C + c) * g.sh + (kh * g.dh) % g.sh) * plane + ((kh * g.dh) / g.sh) * OW;
     const int64_t gstride = ch.wide ? Cg * HWp : Cg * g.sh * plane;
-    const int64_t bufsize = (ch.wide ? C * HWp : KW * C * g.sh * plane) + QB;
+    // (wide rows of W + pw: the last row's taps read up to pw - 1 past its channel, zero slack)
+    const int64_t bufsize = (ch.wide ? C * HWp + g.pw : KW * C * g.sh * plane) + QB;
     const bool in_place_layout = lay.fill == 0;
     // Positions are the output's own (p = oh*OW + ow): the shifted layout, or a wide one without
     // dead columns. Then whole blocks are stored straight into the output.

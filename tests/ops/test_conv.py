@@ -86,6 +86,11 @@ DIRECT_CASES = [
     # block, 67-wide rows with masked tails, a ragged last block); 35 channels: 2-4 tap passes
     ((1, 16, 66, 67), (13, 16, 3, 3), True, {"padding": 1}),
     ((1, 35, 40, 67), (9, 35, 3, 3), True, {"padding": (2, 1), "dilation": (2, 1)}),
+    # wide rows of W + pw (a row's right padding is the next row's left padding): k3 p2 makes them
+    # exactly OW long, so blocks store straight out; the larger one in two position bands
+    ((2, 5, 10, 9), (7, 5, 3, 3), True, {"padding": 2}),
+    ((1, 48, 36, 45), (20, 48, 3, 3), False, {"padding": 2}),
+    ((2, 3, 5, 6), (4, 3, 2, 2), True, {"padding": (1, 3)}),               # padding wider than the kernel
 ]
 
 

@@ -7,6 +7,10 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include "../core/index_math.h"
 #include "../core/parallel.h"
 #include "copy.h"
@@ -63,20 +67,63 @@ Shape indexed_shape(const Shape& shape, int64_t dim, int64_t K, int64_t L) {
     return s;
 }
 
+// One row piece of a cat (a few hundred bytes to a few KB; sources only 16-byte aligned when they
+// come from NumPy): four vector moves a step inline instead of a glibc memcpy call per piece, whose
+// size dispatch shows at this size. 4x(64,256) along dim 1 (256 pieces of 1 KB), standalone, 1
+// thread: memcpy 5.6 us -> zmm steps 5.1 (AVX-512); memcpy 6.3 -> ymm steps 5.3 (AVX2 build; a
+// fixed 256-byte __builtin_memcpy, which GCC inlines, was 5.6).
+inline void copy_piece(char* d, const char* s, int64_t n) {
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    using V = __m512i;
+#define LAMINA_LD(p) _mm512_loadu_si512(p)
+#define LAMINA_ST(p, v) _mm512_storeu_si512(p, v)
+#elif defined(__AVX__)
+    using V = __m256i;
+#define LAMINA_LD(p) _mm256_loadu_si256(reinterpret_cast<const V*>(p))
+#define LAMINA_ST(p, v) _mm256_storeu_si256(reinterpret_cast<V*>(p), v)
+#elif defined(__SSE2__)
+    using V = __m128i;
+#define LAMINA_LD(p) _mm_loadu_si128(reinterpret_cast<const V*>(p))
+#define LAMINA_ST(p, v) _mm_storeu_si128(reinterpret_cast<V*>(p), v)
+#endif
+#ifdef LAMINA_LD
+    constexpr int64_t B = sizeof(V);
+    for (; i + 4 * B <= n; i += 4 * B) {
+        const V a = LAMINA_LD(s + i), b = LAMINA_LD(s + i + B);
+        const V c = LAMINA_LD(s + i + 2 * B), e = LAMINA_LD(s + i + 3 * B);
+        LAMINA_ST(d + i, a);
+        LAMINA_ST(d + i + B, b);
+        LAMINA_ST(d + i + 2 * B, c);
+        LAMINA_ST(d + i + 3 * B, e);
+    }
+#undef LAMINA_LD
+#undef LAMINA_ST
+#endif
+    if (i < n) std::memcpy(d + i, s + i, static_cast<size_t>(n - i));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 Tensor cat_forward(const std::vector<Tensor>& tensors, int64_t dim) {
+    std::vector<const Tensor*> ptrs;
+    ptrs.reserve(tensors.size());
+    for (const Tensor& t : tensors) ptrs.push_back(&t);
+    return cat_forward(ptrs, dim);
+}
+
+Tensor cat_forward(const std::vector<const Tensor*>& tensors, int64_t dim) {
     LAMINA_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
     // Like torch, 1-D empty tensors are skipped (legacy behaviour that code relies on).
     std::vector<const Tensor*> ts;
     ts.reserve(tensors.size());
-    for (const Tensor& t : tensors)
-        if (!(t.dim() == 1 && t.numel() == 0)) ts.push_back(&t);
-    if (ts.empty()) return tensors[0].clone();
+    for (const Tensor* t : tensors)
+        if (!(t->dim() == 1 && t->numel() == 0)) ts.push_back(t);
+    if (ts.empty()) return tensors[0]->clone();
     const Tensor& ref = *ts[0];
     for (size_t i = 0; i < tensors.size(); ++i)
-        LAMINA_CHECK(tensors[i].dim() > 0, "cat: zero-dimensional tensor (at position ", i,
+        LAMINA_CHECK(tensors[i]->dim() > 0, "cat: zero-dimensional tensor (at position ", i,
                      ") cannot be concatenated");
     const int64_t nd = ref.dim();
     const int64_t d = wrap_dim(dim, nd, "cat");
@@ -95,7 +142,7 @@ Tensor cat_forward(const std::vector<Tensor>& tensors, int64_t dim) {
     }
     if (!ok) {
         std::string shapes;
-        for (size_t i = 0; i < tensors.size(); ++i) shapes += (i ? ", " : "") + detail::cat(tensors[i].shape());
+        for (size_t i = 0; i < tensors.size(); ++i) shapes += (i ? ", " : "") + detail::cat(tensors[i]->shape());
         throw ValueError(detail::cat("cat: sizes of tensors must match except in dimension ", d,
                                      "; got shapes ", shapes));
     }
@@ -133,8 +180,7 @@ Tensor cat_forward(const std::vector<Tensor>& tensors, int64_t dim) {
         parallel_for(0, outer, grain, [&](int64_t b, int64_t e) {
             for (int64_t r = b; r < e; ++r) {
                 char* orow = o + r * row_bytes;
-                for (const Piece& p : pieces)
-                    std::memcpy(orow + p.start, p.src + r * p.bytes, static_cast<size_t>(p.bytes));
+                for (const Piece& p : pieces) copy_piece(orow + p.start, p.src + r * p.bytes, p.bytes);
             }
         });
         return out;

@@ -10,6 +10,8 @@ namespace lamina {
 // Tensors that agree on every dimension but `dim` -> their concatenation along `dim`. The result
 // dtype is the promotion of all inputs. (Backward is slicing, done by the caller on views.)
 Tensor cat_forward(const std::vector<Tensor>& tensors, int64_t dim);
+// The same over pointers (the binding's form: no copy of each Tensor out of its Python object).
+Tensor cat_forward(const std::vector<const Tensor*>& tensors, int64_t dim);
 
 // Gather along the K = indices.size() consecutive dimensions [dim, dim + K) of src, each index a
 // 1-D int64 tensor of the same length L (entry j picks src[..., i0[j], ..., iK-1[j], ...]).

@@ -51,6 +51,25 @@ def test_cat_direct_copy_pieces(dtype):
         np.testing.assert_array_equal(out, np.concatenate(arrs, dim))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cat_row_pieces_around_the_vector_step(dtype):
+    # cat's row copy moves 256-byte blocks and then the rest: piece widths just below, at and above
+    # multiples of 256 bytes, from sources at several offsets off a 64-byte boundary (from_numpy
+    # shares the views' memory, as NumPy inputs do)
+    rng = np.random.default_rng(5)
+    es = np.dtype(dtype).itemsize
+    for nbytes in (8, 248, 256, 264, 512, 1016, 1024, 1032, 2056):
+        w = nbytes // es
+        buf = (rng.standard_normal(4 * (5 * w + 16) + 32) * 100).astype(dtype)
+        base = (-(buf.ctypes.data % 64) // es) % (64 // es)
+        arrs = []
+        for k, off in enumerate((1, 2, 0, 3)):
+            start = base + k * (5 * w + 16) + off * (4 // es if es < 4 else 1)
+            arrs.append(buf[start:start + 5 * w].reshape(5, w))
+        out = lamina.cat([lamina.from_numpy(a) for a in arrs], 1).numpy()
+        np.testing.assert_array_equal(out, np.concatenate(arrs, 1), err_msg=f"{nbytes} bytes a row")
+
+
 def test_cat_errors():
     with pytest.raises(ValueError, match=r"\[2, 3\], \[2, 4\], \[3, 3\]"):
         lamina.cat([lamina.zeros(2, 3), lamina.zeros(2, 4), lamina.zeros(3, 3)], 0)

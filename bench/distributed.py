@@ -225,7 +225,9 @@ BREAKDOWN_VARIANTS = {  # name -> what the breakdown worker builds
     "shm view": "the shared-memory path, gradient_as_bucket_view=True",
     "shm view zeroed": "the shared-memory path, gradient_as_bucket_view=True, zero_grad(set_to_none=False)",
     "shm 1 buffer": "the shared-memory path with one buffer per segment instead of two used in turn "
-                    "(backward's writes then go to lines the other rank read in the last sum)",
+                    "(backward's writes then go to lines the other rank read in the last sum) and private sums",
+    "shm private sums": "the shared-memory path with the sums written into private memory (the whole scheme) "
+                        "instead of reduced in place in the window with .grad viewing this rank's segment",
     "shm copied": "the shared-memory path with each gradient copied (scaled) into the window at the end of "
                   "backward instead of written there by its op (before the linear gradient destinations)",
 }
@@ -250,6 +252,10 @@ def worker_breakdown(rounds: int, steps: int, variants: list) -> None:
 
     class OneBufferDDP(DDP):
         _shm_buffers = 1
+        _shm_grads_in_window = False
+
+    class PrivateSumsDDP(DDP):
+        _shm_grads_in_window = False
 
     lamina.set_num_threads(1)
     dist.init_process_group("mpi")
@@ -266,7 +272,8 @@ def worker_breakdown(rounds: int, steps: int, variants: list) -> None:
         if v == "DDP (MPI)" or v == "MPI no-comm":
             m = DDP(m, shared_memory=False)
         elif v.startswith("shm") or v == "DDP (shm)":
-            cls = {"shm chunked": ChunkedDDP, "shm at once": AtOnceDDP, "shm 1 buffer": OneBufferDDP}.get(v, DDP)
+            cls = {"shm chunked": ChunkedDDP, "shm at once": AtOnceDDP, "shm 1 buffer": OneBufferDDP,
+                   "shm private sums": PrivateSumsDDP}.get(v, DDP)
             m = cls(m, gradient_as_bucket_view=v.startswith("shm view"))
             assert m._shm is not None, "the shared-memory path is off (LAMINA_DDP_SHM=0?)"
         if v == "shm no-comm":

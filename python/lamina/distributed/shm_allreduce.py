@@ -68,9 +68,11 @@ class ShmAllreduce:
             self._raw.append(raw)
             for b in range(self.buffers):
                 self._bufs[b].append(raw[b * data:b * data + self.numel * self.dtype.itemsize].view(self.dtype))
-            self._ctr.append(raw[self.buffers * data:self.buffers * data + 8].view(np.int64))
+            # the counter, then a flag published with each arrive (arrive(flag), flags())
+            self._ctr.append(raw[self.buffers * data:self.buffers * data + 16].view(np.int64))
         self.cur = 0  # the buffer this iteration writes and reads (the next one's after done())
-        self._ctr[self.rank][0] = 0
+        self._ctr[self.rank][:] = 0
+        self._rotate = self.buffers  # buffers taken in turn (1 after pin())
         step = -(-self.numel // self.n)
         step = -(-step // _ALIGN) * _ALIGN
         self.bounds = [min(j * step, self.numel) for j in range(self.n)] + [self.numel]
@@ -115,16 +117,34 @@ class ShmAllreduce:
     def wait_free(self) -> None:
         """Before this rank overwrites its segment: every rank has finished reading the last
         iteration's data from it."""
-        last = self.iteration - self.buffers + 1  # the iteration that last used buffer cur
+        last = self.iteration - self._rotate + 1  # the iteration that last used buffer cur
         if last > 0:
             self._wait(self.phases * last, "previous iteration still reading")
 
-    def arrive(self) -> None:
-        """This rank's segment is written; returns when every rank's is."""
+    def arrive(self, flag: int = 0) -> None:
+        """This rank's segment is written; returns when every rank's is. ``flag`` is published
+        with it: ``flags()`` reads every rank's until the next ``reduce``/``done``."""
         k = self.iteration = self.iteration + 1
         first = self.phases * (k - 1) + 1
+        self._ctr[self.rank][1] = flag
         self._post(first)
         self._wait(first, "waiting for the other ranks' gradients")
+
+    def flags(self) -> list:
+        """Every rank's ``arrive`` flag of this iteration (after ``arrive``; a rank writes its
+        next one only after this rank's ``reduce``/``done``)."""
+        return [int(c[1]) for c in self._ctr]
+
+    def wait_done(self) -> None:
+        """After ``done``: returns when every rank has posted its ``done`` of this iteration, so
+        nobody reads this rank's segment any more (it may then change it in place)."""
+        self._wait(self.phases * self.iteration, "waiting for the other ranks to finish reading")
+
+    def pin(self, b: int) -> None:
+        """From the next iteration on, every iteration uses buffer ``b`` alone (every rank calls
+        it in the same iteration, after ``done``)."""
+        self._rotate = 1
+        self.cur = b
 
     def parts(self, lo: int, hi: int, b: int) -> tuple:
         """Whole scheme: elements ``lo:hi`` of buffer ``b`` of every segment, in rank order (made
@@ -159,7 +179,8 @@ class ShmAllreduce:
         """This rank has read what it needs from the other segments; the next iteration uses the
         next buffer."""
         self._post(self.phases * self.iteration)
-        self.cur = self.iteration % self.buffers
+        if self._rotate > 1:
+            self.cur = self.iteration % self._rotate
 
     def free(self) -> None:
         """Releases the window (collective over the node: every rank calls it)."""

@@ -6,6 +6,7 @@ the 2-rank default; owners sum chunks, the default for more) bit for bit equal t
 any number of ranks; copied or bucket-view gradients, set_to_none or zeroed; no_sync
 accumulation; and the fallbacks (switch, comm hook, mixed dtypes)."""
 import sys
+import time
 
 import lamina
 import lamina.distributed as dist
@@ -38,12 +39,16 @@ def data(step):
 
 
 def train(shm, view=False, set_to_none=True, accumulate=False, steps=3, whole=None, defer=True, dests=True,
-          buffers=2):
-    cls = type("PinnedDDP", (DDP,), {"_shm_whole": whole, "_shm_defer": defer, "_shm_buffers": buffers})
+          buffers=2, inwin=True):
+    cls = type("PinnedDDP", (DDP,), {"_shm_whole": whole, "_shm_defer": defer, "_shm_buffers": buffers,
+                                     "_shm_grads_in_window": inwin})
     d = cls(build(), gradient_as_bucket_view=view, shared_memory=shm)
     assert (d._shm is not None) == shm, (shm, d._shm)
     if shm:
-        assert d._shm.whole == (n == 2 if whole is None else whole), (whole, d._shm.whole)
+        # .grad in the window: the default for a power-of-two world, on the chunked scheme
+        iw = inwin and whole is None and buffers == 2 and not view and n & (n - 1) == 0
+        assert d._shm_inwin == iw, (iw, d._shm_inwin)
+        assert d._shm.whole == (False if iw else n == 2 if whole is None else whole), (whole, d._shm.whole)
         if not dests:  # every gradient copied into the window by DDP instead of written there by F.linear
             d._shm_unset_dests()
     opt = optim.SGD(d.parameters(), lr=0.1, momentum=0.9)
@@ -151,6 +156,61 @@ if n & (n - 1) == 0:
         for p in d.parameters():
             p.grad = None
     assert seen == [1, 0, 1, 0], seen
+# .grad in the window against the sums in private memory (the whole scheme for 2 ranks): same bits
+compare(train(True, inwin=False), shm_run, ".grad in the window vs private", exact=True)
+compare(train(True, inwin=False, set_to_none=False), train(True, set_to_none=False), "zeroed: in the window vs private",
+        exact=True)
+if n & (n - 1) == 0:
+    # .grad lives in this rank's own segment; changed in place right after backward (rank 0 zeroes
+    # it while rank 1 is slow to copy rank 0's reduced chunk out of it), the other ranks still get
+    # the sums: backward returns only when nobody reads the segment any more
+    Private = type("PrivateSumsDDP", (DDP,), {"_shm_grads_in_window": False})  # the same rank-ordered sums
+
+    def zeroing(shm, slow):
+        d = DDP(build()) if shm else Private(build())
+        if slow and r == 1:
+            gather = d._shm_gather
+
+            def slow_gather(lay):
+                time.sleep(0.2)
+                gather(lay)
+            d._shm_gather = slow_gather
+        out = []
+        for s in range(3):
+            x, y = data(s)
+            F.cross_entropy(d(x), y).backward()
+            out.append([p.grad.numpy().copy() for p in d.parameters()])
+            if shm:
+                assert all(np.shares_memory(p.grad.numpy(), d._shm.window(r)) for p in d.parameters())
+            if r == 0:
+                for p in d.parameters():
+                    p.grad.numpy()[...] = 0
+            for p in d.parameters():
+                p.grad = None
+        return out
+    ref = zeroing(False, False)
+    got = zeroing(True, True)
+    for a, b in zip([g for gs in ref for g in gs], [g for gs in got for g in gs]):
+        assert np.array_equal(a.view(np.uint32), b.view(np.uint32)), "zeroed in place while another rank read it"
+    # only rank 0 exports a .grad's memory (NumPy): every rank stops handing out window views, the
+    # export keeps its values, the sums stay those of the MPI path
+    dm, ds = Private(build()), DDP(build())
+    om, os_ = optim.SGD(dm.parameters(), lr=0.1), optim.SGD(ds.parameters(), lr=0.1)
+    exported = None
+    for s in range(5):
+        for d, o in ((dm, om), (ds, os_)):
+            o.zero_grad()
+            x, y = data(s)
+            F.cross_entropy(d(x), y).backward()
+            o.step()
+        for a, b in zip(dm.parameters(), ds.parameters()):
+            assert np.array_equal(a.grad.numpy(), b.grad.numpy()) and np.array_equal(a.detach().numpy(), b.detach().numpy())
+        if s == 1 and r == 0:
+            exported = ds.module[2].weight.grad.numpy()
+            before = exported.copy()
+        assert ds._shm_inwin == (s <= 1), (s, ds._shm_inwin)  # step 2 finds it held, on every rank
+    if r == 0:
+        assert np.array_equal(exported, before)
 say(f"rank {r}: schemes agree")
 
 for view in (False, True):
@@ -160,8 +220,11 @@ for view in (False, True):
         m = got[2]
         for i, p in enumerate(m._params):
             g = p.grad.numpy()
-            # .grad never lives in the window (another rank may still read it while the user zeroes it)
-            assert not any(np.shares_memory(g, m._shm.window(j)) for j in range(n)), m._names[i]
+            # .grad lives in this rank's own segment only when every gradient was written there by
+            # its op (set_to_none) and .grad in the window is on; never in another rank's
+            mine = m._shm_inwin and set_to_none
+            assert np.shares_memory(g, m._shm.window(r)) == mine, (m._names[i], mine)
+            assert not any(np.shares_memory(g, m._shm.window(j)) for j in range(n) if j != r), m._names[i]
             if view:  # a view of DDP's one flat buffer, the same tensor from step to step
                 assert np.shares_memory(g, m._shm_flat[0].base), m._names[i]
                 assert p.grad is m._shm_grads[i]

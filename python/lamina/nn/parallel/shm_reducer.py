@@ -2,7 +2,11 @@
 that computes a parameter's whole gradient (F.linear) writes it, scaled by 1/world, straight into
 this rank's segment of a shared window (``AccumulateGrad.dest``, engine.take_grad_destination); the
 gradient hooks note each accumulated ``.grad``, and when the last one has come the others are
-scaled into the segment and ``ShmAllreduce``'s rank-ordered sums written into private memory: a flat
+scaled into the segment and ``ShmAllreduce``'s rank-ordered sums written out. When every gradient
+was written into the window by its op (an all-Linear model, a power-of-two world) the sums stay
+there: each rank reduces its chunk in place, copies the other chunks into its own segment, and
+``.grad`` views that segment (``_shm_grads_in_window``; two buffers used in turn, and one the user
+still holds is released or, if exported, retired). Otherwise they go to private memory: a flat
 tensor whose views become ``.grad`` (for gradients written into the window), ``.grad`` itself, or
 DDP's own flat buffer that ``.grad`` views (``gradient_as_bucket_view``). Mixed into
 DistributedDataParallel (nn/parallel/distributed.py)."""
@@ -66,10 +70,43 @@ class _Private:
         return True
 
 
+class _WindowGrads:
+    """``.grad`` tensors that are views of one buffer of this rank's own segment (``.grad`` in the
+    window, ``_shm_grads_in_window``). Before that buffer is written again, ``release()`` makes
+    sure nobody but DDP holds them: a tensor the user kept gets a private copy of its values
+    (``.data`` swapped, PyTorch's semantics: a kept ``.grad`` keeps its values); memory exported
+    another way (``.numpy()``, a view) cannot be moved, and ``release()`` says so."""
+
+    __slots__ = ("flat", "grads", "shapes", "span", "uses")
+
+    def __init__(self, seg, params, span) -> None:
+        self.flat = _C.from_numpy(seg)
+        self.span = span
+        self.shapes = [list(p.shape) for p in params]
+        self.grads = [self._view(i) for i in range(len(params))]
+        self.uses = self.flat._storage_use_count()
+
+    def _view(self, i: int) -> Tensor:
+        off, m = self.span[i]
+        return Tensor._wrap(self.flat.slice(0, off, off + m, 1).view(self.shapes[i]))
+
+    def release(self) -> bool:
+        """True when nothing outside DDP holds this buffer's memory any more (after giving the
+        tensors the user kept private copies); False when something else still does."""
+        grads = self.grads
+        for i in range(len(grads)):
+            t = grads[i]  # references: the list, t, getrefcount's argument; t._c: t's and the argument
+            if sys.getrefcount(t) > 3 and sys.getrefcount(t._c) <= 2:
+                t.data = Tensor._wrap(t._c.clone())  # the user's tensor keeps its values, in its own memory
+                grads[i] = self._view(i)
+            del t
+        return self.flat._storage_use_count() == self.uses and all(sys.getrefcount(t._c) <= 2 for t in grads)
+
+
 class _Layout:
     """The parameters' places in one buffer of the window (ShmAllreduce's buffers take turns)."""
 
-    __slots__ = ("all", "parts", "pieces", "ptr", "view")
+    __slots__ = ("all", "gather", "parts", "pieces", "ptr", "view")
 
     def __init__(self, shm, params, order, b: int) -> None:
         seg = shm.segment(shm.rank, b)
@@ -89,6 +126,9 @@ class _Layout:
                     self.pieces.append((i, lo - off, hi - off, shm.segment(j, b)[lo:hi]))
             off += m
         self.all = shm.parts(0, off, b)  # whole scheme: every segment, summed by one call when it can
+        # chunked scheme: (this rank's slice, owner j's reduced slice) for every other owner j
+        self.gather = [(seg[shm.bounds[j]:shm.bounds[j + 1]], shm.segment(j, b)[shm.bounds[j]:shm.bounds[j + 1]])
+                       for j in range(shm.n) if j != shm.rank and shm.bounds[j + 1] > shm.bounds[j]]
         self.ptr = [int(v.__array_interface__["data"][0]) for v in self.view]
 
 
@@ -105,6 +145,14 @@ class ShmReducerMixin:
     # Buffers per segment, used in turn (ShmAllreduce): 2 keeps backward's writes off the lines the
     # other rank read in the last sum and drops wait_free's wait. 1 is kept for benchmarks.
     _shm_buffers = 2
+    # When every gradient was written into the window by its op (an all-Linear model) and the world
+    # is a power of two: the chunked scheme reduces in place in the window (each owner its chunk,
+    # then each rank copies the other owners' chunks into its own segment) and .grad are views of
+    # this rank's own segment, which no other rank reads once the reduction is over. Every write
+    # then goes to lines this core already holds (the GEMMs' output) instead of a private flat
+    # tensor that backward has pushed out of cache, and the optimizer reads .grad from cache.
+    # False: the sums go to private memory (the whole scheme for 2 ranks); kept for benchmarks.
+    _shm_grads_in_window = True
 
     def _setup_shm(self, enabled: bool) -> None:
         """Collective: builds the window when every rank can use it, else leaves ``_shm`` None."""
@@ -118,7 +166,9 @@ class ShmReducerMixin:
         order = list(range(len(self._params)))[::-1]  # the order backward produces gradients
         numel = sum(self._params[i].numel() for i in order)
         dtype = self._params[0].dtype._np
-        shm = create_shm_allreduce(pg, numel, dtype, want, self._shm_whole, self._shm_buffers)
+        inwin = (self._shm_grads_in_window and self._shm_whole is None and self._shm_buffers == 2
+                 and not self.gradient_as_bucket_view and pg.size & (pg.size - 1) == 0)
+        shm = create_shm_allreduce(pg, numel, dtype, want, False if inwin else self._shm_whole, self._shm_buffers)
         if shm is None:
             return
         self._shm = shm
@@ -130,6 +180,15 @@ class ShmReducerMixin:
             self._shm_span[i] = (off, self._params[i].numel())
             off += self._params[i].numel()
         self._shm_numel = numel
+        self._shm_inwin = inwin  # .grad in the window: see _shm_grads_in_window (off for good once retired)
+        if inwin:
+            own = [self._params[i] for i in range(nparams)]
+            span = self._shm_span
+            self._shm_wg = [_WindowGrads(shm.segment(shm.rank, b), own, span) for b in range(shm.buffers)]
+            self._shm_handed = [False] * shm.buffers  # buffer b's views were handed out as .grad
+            raw = shm.window(shm.rank)
+            self._shm_win_lo = int(raw.__array_interface__["data"][0])
+            self._shm_win_hi = self._shm_win_lo + raw.nbytes
         self._shm_src = [None] * nparams  # this iteration's gradients, still to be scaled into the window
         self._shm_dst = [None] * nparams  # this iteration's flat destinations of the sums
         self._shm_new = {}  # copy mode: param -> the Tensor that becomes .grad (for one in the window, or non-contiguous)
@@ -209,7 +268,7 @@ class ShmReducerMixin:
             self._shm_dst[i] = self._shm_flat[i]  # may be g itself (accumulated in place): read before the sums
         elif in_window:
             pass  # .grad becomes private memory at the end (_shm_finish)
-        elif g.flags.c_contiguous:
+        elif g.flags.c_contiguous and not (self._shm_inwin and self._shm_win_lo <= c.data_ptr() < self._shm_win_hi):
             self._shm_dst[i] = g.reshape(-1)
         else:
             a = _C.empty(list(c.shape), self._shm_ctype, "cpu")
@@ -231,9 +290,13 @@ class ShmReducerMixin:
         shm = self._shm
         st = self._shm_st
         params = self._params
-        if st.in_window == len(params) and shm.whole and not self.gradient_as_bucket_view:
-            self._shm_finish_all_in_window()
-            return
+        if st.in_window == len(params) and not self.gradient_as_bucket_view:
+            if self._shm_inwin:
+                self._shm_finish_grads_in_window()
+                return
+            if shm.whole:
+                self._shm_finish_all_in_window()
+                return
         dst = self._shm_dst
         if self._shm_defer:
             st = self._shm_st
@@ -252,8 +315,14 @@ class ShmReducerMixin:
                 if dst[i] is None:
                     dst[i] = priv.dst[i]
                     self._shm_new[i] = priv.grads[i]
-        lay = self._shm_lay[shm.cur]
-        shm.arrive()
+        b = shm.cur
+        lay = self._shm_lay[b]
+        if self._shm_inwin:  # .grad views of the window may have been handed out in earlier iterations
+            shm.arrive(self._shm_next_flag())
+            retire = any(shm.flags())
+        else:
+            shm.arrive()
+            retire = False
         if shm.whole:
             if self.gradient_as_bucket_view:  # one call over the whole window
                 shm.sum_parts(lay.all, self._shm_flat_all)
@@ -265,6 +334,8 @@ class ShmReducerMixin:
             for i, lo, hi, piece in lay.pieces:
                 np.copyto(dst[i][lo:hi], piece)
         shm.done()
+        if retire:
+            self._shm_retire(b)
         if self.gradient_as_bucket_view:
             views = self._shm_grads
             for i, p in enumerate(params):
@@ -284,6 +355,60 @@ class ShmReducerMixin:
             dst[i] = None
         if not self._reduced_once:
             self._reduced_once = True
+        self._it.armed = False
+
+    def _shm_next_flag(self) -> int:
+        """.grad in the window, before arrive: the buffer the next iteration writes must be free.
+        Its views, handed out as .grad two iterations ago, are released (a tensor the user kept
+        gets a private copy); 1 (published with arrive) when memory exported another way still
+        holds it: every rank then stops using that buffer and handing out views (_shm_retire)."""
+        b = self._shm.cur ^ 1
+        if not self._shm_handed[b]:
+            return 0
+        if self._shm_wg[b].release():
+            self._shm_handed[b] = False
+            return 0
+        return 1
+
+    def _shm_retire(self, b: int) -> None:
+        """Some rank's user holds memory of a window buffer that .grad viewed (a NumPy array, a
+        view): from now on every rank uses buffer ``b`` (this iteration's, whose views nobody got)
+        alone and sends the sums to private memory; the held buffer is never written again."""
+        self._shm.pin(b)
+        self._shm_inwin = False
+
+    def _shm_gather(self, lay) -> None:
+        """Chunked scheme, after reduce: every other owner's reduced chunk into this rank's segment."""
+        for mine, theirs in lay.gather:
+            np.copyto(mine, theirs)
+
+    def _shm_finish_grads_in_window(self) -> None:
+        """_shm_finish when every op wrote its gradient into the window and .grad lives there
+        (_shm_grads_in_window): reduce this rank's chunk in place, copy the others' reduced chunks
+        into this rank's segment, wait until nobody reads it any more, and its views become .grad."""
+        shm = self._shm
+        params = self._params
+        b = shm.cur
+        shm.arrive(self._shm_next_flag())
+        if any(shm.flags()):  # a rank could not free its next buffer: private sums from now on
+            priv = self._shm_private()
+            shm.reduce()
+            for i, lo, hi, piece in self._shm_lay[b].pieces:
+                np.copyto(priv.dst[i][lo:hi], piece)
+            shm.done()
+            self._shm_retire(b)
+            grads = priv.grads
+        else:
+            shm.reduce()
+            self._shm_gather(self._shm_lay[b])
+            shm.done()
+            shm.wait_done()  # .grad may now change in place (zero_grad, clipping): nobody reads it
+            grads = self._shm_wg[b].grads
+            self._shm_handed[b] = True
+        for p, g in zip(params, grads):
+            p.grad = g
+            g._c._bump_version()
+        self._reduced_once = True
         self._it.armed = False
 
     def _shm_private(self) -> _Private:

@@ -91,6 +91,10 @@ DIRECT_CASES = [
     ((2, 5, 10, 9), (7, 5, 3, 3), True, {"padding": 2}),
     ((1, 48, 36, 45), (20, 48, 3, 3), False, {"padding": 2}),
     ((2, 3, 5, 6), (4, 3, 2, 2), True, {"padding": (1, 3)}),               # padding wider than the kernel
+    # shifted rows of two vectors at AVX-512 (masks kept over a kernel column's rows): column
+    # stride 1 and 2, padding rows above and below wider than the row stride
+    ((2, 3, 9, 22), (5, 3, 3, 3), True, {"stride": (2, 1), "padding": 1}),
+    ((2, 4, 11, 40), (6, 4, 5, 3), True, {"stride": (3, 2), "padding": (4, 1)}),
 ]
 
 

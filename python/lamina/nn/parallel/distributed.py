@@ -117,7 +117,10 @@ class DistributedDataParallel(CommHookMixin, ShmReducerMixin, Module):
     (see the README). ``shared_memory`` (lamina's, default True; ``LAMINA_DDP_SHM=0`` also turns it
     off): when every rank runs on one node, gradients are reduced through a shared-memory window at
     the end of backward instead of MPI_Iallreduce (same bits for 2 ranks; see the README; with
-    ``gradient_as_bucket_view`` ``.grad`` then views one flat buffer of DDP's own); it falls
+    ``gradient_as_bucket_view`` ``.grad`` then views one flat buffer of DDP's own; when every
+    gradient comes from an op that writes it into the window, as in an all-Linear model on a
+    power-of-two number of ranks, ``.grad`` views this rank's own part of the window, and a
+    ``.grad`` kept across steps keeps its values as usual); it falls
     back to MPI for a communication hook, mixed or non-float dtypes, ``find_unused_parameters`` and
     ``static_graph``.
     """

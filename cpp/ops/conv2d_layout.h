@@ -58,7 +58,9 @@ class RowGather {
             constexpr int64_t L = kLanes;
             for (int64_t i = 0; i < n; i += L) {
                 const int64_t cs = c0 + i * sw;  // input column of d[i]
-                masks_.push_back({cs, range(-cs, W - cs), range(-cs - L, W - cs - L), range(0, n - i)});
+                // every lane of the load(s) inside the row and of the store inside d
+                const bool full = cs >= 0 && cs + (sw == 2 ? 2 * L : L) <= W && i + L <= n;
+                masks_.push_back({cs, range(-cs, W - cs), range(-cs - L, W - cs - L), range(0, n - i), full});
             }
         }
 #endif
@@ -130,9 +132,33 @@ class RowGather {
                 return;
             }
         }
+#elif defined(__AVX2__)
+        // AVX2's masked loads and stores take their masks as vector data (no port-5 moves to
+        // save), but vmaskmovps is slower than a plain load or store: vectors with every lane
+        // inside the row (conv f: 2 of its 4 a row) use plain ones.
+        if constexpr (std::is_same_v<T, float>) {
+            if (fast() && sw_ == 2) {
+                for (int64_t r = 0; r < nrows; ++r, src += lds, d += ldd) {
+                    T* di = d;
+                    for (const Masks& m : masks_) {
+                        __m256 ev;
+                        if (m.full)
+                            ev = _mm256_shuffle_ps(_mm256_loadu_ps(src + m.cs), _mm256_loadu_ps(src + m.cs + 8), 0x88);
+                        else
+                            ev = _mm256_shuffle_ps(_mm256_maskload_ps(src + m.cs, m.a),
+                                                   _mm256_maskload_ps(src + m.cs + 8, m.b), 0x88);
+                        const __m256 v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8));
+                        if (m.full)
+                            _mm256_storeu_ps(di, v);
+                        else
+                            _mm256_maskstore_ps(di, m.st, v);
+                        di += 8;
+                    }
+                }
+                return;
+            }
+        }
 #endif
-        // (AVX2's masked loads and stores take their masks from vector registers, loaded like
-        // data: no port-5 mask moves to save, and f's 4 vectors a row need 12 masks.)
         for (int64_t r = 0; r < nrows; ++r, src += lds, d += ldd) (*this)(src, d);
     }
 
@@ -152,6 +178,7 @@ class RowGather {
         int64_t cs;  // input column of the vector's first output
         Mask a, b;   // valid lanes of the first / second (stride 2) load
         Mask st;     // outputs inside the row
+        bool full;   // no lane masked: plain loads and store
     };
     std::vector<Masks> masks_;
 #endif

@@ -211,6 +211,26 @@ if n & (n - 1) == 0:
         assert ds._shm_inwin == (s <= 1), (s, ds._shm_inwin)  # step 2 finds it held, on every rank
     if r == 0:
         assert np.array_equal(exported, before)
+    # .grad tensors kept across several steps keep their values (their buffer is written again two
+    # steps later: they get private copies) while DDP goes on handing out views of the window
+    d2 = DDP(build())
+    o2 = optim.SGD(d2.parameters(), lr=0.1, momentum=0.9)
+
+    def step2(s):
+        o2.zero_grad()
+        x, y = data(s)
+        F.cross_entropy(d2(x), y).backward()
+        o2.step()
+
+    step2(0)
+    kept = [p.grad for p in d2.parameters()]
+    vals = [g.numpy().copy() for g in kept]
+    assert all(np.shares_memory(g.numpy(), d2._shm.window(r)) for g in kept)
+    for s in range(1, 5):
+        step2(s)
+        assert all(np.array_equal(g.numpy(), v) for g, v in zip(kept, vals)), s
+        assert all(np.shares_memory(p.grad.numpy(), d2._shm.window(r)) for p in d2.parameters()), s
+    assert d2._shm_inwin and not any(np.shares_memory(g.numpy(), d2._shm.window(r)) for g in kept)
 say(f"rank {r}: schemes agree")
 
 for view in (False, True):

@@ -212,7 +212,7 @@ Tensor index_forward(const Tensor& src_in, int64_t dim, const std::vector<Tensor
     parallel_for(0, O * L, grain, [&](int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {
             const int64_t oi = t / L, j = t - oi * L;
-            std::memcpy(o + t * I * es, s + (oi * A + rows[j]) * I * es, static_cast<size_t>(I) * es);
+            copy_piece(o + t * I * es, s + (oi * A + rows[j]) * I * es, I * static_cast<int64_t>(es));
         }
     });
     return out;

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__SSE2__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -71,7 +71,9 @@ Shape indexed_shape(const Shape& shape, int64_t dim, int64_t K, int64_t L) {
 // come from NumPy): four vector moves a step inline instead of a glibc memcpy call per piece, whose
 // size dispatch shows at this size. 4x(64,256) along dim 1 (256 pieces of 1 KB), standalone, 1
 // thread: memcpy 5.6 us -> zmm steps 5.1 (AVX-512); memcpy 6.3 -> ymm steps 5.3 (AVX2 build; a
-// fixed 256-byte __builtin_memcpy, which GCC inlines, was 5.6).
+// fixed 256-byte __builtin_memcpy, which GCC inlines, was 5.6). The baseline level keeps memcpy:
+// glibc's picks the host's widest moves, and 16-byte steps made index_select's 512 random 1 KB rows
+// of a 2 MB source slower (14.6 -> 15.5-17 us), though they beat memcpy on cat's L2-resident rows.
 inline void copy_piece(char* d, const char* s, int64_t n) {
     int64_t i = 0;
 #if defined(__AVX512F__)
@@ -82,10 +84,6 @@ inline void copy_piece(char* d, const char* s, int64_t n) {
     using V = __m256i;
 #define LAMINA_LD(p) _mm256_loadu_si256(reinterpret_cast<const V*>(p))
 #define LAMINA_ST(p, v) _mm256_storeu_si256(reinterpret_cast<V*>(p), v)
-#elif defined(__SSE2__)
-    using V = __m128i;
-#define LAMINA_LD(p) _mm_loadu_si128(reinterpret_cast<const V*>(p))
-#define LAMINA_ST(p, v) _mm_storeu_si128(reinterpret_cast<V*>(p), v)
 #endif
 #ifdef LAMINA_LD
     constexpr int64_t B = sizeof(V);

@@ -139,6 +139,15 @@ def test_index_select_errors():
         lamina.index_select(x, 0, lamina.tensor([1.0]))
     with pytest.raises(ValueError, match=r"0-D or 1-D"):
         lamina.index_select(x, 0, lamina.tensor([[1]]))
+    # the no-grad fast path leaves the dtype check to C++ and then gives the same message
+    for dt in (lamina.float32, lamina.float64):
+        for grad in (False, True):
+            xg = lamina.zeros(5, 3, requires_grad=grad)
+            msg = r"^index_select: index must be an int64 tensor, got lamina\.float(32|64)$"
+            with pytest.raises(TypeError, match=msg):
+                lamina.index_select(xg, 1, lamina.tensor([1, 2], dtype=dt))
+    with pytest.raises(IndexError, match=r"dimension out of range"):
+        lamina.index_select(x, -3, lamina.tensor([0]))
 
 
 @pytest.mark.parametrize("shape,dim,ishape,hi", [((4, 5), 1, (4, 3), 5), ((4, 5), 0, (2, 5), 4),

@@ -166,6 +166,49 @@ def test_conv2d_weight_grad_threads_bit_identical():
     np.testing.assert_allclose(grads[0], ref.numpy(), rtol=1e-4, atol=1e-3)
 
 
+# Weight grads through im2col + GEMM (an image's layout and dy over 1 MB): one image per chunk
+# from 512 positions (the 2025 and 841 here once shared column matrices), banded where the columns
+# outgrow 1 MB; im2col rows copied as vectors with masked tails (45 and 44 long) and, at stride 2,
+# as even-element picks (29 and 28 long: a full step, then a tail); at 1 and 2 threads, the same
+# bits at both.
+IM2COL_WEIGHT_GRAD_CASES = [
+    ((2, 48, 45, 45), (20, 48, 3, 3), True, {"padding": 1}),
+    ((3, 64, 57, 57), (20, 64, 3, 3), True, {"stride": 2, "padding": 1}),
+    ((2, 64, 57, 57), (12, 64, 3, 3), False, {"stride": 2, "dilation": 2, "padding": 2}),
+]
+
+
+@pytest.mark.parametrize("xs,ws,bias,kw", IM2COL_WEIGHT_GRAD_CASES)
+def test_conv2d_weight_grad_im2col(xs, ws, bias, kw):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = (rng.standard_normal(ws) * 0.1).astype(np.float32)
+    out_shape = TF.conv2d(torch.from_numpy(x), torch.from_numpy(w), **kw).shape
+    dy = rng.standard_normal(tuple(out_shape)).astype(np.float32)
+    old = lamina.get_num_threads()
+    got = []
+    try:
+        for t in (1, 2):
+            lamina.set_num_threads(t)
+            wt = lamina.tensor(w, requires_grad=True)
+            bt = lamina.tensor(np.zeros(ws[0], np.float32), requires_grad=True) if bias else None
+            F.conv2d(lamina.tensor(x), wt, bt, **kw).backward(lamina.tensor(dy))
+            got.append((wt.grad.numpy(), bt.grad.numpy() if bias else None))
+    finally:
+        lamina.set_num_threads(old)
+    np.testing.assert_array_equal(got[0][0], got[1][0])
+    xd, dyd = torch.from_numpy(x).double(), torch.from_numpy(dy).double()
+    ref = torch.nn.grad.conv2d_weight(xd, ws, dyd, **kw).numpy()
+    np.testing.assert_allclose(got[0][0], ref, rtol=1e-4, atol=1e-3)
+    if bias:
+        np.testing.assert_array_equal(got[0][1], got[1][1])
+        np.testing.assert_allclose(got[0][1], dyd.sum((0, 2, 3)).numpy(), rtol=1e-5, atol=1e-4)
+    # float64 through the same path
+    wt = lamina.tensor(w.astype(np.float64), requires_grad=True)
+    F.conv2d(lamina.tensor(x.astype(np.float64)), wt, **kw).backward(lamina.tensor(dy.astype(np.float64)))
+    np.testing.assert_allclose(wt.grad.numpy(), ref, rtol=1e-10, atol=1e-9)
+
+
 @pytest.mark.parametrize("xs,ws,bias,kw", [CONV2D_CASES[0], CONV2D_CASES[3], CONV2D_CASES[7], CONV2D_CASES[9]])
 def test_conv2d_noncontiguous(xs, ws, bias, kw):
     _conv_case(F.conv2d, TF.conv2d, xs, ws, bias, kw, noncontig=True, fd=False)

@@ -13,6 +13,7 @@
 #include "../core/check.h"
 #include "../core/parallel.h"
 #include "conv2d_chunks.h"
+#include "conv2d_cblocked.h"
 #include "conv2d_direct.h"
 
 namespace lamina {
@@ -38,7 +39,14 @@ bool conv_use_direct(const ConvPlan& pl, int64_t elem_size) {
 // per group. A chunk of one image writes straight into the output (bias pre-filled, beta = 1).
 Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, const ConvPlan& pl) {
     Tensor out = Tensor::empty(pl.out4, x.dtype(), x.device());
-    if (conv_use_direct(pl, static_cast<int64_t>(x.element_size()))) {
+    const bool use_direct = conv_use_direct(pl, static_cast<int64_t>(x.element_size()));
+    // float32 strided / small-OC layers: the channels-blocked kernel (conv2d_cblocked.cpp)
+    if (x.dtype() == DType::Float32 && cblocked_wins(pl.OC, pl.groups, pl.g, use_direct)) {
+        conv_forward_cblocked(x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, out.data<float>(),
+                              pl.N, pl.OC, pl.g);
+        return out;
+    }
+    if (use_direct) {
         dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
             using T = decltype(tag);
             conv_forward_direct<T>(x.data<T>(), w.data<T>(), b ? b->data<T>() : nullptr, out.data<T>(), pl.N,

@@ -1,0 +1,354 @@
+// Channels-blocked direct conv2d forward (float32, one group), oneDNN-jit style, written against
+// lamina::vec::Vectorized<float> and compiled once per ISA level.
+//   out[n, oc, oh, ow] = b[oc] + sum over (kh, c, kw) of
+//                        w[oc, c, kh, kw] * x[n, c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw]
+// Layout: weights packed once per call, wp[ob][kh][c][kw][OB] (OB = OCB vectors of output
+// channels, zero past OC), so the output channels sit in vector lanes. A block of NP output
+// positions of one row x OB channels is OCB*NP accumulators; each tap costs OCB weight loads and
+// NP broadcasts of x read straight from the NCHW image (conv2d_direct.cpp instead copies the image
+// into KW shifted planes or a padded wide image first). Blocks whose taps leave the image columns
+// read from per-image edge strips [C][H][span] (zeros outside); rows whose taps leave the image
+// skip those kh. Channels run in chunks of CC = 16 so a chunk's weights stay in L1 over a band of
+// rows; partial sums wait in acc[band rows][OW][OB] (L2) and the last chunk stores OB rows of
+// NCHW (8x8 transposes at AVX2/AVX-512).
+// Order of the sums: every output is summed by one chain (bias, then chunk by chunk, kh, c, kw),
+// whichever (image, channel block, row band) task and thread computes it, so the bits do not
+// depend on the thread count.
+// From session 11's prototype (a hand-specialised version reached f -14% at AVX2 with an inline-asm
+// tap step; this generic one uses a compiler barrier per tap instead and is a few % behind it).
+#include "conv2d_cblocked.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+#include <cstdlib>
+
+#include "../core/parallel.h"
+#include "../core/vec.h"
+
+namespace lamina {
+
+namespace {
+
+using Vec = vec::Vectorized<float>;
+constexpr int V = Vec::size();
+constexpr int64_t CC = 16;  // channels per chunk (16 measured best; 8 and 32 slower on f and e)
+
+inline float* align64(float* p) {
+    return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
+}
+
+// acc[p*OB + j*V ..] = (bias or acc) + taps, for NP positions of one output row.
+// xr0: the block's first input column in row kh0 of channel c0 (channel stride cs, rows rstep
+// apart per kh); S / KWT: the column stride and kernel width as constants (0: runtime sw / KW).
+template <int NP, int OCB, int S, int KWT>
+void kern(const float* xr0, int64_t cs, int64_t sw, int64_t dw, int64_t KW, const float* wp, int64_t cn, int nkh,
+          int64_t rstep, int64_t khs, const float* bias, float* acc) {
+    constexpr int OB = OCB * V;
+#if defined(__AVX512F__) || defined(__AVX2__)
+    // raw register type: with arrays of Vectorized GCC 12 put the accumulators on the stack
+    using Acc = decltype(Vec::v);
+    auto A = [](Vec v) { return v.v; };
+#else
+    using Acc = Vec;
+    auto A = [](Vec v) { return v; };
+#endif
+    Acc a[OCB][NP];
+    if (bias) {
+#pragma GCC unroll 16
+        for (int j = 0; j < OCB; ++j) {
+            const Vec bv = Vec::loadu(bias + j * V);
+#pragma GCC unroll 16
+            for (int p = 0; p < NP; ++p) a[j][p] = A(bv);
+        }
+    } else {
+#pragma GCC unroll 16
+        for (int p = 0; p < NP; ++p)
+#pragma GCC unroll 16
+            for (int j = 0; j < OCB; ++j) a[j][p] = A(Vec::loadu(acc + p * OB + j * V));
+    }
+    const int64_t s = S ? S : sw;
+    const int64_t kwn = KWT ? KWT : KW;
+    for (int kh = 0; kh < nkh; ++kh) {
+        const float* xr = xr0 + kh * rstep;
+        const float* wr = wp + kh * khs;
+        for (int64_t c = 0; c < cn; ++c) {
+#pragma GCC unroll 8
+            for (int64_t kw = 0; kw < kwn; ++kw) {
+                Vec w[OCB];
+#pragma GCC unroll 16
+                for (int j = 0; j < OCB; ++j) w[j] = Vec::loadu(wr + kw * OB + j * V);
+                const float* q = xr + kw * (KWT ? 1 : dw);
+                // One barrier per tap: without it GCC merges the broadcasts of neighbouring taps
+                // (stride 1) and runs out of registers for the accumulators (AVX2 2x6: 12
+                // accumulators + 2 weights + 1 broadcast of 16 registers).
+#if defined(__AVX512F__) || defined(__AVX2__)
+                if (KWT) asm volatile("" ::: "memory");
+#else
+                if (KWT) asm("" : "+r"(q));
+#endif
+#pragma GCC unroll 16
+                for (int p = 0; p < NP; ++p) {
+                    const Vec xb(q[p * s]);
+#pragma GCC unroll 16
+                    for (int j = 0; j < OCB; ++j) a[j][p] = A(fmadd(w[j], xb, Vec(a[j][p])));
+                }
+            }
+            xr += cs;
+            wr += kwn * OB;
+        }
+    }
+#pragma GCC unroll 16
+    for (int p = 0; p < NP; ++p)
+#pragma GCC unroll 16
+        for (int j = 0; j < OCB; ++j) Vec(a[j][p]).store(acc + p * OB + j * V);
+}
+
+using KernFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, const float*, int64_t, int, int64_t,
+                        int64_t, const float*, float*);
+
+// f[np]: the kernel for blocks of np positions, np = 1..NPMAX.
+template <int OCB, int S, int KWT, int NPMAX>
+struct KernTable {
+    KernFn f[NPMAX + 1];
+    template <int... I>
+    static KernTable make(std::integer_sequence<int, I...>) {
+        return {{nullptr, &kern<I + 1, OCB, S, KWT>...}};
+    }
+    static const KernFn* get() {
+        static const KernTable t = make(std::make_integer_sequence<int, NPMAX>{});
+        return t.f;
+    }
+};
+
+// Kernels with the kernel width and column stride as constants for the common cases (dw = 1).
+template <int OCB, int NPMAX>
+const KernFn* kernels_for(const ConvGeometry& g) {
+    if (g.dw == 1) {
+        if (g.sw == 1 && g.KW == 3) return KernTable<OCB, 1, 3, NPMAX>::get();
+        if (g.sw == 2 && g.KW == 3) return KernTable<OCB, 2, 3, NPMAX>::get();
+        if (g.sw == 1 && g.KW == 5) return KernTable<OCB, 1, 5, NPMAX>::get();
+        if (g.sw == 1) return KernTable<OCB, 1, 0, NPMAX>::get();
+        if (g.sw == 2) return KernTable<OCB, 2, 0, NPMAX>::get();
+    }
+    return KernTable<OCB, 0, 0, NPMAX>::get();
+}
+
+// acc rows [OW][OB] -> out[j*ocs + ow], j < nj (the block's real channels).
+void store_row(const float* acc, int64_t OW, int OB, int nj, float* out, int64_t ocs) {
+    int64_t ow = 0;
+#if defined(__AVX2__)
+    if (nj == OB)
+        for (; ow + 8 <= OW; ow += 8)
+            for (int j = 0; j < OB; j += 8) {  // 8 positions x 8 channels, transposed in registers
+                __m256 r[8];
+                for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(acc + (ow + i) * OB + j);
+                const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+                const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+                const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+                const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+                _mm256_storeu_ps(out + (j + 0) * ocs + ow, _mm256_permute2f128_ps(u0, u4, 0x20));
+                _mm256_storeu_ps(out + (j + 1) * ocs + ow, _mm256_permute2f128_ps(u1, u5, 0x20));
+                _mm256_storeu_ps(out + (j + 2) * ocs + ow, _mm256_permute2f128_ps(u2, u6, 0x20));
+                _mm256_storeu_ps(out + (j + 3) * ocs + ow, _mm256_permute2f128_ps(u3, u7, 0x20));
+                _mm256_storeu_ps(out + (j + 4) * ocs + ow, _mm256_permute2f128_ps(u0, u4, 0x31));
+                _mm256_storeu_ps(out + (j + 5) * ocs + ow, _mm256_permute2f128_ps(u1, u5, 0x31));
+                _mm256_storeu_ps(out + (j + 6) * ocs + ow, _mm256_permute2f128_ps(u2, u6, 0x31));
+                _mm256_storeu_ps(out + (j + 7) * ocs + ow, _mm256_permute2f128_ps(u3, u7, 0x31));
+            }
+#endif
+    for (int j = 0; j < nj; ++j)
+        for (int64_t o = ow; o < OW; ++o) out[j * ocs + o] = acc[o * OB + j];
+}
+
+template <int OCB, int NPMAX>
+void forward(const float* x, const float* w, const float* b, float* out, int64_t N, int64_t OC, const ConvGeometry& g) {
+    constexpr int OB = OCB * V;
+    const int64_t C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW;
+    const int64_t NOB = (OC + OB - 1) / OB;
+    // 64-byte aligned: a weight vector split across two cache lines cost ~8% at AVX2
+    std::vector<float> wpv(static_cast<size_t>(NOB * KH * C * KW * OB + 16));
+    float* wp = align64(wpv.data());
+    for (int64_t ob = 0; ob < NOB; ++ob)
+        for (int64_t kh = 0; kh < KH; ++kh)
+            for (int64_t c = 0; c < C; ++c)
+                for (int64_t kw = 0; kw < KW; ++kw)
+                    for (int64_t j = 0; j < OB; ++j) {
+                        const int64_t oc = ob * OB + j;
+                        wp[(((ob * KH + kh) * C + c) * KW + kw) * OB + j] =
+                            oc < OC ? w[((oc * C + c) * KH + kh) * KW + kw] : 0.f;
+                    }
+    std::vector<float> bpad(static_cast<size_t>(NOB * OB), 0.f);
+    if (b) std::copy(b, b + OC, bpad.begin());
+    // Row blocks of at most NPMAX positions, sizes as even as possible; edge blocks (taps outside
+    // the columns) read strips of their input columns with the zeros in place.
+    const int64_t nb = (OW + NPMAX - 1) / NPMAX;
+    std::vector<int64_t> bs(nb), b0(nb), span(nb), soff(nb, -1);
+    int64_t strip = 0;
+    for (int64_t i = 0, o = 0; i < nb; ++i) {
+        bs[i] = OW / nb + (i < OW % nb);
+        b0[i] = o;
+        o += bs[i];
+        const int64_t iw0 = b0[i] * g.sw - g.pw, iw1 = (b0[i] + bs[i] - 1) * g.sw - g.pw + (KW - 1) * g.dw + 1;
+        span[i] = iw1 - iw0;
+        if (iw0 < 0 || iw1 > W) {
+            soff[i] = strip;
+            strip += C * H * span[i];
+        }
+    }
+    // Rows of partial sums per band (~128 KB: stays in L2 while the channel chunks pass over it).
+    const int64_t band = std::max<int64_t>(1, (32 * 1024) / (OW * OB));
+    const int64_t nbands = (OH + band - 1) / band, per_image = NOB * nbands, tasks = N * per_image;
+    const KernFn* tab = kernels_for<OCB, NPMAX>(g);
+
+    auto run = [&](int64_t t0, int64_t t1) {
+        std::vector<float> strips(static_cast<size_t>(strip + 1));
+        std::vector<float> accv(static_cast<size_t>(band * OW * OB + 16));
+        float* acc = align64(accv.data());
+        int64_t cur = -1;  // the image whose strips are built
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t n = t / per_image, ob = (t % per_image) / nbands, bi = t % nbands;
+            const float* xn = x + n * C * H * W;
+            float* on = out + n * OC * OH * OW;
+            if (n != cur && strip > 0) {
+                for (int64_t i = 0; i < nb; ++i) {
+                    if (soff[i] < 0) continue;
+                    const int64_t iw0 = b0[i] * g.sw - g.pw, sp = span[i];
+                    const int64_t c0 = std::clamp<int64_t>(-iw0, 0, sp), c1 = std::clamp<int64_t>(W - iw0, c0, sp);
+                    for (int64_t r = 0; r < C * H; ++r) {
+                        float* d = strips.data() + soff[i] + r * sp;
+                        const float* src = xn + r * W + iw0;
+                        std::fill(d, d + c0, 0.f);
+                        std::copy(src + c0, src + c1, d + c0);
+                        std::fill(d + c1, d + sp, 0.f);
+                    }
+                }
+                cur = n;
+            }
+            const int nj = static_cast<int>(std::min<int64_t>(OB, OC - ob * OB));
+            const int64_t r0 = bi * band, r1 = std::min(OH, r0 + band);
+            for (int64_t c0 = 0; c0 < C; c0 += CC) {
+                const int64_t cn = std::min<int64_t>(CC, C - c0);
+                for (int64_t oh = r0; oh < r1; ++oh) {
+                    const int64_t ih0 = oh * g.sh - g.ph;
+                    // kh with 0 <= ih0 + kh*dh < H
+                    const int64_t kh0 = ih0 >= 0 ? 0 : (-ih0 + g.dh - 1) / g.dh;
+                    const int64_t kh1 = std::min(KH, ih0 >= H ? 0 : (H - 1 - ih0) / g.dh + 1);
+                    float* ar = acc + (oh - r0) * OW * OB;
+                    if (kh1 <= kh0) {  // no tap inside the image: the bias only
+                        if (c0 == 0)
+                            for (int64_t o = 0; o < OW; ++o)
+                                std::copy(&bpad[ob * OB], &bpad[ob * OB] + OB, ar + o * OB);
+                    } else {
+                        const float* wpb = wp + ((ob * KH + kh0) * C + c0) * KW * OB;
+                        const float* bias = c0 == 0 ? &bpad[ob * OB] : nullptr;
+                        const int64_t ih = ih0 + kh0 * g.dh;
+                        for (int64_t i = 0; i < nb; ++i) {
+                            const float* xr;
+                            int64_t cs, rs;
+                            if (soff[i] < 0) {
+                                xr = xn + (c0 * H + ih) * W + b0[i] * g.sw - g.pw;
+                                cs = H * W;
+                                rs = W;
+                            } else {
+                                xr = strips.data() + soff[i] + (c0 * H + ih) * span[i];
+                                cs = H * span[i];
+                                rs = span[i];
+                            }
+                            tab[bs[i]](xr, cs, g.sw, g.dw, KW, wpb, cn, static_cast<int>(kh1 - kh0), rs * g.dh,
+                                       C * KW * OB, bias, ar + b0[i] * OB);
+                        }
+                    }
+                    if (c0 + cn == C) store_row(ar, OW, OB, nj, on + ob * OB * OH * OW + oh * OW, OH * OW);
+                }
+            }
+        }
+    };
+    const int64_t nt = in_parallel_region() || tasks <= 1
+                           ? 1
+                           : std::max<int64_t>(1, std::min<int64_t>(effective_num_threads(), tasks));
+    if (nt > 1) {
+        // about kChunksPerThread chunks per thread; whole images per chunk when there are enough
+        // images (a chunk builds its image's strips once)
+        const int64_t nchunks = std::min(tasks, nt * kChunksPerThread);
+        int64_t chunk = (tasks + nchunks - 1) / nchunks;
+        if (N >= nchunks) chunk = (chunk + per_image - 1) / per_image * per_image;
+        parallel_chunks(0, tasks, chunk, nt, run);
+        return;
+    }
+    run(0, tasks);
+}
+
+}  // namespace
+
+void conv_forward_cblocked(const float* x, const float* w, const float* b, float* out, int64_t N, int64_t OC,
+                           const ConvGeometry& g) {
+    // Register blocks per level (OCB vectors of channels x NP positions):
+    //  AVX-512 (32 registers): 2x14 for OC > 16, 1x8 for OC <= 16 (row b: no dead lanes);
+    //  AVX2 (16 registers): 2x6 (12 accumulators), 1x6 for OC <= 8;
+    //  default (a Vectorized is two SSE registers): 1x6.
+#if defined(__AVX512F__)
+    if (OC <= V) return forward<1, 8>(x, w, b, out, N, OC, g);
+    return forward<2, 14>(x, w, b, out, N, OC, g);
+#elif defined(__AVX2__)
+    if (OC <= V) return forward<1, 6>(x, w, b, out, N, OC, g);
+    return forward<2, 6>(x, w, b, out, N, OC, g);
+#else
+    return forward<1, 6>(x, w, b, out, N, OC, g);
+#endif
+}
+
+// Measured at 1 thread (2026-12-01, this 2-vCPU Xeon, CPU clock, two interleaved rounds, load
+// 2.3-3.4; ms conv2d_direct.cpp -> this kernel; N batch, C->OC channels, image, kernel):
+//   row                                  AVX2                 AVX-512
+//   f  N8 64->128 56x56 k3 s2 p1         9.47/9.50 -> 8.99/8.80   5.69/5.68 -> 5.47/5.15
+//   t  N16 32->64 28x28 k3 s2 p1         1.24/1.28 -> 1.16/1.17   0.73/0.82 -> 0.77/0.78
+//   y  N8 128->256 28x28 k3 s2 p1        9.23/9.33 -> 8.87/8.85   6.62/6.50 -> 6.03/6.23
+//   z  N16 64->128 32x32 k3 s2 p1        5.80/5.80 -> 5.85/5.84   3.49/3.45 -> 3.55/3.61
+//   p  N8 64->40 56x56 k3 s2 p1 (tail)   3.40/3.38 -> 3.47/3.48   1.99/2.21 -> 2.61/2.82
+//   q  N8 64->20, the same               2.05/2.04 -> 2.39/2.41   1.38/1.50 -> 1.49/1.51
+//   r  N8 3->32 112x112 k3 s2 p1         0.57/0.55 -> 0.53/0.54   0.38/0.39 -> 0.41/0.40
+//   b  N64 6->16 12x12 k5 p0             0.249/0.250 -> 0.197/0.197  0.165/0.155 -> 0.131/0.126
+//   w  N64 6->16 12x12 k3 p0             0.138/0.138 -> 0.129/0.120  0.099/0.102 -> 0.110/0.109
+//   a  N64 1->6 28x28 k5 p0              0.217/0.214 -> 0.270/0.263  0.111/0.105 -> 0.275/0.273
+//   u  N32 16->16 32x32 k3 p1            1.59/1.60 -> 1.60/1.60   0.86/0.99 -> 1.16/1.27
+//   v  N64 16->16 8x8 k3 p1              0.206/0.205 -> 0.237/0.233  0.153/0.155 -> 0.174/0.169
+//   x  N32 32->16 16x16 k3 p1            0.75/0.74 -> 0.76/0.76   0.48/0.48 -> 0.59/0.59
+//   s  N32 16->8 32x32 k3 p1             0.79/0.80 -> 1.10/1.08   0.51/0.54 -> 1.27/1.26
+//   d  N32 32->64 16x16 k3 p1            2.74/2.68 -> 2.73/2.76   1.70/1.64 -> 1.66/1.57
+// (e, N8 64->64 56x56 k3 p1, was +2..3% slower in the prototype's harness.) So it wins on
+// strided layers with whole channel blocks (OC a multiple of 2 vectors) and enough input
+// channels (f, t, y; z is the exception at +1%), and on small-OC unpadded layers with whole
+// vectors where conv2d_direct.cpp's layouts lose lanes (b; w at AVX2 only, where a row of 10 is
+// one block: at AVX-512 it splits into two latency-bound blocks of 5). Partial channel blocks
+// (p, q, a), padded stride-1 layers (u, v, x, s, d, e) and few input channels (r) stay on
+// conv2d_direct.cpp. Only among the shapes the cost rule already sends to the direct kernel
+// (im2col + GEMM keeps the rest: not measured against it), with dw = 1 and KW > 1 (dilated
+// columns and 1x1 not measured). At the baseline level it was not compared, so not chosen there.
+// LAMINA_CONV2D_CBLOCKED=1 sends every float32 one-group forward here (tests, A/B timing in one
+// process), =0 none.
+bool cblocked_wins(int64_t OC, int64_t groups, const ConvGeometry& g, bool direct) {
+    if (groups != 1) return false;
+    const char* env = std::getenv("LAMINA_CONV2D_CBLOCKED");
+    if (env && *env) return env[0] == '1';
+    if (!direct || g.dw != 1 || g.KW < 2) return false;
+#if defined(__AVX512F__)
+    const bool strided = g.sw >= 2 && OC % (2 * V) == 0 && g.C >= 32;
+    const bool small_oc = OC == V && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.OW % 8 == 0;
+    return strided || small_oc;
+#elif defined(__AVX2__)
+    const bool strided = g.sw >= 2 && OC % (2 * V) == 0 && g.C >= 32;
+    const bool small_oc = OC <= 2 * V && OC % V == 0 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+    return strided || small_oc;
+#else
+    (void)OC, (void)g, (void)direct;
+    return false;
+#endif
+}
+
+}  // namespace lamina

@@ -111,15 +111,19 @@ compare(train(True, view=True, set_to_none=False), train(True, view=True, set_to
 if n & (n - 1) == 0:
     # the sums of op-written gradients go to private tensors that are used again next step, but
     # only while nobody else holds them: a .grad kept from one step keeps its values
+    def stepper(model):
+        """One SGD step on batch s: zero_grad (set to None), forward, backward, step."""
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(s):
+            opt.zero_grad()
+            x, y = data(s)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+        return step
+
     d = DDP(build())
-    opt = optim.SGD(d.parameters(), lr=0.1, momentum=0.9)
-
-    def step(s):
-        opt.zero_grad()
-        x, y = data(s)
-        F.cross_entropy(d(x), y).backward()
-        opt.step()
-
+    step = stepper(d)
     step(0)
     kept = [p.grad for p in d.parameters()]
     vals = [g.numpy().copy() for g in kept]
@@ -214,14 +218,7 @@ if n & (n - 1) == 0:
     # .grad tensors kept across several steps keep their values (their buffer is written again two
     # steps later: they get private copies) while DDP goes on handing out views of the window
     d2 = DDP(build())
-    o2 = optim.SGD(d2.parameters(), lr=0.1, momentum=0.9)
-
-    def step2(s):
-        o2.zero_grad()
-        x, y = data(s)
-        F.cross_entropy(d2(x), y).backward()
-        o2.step()
-
+    step2 = stepper(d2)
     step2(0)
     kept = [p.grad for p in d2.parameters()]
     vals = [g.numpy().copy() for g in kept]

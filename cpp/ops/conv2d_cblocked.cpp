@@ -289,14 +289,16 @@ void forward(const float* x, const float* w, const float* b, float* out, int64_t
 void conv_forward_cblocked(const float* x, const float* w, const float* b, float* out, int64_t N, int64_t OC,
                            const ConvGeometry& g) {
     // Register blocks per level (OCB vectors of channels x NP positions):
-    //  AVX-512 (32 registers): 2x14 for OC > 16, 1x8 for OC <= 16 (row b: no dead lanes);
-    //  AVX2 (16 registers): 2x6 (12 accumulators), 1x6 for OC <= 8;
+    //  AVX-512 (32 registers): 2x14 for OC > 16, 1x16 for OC <= 16 (1x8 blocks were latency-bound:
+    //  N32 32->16 16x16 k3 p1 0.59 -> 0.48-0.53 ms with 1x16, N64 6->16 12x12 k3 0.110 -> 0.096-0.103);
+    //  AVX2 (16 registers): 2x6 (12 accumulators), 1x12 for OC <= 8 (1x6: N32 16->8 32x32 k3 p1
+    //  1.10 -> 0.98-1.01 ms with 1x12);
     //  default (a Vectorized is two SSE registers): 1x6.
 #if defined(__AVX512F__)
-    if (OC <= V) return forward<1, 8>(x, w, b, out, N, OC, g);
+    if (OC <= V) return forward<1, 16>(x, w, b, out, N, OC, g);
     return forward<2, 14>(x, w, b, out, N, OC, g);
 #elif defined(__AVX2__)
-    if (OC <= V) return forward<1, 6>(x, w, b, out, N, OC, g);
+    if (OC <= V) return forward<1, 12>(x, w, b, out, N, OC, g);
     return forward<2, 6>(x, w, b, out, N, OC, g);
 #else
     return forward<1, 6>(x, w, b, out, N, OC, g);
@@ -314,18 +316,22 @@ void conv_forward_cblocked(const float* x, const float* w, const float* b, float
 //   q  N8 64->20, the same               2.05/2.04 -> 2.39/2.41   1.38/1.50 -> 1.49/1.51
 //   r  N8 3->32 112x112 k3 s2 p1         0.57/0.55 -> 0.53/0.54   0.38/0.39 -> 0.41/0.40
 //   b  N64 6->16 12x12 k5 p0             0.249/0.250 -> 0.197/0.197  0.165/0.155 -> 0.131/0.126
-//   w  N64 6->16 12x12 k3 p0             0.138/0.138 -> 0.129/0.120  0.099/0.102 -> 0.110/0.109
+//   w  N64 6->16 12x12 k3 p0             0.138/0.138 -> 0.129/0.120  0.099/0.102 -> 0.110/0.109 (1x8)
 //   a  N64 1->6 28x28 k5 p0              0.217/0.214 -> 0.270/0.263  0.111/0.105 -> 0.275/0.273
 //   u  N32 16->16 32x32 k3 p1            1.59/1.60 -> 1.60/1.60   0.86/0.99 -> 1.16/1.27
 //   v  N64 16->16 8x8 k3 p1              0.206/0.205 -> 0.237/0.233  0.153/0.155 -> 0.174/0.169
 //   x  N32 32->16 16x16 k3 p1            0.75/0.74 -> 0.76/0.76   0.48/0.48 -> 0.59/0.59
 //   s  N32 16->8 32x32 k3 p1             0.79/0.80 -> 1.10/1.08   0.51/0.54 -> 1.27/1.26
 //   d  N32 32->64 16x16 k3 p1            2.74/2.68 -> 2.73/2.76   1.70/1.64 -> 1.66/1.57
-// (e, N8 64->64 56x56 k3 p1, was +2..3% slower in the prototype's harness.) So it wins on
+// The OC <= 16 rows at AVX-512 and OC <= 8 at AVX2 were measured with 1x8 / 1x6 blocks; again with
+// today's 1x16 / 1x12 (12:40, load 2.4-2.9; old kernel in brackets): AVX-512 b 0.129/0.122
+// (0.147/0.158), u 1.03/1.09 (0.93/0.94), v 0.170/0.186 (0.149/0.136), x 0.475/0.531
+// (0.474/0.465), a 0.26/0.24 (0.10); AVX2 s 0.98/1.01 (0.78/0.82), a 0.24/0.23 (0.21): the same
+// choices. (e, N8 64->64 56x56 k3 p1, was +2..3% slower in the prototype's harness.) So it wins on
 // strided layers with whole channel blocks (OC a multiple of 2 vectors) and enough input
 // channels (f, t, y; z is the exception at +1%), and on small-OC unpadded layers with whole
 // vectors where conv2d_direct.cpp's layouts lose lanes (b; w at AVX2 only, where a row of 10 is
-// one block: at AVX-512 it splits into two latency-bound blocks of 5). Partial channel blocks
+// one block; at AVX-512 even with 1x16 blocks: 0.096/0.087 -> 0.096/0.103). Partial channel blocks
 // (p, q, a), padded stride-1 layers (u, v, x, s, d, e) and few input channels (r) stay on
 // conv2d_direct.cpp. Only among the shapes the cost rule already sends to the direct kernel
 // (im2col + GEMM keeps the rest: not measured against it), with dw = 1 and KW > 1 (dilated

@@ -24,7 +24,9 @@
 #include <vector>
 #include <cstdlib>
 
+#include "../core/gemm_pack.h"
 #include "../core/parallel.h"
+#include "conv2d_chunks.h"
 #include "../core/vec.h"
 
 namespace lamina {
@@ -141,26 +143,8 @@ void store_row(const float* acc, int64_t OW, int OB, int nj, float* out, int64_t
 #if defined(__AVX2__)
     if (nj == OB)
         for (; ow + 8 <= OW; ow += 8)
-            for (int j = 0; j < OB; j += 8) {  // 8 positions x 8 channels, transposed in registers
-                __m256 r[8];
-                for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(acc + (ow + i) * OB + j);
-                const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-                const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-                const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-                const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-                const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-                const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-                const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-                const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-                _mm256_storeu_ps(out + (j + 0) * ocs + ow, _mm256_permute2f128_ps(u0, u4, 0x20));
-                _mm256_storeu_ps(out + (j + 1) * ocs + ow, _mm256_permute2f128_ps(u1, u5, 0x20));
-                _mm256_storeu_ps(out + (j + 2) * ocs + ow, _mm256_permute2f128_ps(u2, u6, 0x20));
-                _mm256_storeu_ps(out + (j + 3) * ocs + ow, _mm256_permute2f128_ps(u3, u7, 0x20));
-                _mm256_storeu_ps(out + (j + 4) * ocs + ow, _mm256_permute2f128_ps(u0, u4, 0x31));
-                _mm256_storeu_ps(out + (j + 5) * ocs + ow, _mm256_permute2f128_ps(u1, u5, 0x31));
-                _mm256_storeu_ps(out + (j + 6) * ocs + ow, _mm256_permute2f128_ps(u2, u6, 0x31));
-                _mm256_storeu_ps(out + (j + 7) * ocs + ow, _mm256_permute2f128_ps(u3, u7, 0x31));
-            }
+            for (int j = 0; j < OB; j += 8)  // 8 positions x 8 channels, transposed in registers
+                gemm_detail::transpose8x8(acc + ow * OB + j, OB, 8, out + j * ocs + ow, ocs, 8);
 #endif
     for (int j = 0; j < nj; ++j)
         for (int64_t o = ow; o < OW; ++o) out[j * ocs + o] = acc[o * OB + j];
@@ -272,16 +256,7 @@ void forward(const float* x, const float* w, const float* b, float* out, int64_t
     const int64_t nt = in_parallel_region() || tasks <= 1
                            ? 1
                            : std::max<int64_t>(1, std::min<int64_t>(effective_num_threads(), tasks));
-    if (nt > 1) {
-        // about kChunksPerThread chunks per thread; whole images per chunk when there are enough
-        // images (a chunk builds its image's strips once)
-        const int64_t nchunks = std::min(tasks, nt * kChunksPerThread);
-        int64_t chunk = (tasks + nchunks - 1) / nchunks;
-        if (N >= nchunks) chunk = (chunk + per_image - 1) / per_image * per_image;
-        parallel_chunks(0, tasks, chunk, nt, run);
-        return;
-    }
-    run(0, tasks);
+    conv_chunks::run_image_tasks(tasks, per_image, N, nt, run);  // a chunk builds its image's strips once
 }
 
 }  // namespace

@@ -142,5 +142,21 @@ void gather_chunk(const T* src, int64_t n0, int64_t m, int64_t R, int64_t L, T* 
             std::copy(src + ((n0 + j) * R + r) * L, src + ((n0 + j) * R + r + 1) * L, dst + r * m * L + j * L);
 }
 
+// Runs tasks [0, tasks) of N images (per_image tasks each) on nt threads: about kChunksPerThread
+// chunks per thread, taken on demand (a worker that wakes late costs less), whole images per chunk
+// when there are enough images (a chunk then builds its image's layout copy once). The direct and
+// channels-blocked conv forwards split their (image, channel block, ...) tasks this way.
+template <class F>
+void run_image_tasks(int64_t tasks, int64_t per_image, int64_t N, int64_t nt, const F& run) {
+    if (nt > 1) {
+        const int64_t nchunks = std::min(tasks, nt * kChunksPerThread);
+        int64_t chunk = (tasks + nchunks - 1) / nchunks;
+        if (N >= nchunks) chunk = (chunk + per_image - 1) / per_image * per_image;
+        parallel_chunks(0, tasks, chunk, nt, run);
+        return;
+    }
+    run(0, tasks);
+}
+
 }  // namespace conv_chunks
 }  // namespace lamina

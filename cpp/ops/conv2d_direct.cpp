@@ -28,6 +28,7 @@
 #include "../core/allocator.h"
 #include "../core/parallel.h"
 #include "../core/vec.h"
+#include "conv2d_chunks.h"
 #include "conv2d_layout.h"
 
 namespace lamina {
@@ -483,16 +484,7 @@ void conv_forward_direct(const T* x, const T* w, const T* b, T* out, int64_t N, 
             }
         }
     };
-    if (nt > 1) {
-        // Chunks of whole images (a task reuses its image's layout copy), about
-        // kChunksPerThread per thread, taken on demand: a worker that wakes late costs less.
-        const int64_t nchunks = std::min(tasks, nt * kChunksPerThread);
-        int64_t chunk = (tasks + nchunks - 1) / nchunks;
-        if (N >= nchunks) chunk = (chunk + per_image - 1) / per_image * per_image;
-        parallel_chunks(0, tasks, chunk, nt, run);
-        return;
-    }
-    run(0, tasks);
+    conv_chunks::run_image_tasks(tasks, per_image, N, nt, run);  // whole images per chunk when it can
 }
 
 template void conv_forward_direct<float>(const float*, const float*, const float*, float*, int64_t, int64_t,

@@ -20,6 +20,13 @@ constexpr int64_t kLseSmallMaxC = 16;
 // zeros), so results do not depend on how rows are split between threads. Per row, the same
 // scheme as line_exp_sum: m = max, TwoSum-corrected exp(x - m), maxima counted in k, the rest
 // in a Kahan sum s, then LineExpSum::log_sum in double.
+// GCC 12 warns that col may be read uninitialised: it cannot see that the two fill loops below
+// cover every lane of columns 0..C-1 (rows < W, then rows..W-1), and callers pass C >= 1. A false
+// positive; silenced for this function only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 template <class T>
 void lse_small_block(const T* x, int rows, int64_t C, double* lp) {
     using V = vec::Vectorized<T>;
@@ -82,5 +89,8 @@ void lse_small_rows(const T* x, int64_t b, int64_t e, int64_t C, double* lp) {
         lse_small_block(x + j * C, rows, C, lp + j);
     }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace lamina

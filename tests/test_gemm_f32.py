@@ -159,14 +159,31 @@ def test_b_in_place_matches_packed_across_threads():
 
 
 def test_few_rows_order_matches_block_order_across_threads():
-    # x @ W^T with W stored [N, K] (a linear forward): 200 rows at 1 thread take the block order
-    # (B packed per 512-column block); at 2 and 3 threads each block has <= 128 rows and takes the
-    # few-rows order (gemm_f32.cpp, few_rows: each B micro-panel packed just before use). K = 600
-    # gives two K blocks, N = 150 (< M, so threads split the rows) an edge panel. Same bits.
-    x, w = lamina.from_numpy(rand(200, 600)), lamina.from_numpy(rand(150, 600))
-    outs = at_thread_counts(lambda: (x @ w.T).numpy())
+    # x^T^T @ W^T, both stored transposed (tt): 200 rows at 1 thread take the block order (B packed
+    # per 512-column block); at 2 and 3 threads each block has <= 128 rows and takes the few-rows
+    # order (gemm_f32.cpp, few_rows: each B micro-panel packed just before use). K = 600 gives two
+    # K blocks, N = 150 (< M, so threads split the rows) an edge panel. Same bits.
+    x, w = rand(200, 600), rand(150, 600)
+    xt, wt = lamina.from_numpy(np.ascontiguousarray(x.T)).T, lamina.from_numpy(w)
+    outs = at_thread_counts(lambda: (xt @ wt.T).numpy())
     assert_same_bits(outs)
-    np.testing.assert_allclose(outs[0], x.numpy().astype(np.float64) @ w.numpy().T, **tol(600))
+    np.testing.assert_allclose(outs[0], x.astype(np.float64) @ w.T, **tol(600))
+
+
+@pytest.mark.parametrize("m,k", [(300, 600), (200, 1024)])
+def test_b_rows_in_place_matches_block_order_across_threads(m, k):
+    # x @ W^T (nt) with W stored [N, K], as in a linear forward: at 1 thread 300 rows (> 256), or
+    # 200 rows with W's rows 4 KB apart (K = 1024, > 128 rows), take the block order; at 2 and 3
+    # threads the blocks (<= 160 rows, <= 112 rows) take the B-in-place order (gemm_f32.cpp,
+    # tile_bt: C^T = W @ x^T, W's rows read where they are stored, each tile transposed into C).
+    # N = 150: an edge of 10 W rows (MR 14 / 6) and of C columns; the row blocks end off the 32 /
+    # 16-column A^T panels. With a bias (beta = 1, linear) and without. Same bits.
+    x, w, bias = rand(m, k), rand(150, k), rand(150)
+    lx, lw, lb = lamina.from_numpy(x), lamina.from_numpy(w), lamina.from_numpy(bias)
+    for b, ref_b in [(None, 0.0), (lb, bias)]:
+        outs = at_thread_counts(lambda b=b: F.linear(lx, lw, b).numpy())
+        assert_same_bits(outs)
+        np.testing.assert_allclose(outs[0], x.astype(np.float64) @ w.T + ref_b, **tol(k))
 
 
 BUILT = [c.lower() for c in cpu.built_capabilities()]

@@ -43,6 +43,8 @@ constexpr int64_t kMC = kMR * 12;
 constexpr int64_t kNC = (512 + kNR - 1) / kNR * kNR;
 // Few rows (a linear layer's batch): at most this many rows of C take the few-rows order below.
 constexpr int64_t kFewRows = 128;
+// A @ B^T with at most this many rows of C takes the B-in-place order (tile_bt below).
+constexpr int64_t kBtRows = 256;
 
 // acc = Ap panel (k-major, LDA per k, the first MR used) @ Bp panel (NV vectors of the NR per k,
 // rows ldbp apart: NR when packed, ldb when read in place) over kc; then
@@ -114,6 +116,79 @@ constexpr std::array<TileFn, sizeof...(R)> make_tiles(std::integer_sequence<int,
 // kTiles[r - 1] handles r rows.
 constexpr auto kTiles = make_tiles(std::make_integer_sequence<int, kMR>{});
 
+#if defined(__AVX2__)
+// The W-in-place form of C = A @ B^T (both operands K-contiguous, as x @ W^T in a linear forward),
+// computed as C^T = B @ A^T: B's rows are the broadcast side, read where they are stored (no
+// packing: packing W^T was ~12% of a batch-64 linear forward, memory-bound, and a cheaper transpose
+// did not help), A^T is packed into NR-column panels (A's rows become C's columns), and each
+// MR x NR tile of C^T is transposed into C through two small buffers.
+// Per element the arithmetic is that of micro_kernel (the same k order from 0, the same KC blocks,
+// alpha then beta applied alike), so the bits equal the standard order's for any split of C.
+
+// tmp[r][c] = alpha * sum_k Brow_r[k] * Ap[k][c], rows r at Bt + r * ldb (MR of them), kc deep.
+template <int MR, int NV>
+__attribute__((always_inline)) inline void micro_kernel_bt(int64_t kc, const float* __restrict Bt, int64_t ldb,
+                                                           const float* __restrict Ap, float* __restrict tmp,
+                                                           float alpha) {
+    Vec acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[r][v] = Vec(0.0f);
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; ++k) {
+        Vec a[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) a[v] = Vec::loadu(Ap + k * kNR + v * kW);
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) {
+            const Vec b(Bt[r * ldb + k]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(b, a[v], acc[r][v]);
+        }
+    }
+    const Vec va(alpha);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) (alpha != 1.0f ? acc[r][v] * va : acc[r][v]).store(tmp + r * kNR + v * kW);
+}
+
+// One R x cols tile of C^T (R rows of B = columns j0.. of C; cols rows of A = rows of C), written
+// to C (at its [i0, j0] corner) as C = tile^T + beta * C, beta == 0 overwriting.
+template <int R>
+void tile_bt(int64_t kc, const float* Bt, int64_t ldb, const float* Ap, float* C, int64_t ldc, int64_t cols,
+             float alpha, float beta) {
+    static_assert(R <= kW, "a row of C's tile is one vector");
+    alignas(64) float tmp[R * kNR];
+    alignas(64) float tt[kNR * kW];  // tt[i][j]: the tile transposed, rows kW apart
+    if (kNV > 1 && cols <= kW)
+        micro_kernel_bt<R, 1>(kc, Bt, ldb, Ap, tmp, alpha);
+    else
+        micro_kernel_bt<R, kNV>(kc, Bt, ldb, Ap, tmp, alpha);
+    for (int64_t i = 0; i < cols; i += 8)
+        for (int j = 0; j < R; j += 8)
+            gemm_detail::transpose8x8(tmp + j * kNR + i, kNR, std::min(8, R - j), tt + i * kW + j, kW,
+                                      std::min(8, R - j));
+    const Vec vb(beta);
+    for (int64_t i = 0; i < cols; ++i) {
+        float* c = C + i * ldc;
+        Vec out = Vec::loadu(tt + i * kW);
+        if (beta == 1.0f) out = out + Vec::loadu(c, R);
+        else if (beta != 0.0f) out = fmadd(vb, Vec::loadu(c, R), out);
+        out.store(c, R);
+    }
+}
+
+using TileBtFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, float, float);
+
+template <int... R>
+constexpr std::array<TileBtFn, sizeof...(R)> make_tiles_bt(std::integer_sequence<int, R...>) {
+    return {&tile_bt<R + 1>...};
+}
+constexpr auto kTilesBt = make_tiles_bt(std::make_integer_sequence<int, kMR>{});
+#endif
+
 // Per-thread packing buffers, grown on demand and kept (gemm runs on many threads at once).
 struct PackBuffers {
     struct Free {
@@ -151,6 +226,25 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
     const int64_t kc_max = std::min(kKC, K);
     float* Ap = PackBuffers::grow(bufs.a, bufs.a_size, mc_max * kc_max);
     float* Bp = PackBuffers::grow(bufs.b, bufs.b_size, nc_max * kc_max);
+#if defined(__AVX2__)
+    if (!ta && tb && M <= kBtRows && (M <= 128 || ldb % 1024 != 0)) {
+        // C^T = B @ A^T (tile_bt above): A^T packed per K block (all M columns of C^T), B's MR-row
+        // panels read in place and held in L1 while the A^T panels stream from L2.
+        float* At = PackBuffers::grow(bufs.b, bufs.b_size, round_up(M, kNR) * kc_max);
+        for (int64_t pc = 0; pc < K; pc += kKC) {
+            const int64_t kc = std::min(kKC, K - pc);
+            const float b_eff = pc == 0 ? beta : 1.0f;
+            for (int64_t ip = 0; ip < M; ip += kNR)
+                gemm_detail::pack_b<kNR>(true, A, lda, pc, kc, ip, std::min<int64_t>(kNR, M - ip), At + ip * kc);
+            for (int64_t jr = 0; jr < N; jr += kMR)
+                for (int64_t ip = 0; ip < M; ip += kNR)
+                    kTilesBt[std::min<int64_t>(kMR, N - jr) - 1](kc, B + jr * ldb + pc, ldb, At + ip * kc,
+                                                                 C + ip * ldc + jr, ldc,
+                                                                 std::min<int64_t>(kNR, M - ip), alpha, b_eff);
+        }
+        return;
+    }
+#endif
     // A row-major B used by few A micro-panels (M <= 80: at most 6 at AVX-512) is read in place:
     // packing it costs ~20% of a batch-64 linear backward GEMM, more than the strided reads lose.
     // Not when its rows are a multiple of 4 KB apart or a KC-row panel spans over 1 MB (L1 set

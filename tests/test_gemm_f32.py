@@ -132,10 +132,16 @@ def assert_same_bits(outs):
 
 def test_bit_identical_across_threads():
     # blas.cpp splits C over threads; the K order per element must not depend on the split
-    # (K = 700: two KC blocks, the second added onto C)
+    # (K = 700: two KC blocks, the second added onto C). At AVX-512 the row-major A is read in place
+    # at 1 and 2 threads (300 / 160 rows: gemm_f32.cpp, a_rows) and packed at 3 (112 rows: the
+    # few-rows order); also with A's rows padded (lda 710) and with A stored transposed
     a, b = lamina.from_numpy(rand(300, 700)), lamina.from_numpy(rand(700, 200))
     assert_same_bits(at_thread_counts(lambda: (a @ b).numpy()))
     assert_same_bits(at_thread_counts(lambda: (a.T.contiguous().T @ b).numpy()))
+    ap = lamina.from_numpy(rand(300, 710))[:, :700]
+    outs = at_thread_counts(lambda: (ap @ b).numpy())
+    assert_same_bits(outs)
+    np.testing.assert_allclose(outs[0], ap.numpy().astype(np.float64) @ b.numpy(), **tol(700))
 
 
 def test_a_packed_once_matches_per_block_across_threads():

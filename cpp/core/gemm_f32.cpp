@@ -46,11 +46,12 @@ constexpr int64_t kFewRows = 128;
 // A @ B^T with at most this many rows of C takes the B-in-place order (tile_bt below).
 constexpr int64_t kBtRows = 256;
 
-// acc = Ap panel (k-major, LDA per k, the first MR used) @ Bp panel (NV vectors of the NR per k,
-// rows ldbp apart: NR when packed, ldb when read in place) over kc; then
-// C = alpha * acc + beta * C, where beta == 0 overwrites C.
+// acc = A panel @ Bp panel (NV vectors of the NR per k, rows ldbp apart: NR when packed, ldb when
+// read in place) over kc; then C = alpha * acc + beta * C, where beta == 0 overwrites C. The A panel
+// is packed (LDA > 0: k-major, LDA per k, the first MR used) or MR rows of a row-major matrix read
+// where they are stored (LDA == 0: row r at Ap + r * ars); the broadcast loads cost the same.
 template <int MR, int NV, int LDA>
-__attribute__((always_inline)) inline void micro_kernel(int64_t kc, const float* __restrict Ap,
+__attribute__((always_inline)) inline void micro_kernel(int64_t kc, const float* __restrict Ap, int64_t ars,
                                                         const float* __restrict Bp, int64_t ldbp,
                                                         float* __restrict C, int64_t ldc, float alpha,
                                                         float beta) {
@@ -68,7 +69,7 @@ __attribute__((always_inline)) inline void micro_kernel(int64_t kc, const float*
         for (int v = 0; v < NV; ++v) b[v] = Vec::loadu(Bp + k * ldbp + v * kW);
 #pragma GCC unroll 16
         for (int r = 0; r < MR; ++r) {
-            const Vec a(Ap[k * LDA + r]);
+            const Vec a(LDA > 0 ? Ap[k * LDA + r] : Ap[r * ars + k]);
 #pragma GCC unroll 4
             for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(a, b[v], acc[r][v]);
         }
@@ -90,16 +91,16 @@ __attribute__((always_inline)) inline void micro_kernel(int64_t kc, const float*
 // One tile of C: `rows` x `cols` of the MR x NR panel pair. A short tile (the M or N edge) runs a
 // kernel with only the rows and vectors it needs, so edge tiles cost in proportion to their size;
 // a tile whose width is not whole vectors goes through a small buffer, then its valid part to C.
-template <int R>
-void tile_rows(int64_t kc, const float* Ap, const float* Bp, int64_t ldbp, float* C, int64_t ldc, int64_t cols,
+template <int R, int LDA>
+void tile_rows(int64_t kc, const float* Ap, int64_t ars, const float* Bp, int64_t ldbp, float* C, int64_t ldc, int64_t cols,
                float alpha, float beta) {
-    if (cols == kNR) return micro_kernel<R, kNV, kMR>(kc, Ap, Bp, ldbp, C, ldc, alpha, beta);
-    if (kNV > 1 && cols == kW) return micro_kernel<R, 1, kMR>(kc, Ap, Bp, ldbp, C, ldc, alpha, beta);
+    if (cols == kNR) return micro_kernel<R, kNV, LDA>(kc, Ap, ars, Bp, ldbp, C, ldc, alpha, beta);
+    if (kNV > 1 && cols == kW) return micro_kernel<R, 1, LDA>(kc, Ap, ars, Bp, ldbp, C, ldc, alpha, beta);
     alignas(64) float tmp[R * kNR];
     if (kNV > 1 && cols < kW)
-        micro_kernel<R, 1, kMR>(kc, Ap, Bp, ldbp, tmp, kNR, alpha, 0.0f);
+        micro_kernel<R, 1, LDA>(kc, Ap, ars, Bp, ldbp, tmp, kNR, alpha, 0.0f);
     else
-        micro_kernel<R, kNV, kMR>(kc, Ap, Bp, ldbp, tmp, kNR, alpha, 0.0f);
+        micro_kernel<R, kNV, LDA>(kc, Ap, ars, Bp, ldbp, tmp, kNR, alpha, 0.0f);
     for (int r = 0; r < R; ++r)
         for (int64_t c = 0; c < cols; ++c) {
             float& dst = C[r * ldc + c];
@@ -107,14 +108,15 @@ void tile_rows(int64_t kc, const float* Ap, const float* Bp, int64_t ldbp, float
         }
 }
 
-using TileFn = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, int64_t, float, float);
+using TileFn = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, int64_t, float, float);
 
-template <int... R>
+template <int LDA, int... R>
 constexpr std::array<TileFn, sizeof...(R)> make_tiles(std::integer_sequence<int, R...>) {
-    return {&tile_rows<R + 1>...};
+    return {&tile_rows<R + 1, LDA>...};
 }
-// kTiles[r - 1] handles r rows.
-constexpr auto kTiles = make_tiles(std::make_integer_sequence<int, kMR>{});
+// kTiles[r - 1] handles r rows of a packed A; kTilesA reads A's rows in place (row stride ars).
+constexpr auto kTiles = make_tiles<kMR>(std::make_integer_sequence<int, kMR>{});
+constexpr auto kTilesA = make_tiles<0>(std::make_integer_sequence<int, kMR>{});
 
 #if defined(__AVX2__)
 // The W-in-place form of C = A @ B^T (both operands K-contiguous, as x @ W^T in a linear forward),
@@ -125,35 +127,6 @@ constexpr auto kTiles = make_tiles(std::make_integer_sequence<int, kMR>{});
 // Per element the arithmetic is that of micro_kernel (the same k order from 0, the same KC blocks,
 // alpha then beta applied alike), so the bits equal the standard order's for any split of C.
 
-// tmp[r][c] = alpha * sum_k Brow_r[k] * Ap[k][c], rows r at Bt + r * ldb (MR of them), kc deep.
-template <int MR, int NV>
-__attribute__((always_inline)) inline void micro_kernel_bt(int64_t kc, const float* __restrict Bt, int64_t ldb,
-                                                           const float* __restrict Ap, float* __restrict tmp,
-                                                           float alpha) {
-    Vec acc[MR][NV];
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[r][v] = Vec(0.0f);
-#pragma GCC unroll 4
-    for (int64_t k = 0; k < kc; ++k) {
-        Vec a[NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) a[v] = Vec::loadu(Ap + k * kNR + v * kW);
-#pragma GCC unroll 16
-        for (int r = 0; r < MR; ++r) {
-            const Vec b(Bt[r * ldb + k]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(b, a[v], acc[r][v]);
-        }
-    }
-    const Vec va(alpha);
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) (alpha != 1.0f ? acc[r][v] * va : acc[r][v]).store(tmp + r * kNR + v * kW);
-}
-
 // One R x cols tile of C^T (R rows of B = columns j0.. of C; cols rows of A = rows of C), written
 // to C (at its [i0, j0] corner) as C = tile^T + beta * C, beta == 0 overwriting.
 template <int R>
@@ -162,10 +135,11 @@ void tile_bt(int64_t kc, const float* Bt, int64_t ldb, const float* Ap, float* C
     static_assert(R <= kW, "a row of C's tile is one vector");
     alignas(64) float tmp[R * kNR];
     alignas(64) float tt[kNR * kW];  // tt[i][j]: the tile transposed, rows kW apart
+    // B's rows are the kernel's in-place A side, A^T's panel its B side (the product commutes).
     if (kNV > 1 && cols <= kW)
-        micro_kernel_bt<R, 1>(kc, Bt, ldb, Ap, tmp, alpha);
+        micro_kernel<R, 1, 0>(kc, Bt, ldb, Ap, kNR, tmp, kNR, alpha, 0.0f);
     else
-        micro_kernel_bt<R, kNV>(kc, Bt, ldb, Ap, tmp, alpha);
+        micro_kernel<R, kNV, 0>(kc, Bt, ldb, Ap, kNR, tmp, kNR, alpha, 0.0f);
     for (int64_t i = 0; i < cols; i += 8)
         for (int j = 0; j < R; j += 8)
             gemm_detail::transpose8x8(tmp + j * kNR + i, kNR, std::min(8, R - j), tt + i * kW + j, kW,
@@ -269,6 +243,12 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
     // same order, so the bits are those of the block order.
     const bool few_rows = M <= kFewRows && !direct_b && (tb || b_strided_ok);
     const bool a_once = (N > kNC || few_rows) && a_all <= (int64_t{1} << 20);
+    // AVX-512: a row-major A is not packed in the block order either; the kernel broadcasts from
+    // its rows in place (kTilesA), which skips the transposing pack. Same-process A/B, 1 thread:
+    // 512^3 -4..-7%, 500^3 -6%, 768^3 -4%, 256^3 -4%, 1000x400x1000 -5%. Not where A's rows are a
+    // multiple of 4 KB apart (1024^3 +5%: L1 set conflicts) nor where one packed A serves several
+    // column blocks (a_once: 128x3136x576 +2%); at AVX2 (6 rows) it measured -2..+5%, so not there.
+    const bool a_rows = kMR == 14 && !ta && lda % 1024 != 0 && !a_once;
     if (a_once) Ap = PackBuffers::grow(bufs.a, bufs.a_size, a_all);
     for (int64_t pc = 0; pc < K; pc += kKC) {
         const int64_t kc = std::min(kKC, K - pc);
@@ -279,7 +259,7 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
                 const int64_t cols = std::min<int64_t>(kNR, N - jr);
                 gemm_detail::pack_b<kNR>(tb, B, ldb, pc, kc, jr, cols, Bp);
                 for (int64_t ir = 0; ir < M; ir += kMR)
-                    kTiles[std::min<int64_t>(kMR, M - ir) - 1](kc, Ap + ir * kc, Bp, kNR, C + ir * ldc + jr, ldc,
+                    kTiles[std::min<int64_t>(kMR, M - ir) - 1](kc, Ap + ir * kc, 0, Bp, kNR, C + ir * ldc + jr, ldc,
                                                                cols, alpha, b_eff);
             }
             continue;
@@ -292,11 +272,20 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
             for (int64_t ic = 0; ic < M; ic += kMC) {
                 const int64_t mc = std::min(kMC, M - ic);
                 float* Ablk = a_once ? Ap + ic * kc : Ap;
+                if (a_rows) {
+                    for (int64_t ir = 0; ir < mc; ir += kMR)
+                        for (int64_t jr = 0; jr < nc; jr += kNR)
+                            kTilesA[std::min<int64_t>(kMR, mc - ir) - 1](
+                                kc, A + (ic + ir) * lda + pc, lda,
+                                jr < full ? B + pc * ldb + jc + jr : Bp + (jr - full) * kc, jr < full ? ldb : kNR,
+                                C + (ic + ir) * ldc + jc + jr, ldc, std::min<int64_t>(kNR, nc - jr), alpha, b_eff);
+                    continue;
+                }
                 if (!a_once || jc == 0) gemm_detail::pack_a<kMR>(ta, A, lda, ic, mc, pc, kc, Ablk);
                 for (int64_t ir = 0; ir < mc; ir += kMR)  // A micro-panel stays in L1 ...
                     for (int64_t jr = 0; jr < nc; jr += kNR)  // ... while B micro-panels stream from L2
                         kTiles[std::min<int64_t>(kMR, mc - ir) - 1](
-                            kc, Ablk + ir * kc, jr < full ? B + pc * ldb + jc + jr : Bp + (jr - full) * kc,
+                            kc, Ablk + ir * kc, 0, jr < full ? B + pc * ldb + jc + jr : Bp + (jr - full) * kc,
                             jr < full ? ldb : kNR, C + (ic + ir) * ldc + jc + jr, ldc,
                             std::min<int64_t>(kNR, nc - jr), alpha, b_eff);
             }

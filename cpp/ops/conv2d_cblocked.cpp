@@ -24,6 +24,7 @@
 #include <vector>
 #include <cstdlib>
 
+#include "../core/allocator.h"
 #include "../core/gemm_pack.h"
 #include "../core/parallel.h"
 #include "conv2d_chunks.h"
@@ -37,14 +38,15 @@ using Vec = vec::Vectorized<float>;
 constexpr int V = Vec::size();
 constexpr int64_t CC = 16;  // channels per chunk (16 measured best; 8 and 32 slower on f and e)
 
-inline float* align64(float* p) {
-    return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63));
-}
-
 // acc[p*OB + j*V ..] = (bias or acc) + taps, for NP positions of one output row.
 // xr0: the block's first input column in row kh0 of channel c0 (channel stride cs, rows rstep
 // apart per kh); S / KWT: the column stride and kernel width as constants (0: runtime sw / KW).
-template <int NP, int OCB, int S, int KWT>
+// L / R (edge blocks, constant KW and stride only): the block's first L input columns lie left of
+// the image, its last R right of it. xr0 then points at the first column inside the image, and
+// the taps (p, kw) outside it (p*S + kw < L or >= (NP-1)*S + KW - R) are left out at compile time,
+// instead of being read as zeros from a padded copy of the block's columns (the strips below: their
+// copy was 3-7% of e, f and d).
+template <int NP, int OCB, int S, int KWT, int L = 0, int R = 0>
 void kern(const float* xr0, int64_t cs, int64_t sw, int64_t dw, int64_t KW, const float* wp, int64_t cn, int nkh,
           int64_t rstep, int64_t khs, const float* bias, float* acc) {
     constexpr int OB = OCB * V;
@@ -92,7 +94,8 @@ void kern(const float* xr0, int64_t cs, int64_t sw, int64_t dw, int64_t KW, cons
 #endif
 #pragma GCC unroll 16
                 for (int p = 0; p < NP; ++p) {
-                    const Vec xb(q[p * s]);
+                    if ((L || R) && (p * S + kw < L || p * S + kw >= (NP - 1) * S + KWT - R)) continue;
+                    const Vec xb(q[p * s - L]);
 #pragma GCC unroll 16
                     for (int j = 0; j < OCB; ++j) a[j][p] = A(fmadd(w[j], xb, Vec(a[j][p])));
                 }
@@ -111,12 +114,12 @@ using KernFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, const 
                         int64_t, const float*, float*);
 
 // f[np]: the kernel for blocks of np positions, np = 1..NPMAX.
-template <int OCB, int S, int KWT, int NPMAX>
+template <int OCB, int S, int KWT, int NPMAX, int L = 0, int R = 0>
 struct KernTable {
     KernFn f[NPMAX + 1];
     template <int... I>
     static KernTable make(std::integer_sequence<int, I...>) {
-        return {{nullptr, &kern<I + 1, OCB, S, KWT>...}};
+        return {{nullptr, &kern<I + 1, OCB, S, KWT, L, R>...}};
     }
     static const KernFn* get() {
         static const KernTable t = make(std::make_integer_sequence<int, NPMAX>{});
@@ -124,17 +127,40 @@ struct KernTable {
     }
 };
 
-// Kernels with the kernel width and column stride as constants for the common cases (dw = 1).
+// The kernels of one layer: edge[l][r] for blocks with l / r input columns outside the image
+// (nullptr where there is none: such blocks read strips through edge[0][0]).
+struct Kernels {
+    const KernFn* edge[3][3] = {};
+};
+
+// Edge kernels for one padding E on both sides (k3 p1: E = 1; k5 p2: E = 2), with E columns on
+// one or both sides (a row that is one block).
+template <int OCB, int S, int KWT, int NPMAX, int E>
+Kernels edge_kernels() {
+    Kernels k;
+    k.edge[0][0] = KernTable<OCB, S, KWT, NPMAX>::get();
+    k.edge[E][0] = KernTable<OCB, S, KWT, NPMAX, E, 0>::get();
+    k.edge[0][E] = KernTable<OCB, S, KWT, NPMAX, 0, E>::get();
+    k.edge[E][E] = KernTable<OCB, S, KWT, NPMAX, E, E>::get();
+    return k;
+}
+
+// Kernels with the kernel width and column stride as constants for the common cases (dw = 1);
+// edge kernels for the "same" paddings of those (k3 p1, k5 p2), the rest read strips.
 template <int OCB, int NPMAX>
-const KernFn* kernels_for(const ConvGeometry& g) {
+Kernels kernels_for(const ConvGeometry& g) {
+    Kernels k;
     if (g.dw == 1) {
-        if (g.sw == 1 && g.KW == 3) return KernTable<OCB, 1, 3, NPMAX>::get();
-        if (g.sw == 2 && g.KW == 3) return KernTable<OCB, 2, 3, NPMAX>::get();
-        if (g.sw == 1 && g.KW == 5) return KernTable<OCB, 1, 5, NPMAX>::get();
-        if (g.sw == 1) return KernTable<OCB, 1, 0, NPMAX>::get();
-        if (g.sw == 2) return KernTable<OCB, 2, 0, NPMAX>::get();
+        if (g.sw == 1 && g.KW == 3) return edge_kernels<OCB, 1, 3, NPMAX, 1>();
+        if (g.sw == 2 && g.KW == 3) return edge_kernels<OCB, 2, 3, NPMAX, 1>();
+        if (g.sw == 1 && g.KW == 5) return edge_kernels<OCB, 1, 5, NPMAX, 2>();
+        k.edge[0][0] = g.sw == 1   ? KernTable<OCB, 1, 0, NPMAX>::get()
+                       : g.sw == 2 ? KernTable<OCB, 2, 0, NPMAX>::get()
+                                   : KernTable<OCB, 0, 0, NPMAX>::get();
+        return k;
     }
-    return KernTable<OCB, 0, 0, NPMAX>::get();
+    k.edge[0][0] = KernTable<OCB, 0, 0, NPMAX>::get();
+    return k;
 }
 
 // acc rows [OW][OB] -> out[j*ocs + ow], j < nj (the block's real channels).
@@ -155,9 +181,10 @@ void forward(const float* x, const float* w, const float* b, float* out, int64_t
     constexpr int OB = OCB * V;
     const int64_t C = g.C, H = g.H, W = g.W, KH = g.KH, KW = g.KW, OH = g.OH, OW = g.OW;
     const int64_t NOB = (OC + OB - 1) / OB;
-    // 64-byte aligned: a weight vector split across two cache lines cost ~8% at AVX2
-    std::vector<float> wpv(static_cast<size_t>(NOB * KH * C * KW * OB + 16));
-    float* wp = align64(wpv.data());
+    // 64-byte aligned: a weight vector split across two cache lines cost ~8% at AVX2. Scratch
+    // from the allocator's cache: a fresh std::vector of e's 147 KB paid its page faults every call.
+    ScratchBuffer<float> wpv(static_cast<size_t>(NOB * KH * C * KW * OB));
+    float* wp = wpv.get();
     for (int64_t ob = 0; ob < NOB; ++ob)
         for (int64_t kh = 0; kh < KH; ++kh)
             for (int64_t c = 0; c < C; ++c)
@@ -169,10 +196,14 @@ void forward(const float* x, const float* w, const float* b, float* out, int64_t
                     }
     std::vector<float> bpad(static_cast<size_t>(NOB * OB), 0.f);
     if (b) std::copy(b, b + OC, bpad.begin());
-    // Row blocks of at most NPMAX positions, sizes as even as possible; edge blocks (taps outside
-    // the columns) read strips of their input columns with the zeros in place.
+    // Row blocks of at most NPMAX positions, sizes as even as possible. Edge blocks (taps outside
+    // the columns) run an edge kernel that leaves those taps out where there is one (lo / ro
+    // columns outside on the left / right), else read strips of their input columns with the
+    // zeros in place.
+    const Kernels kern_tab = kernels_for<OCB, NPMAX>(g);
     const int64_t nb = (OW + NPMAX - 1) / NPMAX;
-    std::vector<int64_t> bs(nb), b0(nb), span(nb), soff(nb, -1);
+    std::vector<int64_t> bs(nb), b0(nb), span(nb), soff(nb, -1), lo(nb, 0);
+    std::vector<const KernFn*> tabs(nb);
     int64_t strip = 0;
     for (int64_t i = 0, o = 0; i < nb; ++i) {
         bs[i] = OW / nb + (i < OW % nb);
@@ -180,7 +211,12 @@ void forward(const float* x, const float* w, const float* b, float* out, int64_t
         o += bs[i];
         const int64_t iw0 = b0[i] * g.sw - g.pw, iw1 = (b0[i] + bs[i] - 1) * g.sw - g.pw + (KW - 1) * g.dw + 1;
         span[i] = iw1 - iw0;
-        if (iw0 < 0 || iw1 > W) {
+        const int64_t l = std::max<int64_t>(0, -iw0), r = std::max<int64_t>(0, iw1 - W);
+        tabs[i] = l <= 2 && r <= 2 ? kern_tab.edge[l][r] : nullptr;
+        if (tabs[i]) {
+            lo[i] = l;
+        } else {
+            tabs[i] = kern_tab.edge[0][0];
             soff[i] = strip;
             strip += C * H * span[i];
         }
@@ -188,12 +224,10 @@ void forward(const float* x, const float* w, const float* b, float* out, int64_t
     // Rows of partial sums per band (~128 KB: stays in L2 while the channel chunks pass over it).
     const int64_t band = std::max<int64_t>(1, (32 * 1024) / (OW * OB));
     const int64_t nbands = (OH + band - 1) / band, per_image = NOB * nbands, tasks = N * per_image;
-    const KernFn* tab = kernels_for<OCB, NPMAX>(g);
 
     auto run = [&](int64_t t0, int64_t t1) {
-        std::vector<float> strips(static_cast<size_t>(strip + 1));
-        std::vector<float> accv(static_cast<size_t>(band * OW * OB + 16));
-        float* acc = align64(accv.data());
+        ScratchBuffer<float> strips(static_cast<size_t>(strip)), accv(static_cast<size_t>(band * OW * OB));
+        float* acc = accv.get();
         int64_t cur = -1;  // the image whose strips are built
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t n = t / per_image, ob = (t % per_image) / nbands, bi = t % nbands;
@@ -205,7 +239,7 @@ void forward(const float* x, const float* w, const float* b, float* out, int64_t
                     const int64_t iw0 = b0[i] * g.sw - g.pw, sp = span[i];
                     const int64_t c0 = std::clamp<int64_t>(-iw0, 0, sp), c1 = std::clamp<int64_t>(W - iw0, c0, sp);
                     for (int64_t r = 0; r < C * H; ++r) {
-                        float* d = strips.data() + soff[i] + r * sp;
+                        float* d = strips.get() + soff[i] + r * sp;
                         const float* src = xn + r * W + iw0;
                         std::fill(d, d + c0, 0.f);
                         std::copy(src + c0, src + c1, d + c0);
@@ -235,16 +269,16 @@ void forward(const float* x, const float* w, const float* b, float* out, int64_t
                         for (int64_t i = 0; i < nb; ++i) {
                             const float* xr;
                             int64_t cs, rs;
-                            if (soff[i] < 0) {
-                                xr = xn + (c0 * H + ih) * W + b0[i] * g.sw - g.pw;
+                            if (soff[i] < 0) {  // lo[i]: the first column inside the image
+                                xr = xn + (c0 * H + ih) * W + b0[i] * g.sw - g.pw + lo[i];
                                 cs = H * W;
                                 rs = W;
                             } else {
-                                xr = strips.data() + soff[i] + (c0 * H + ih) * span[i];
+                                xr = strips.get() + soff[i] + (c0 * H + ih) * span[i];
                                 cs = H * span[i];
                                 rs = span[i];
                             }
-                            tab[bs[i]](xr, cs, g.sw, g.dw, KW, wpb, cn, static_cast<int>(kh1 - kh0), rs * g.dh,
+                            tabs[i][bs[i]](xr, cs, g.sw, g.dw, KW, wpb, cn, static_cast<int>(kh1 - kh0), rs * g.dh,
                                        C * KW * OB, bias, ar + b0[i] * OB);
                         }
                     }

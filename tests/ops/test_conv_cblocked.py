@@ -8,7 +8,8 @@ rule picks it for a few measured layer types only (test_conv2d_cblocked_rule). T
 prototype's awkward ones (session 11, /tmp/s11/cb/cbtest.cpp) and edge cases: output channels off
 the vector width (partial channel blocks), one input channel, channel chunks of 16 with a ragged
 last chunk, padding 0..4 (wider than the kernel), stride 2 and 3, dilation (rows, columns), 1x1,
-1-wide rows and outputs, rows of fewer positions than a register block, several row bands.
+1-wide rows and outputs, rows of fewer positions than a register block, several row bands; the edge
+kernels of k3 p1 / k5 p2 rows (stride 1 and 2, one block per row) and the strips of other paddings.
 """
 import lamina
 import lamina.nn.functional as F
@@ -43,6 +44,17 @@ CBLOCKED_CASES = [
     ((1, 4, 7, 33), (9, 4, 3, 3), {"stride": 2, "padding": 1, "dilation": (1, 3)}),  # column dilation, s2
     ((2, 3, 12, 1200), (20, 3, 3, 3), {"stride": 2, "padding": 1}),           # several row bands
     ((4, 8, 20, 3), (36, 8, 3, 3), {"stride": 2, "padding": 1}),              # 2-wide rows, OC 36
+    # edge kernels (the taps left of / right of the image left out at compile time) and the strips
+    # they replace where there is none
+    ((2, 9, 5, 29), (32, 9, 3, 3), {"padding": 1}),                            # k3 p1: first / last block
+    ((1, 40, 6, 56), (64, 40, 3, 3), {"padding": 1}),                          # conv e's rows, 3 chunks
+    ((1, 4, 4, 5), (16, 4, 3, 3), {"padding": 1}),                             # one block, both edges
+    ((1, 7, 9, 31), (32, 7, 3, 3), {"stride": 2, "padding": 1}),               # s2, odd W: right edge
+    ((2, 6, 7, 23), (16, 6, 5, 5), {"padding": 2}),                            # k5 p2
+    ((1, 3, 5, 6), (8, 3, 5, 5), {"padding": 2}),                              # k5 p2, one block
+    ((1, 5, 8, 19), (16, 5, 5, 5), {"padding": 1}),                            # k5 p1: strips
+    ((1, 5, 8, 19), (16, 5, 3, 3), {"padding": 2}),                            # k3 p2: strips
+    ((1, 6, 5, 40), (32, 6, 3, 3), {"padding": (1, 0)}),                       # k3, no column padding
 ]
 
 

@@ -56,35 +56,55 @@ __attribute__((always_inline)) inline void tile(int64_t K, const float* __restri
         for (int v = 0; v < NV; ++v) store(C + r * ldc + v * kW, acc[r][v]);
 }
 
-// Rows [0, MR) of C: full tiles across N, then single vectors, then the last N % kW columns scalar.
-template <int MR>
-__attribute__((noinline)) void row_block(int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-                                         int64_t ldb, float* C, int64_t ldc, bool accumulate) {
-    int64_t j = 0;
-    for (; j + kNV * kW <= N; j += kNV * kW) tile<MR, kNV>(K, A, lda, B + j, ldb, C + j, ldc, accumulate);
-    for (; j + kW <= N; j += kW) tile<MR, 1>(K, A, lda, B + j, ldb, C + j, ldc, accumulate);
-    for (; j < N; ++j)
-        for (int r = 0; r < MR; ++r) {
-            float s = accumulate ? C[r * ldc + j] : 0.0f;
-            for (int64_t k = 0; k < K; ++k) s += A[r * lda + k] * B[k * ldb + j];
-            C[r * ldc + j] = s;
-        }
-}
-
-// C[M, N] = (accumulate ? C : 0) + A[M, K] @ B[K, N], on the calling thread.
-inline void gemm_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                       float* C, int64_t ldc, bool accumulate) {
+// All M rows of one column panel [j, j + NV * kW) over one K block: kMR-row tiles, then one tile
+// for the remaining rows. The panel of B (kc x NV * kW) stays in L1 across the row tiles.
+template <int NV>
+__attribute__((noinline)) void column_panel(int64_t M, int64_t kc, const float* A, int64_t lda, const float* B,
+                                            int64_t ldb, float* C, int64_t ldc, bool accumulate) {
     int64_t i = 0;
-    for (; i + kMR <= M; i += kMR) row_block<kMR>(N, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+    for (; i + kMR <= M; i += kMR) tile<kMR, NV>(kc, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
     const float* a = A + i * lda;
     float* c = C + i * ldc;
-    switch (M - i) {  // kMR <= 6: every remainder has its own unrolled block
+    switch (M - i) {  // kMR <= 6: every remainder has its own unrolled tile
         case 0: break;
-        case 1: row_block<1>(N, K, a, lda, B, ldb, c, ldc, accumulate); break;
-        case 2: row_block<2>(N, K, a, lda, B, ldb, c, ldc, accumulate); break;
-        case 3: row_block<3>(N, K, a, lda, B, ldb, c, ldc, accumulate); break;
-        case 4: row_block<4>(N, K, a, lda, B, ldb, c, ldc, accumulate); break;
-        default: row_block<5>(N, K, a, lda, B, ldb, c, ldc, accumulate); break;
+        case 1: tile<1, NV>(kc, a, lda, B, ldb, c, ldc, accumulate); break;
+        case 2: tile<2, NV>(kc, a, lda, B, ldb, c, ldc, accumulate); break;
+        case 3: tile<3, NV>(kc, a, lda, B, ldb, c, ldc, accumulate); break;
+        case 4: tile<4, NV>(kc, a, lda, B, ldb, c, ldc, accumulate); break;
+        default: tile<5, NV>(kc, a, lda, B, ldb, c, ldc, accumulate); break;
+    }
+}
+
+// K rows of B per block: a column panel of kc x (kNV * kW) floats is 16 KB, a third of L1d, so it
+// survives the A rows streaming past it while every row tile reuses it.
+constexpr int64_t kKC = 16384 / (kNV * kW * int64_t(sizeof(float)));
+
+// C[M, N] = (accumulate ? C : 0) + A[M, K] @ B[K, N], on the calling thread. Blocked as K blocks
+// of kKC, then column panels, then row tiles: each panel of B is read from L2 once per call
+// instead of once per row tile (the step GEMM's w_hh^T is 256 KB at H = 128, LSTM). Every C
+// element still sums its k in order (a K block's partial sum goes through C unchanged), so the
+// bits do not depend on how the rows are split into tiles or threads.
+inline void gemm_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                       float* C, int64_t ldc, bool accumulate) {
+    if (K == 0) {
+        if (!accumulate)
+            for (int64_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * N);
+        return;
+    }
+    for (int64_t k0 = 0; k0 < K; k0 += kKC) {
+        const int64_t kc = K - k0 < kKC ? K - k0 : kKC;
+        const bool acc = accumulate || k0 > 0;
+        const float* a = A + k0;
+        const float* b = B + k0 * ldb;
+        int64_t j = 0;
+        for (; j + kNV * kW <= N; j += kNV * kW) column_panel<kNV>(M, kc, a, lda, b + j, ldb, C + j, ldc, acc);
+        for (; j + kW <= N; j += kW) column_panel<1>(M, kc, a, lda, b + j, ldb, C + j, ldc, acc);
+        for (; j < N; ++j)  // the last N % kW columns
+            for (int64_t i = 0; i < M; ++i) {
+                float s = acc ? C[i * ldc + j] : 0.0f;
+                for (int64_t k = 0; k < kc; ++k) s += a[i * lda + k] * b[k * ldb + j];
+                C[i * ldc + j] = s;
+            }
     }
 }
 

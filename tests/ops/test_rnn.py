@@ -95,6 +95,37 @@ def test_sequence_vs_torch(mode, T, B, I, H):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("T,B,I,H", [(4, 9, 13, 19), (3, 7, 17, 70)])
+def test_sequence_vs_torch_blocked_shapes(mode, T, B, I, H):
+    """Shapes past the float kernels' block edges: 8 x 8 register transposes with ragged rows and
+    columns (w_hh^T, the weight gradients), the step GEMM's K blocks (H = 70 > 64) and column panels
+    with vector and scalar tails, row tiles of 6 plus a remainder, and the one weight-gradient GEMM
+    [x | hprev | 1]^T @ dg of lstm and rnn (with and without biases)."""
+    check_op(lam_fn(mode, True), tor_fn(mode, True), specs(mode, T, B, I, H), tol=GTOL, fd=False)
+    check_op(lam_fn(mode, False), tor_fn(mode, False), specs(mode, T, B, I, H, bias=False), tol=GTOL, fd=False)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_weight_grads_alone_match_all_grads(mode):
+    """dw_ih / dw_hh / biases come from one fused GEMM when both weights need gradients and from
+    separate GEMMs otherwise: both routes give the same values (float64)."""
+    rng = np.random.default_rng(3)
+    args = [lamina.tensor(f(rng) if callable(f) else rng.standard_normal(f)) for f in specs(mode, 5, 4, 9, 11)]
+    first_w = 3 if mode == "lstm" else 2  # index of w_ih in the flat argument list
+
+    def grads(need):
+        ts = [a.detach().requires_grad_(bool(n)) for a, n in zip(args, need)]
+        o, h = lam_fn(mode, True, which=(0, 1))(*ts)
+        (o.sum() + (h * h).sum()).backward()
+        return [t.grad.numpy() if t.grad is not None else None for t in ts]
+
+    full = grads([True] * len(args))
+    for k in range(first_w, len(args)):  # each weight / bias alone
+        alone = grads([i == k for i in range(len(args))])
+        np.testing.assert_allclose(alone[k], full[k], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_sequence_no_bias_noncontiguous(mode):
     check_op(lam_fn(mode, False), tor_fn(mode, False), specs(mode, 6, 3, 5, 4, bias=False), tol=GTOL,
              fd=False, noncontig=True)
@@ -195,6 +226,7 @@ def test_lstm_grad_only_through_c_n_and_partial_inputs():
 @pytest.mark.parametrize("mode", MODES)
 def test_finite_differences(mode):
     check_fd(lam_fn(mode, True), specs(mode, 3, 2, 2, 3))
+    check_fd(lam_fn(mode, True), specs(mode, 2, 3, 9, 10))  # 8 x 8 transpose blocks + ragged edges
     check_fd(lam_fn(mode, False, [3, 1], True), specs(mode, 3, 2, 2, 3, bias=False))
 
 

@@ -38,6 +38,15 @@ using Vec = vec::Vectorized<float>;
 constexpr int V = Vec::size();
 constexpr int64_t CC = 16;  // channels per chunk (16 measured best; 8 and 32 slower on f and e)
 
+// AVX2 (kern below): the tap step of the 2x6 block (and its narrower edge / row-end blocks) as one asm
+// statement per position: a broadcast into ymm15, which the compiler never sees, then two FMAs.
+// Why asm: GCC 12 allocates the 12 accumulators + 2 weights + broadcasts (16 of 16 registers) with a
+// spill, its reload and 1-2 register moves every 3 taps, and still merges broadcasts across taps
+// despite the barrier below (kern<6, 2, 1, 3>, objdump). With everything in L1 the 2x6 step runs at
+// 121 -> 126 GFLOP/s with it (k3, 16 channels, 1 thread); in place (interleaved, load ~5) e 17.4 ->
+// 16.7 ms, d 2.64 -> 2.51, f 8.60 -> 8.46. The same FMAs in the same order: the bits do not change.
+// Not at AVX-512, where the 2x14 step measured the same either way (196-205 vs 194-200 GFLOP/s).
+
 // acc[p*OB + j*V ..] = (bias or acc) + taps, for NP positions of one output row.
 // xr0: the block's first input column in row kh0 of channel c0 (channel stride cs, rows rstep
 // apart per kh); S / KWT: the column stride and kernel width as constants (0: runtime sw / KW).
@@ -95,6 +104,17 @@ void kern(const float* xr0, int64_t cs, int64_t sw, int64_t dw, int64_t KW, cons
 #pragma GCC unroll 16
                 for (int p = 0; p < NP; ++p) {
                     if ((L || R) && (p * S + kw < L || p * S + kw >= (NP - 1) * S + KWT - R)) continue;
+#if defined(__AVX2__) && !defined(__AVX512F__)
+                    if constexpr (OCB == 2) {  // one asm statement per position: see above
+                        asm("vbroadcastss %[x], %%ymm15\n\t"
+                            "vfmadd231ps %%ymm15, %[w0], %[a0]\n\t"
+                            "vfmadd231ps %%ymm15, %[w1], %[a1]"
+                            : [a0] "+x"(a[0][p]), [a1] "+x"(a[1][p])
+                            : [w0] "x"(w[0].v), [w1] "x"(w[1].v), [x] "m"(q[p * s - L])
+                            : "xmm15");
+                        continue;
+                    }
+#endif
                     const Vec xb(q[p * s - L]);
 #pragma GCC unroll 16
                     for (int j = 0; j < OCB; ++j) a[j][p] = A(fmadd(w[j], xb, Vec(a[j][p])));
@@ -314,52 +334,66 @@ void conv_forward_cblocked(const float* x, const float* w, const float* b, float
 #endif
 }
 
-// Measured at 1 thread (2026-12-01, this 2-vCPU Xeon, CPU clock, two interleaved rounds, load
-// 2.3-3.4; ms conv2d_direct.cpp -> this kernel; N batch, C->OC channels, image, kernel):
-//   row                                  AVX2                 AVX-512
-//   f  N8 64->128 56x56 k3 s2 p1         9.47/9.50 -> 8.99/8.80   5.69/5.68 -> 5.47/5.15
-//   t  N16 32->64 28x28 k3 s2 p1         1.24/1.28 -> 1.16/1.17   0.73/0.82 -> 0.77/0.78
-//   y  N8 128->256 28x28 k3 s2 p1        9.23/9.33 -> 8.87/8.85   6.62/6.50 -> 6.03/6.23
-//   z  N16 64->128 32x32 k3 s2 p1        5.80/5.80 -> 5.85/5.84   3.49/3.45 -> 3.55/3.61
-//   p  N8 64->40 56x56 k3 s2 p1 (tail)   3.40/3.38 -> 3.47/3.48   1.99/2.21 -> 2.61/2.82
-//   q  N8 64->20, the same               2.05/2.04 -> 2.39/2.41   1.38/1.50 -> 1.49/1.51
-//   r  N8 3->32 112x112 k3 s2 p1         0.57/0.55 -> 0.53/0.54   0.38/0.39 -> 0.41/0.40
-//   b  N64 6->16 12x12 k5 p0             0.249/0.250 -> 0.197/0.197  0.165/0.155 -> 0.131/0.126
-//   w  N64 6->16 12x12 k3 p0             0.138/0.138 -> 0.129/0.120  0.099/0.102 -> 0.110/0.109 (1x8)
-//   a  N64 1->6 28x28 k5 p0              0.217/0.214 -> 0.270/0.263  0.111/0.105 -> 0.275/0.273
-//   u  N32 16->16 32x32 k3 p1            1.59/1.60 -> 1.60/1.60   0.86/0.99 -> 1.16/1.27
-//   v  N64 16->16 8x8 k3 p1              0.206/0.205 -> 0.237/0.233  0.153/0.155 -> 0.174/0.169
-//   x  N32 32->16 16x16 k3 p1            0.75/0.74 -> 0.76/0.76   0.48/0.48 -> 0.59/0.59
-//   s  N32 16->8 32x32 k3 p1             0.79/0.80 -> 1.10/1.08   0.51/0.54 -> 1.27/1.26
-//   d  N32 32->64 16x16 k3 p1            2.74/2.68 -> 2.73/2.76   1.70/1.64 -> 1.66/1.57
-// The OC <= 16 rows at AVX-512 and OC <= 8 at AVX2 were measured with 1x8 / 1x6 blocks; again with
-// today's 1x16 / 1x12 (12:40, load 2.4-2.9; old kernel in brackets): AVX-512 b 0.129/0.122
-// (0.147/0.158), u 1.03/1.09 (0.93/0.94), v 0.170/0.186 (0.149/0.136), x 0.475/0.531
-// (0.474/0.465), a 0.26/0.24 (0.10); AVX2 s 0.98/1.01 (0.78/0.82), a 0.24/0.23 (0.21): the same
-// choices. (e, N8 64->64 56x56 k3 p1, was +2..3% slower in the prototype's harness.) So it wins on
-// strided layers with whole channel blocks (OC a multiple of 2 vectors) and enough input
-// channels (f, t, y; z is the exception at +1%), and on small-OC unpadded layers with whole
-// vectors where conv2d_direct.cpp's layouts lose lanes (b; w at AVX2 only, where a row of 10 is
-// one block; at AVX-512 even with 1x16 blocks: 0.096/0.087 -> 0.096/0.103). Partial channel blocks
-// (p, q, a), padded stride-1 layers (u, v, x, s, d, e) and few input channels (r) stay on
-// conv2d_direct.cpp. Only among the shapes the cost rule already sends to the direct kernel
-// (im2col + GEMM keeps the rest: not measured against it), with dw = 1 and KW > 1 (dilated
-// columns and 1x1 not measured). At the baseline level it was not compared, so not chosen there.
-// LAMINA_CONV2D_CBLOCKED=1 sends every float32 one-group forward here (tests, A/B timing in one
-// process), =0 none.
+// Where it wins: this kernel against conv2d_direct.cpp in one process, 1 thread, CPU clock
+// (2026-12-01, this 2-vCPU Xeon, load 5-7; /tmp/s12/convf/h2.cpp: the best of a few calls, median
+// of 5 interleaved rounds, two runs), after the edge kernels and the AVX2 asm tap step; time of
+// this kernel / conv2d_direct.cpp's (N batch, C->OC channels, image, kernel):
+//   row                                   AVX2         AVX-512
+//   f  N8 64->128 56x56 k3 s2 p1          0.88 0.88    0.89 0.90
+//   t  N16 32->64 28x28 k3 s2 p1          0.89 0.87    0.82 0.82
+//   y  N8 128->256 28x28 k3 s2 p1         0.92 0.91    0.86 0.81
+//   z  N16 64->128 32x32 k3 s2 p1         0.98 0.98    0.96 0.98
+//   p  N8 64->40 56x56 k3 s2 p1 (tail)    0.90 0.88    1.13 1.15
+//   q  N8 64->20, the same                1.03 1.01    0.84 0.80
+//   r  N8 3->32 112x112 k3 s2 p1          0.98 0.96    0.92 0.88
+//   b  N64 6->16 12x12 k5 p0              0.81 0.80    0.84 0.85
+//   w  N64 6->16 12x12 k3 p0              0.83 0.83    1.00 0.96
+//   a  N64 1->6 28x28 k5 p0               1.17 1.10    2.56 2.56
+//   c  N32 3->32 32x32 k3 p1              1.09 1.07    1.67 1.62
+//   u  N32 16->16 32x32 k3 p1             0.90 0.91    1.01 1.01
+//   v  N64 16->16 8x8 k3 p1               0.76 0.76    0.79 0.80
+//   x  N32 32->16 16x16 k3 p1             0.81 0.80    0.85 0.85
+//   s  N32 16->8 32x32 k3 p1              1.08 1.09    1.76 1.73
+//   d  N32 32->64 16x16 k3 p1             0.92 0.92    0.94 0.93
+//   e  N8 64->64 56x56 k3 p1              1.04 1.05    0.99 0.98
+//   h  N8 128->128 28x28 k3 p1            0.97 0.97    0.92 0.93
+//   i  N8 256->256 14x14 k3 p1            0.90 0.91    0.82 0.84
+//   j  N16 32->64 28x28 k5 p2             0.89 0.85    0.87 0.88
+//   k  N32 64->64 8x8 k3 p1               0.84 0.84    0.75 0.69
+// So it is chosen for:
+//  - strided layers with whole two-vector channel blocks (OC a multiple of 16 / 32) and C >= 32
+//    (f, t, y, z), as before the edge kernels;
+//  - "same"-padded stride-1 layers (k3 p1, k5 p2: the edge kernels) with whole channel blocks,
+//    C >= 16 and rows of at most 32 outputs (d, h, i, j, k; at AVX2 also OC 16: u, x, v; at
+//    AVX-512 OC 16 rows of at most 16: x, v);
+//  - small-OC unpadded stride-1 layers with whole vectors (b; w at AVX2 only).
+// Left on conv2d_direct.cpp: e (56-wide rows: AVX2 +4%, AVX-512 -1..2%, within the noise: its wide
+// layout loses only 1 lane in 57 there), partial channel blocks (p, q: mixed), few input channels
+// (a, c, r), OC 8 (s), OC-16 32-wide rows at AVX-512 (u). Only among the shapes the cost rule
+// already sends to the direct kernel (im2col + GEMM keeps the rest: not measured against it), with
+// dw = 1 and KW > 1 (dilated columns and 1x1 not measured). At the baseline level it was not
+// compared, so not chosen there. LAMINA_CONV2D_CBLOCKED=1 sends every float32 one-group forward
+// here (tests, A/B timing in one process), =0 none.
 bool cblocked_wins(int64_t OC, int64_t groups, const ConvGeometry& g, bool direct) {
     if (groups != 1) return false;
     const char* env = std::getenv("LAMINA_CONV2D_CBLOCKED");
     if (env && *env) return env[0] == '1';
     if (!direct || g.dw != 1 || g.KW < 2) return false;
+#if defined(__AVX512F__) || defined(__AVX2__)
+    const bool strided = g.sw >= 2 && OC % (2 * V) == 0 && g.C >= 32;
+    // k3 p1 / k5 p2 at stride 1, both axes (the edge kernels' layers)
+    const bool same = g.sh == 1 && g.sw == 1 && g.dh == 1 && g.KH == g.KW && g.ph == g.pw &&
+                      ((g.KW == 3 && g.pw == 1) || (g.KW == 5 && g.pw == 2));
+#endif
 #if defined(__AVX512F__)
-    const bool strided = g.sw >= 2 && OC % (2 * V) == 0 && g.C >= 32;
+    const bool padded = same && g.C >= 16 &&
+                        ((OC % (2 * V) == 0 && g.C >= 32 && g.OW <= 32) || (OC == V && g.OW <= 16));
     const bool small_oc = OC == V && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.OW % 8 == 0;
-    return strided || small_oc;
+    return strided || padded || small_oc;
 #elif defined(__AVX2__)
-    const bool strided = g.sw >= 2 && OC % (2 * V) == 0 && g.C >= 32;
+    const bool padded = same && g.C >= 16 && OC % (2 * V) == 0 && g.OW <= 32;
     const bool small_oc = OC <= 2 * V && OC % V == 0 && g.sw == 1 && g.ph == 0 && g.pw == 0;
-    return strided || small_oc;
+    return strided || padded || small_oc;
 #else
     (void)OC, (void)g, (void)direct;
     return false;

@@ -104,3 +104,34 @@ def test_conv2d_data_grad_cblocked_off_matches_on(monkeypatch):
         monkeypatch.setenv("LAMINA_CONV2D_CBLOCKED", v)
         outs.append(_grads(x, w, None, dy, {"padding": 1}, 1)[0])
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-4)
+
+
+# Strided data grads (im2col + GEMM, then col2im): col2im's stride-2 rows are added as vectors at
+# AVX2 / AVX-512 (full spans, then an AVX-512 masked or AVX2 scalar tail), so rows of 1 to 40
+# output columns cover every tail; stride 3 and float64 keep the scalar loop. Large images run
+# in bands of output rows (bench f's shape, scaled down in channels).
+STRIDED_CASES = [
+    ((2, 3, 5, 3), (4, 3, 3, 3), True, {"stride": 2, "padding": 1}),            # rows of 2
+    ((1, 4, 9, 17), (5, 4, 3, 3), False, {"stride": 2, "padding": 1}),           # 9 wide: 8 + 1
+    ((2, 3, 11, 34), (6, 3, 3, 3), True, {"stride": 2}),                         # 16 wide
+    ((1, 2, 7, 35), (3, 2, 3, 3), True, {"stride": 2, "padding": 1}),            # 18 wide
+    ((1, 2, 6, 80), (3, 2, 4, 4), False, {"stride": 2, "padding": 2, "dilation": 2}),  # 40 wide
+    ((2, 3, 8, 30), (4, 3, 3, 3), True, {"stride": 3, "padding": 1}),            # stride 3
+    ((2, 8, 58, 58), (16, 8, 3, 3), True, {"stride": 2, "padding": 1}),          # banded (29x29 out)
+    ((1, 16, 120, 60), (8, 16, 3, 3), False, {"stride": 2, "padding": 1}),       # banded, 60 rows
+]
+
+
+@pytest.mark.parametrize("xs,ws,bias,kw", STRIDED_CASES)
+def test_conv2d_data_grad_strided(xs, ws, bias, kw):
+    _check_threads_and_torch(xs, ws, bias, kw, seed=3)
+    if xs[0] * xs[1] * xs[2] * xs[3] <= 400:
+        check_op(lambda x, w: F.conv2d(x, w, **kw), lambda x, w: TF.conv2d(x, w, **kw), [xs, ws])
+    else:  # float64 through the same path against torch
+        rng = np.random.default_rng(4)
+        x = rng.standard_normal(xs)
+        w = rng.standard_normal(ws)
+        dy = rng.standard_normal(tuple(TF.conv2d(torch.from_numpy(x), torch.from_numpy(w), **kw).shape))
+        got = _grads(x, w, None, dy, kw, 1)
+        ref = _torch_grads(x, w, None, dy, kw)
+        np.testing.assert_allclose(got[0], ref[0], rtol=1e-10, atol=1e-10)

@@ -273,13 +273,15 @@ std::vector<Tensor> rnn_sequence_forward(const std::string& mode, const Tensor& 
         };
         if constexpr (std::is_same_v<S, float>) {
             // One parallel region for the whole sequence, batch rows split over the threads, and
-            // the step GEMM on w_hh^T [H, G*H] transposed once here (see rnn_gemm.h).
+            // the step GEMM on w_hh^T [H, G*H] transposed once here into rnn_gemm's panel layout.
             std::vector<float> wt(static_cast<size_t>(H * GH));
-            transpose_rows(whh.data<float>(), GH, H, wt.data());
+            rnn_gemm::for_panels(GH, [&](int64_t j, int64_t w) {  // panel j: rows [j, j + w) of w_hh, transposed
+                transpose_rows(whh.data<float>() + j * H, w, H, wt.data() + j * H);
+            });
             parallel_for(0, B, seq_row_grain(d), [&](int64_t b0, int64_t b1) {
                 std::vector<float> ghb(static_cast<size_t>((b1 - b0) * GH));
                 run_rows(b0, b1, ghb.data(), [&](const float* hp, float* g) {
-                    rnn_gemm::gemm_small(b1 - b0, GH, H, hp + b0 * H, H, wt.data(), GH, g, GH, false);
+                    rnn_gemm::gemm_small(b1 - b0, GH, H, hp + b0 * H, H, wt.data(), g, GH, false);
                 });
             });
         } else {  // double: OpenBLAS (threaded by gemm) for the whole batch's step GEMM
@@ -415,11 +417,13 @@ std::vector<Tensor> rnn_sequence_backward(const std::string& mode, const std::op
                 if (s > 0 || nhx) hidden_gemm(gh);
             }
         };
-        if constexpr (std::is_same_v<S, float>) {  // one parallel region, w_hh read in place
+        if constexpr (std::is_same_v<S, float>) {  // one parallel region, w_hh packed once
+            std::vector<float> wp(static_cast<size_t>(GH * H));
+            rnn_gemm::pack_b(GH, H, whh.data<float>(), H, wp.data());
             parallel_for(0, B, seq_row_grain(d), [&](int64_t b0, int64_t b1) {
                 run_rows(b0, b1, [&](const float* gh) {
-                    rnn_gemm::gemm_small(b1 - b0, H, GH, gh + b0 * GH, GH, whh.data<float>(), H,
-                                         dhc.data<float>() + b0 * H, H, true);
+                    rnn_gemm::gemm_small(b1 - b0, H, GH, gh + b0 * GH, GH, wp.data(), dhc.data<float>() + b0 * H, H,
+                                         true);
                 });
             });
         } else {  // double: OpenBLAS (threaded by gemm) over the whole batch

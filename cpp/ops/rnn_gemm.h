@@ -1,7 +1,7 @@
-// The recurrent step's small GEMM, C[M, N] (+)= A[M, K] @ B[K, N] (row-major, B already in [K, N]
-// layout), as a register-blocked kernel for float. OpenBLAS re-packs W_hh on every call, which at
-// RNN sizes (M = batch rows of one thread, K = H) costs about as much as the multiply itself; here
-// B is the weight transposed once per sequence and read in place from L1/L2 at every step.
+// The recurrent step's small GEMM, C[M, N] (+)= A[M, K] @ B[K, N] (row-major A and C, B packed
+// into column panels by pack_b), as a register-blocked kernel for float. OpenBLAS re-packs W_hh on
+// every call, which at RNN sizes (M = batch rows of one thread, K = H) costs about as much as the
+// multiply itself; here B is the weight packed once per sequence and read from L1/L2 at every step.
 // Written with GCC vector extensions so each ISA level's build (-march=x86-64-v2/v3/v4) gets its
 // own width; nothing here allocates or threads (the caller splits rows over threads).
 #pragma once
@@ -79,13 +79,32 @@ __attribute__((noinline)) void column_panel(int64_t M, int64_t kc, const float* 
 // survives the A rows streaming past it while every row tile reuses it.
 constexpr int64_t kKC = 16384 / (kNV * kW * int64_t(sizeof(float)));
 
-// C[M, N] = (accumulate ? C : 0) + A[M, K] @ B[K, N], on the calling thread. Blocked as K blocks
-// of kKC, then column panels, then row tiles: each panel of B is read from L2 once per call
-// instead of once per row tile (the step GEMM's w_hh^T is 256 KB at H = 128, LSTM). Every C
+// B's column panels, in order: f(j, w) for widths kNV * kW, then kW, then the last N % kW columns.
+template <class F>
+inline void for_panels(int64_t N, const F& f) {
+    int64_t j = 0;
+    for (; j + kNV * kW <= N; j += kNV * kW) f(j, int64_t(kNV * kW));
+    for (; j + kW <= N; j += kW) f(j, int64_t(kW));
+    if (j < N) f(j, N - j);
+}
+
+// B[K, N] packed for gemm_small: the panel of columns [j, j + w) is K x w contiguous (row stride
+// w) at Bp + j * K. Read in place from a row-major B, a panel's rows lie ldb floats apart, and a
+// power-of-two ldb (512 for the LSTM H = 128 w_hh^T) maps them onto a few L1 sets, so the panel
+// did not stay in L1 (in-process A/B, LSTM 64-128 T35 b32 training step: packed 0.974x).
+inline void pack_b(int64_t K, int64_t N, const float* B, int64_t ldb, float* Bp) {
+    for_panels(N, [&](int64_t j, int64_t w) {
+        for (int64_t k = 0; k < K; ++k) std::memcpy(Bp + j * K + k * w, B + k * ldb + j, sizeof(float) * w);
+    });
+}
+
+// C[M, N] = (accumulate ? C : 0) + A[M, K] @ B[K, N], on the calling thread, B packed by pack_b
+// (or any writer of the same layout). Blocked as K blocks of kKC, then column panels, then row
+// tiles: each panel block is read from L2 once per call and from L1 by every row tile. Every C
 // element still sums its k in order (a K block's partial sum goes through C unchanged), so the
 // bits do not depend on how the rows are split into tiles or threads.
-inline void gemm_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                       float* C, int64_t ldc, bool accumulate) {
+inline void gemm_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* Bp, float* C,
+                       int64_t ldc, bool accumulate) {
     if (K == 0) {
         if (!accumulate)
             for (int64_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, sizeof(float) * N);
@@ -95,17 +114,20 @@ inline void gemm_small(int64_t M, int64_t N, int64_t K, const float* A, int64_t 
         const int64_t kc = K - k0 < kKC ? K - k0 : kKC;
         const bool acc = accumulate || k0 > 0;
         const float* a = A + k0;
-        const float* b = B + k0 * ldb;
-        int64_t j = 0;
-        for (; j + kNV * kW <= N; j += kNV * kW) column_panel<kNV>(M, kc, a, lda, b + j, ldb, C + j, ldc, acc);
-        for (; j + kW <= N; j += kW) column_panel<1>(M, kc, a, lda, b + j, ldb, C + j, ldc, acc);
-        for (; j < N; ++j)  // the last N % kW columns
-            for (int64_t i = 0; i < M; ++i) {
-                float s = acc ? C[i * ldc + j] : 0.0f;
-                for (int64_t k = 0; k < kc; ++k) s += a[i * lda + k] * b[k * ldb + j];
-                C[i * ldc + j] = s;
-            }
+        for_panels(N, [&](int64_t j, int64_t w) {
+            const float* b = Bp + j * K + k0 * w;
+            if (w == kNV * kW) column_panel<kNV>(M, kc, a, lda, b, w, C + j, ldc, acc);
+            else if (w == kW) column_panel<1>(M, kc, a, lda, b, w, C + j, ldc, acc);
+            else
+                for (int64_t i = 0; i < M; ++i)
+                    for (int64_t c = 0; c < w; ++c) {
+                        float s = acc ? C[i * ldc + j + c] : 0.0f;
+                        for (int64_t k = 0; k < kc; ++k) s += a[i * lda + k] * b[k * w + c];
+                        C[i * ldc + j + c] = s;
+                    }
+        });
     }
 }
+
 
 }  // namespace lamina::rnn_gemm

@@ -355,7 +355,7 @@ void conv_forward_cblocked(const float* x, const float* w, const float* b, float
 //   x  N32 32->16 16x16 k3 p1             0.81 0.80    0.85 0.85
 //   s  N32 16->8 32x32 k3 p1              1.08 1.09    1.76 1.73
 //   d  N32 32->64 16x16 k3 p1             0.92 0.92    0.94 0.93
-//   e  N8 64->64 56x56 k3 p1              1.04 1.05    0.99 0.98
+//   e  N8 64->64 56x56 k3 p1              1.04 1.05    0.99 0.98  (see below)
 //   h  N8 128->128 28x28 k3 p1            0.97 0.97    0.92 0.93
 //   i  N8 256->256 14x14 k3 p1            0.90 0.91    0.82 0.84
 //   j  N16 32->64 28x28 k5 p2             0.89 0.85    0.87 0.88
@@ -364,11 +364,16 @@ void conv_forward_cblocked(const float* x, const float* w, const float* b, float
 //  - strided layers with whole two-vector channel blocks (OC a multiple of 16 / 32) and C >= 32
 //    (f, t, y, z), as before the edge kernels;
 //  - "same"-padded stride-1 layers (k3 p1, k5 p2: the edge kernels) with whole channel blocks,
-//    C >= 16 and rows of at most 32 outputs (d, h, i, j, k; at AVX2 also OC 16: u, x, v; at
-//    AVX-512 OC 16 rows of at most 16: x, v);
+//    C >= 16 and rows of at most 32 outputs (d, h, i, j, k; at AVX2 also OC 16: u, x, v, and
+//    rows up to 56: e; at AVX-512 OC 16 rows of at most 16: x, v);
 //  - small-OC unpadded stride-1 layers with whole vectors (b; w at AVX2 only).
-// Left on conv2d_direct.cpp: e (56-wide rows: AVX2 +4%, AVX-512 -1..2%, within the noise: its wide
-// layout loses only 1 lane in 57 there), partial channel blocks (p, q: mixed), few input channels
+// e, the one row where the two are close (conv2d_direct.cpp's wide layout loses only 1 lane in 57
+// there), measured again at load 6-10 (14:48-14:52): AVX2 0.977 0.976 0.987, 0.972 0.970 0.965
+// (9 rounds), separate processes 16.97 vs 17.38 and 17.31 vs 17.66 ms, compare.py's e fwd
+// lamina/torch 1.05 and 1.02 (conv2d_direct.cpp) vs 1.01 and 0.98 (this kernel), interleaved: this
+// kernel is faster at AVX2 in 10 of 12 comparisons (not in the table's two). AVX-512 0.987 0.996 1.009 (compare.py 0.96 / 0.96 vs 0.94 /
+// 0.96): even, so e stays on conv2d_direct.cpp there.
+// Left on conv2d_direct.cpp: AVX-512 e, partial channel blocks (p, q: mixed), few input channels
 // (a, c, r), OC 8 (s), OC-16 32-wide rows at AVX-512 (u). Only among the shapes the cost rule
 // already sends to the direct kernel (im2col + GEMM keeps the rest: not measured against it), with
 // dw = 1 and KW > 1 (dilated columns and 1x1 not measured). At the baseline level it was not
@@ -391,7 +396,7 @@ bool cblocked_wins(int64_t OC, int64_t groups, const ConvGeometry& g, bool direc
     const bool small_oc = OC == V && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.OW % 8 == 0;
     return strided || padded || small_oc;
 #elif defined(__AVX2__)
-    const bool padded = same && g.C >= 16 && OC % (2 * V) == 0 && g.OW <= 32;
+    const bool padded = same && g.C >= 16 && OC % (2 * V) == 0 && g.OW <= 56;
     const bool small_oc = OC <= 2 * V && OC % V == 0 && g.sw == 1 && g.ph == 0 && g.pw == 0;
     return strided || padded || small_oc;
 #else

@@ -364,16 +364,18 @@ void conv_forward_cblocked(const float* x, const float* w, const float* b, float
 //  - strided layers with whole two-vector channel blocks (OC a multiple of 16 / 32) and C >= 32
 //    (f, t, y, z), as before the edge kernels;
 //  - "same"-padded stride-1 layers (k3 p1, k5 p2: the edge kernels) with whole channel blocks,
-//    C >= 16 and rows of at most 32 outputs (d, h, i, j, k; at AVX2 also OC 16: u, x, v, and
-//    rows up to 56: e; at AVX-512 OC 16 rows of at most 16: x, v);
+//    C >= 16 and rows of at most 56 outputs (d, e, h, i, j, k; at AVX2 also OC 16: u, x, v; at
+//    AVX-512 OC 16 rows of at most 16: x, v);
 //  - small-OC unpadded stride-1 layers with whole vectors (b; w at AVX2 only).
 // e, the one row where the two are close (conv2d_direct.cpp's wide layout loses only 1 lane in 57
 // there), measured again at load 6-10 (14:48-14:52): AVX2 0.977 0.976 0.987, 0.972 0.970 0.965
 // (9 rounds), separate processes 16.97 vs 17.38 and 17.31 vs 17.66 ms, compare.py's e fwd
 // lamina/torch 1.05 and 1.02 (conv2d_direct.cpp) vs 1.01 and 0.98 (this kernel), interleaved: this
-// kernel is faster at AVX2 in 10 of 12 comparisons (not in the table's two). AVX-512 0.987 0.996 1.009 (compare.py 0.96 / 0.96 vs 0.94 /
-// 0.96): even, so e stays on conv2d_direct.cpp there.
-// Left on conv2d_direct.cpp: AVX-512 e, partial channel blocks (p, q: mixed), few input channels
+// kernel is faster at AVX2 in 10 of 12 comparisons (not in the table's two). AVX-512 under that
+// load 0.987 0.996 1.009 (compare.py 0.96 / 0.96 vs 0.94 / 0.96); in a quiet window (14:59, load
+// ~2.5, 2 runs) 0.970 0.972 at AVX-512 and 0.979 0.958 at AVX2, compare.py's e fwd at AVX-512
+// 1.01 / 1.02 vs 0.98 / 0.97: e takes this kernel at both levels.
+// Left on conv2d_direct.cpp: partial channel blocks (p, q: mixed), few input channels
 // (a, c, r), OC 8 (s), OC-16 32-wide rows at AVX-512 (u). Only among the shapes the cost rule
 // already sends to the direct kernel (im2col + GEMM keeps the rest: not measured against it), with
 // dw = 1 and KW > 1 (dilated columns and 1x1 not measured). At the baseline level it was not
@@ -392,7 +394,7 @@ bool cblocked_wins(int64_t OC, int64_t groups, const ConvGeometry& g, bool direc
 #endif
 #if defined(__AVX512F__)
     const bool padded = same && g.C >= 16 &&
-                        ((OC % (2 * V) == 0 && g.C >= 32 && g.OW <= 32) || (OC == V && g.OW <= 16));
+                        ((OC % (2 * V) == 0 && g.C >= 32 && g.OW <= 56) || (OC == V && g.OW <= 16));
     const bool small_oc = OC == V && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.OW % 8 == 0;
     return strided || padded || small_oc;
 #elif defined(__AVX2__)

@@ -77,7 +77,7 @@ def test_conv2d_cblocked(cblocked, xs, ws, kw):
     ((2, 16, 10, 10), (16, 16, 3, 3), {"padding": 1}),
     ((2, 32, 16, 16), (64, 32, 3, 3), {"padding": 1}),     # "same"-padded stride 1 (conv d)
     ((2, 32, 12, 13), (64, 32, 5, 5), {"padding": 2}),     # k5 p2
-    ((1, 64, 9, 40), (64, 64, 3, 3), {"padding": 1}),      # 40-wide rows (AVX-512: conv2d_direct.cpp)
+    ((1, 64, 9, 40), (64, 64, 3, 3), {"padding": 1}),      # 40-wide rows
     ((1, 64, 5, 60), (64, 64, 3, 3), {"padding": 1}),      # 60-wide rows: conv2d_direct.cpp
 ])
 def test_conv2d_cblocked_rule(monkeypatch, xs, ws, kw):

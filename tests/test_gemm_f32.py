@@ -81,6 +81,21 @@ def test_beta_one_accumulates_bias():
         np.testing.assert_allclose(out.numpy(), x.astype(np.float64) @ w.T + b, **tol(fin))
 
 
+def test_linear_bias_as_row_add():
+    # the CPU linear hands its bias to gemm as row_add (blas.h): added in the first write of C by
+    # the x @ W^T order, filled into C first by the others (OpenBLAS below the size rule, the block
+    # order above 256 rows, float64); K = 0 gives the bias alone. Output memory starts as NaN.
+    for rows, fin, fout, dt in [(5, 10, 7, np.float32), (64, 600, 150, np.float32), (300, 600, 150, np.float32),
+                                (200, 1024, 40, np.float32), (64, 600, 150, np.float64), (3, 0, 40, np.float32),
+                                (65, 0, 33, np.float64)]:
+        x, w, b = (rand(rows, fin).astype(dt), rand(fout, fin).astype(dt), rand(fout).astype(dt) * 10)
+        junk = lamina.full((rows, fout), float("nan"))
+        del junk
+        out = F.linear(lamina.from_numpy(x), lamina.from_numpy(w), lamina.from_numpy(b)).numpy()
+        ref = x.astype(np.float64) @ w.T.astype(np.float64) + b
+        np.testing.assert_allclose(out, ref, **tol(fin), err_msg=f"{rows}x{fin}->{fout} {dt.__name__}")
+
+
 def test_beta_zero_overwrites_nan_memory():
     # the output comes from freed NaN/inf memory; beta = 0 must overwrite it (0 * NaN is NaN)
     a, b = rand(100, 257), rand(257, 65)

@@ -44,6 +44,13 @@ void scale_rows(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
         for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
 }
 
+// C's rows = row (gemm's row_add where the kernel does not take it itself).
+template <class T>
+void fill_rows(int64_t M, int64_t N, const T* row, T* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = row[j];
+}
+
 void check_dims(int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc) {
     constexpr int64_t lim = 2147483647;
     LAMINA_CHECK(M <= lim && N <= lim && K <= lim && lda <= lim && ldb <= lim && ldc <= lim,
@@ -75,15 +82,18 @@ void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, 
 // its size rule says it beats OpenBLAS; `own` is decided once for the whole call, so every block
 // (and every thread count) uses the same kernel and results stay bit-identical.
 void block_call(bool own, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    if (own) return gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* row_add) {
+    if (own) return gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, row_add);
+    if (row_add) fill_rows(M, N, row_add, C, ldc);
+    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, row_add ? 1.0f : beta, C, ldc);
 }
 
 void block_call(bool own, bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-                int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+                int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc,
+                const double* row_add) {
     (void)own;  // float64 stays on OpenBLAS
-    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (row_add) fill_rows(M, N, row_add, C, ldc);
+    blas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, row_add ? 1.0 : beta, C, ldc);
 }
 
 // A thread gets at least this many multiply-adds (OpenBLAS's own cut-off for threading is
@@ -95,9 +105,9 @@ constexpr int64_t kAlign = 16;
 
 template <class T>
 void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-               const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+               const T* B, int64_t ldb, T beta, T* C, int64_t ldc, const T* row_add) {
     if (M == 0 || N == 0) return;
-    if (K == 0) return scale_rows(M, N, beta, C, ldc);
+    if (K == 0) return row_add ? fill_rows(M, N, row_add, C, ldc) : scale_rows(M, N, beta, C, ldc);
     check_dims(M, N, K, lda, ldb, ldc);
     check_blas_serial();
     const bool own = std::is_same_v<T, float> && gemm_f32_preferred(ta, tb, M, N, K);
@@ -117,15 +127,15 @@ void gemm_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
             const int64_t d0 = t * block, d = std::min(D, d0 + block) - d0;
             if (split_m)
                 block_call(own, ta, tb, d, N, K, alpha, ta ? A + d0 : A + d0 * lda, lda, B, ldb, beta,
-                           C + d0 * ldc, ldc);
+                           C + d0 * ldc, ldc, row_add);
             else
                 block_call(own, ta, tb, M, d, K, alpha, A, lda, tb ? B + d0 * ldb : B + d0, ldb, beta, C + d0,
-                           ldc);
+                           ldc, row_add ? row_add + d0 : nullptr);
         }
         return;
     }
 #endif
-    block_call(own, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    block_call(own, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, row_add);
 }
 
 }  // namespace
@@ -139,13 +149,13 @@ const char* blas_corename() { return scipy_openblas_get_corename(); }
 const char* blas_config() { return scipy_openblas_get_config(); }
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    gemm_impl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* row_add) {
+    gemm_impl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, row_add);
 }
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-    gemm_impl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc, const double* row_add) {
+    gemm_impl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, row_add);
 }
 
 }  // namespace lamina

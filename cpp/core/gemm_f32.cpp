@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <utility>
@@ -127,34 +128,44 @@ constexpr auto kTilesA = make_tiles<0>(std::make_integer_sequence<int, kMR>{});
 // Per element the arithmetic is that of micro_kernel (the same k order from 0, the same KC blocks,
 // alpha then beta applied alike), so the bits equal the standard order's for any split of C.
 
-// One R x cols tile of C^T (R rows of B = columns j0.. of C; cols rows of A = rows of C), written
-// to C (at its [i0, j0] corner) as C = tile^T + beta * C, beta == 0 overwriting.
+// C (at its [i0, j0] corner) = tmp^T + beta * C for an R x cols tile tmp of C^T (rows kNR apart),
+// beta == 0 overwriting; with `add` (the bias row at j0) C = tmp^T + add instead, C not read.
 template <int R>
-void tile_bt(int64_t kc, const float* Bt, int64_t ldb, const float* Ap, float* C, int64_t ldc, int64_t cols,
-             float alpha, float beta) {
+void store_transposed(const float* tmp, int64_t cols, float* C, int64_t ldc, float beta, const float* add) {
     static_assert(R <= kW, "a row of C's tile is one vector");
-    alignas(64) float tmp[R * kNR];
     alignas(64) float tt[kNR * kW];  // tt[i][j]: the tile transposed, rows kW apart
-    // B's rows are the kernel's in-place A side, A^T's panel its B side (the product commutes).
-    if (kNV > 1 && cols <= kW)
-        micro_kernel<R, 1, 0>(kc, Bt, ldb, Ap, kNR, tmp, kNR, alpha, 0.0f);
-    else
-        micro_kernel<R, kNV, 0>(kc, Bt, ldb, Ap, kNR, tmp, kNR, alpha, 0.0f);
     for (int64_t i = 0; i < cols; i += 8)
         for (int j = 0; j < R; j += 8)
             gemm_detail::transpose8x8(tmp + j * kNR + i, kNR, std::min(8, R - j), tt + i * kW + j, kW,
                                       std::min(8, R - j));
     const Vec vb(beta);
+    const Vec va = add ? Vec::loadu(add, R) : Vec(0.0f);
     for (int64_t i = 0; i < cols; ++i) {
         float* c = C + i * ldc;
         Vec out = Vec::loadu(tt + i * kW);
-        if (beta == 1.0f) out = out + Vec::loadu(c, R);
+        if (add) out = out + va;
+        else if (beta == 1.0f) out = out + Vec::loadu(c, R);
         else if (beta != 0.0f) out = fmadd(vb, Vec::loadu(c, R), out);
         out.store(c, R);
     }
 }
 
-using TileBtFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, float, float);
+// One R x cols tile of C^T (R rows of B = columns j0.. of C; cols rows of A = rows of C) over one
+// K block, written to C by store_transposed (add: the bias row at j0, first K block only).
+template <int R>
+void tile_bt(int64_t kc, const float* Bt, int64_t ldb, const float* Ap, float* C, int64_t ldc, int64_t cols,
+             float alpha, float beta, const float* add) {
+    alignas(64) float tmp[R * kNR];
+    // B's rows are the kernel's in-place A side, A^T's panel its B side (the product commutes).
+    if (kNV > 1 && cols <= kW)
+        micro_kernel<R, 1, 0>(kc, Bt, ldb, Ap, kNR, tmp, kNR, alpha, 0.0f);
+    else
+        micro_kernel<R, kNV, 0>(kc, Bt, ldb, Ap, kNR, tmp, kNR, alpha, 0.0f);
+    store_transposed<R>(tmp, cols, C, ldc, beta, add);
+}
+
+using TileBtFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, float, float,
+                          const float*);
 
 template <int... R>
 constexpr std::array<TileBtFn, sizeof...(R)> make_tiles_bt(std::integer_sequence<int, R...>) {
@@ -189,11 +200,16 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
         for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
 }
 
+void fill_rows(int64_t M, int64_t N, const float* row, float* C, int64_t ldc) {
+    for (int64_t i = 0; i < M; ++i) std::memcpy(C + i * ldc, row, N * sizeof(float));
+}
+
 }  // namespace
 
 void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+              const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* row_add) {
     if (M <= 0 || N <= 0) return;
+    if (row_add && (K <= 0 || alpha == 0.0f)) return fill_rows(M, N, row_add, C, ldc);
     if (K <= 0 || alpha == 0.0f) return scale_c(M, N, beta, C, ldc);
     thread_local PackBuffers bufs;
     const int64_t mc_max = std::min(kMC, round_up(M, kMR)), nc_max = std::min(kNC, round_up(N, kNR));
@@ -204,6 +220,7 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
     if (!ta && tb && M <= kBtRows && (M <= 128 || ldb % 1024 != 0)) {
         // C^T = B @ A^T (tile_bt above): A^T packed per K block (all M columns of C^T), B's MR-row
         // panels read in place and held in L1 while the A^T panels stream from L2.
+        // A row_add enters in the first K block's write of each tile (as C = row_add, beta = 1 would).
         float* At = PackBuffers::grow(bufs.b, bufs.b_size, round_up(M, kNR) * kc_max);
         for (int64_t pc = 0; pc < K; pc += kKC) {
             const int64_t kc = std::min(kKC, K - pc);
@@ -214,11 +231,16 @@ void gemm_f32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, co
                 for (int64_t ip = 0; ip < M; ip += kNR)
                     kTilesBt[std::min<int64_t>(kMR, N - jr) - 1](kc, B + jr * ldb + pc, ldb, At + ip * kc,
                                                                  C + ip * ldc + jr, ldc,
-                                                                 std::min<int64_t>(kNR, M - ip), alpha, b_eff);
+                                                                 std::min<int64_t>(kNR, M - ip), alpha, b_eff,
+                                                                 row_add && pc == 0 ? row_add + jr : nullptr);
         }
         return;
     }
 #endif
+    if (row_add) {  // the other orders: C filled with the row first, then added onto
+        fill_rows(M, N, row_add, C, ldc);
+        beta = 1.0f;
+    }
     // A row-major B used by few A micro-panels (M <= 80: at most 6 at AVX-512) is read in place:
     // packing it costs ~20% of a batch-64 linear backward GEMM, more than the strided reads lose.
     // Not when its rows are a multiple of 4 KB apart or a KC-row panel spans over 1 MB (L1 set

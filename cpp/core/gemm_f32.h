@@ -11,8 +11,12 @@ namespace lamina {
 // C do not propagate), as BLAS does. K == 0 gives C = beta * C; M == 0 or N == 0 does nothing.
 // The sum over K runs in the same order for every element whatever M and N are, so splitting C
 // into blocks never changes a result bit.
+// row_add (N values, or null): C starts as row_add in every row instead of its old contents, beta
+// ignored: C = alpha * op(A) @ op(B) + row_add (a linear layer's bias), with the bits of filling C
+// with the row and running beta = 1; the x @ W^T order adds it in its first write, saving that pass.
 void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+              const float* row_add = nullptr);
 
 // Whether this build's gemm_f32 beats OpenBLAS at M x N x K (single thread), by the size rule in
 // gemm_f32.cpp (measured per ISA level). Decided on the whole problem, before blas.cpp splits it,

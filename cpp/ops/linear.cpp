@@ -1,6 +1,7 @@
 // Fused linear layer on the CPU (CUDA through the same gemm_into): the batch dimensions of x are
-// folded into GEMM rows, the weight is handed to BLAS as a transposed view, and the bias is
-// broadcast into the output before a beta = 1 GEMM so no separate add pass is needed.
+// folded into GEMM rows, the weight is handed to BLAS as a transposed view, and the bias is the
+// GEMM's row_add on the CPU (broadcast into the output before a beta = 1 GEMM on CUDA), so no
+// separate add pass is needed.
 #include "linear.h"
 
 #include "../core/parallel.h"
@@ -46,6 +47,13 @@ Tensor linear_forward(const Tensor& x, const Tensor& weight, const std::optional
     const Tensor x2 = x.reshape({R, IN});
     Tensor out = Tensor::empty(out_shape(x, OUT), x.dtype(), x.device());
     Tensor o2 = out.view({R, OUT});
+    if (bias && x.device().is_cpu()) {
+        // The bias enters the GEMM as its row_add: the x @ W^T order adds it in its first write of
+        // C (no pass that fills the output first); the bits are those of the fill + beta = 1 below.
+        const Tensor b = bias->contiguous();
+        gemm_into_row_add(o2, x2, weight.transpose(0, 1), 1.0, b);
+        return out;
+    }
     if (bias) copy_(o2, *bias);  // broadcast the bias over rows, then accumulate the GEMM onto it
     gemm_into(o2, x2, weight.transpose(0, 1), 1.0, bias ? 1.0 : 0.0);
     return out;

@@ -1,4 +1,4 @@
-// Fused linear layer: y = x @ W^T + b in one GEMM (bias pre-filled, beta = 1), and its backward.
+// Fused linear layer: y = x @ W^T + b in one GEMM (the bias as its row_add), and its backward.
 // Shapes: x [..., IN], weight [OUT, IN], bias [OUT] (optional) -> y [..., OUT].
 #pragma once
 #include <optional>

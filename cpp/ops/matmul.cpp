@@ -39,7 +39,10 @@ std::string op_shapes(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-void gemm_into(Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta) {
+namespace {
+
+void gemm_into_impl(Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta,
+                    const Tensor* row_add) {
     LAMINA_CHECK(a.dim() == 2 && b.dim() == 2 && out.dim() == 2, "gemm: expected 2-D operands, got ",
                  a.shape(), ", ", b.shape(), " -> ", out.shape());
     const int64_t M = a.shape()[0], K = a.shape()[1], N = b.shape()[1];
@@ -56,6 +59,11 @@ void gemm_into(Tensor& out, const Tensor& a, const Tensor& b, double alpha, doub
     LAMINA_CHECK_RUNTIME(out.strides()[1] == 1 || N <= 1, "gemm: output must have unit column stride");
     const BlasOperand A = as_blas_operand(a), B = as_blas_operand(b);
     const int64_t ldc = M == 1 ? std::max<int64_t>(N, 1) : out.strides()[0];
+    if (row_add)
+        LAMINA_CHECK_RUNTIME(out.device().is_cpu() && row_add->device().is_cpu() && row_add->is_contiguous() &&
+                                 row_add->numel() == N && row_add->dtype() == out.dtype(),
+                             "gemm: row_add must be a contiguous CPU tensor of ", N, " ", dtype_name(out.dtype()),
+                             " values");
     if (out.device().is_cuda()) {
         cuda::gemm(out.dtype(), A.trans, B.trans, M, N, K, alpha, A.t.data_ptr(), A.ld, B.t.data_ptr(),
                    B.ld, beta, out.data_ptr(), ldc);
@@ -64,8 +72,18 @@ void gemm_into(Tensor& out, const Tensor& a, const Tensor& b, double alpha, doub
     dispatch_float(out.dtype(), "matmul", [&](auto tag) {
         using T = decltype(tag);
         gemm(A.trans, B.trans, M, N, K, static_cast<T>(alpha), A.t.data<T>(), A.ld, B.t.data<T>(), B.ld,
-             static_cast<T>(beta), out.data<T>(), ldc);
+             static_cast<T>(beta), out.data<T>(), ldc, row_add ? row_add->data<T>() : nullptr);
     });
+}
+
+}  // namespace
+
+void gemm_into(Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta) {
+    gemm_into_impl(out, a, b, alpha, beta, nullptr);
+}
+
+void gemm_into_row_add(Tensor& out, const Tensor& a, const Tensor& b, double alpha, const Tensor& row_add) {
+    gemm_into_impl(out, a, b, alpha, 1.0, &row_add);
 }
 
 Tensor matmul_forward(const Tensor& a_in, const Tensor& b_in) {

@@ -20,4 +20,8 @@ std::pair<Tensor, Tensor> matmul_backward(const Tensor& dout, const Tensor& a, c
 // be transposed views; they are handed to BLAS with a transpose flag instead of being copied.
 void gemm_into(Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta);
 
+// out = alpha * a @ b + row_add in every row (CPU; row_add contiguous [N] of out's dtype): gemm's
+// row_add (core/blas.h), a linear layer's bias without a pass that fills out first.
+void gemm_into_row_add(Tensor& out, const Tensor& a, const Tensor& b, double alpha, const Tensor& row_add);
+
 }  // namespace lamina

@@ -60,6 +60,20 @@ Batched batched(const Tensor& x_in, const Shape& B, bool blas) {
     return r;
 }
 
+// A caller's output tensor [*B, R, C] written in place (MultiheadAttention passes head views of
+// its [N, L, E] buffers, so no merge-heads copy follows): shape, dtype and unit column stride are
+// checked, so batched() never substitutes a contiguous copy.
+Batched output_into(const Tensor& t, const Shape& B, int64_t R, int64_t C, DType dt, const char* what) {
+    LAMINA_CHECK(t.shape() == with_inner(B, R, C), kOp, ": ", what, " has shape ", t.shape(), ", expected ",
+                 with_inner(B, R, C));
+    LAMINA_CHECK_TYPE(t.dtype() == dt, kOp, ": ", what, " has dtype ", dtype_name(t.dtype()), ", expected ",
+                      dtype_name(dt));
+    LAMINA_CHECK((t.stride(-1) == 1 || C <= 1) && (t.stride(-2) >= std::max<int64_t>(C, 1) || R <= 1), kOp, ": ",
+                 what, " needs unit column stride and rows at least a row apart, got strides ",
+                 detail::cat(t.strides()));
+    return batched(t, B, true);
+}
+
 // Shared argument checks; returns the broadcast batch shape.
 Shape check_args(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor* mask) {
     LAMINA_CHECK(q.dim() >= 2 && k.dim() >= 2 && v.dim() >= 2, kOp,
@@ -121,7 +135,8 @@ void for_batches(int64_t nb, int64_t grain, const F& f) {
 
 std::tuple<Tensor, Tensor, Tensor, uint64_t, uint64_t> sdpa_forward(
     const Tensor& q, const Tensor& k, const Tensor& v, const std::optional<Tensor>& mask_in,
-    double dropout_p, bool is_causal, double scale, bool return_weights, bool safe_softmax) {
+    double dropout_p, bool is_causal, double scale, bool return_weights, bool safe_softmax,
+    const std::optional<Tensor>& out_into) {
     const Shape B = check_args(q, k, v, mask_in ? &*mask_in : nullptr);
     LAMINA_CHECK(!(mask_in && is_causal), kOp, ": attn_mask and is_causal cannot both be set");
     LAMINA_CHECK(dropout_p >= 0.0 && dropout_p <= 1.0, kOp, ": dropout_p has to be between 0 and 1, but got ",
@@ -136,7 +151,9 @@ std::tuple<Tensor, Tensor, Tensor, uint64_t, uint64_t> sdpa_forward(
         M = batched(m, B, false);
         M->t = M->t.expand(with_inner(B, L, S));
     }
-    Tensor out = Tensor::empty(with_inner(B, L, Ev), q.dtype());
+    const Batched O = out_into ? output_into(*out_into, B, L, Ev, q.dtype(), "out")
+                               : batched(Tensor::empty(with_inner(B, L, Ev), q.dtype()), B, true);
+    Tensor out = out_into ? *out_into : O.t;
     Tensor probs = Tensor::empty(with_inner(B, L, S), q.dtype());
     const bool drop = dropout_p > 0.0;
     Tensor weights = return_weights && drop ? Tensor::empty(with_inner(B, L, S), q.dtype()) : Tensor();
@@ -153,7 +170,7 @@ std::tuple<Tensor, Tensor, Tensor, uint64_t, uint64_t> sdpa_forward(
         const T* qp = Q.t.data<T>();
         const T* kp = K.t.data<T>();
         const T* vp = V.t.data<T>();
-        T* op = out.data<T>();
+        T* op = O.t.data<T>();
         T* pp = probs.data<T>();
         T* wp = weights.defined() ? weights.data<T>() : nullptr;
         const bool bool_mask = M && M->t.dtype() == DType::Bool;
@@ -197,7 +214,7 @@ std::tuple<Tensor, Tensor, Tensor, uint64_t, uint64_t> sdpa_forward(
                     A = D;
                 }
                 gemm(false, false, L, Ev, S, T(1), A, std::max<int64_t>(S, 1), vp + V.offset(b), V.ld, T(0),
-                     op + b * L * Ev, std::max<int64_t>(Ev, 1));
+                     op + O.offset(b), O.ld);
             }
         });
     });
@@ -207,7 +224,8 @@ std::tuple<Tensor, Tensor, Tensor, uint64_t, uint64_t> sdpa_forward(
 std::tuple<Tensor, Tensor, Tensor, Tensor> sdpa_backward(
     const Tensor& dout_in, const std::optional<Tensor>& dweights_in, const Tensor& q, const Tensor& k,
     const Tensor& v, const Tensor& probs_in, double dropout_p, uint64_t seed, uint64_t offset, double scale,
-    bool need_q, bool need_k, bool need_v, bool need_mask) {
+    bool need_q, bool need_k, bool need_v, bool need_mask, const std::optional<Tensor>& dq_into,
+    const std::optional<Tensor>& dk_into, const std::optional<Tensor>& dv_into) {
     const Shape B = check_args(q, k, v, nullptr);
     const int64_t L = q.size(-2), S = k.size(-2), E = q.size(-1), Ev = v.size(-1);
     const int64_t nb = shape_numel(B);
@@ -219,11 +237,20 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> sdpa_backward(
         LAMINA_CHECK(dweights_in->shape() == with_inner(B, L, S), kOp, " backward: weights gradient ",
                      dweights_in->shape(), " does not match ", with_inner(B, L, S));
     const Batched Q = batched(q, B, true), K = batched(k, B, true), V = batched(v, B, true);
-    const Tensor dout = dout_in.contiguous(), probs = probs_in.contiguous();
+    const Batched DO = batched(dout_in, B, true);  // strided (e.g. a head view of [N, L, E]) read in place
+    const Tensor probs = probs_in.contiguous();
     const Tensor dw = dweights_in ? dweights_in->contiguous() : Tensor();
-    Tensor dq = need_q ? Tensor::empty(with_inner(B, L, E), q.dtype()) : Tensor();
-    Tensor dk = need_k ? Tensor::empty(with_inner(B, S, E), q.dtype()) : Tensor();
-    Tensor dv = need_v ? Tensor::empty(with_inner(B, S, Ev), q.dtype()) : Tensor();
+    // dQ, dK, dV: the caller's tensors when given (written in place), else new contiguous ones.
+    auto grad_out = [&](bool need, const std::optional<Tensor>& into, int64_t R, int64_t C, const char* what) {
+        if (!need) return Batched{};
+        if (into) return output_into(*into, B, R, C, q.dtype(), what);
+        return batched(Tensor::empty(with_inner(B, R, C), q.dtype()), B, true);
+    };
+    const Batched DQ = grad_out(need_q, dq_into, L, E, "dq"), DK = grad_out(need_k, dk_into, S, E, "dk"),
+                  DV = grad_out(need_v, dv_into, S, Ev, "dv");
+    Tensor dq = need_q ? (dq_into ? *dq_into : DQ.t) : Tensor();
+    Tensor dk = need_k ? (dk_into ? *dk_into : DK.t) : Tensor();
+    Tensor dv = need_v ? (dv_into ? *dv_into : DV.t) : Tensor();
     Tensor dmask = need_mask ? Tensor::empty(with_inner(B, L, S), q.dtype()) : Tensor();
     const bool drop = dropout_p > 0.0, need_ds = need_q || need_k || need_mask;
     const double keep_scale = dropout_p < 1.0 ? 1.0 / (1.0 - dropout_p) : 0.0;
@@ -233,17 +260,17 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> sdpa_backward(
         const T* qp = Q.t.data<T>();
         const T* kp = K.t.data<T>();
         const T* vp = V.t.data<T>();
-        const T* gp = dout.data<T>();
+        const T* gp = DO.t.data<T>();
         const T* pp = probs.data<T>();
         const T* wgp = dw.defined() ? dw.data<T>() : nullptr;
         const T ks = static_cast<T>(keep_scale);
-        const int64_t ldp = std::max<int64_t>(S, 1), ldo = std::max<int64_t>(Ev, 1), lde = std::max<int64_t>(E, 1);
+        const int64_t ldp = std::max<int64_t>(S, 1), ldo = DO.ld;
         for_batches(nb, batch_grain(L, S, E, Ev), [&](int64_t b0, int64_t b1) {
             std::vector<T> a_buf(drop ? static_cast<size_t>(L * S) : 0);
             std::vector<T> ds_buf(need_ds && !need_mask ? static_cast<size_t>(L * S) : 0);
             for (int64_t b = b0; b < b1; ++b) {
                 const T* P = pp + b * L * S;
-                const T* dO = gp + b * L * Ev;
+                const T* dO = gp + DO.offset(b);
                 const uint64_t base = static_cast<uint64_t>(b * L * S);
                 const T* A = P;  // the probabilities that multiplied V (after dropout)
                 if (drop) {
@@ -251,7 +278,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> sdpa_backward(
                     A = a_buf.data();
                 }
                 if (need_v)
-                    gemm(true, false, S, Ev, L, T(1), A, ldp, dO, ldo, T(0), dv.data<T>() + b * S * Ev, ldo);
+                    gemm(true, false, S, Ev, L, T(1), A, ldp, dO, ldo, T(0), DV.t.data<T>() + DV.offset(b), DV.ld);
                 if (!need_ds) continue;
                 T* dS = need_mask ? dmask.data<T>() + b * L * S : ds_buf.data();
                 gemm(false, true, L, S, Ev, T(1), dO, ldo, vp + V.offset(b), V.ld, T(0), dS, ldp);
@@ -272,10 +299,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> sdpa_backward(
                 }
                 if (need_q)
                     gemm(false, false, L, E, S, static_cast<T>(scale), dS, ldp, kp + K.offset(b), K.ld, T(0),
-                         dq.data<T>() + b * L * E, lde);
+                         DQ.t.data<T>() + DQ.offset(b), DQ.ld);
                 if (need_k)
                     gemm(true, false, S, E, L, static_cast<T>(scale), dS, ldp, qp + Q.offset(b), Q.ld, T(0),
-                         dk.data<T>() + b * S * E, lde);
+                         DK.t.data<T>() + DK.offset(b), DK.ld);
             }
         });
     });

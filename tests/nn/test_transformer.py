@@ -102,6 +102,68 @@ def test_mha_vs_torch(name, dt):
         close(p.grad, tp[pn].grad, GTOL[dt])
 
 
+@pytest.mark.parametrize("dt", ["float64", "float32"])
+@pytest.mark.parametrize("bf", [False, True])
+@pytest.mark.parametrize("masks", ["none", "kpm_bool", "attn_float3d_kpm_float"])
+def test_mha_packed_self_attention_vs_torch(dt, bf, masks, monkeypatch):
+    """Self-attention with need_weights=False runs PackedSelfAttention (q, k, v as head views of the
+    packed in-projection, output and dqkv written through head views): output and the gradients of
+    the input and every parameter against torch, masks and both layouts included."""
+    from lamina.ops import attention
+
+    calls = []
+    apply = attention.PackedSelfAttention.apply
+    monkeypatch.setattr(attention.PackedSelfAttention, "apply", lambda *a: calls.append(1) or apply(*a))
+    E, H, N, L = 12, 3, 4, 7
+    lm, tm = _mha_pair(E, H, dt, batch_first=bf)
+    rng = np.random.default_rng(4)
+    lx, tx = pair(rng.standard_normal((N, L, E) if bf else (L, N, E)), dt)
+    kw_l, kw_t = {}, {}
+    if masks != "none":
+        m = np.zeros((N, L), dtype=bool)
+        m[1, -3:] = True
+        m = m if masks == "kpm_bool" else rng.standard_normal((N, L)).astype(dt)
+        kw_l["key_padding_mask"], kw_t["key_padding_mask"] = lamina.tensor(m), torch.tensor(m)
+    if masks == "attn_float3d_kpm_float":
+        m = rng.standard_normal((N * H, L, L)).astype(dt)
+        kw_l["attn_mask"], kw_t["attn_mask"] = lamina.tensor(m), torch.tensor(m)
+    lo, lw = lm(lx, lx, lx, need_weights=False, **kw_l)
+    to, _ = tm(tx, tx, tx, need_weights=False, **kw_t)
+    assert lw is None and calls
+    close(lo, to, TOL[dt])
+    d = rng.standard_normal(lo.shape).astype(dt)
+    (lo * lamina.tensor(d)).sum().backward()
+    (to * torch.tensor(d)).sum().backward()
+    close(lx.grad, tx.grad, GTOL[dt])
+    tp = dict(tm.named_parameters())
+    for pn, p in lm.named_parameters():
+        close(p.grad, tp[pn].grad, GTOL[dt])
+
+
+def test_mha_packed_self_attention_unbatched_and_double_backward():
+    """The packed path unbatched, and with create_graph=True (its backward_graph) against torch:
+    the gradient of |d out / d x . v|^2 with respect to the parameters (float64)."""
+    lm, tm = _mha_pair(6, 2, "float64")
+    rng = np.random.default_rng(6)
+    lx, tx = pair(rng.standard_normal((5, 6)), "float64")
+    lo, _ = lm(lx, lx, lx, need_weights=False)
+    to, _ = tm(tx, tx, tx, need_weights=True)  # torch's softmax path (its flash kernel has no double backward)
+    assert lo.shape == (5, 6)
+    close(lo, to, TOL["float64"])
+    d = rng.standard_normal((5, 6))
+    (lg,) = lamina.autograd.grad((lo * lamina.tensor(d)).sum(), [lx], create_graph=True)
+    (tg,) = torch.autograd.grad((to * torch.tensor(d)).sum(), [tx], create_graph=True)
+    close(lg, tg, GTOL["float64"])
+    (lg * lg).sum().backward()
+    (tg * tg).sum().backward()
+    tp = dict(tm.named_parameters())
+    for pn, p in lm.named_parameters():
+        if tp[pn].grad is None:  # out_proj.bias: d out / d x does not depend on it
+            assert p.grad is None or not p.grad.numpy().any()
+        else:
+            close(p.grad, tp[pn].grad, GTOL["float64"])
+
+
 def test_mha_unbatched_and_eval_no_grad():
     lm, tm = _mha_pair(6, 3, "float64")
     rng = np.random.default_rng(2)

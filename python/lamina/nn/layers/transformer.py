@@ -6,7 +6,12 @@ from __future__ import annotations
 import copy
 
 from ... import _dtype as D
-from ...ops.attention import _attention, sinusoidal_positional_encoding
+from ..._state import _tracers as _TRACERS
+from ...ops.attention import (
+    _attention,
+    _packed_self_attention,
+    sinusoidal_positional_encoding,
+)
 from ...ops.creation import empty, full
 from ...ops.unary import where
 from ...tensor import Tensor
@@ -157,6 +162,15 @@ class MultiheadAttention(Module):
             raise ValueError(f"{self._name()}: key {list(key.shape)} and value {list(value.shape)} must match "
                              f"each other and the query {list(query.shape)} in batch and sequence dimensions")
         b = self.in_proj_bias
+        mask = self._merged_mask(attn_mask, key_padding_mask, N, L, S, query.dtype)
+        p = self.dropout if self.training else 0.0
+        if (self_attn and self._qkv_same_embed_dim and not need_weights and not _TRACERS
+                and (mask is None or not mask.requires_grad)):
+            # the packed in-projection straight into the fused op and out of it with merged heads
+            # (graph capture keeps the generic path: ONNX export maps ScaledDotProductAttention)
+            out = _packed_self_attention(F.linear(query, self.in_proj_weight, b), mask, H, bf, p)
+            out = self.out_proj(out)
+            return (out.squeeze(1) if not batched else out), None
         bq, bk, bv = (None, None, None) if b is None else b.chunk(3)
         if self._qkv_same_embed_dim:
             if self_attn:
@@ -174,8 +188,6 @@ class MultiheadAttention(Module):
                 return x.reshape(N, T, H, hd).permute(0, 2, 1, 3)
             return x.reshape(T, N, H, hd).permute(1, 2, 0, 3)
 
-        mask = self._merged_mask(attn_mask, key_padding_mask, N, L, S, query.dtype)
-        p = self.dropout if self.training else 0.0
         res = _attention(heads(q, L), heads(k, S), heads(v, S), mask, p, False, None, need_weights,
                          safe_softmax=not need_weights)
         out, w = res if need_weights else (res, None)

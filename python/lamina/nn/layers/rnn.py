@@ -246,8 +246,10 @@ class RNNBase(Module):
             layer_in = outs[0] if num_dir == 1 else cat(outs, 2)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_in = F.dropout(layer_in, self.dropout, True)
-        output, h_n = layer_in, stack(hs, 0)
-        c_n = stack(cs, 0) if c0 is not None else None
+        # one layer and direction: h_n / c_n as views of the kernel's own (no stack copy and node)
+        one = len(hs) == 1
+        output, h_n = layer_in, (hs[0].unsqueeze(0) if one else stack(hs, 0))
+        c_n = None if c0 is None else (cs[0].unsqueeze(0) if one else stack(cs, 0))
 
         if packed:
             output = PackedSequence._from_padded(output, input._lengths, input._sorted, input._unsorted, clean=True)

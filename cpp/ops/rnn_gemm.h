@@ -62,7 +62,18 @@ template <int NV>
 __attribute__((noinline)) void column_panel(int64_t M, int64_t kc, const float* A, int64_t lda, const float* B,
                                             int64_t ldb, float* C, int64_t ldc, bool accumulate) {
     int64_t i = 0;
-    for (; i + kMR <= M; i += kMR) tile<kMR, NV>(kc, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+    // Full kMR-row tiles, except that a last tile of 1 or 2 rows (too few accumulators to cover the
+    // FMA latency; 32 = 5 * 6 + 2 at AVX-512) shares the rows of the tile before it: 6 + 2 -> 4 + 4.
+    const int64_t rem = M % kMR;
+    const int64_t full = (M >= kMR && rem > 0 && rem <= 2) ? M / kMR - 1 : M / kMR;
+    for (int64_t t = 0; t < full; ++t, i += kMR)
+        tile<kMR, NV>(kc, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+    if (M - i > kMR) {  // kMR + rem rows left: two tiles of (kMR + rem) / 2 rows and the rest
+        const int64_t h = (M - i + 1) / 2;
+        if (h == 4) tile<4, NV>(kc, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+        else tile<3, NV>(kc, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+        i += h;
+    }
     const float* a = A + i * lda;
     float* c = C + i * ldc;
     switch (M - i) {  // kMR <= 6: every remainder has its own unrolled tile

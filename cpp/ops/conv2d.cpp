@@ -1,7 +1,8 @@
 // conv2d / conv1d on the CPU: the forward (the direct kernel of conv2d_direct.cpp, or per chunk of
 // images im2col and one GEMM per group with the bias pre-filled) and the data grad (the direct
-// kernel, or at AVX2 on small images the channels-blocked one, on flipped weights, or col2im(W^T dY)), which conv_transpose2d.cpp reuses with the roles
-// swapped. Argument checks: conv2d_plan.cpp; weight and bias grads: conv2d_weight_grad.cpp.
+// kernel on flipped weights, at AVX2 on small images the channels-blocked one, or col2im(W^T dY)),
+// which conv_transpose2d.cpp reuses with the roles swapped. Argument checks: conv2d_plan.cpp;
+// weight and bias grads: conv2d_weight_grad.cpp.
 #include "conv2d.h"
 
 #include <algorithm>
@@ -150,6 +151,14 @@ static bool data_grad_cblocked(const ConvPlan& pl, const ConvGeometry& gt) {
 #endif
 }
 
+// Positions from which an image is a chunk of its own in the im2col data grad, as in the weight
+// grad: conv (f)'s 3-image chunks had the GEMM write a 5.4 MB column matrix to L3 and col2im read
+// it back; one image's (1.8 MB) stays in the L2. dx of f, 1 thread, CPU clock, in-process A/B,
+// load 5.5: AVX-512 7.46 -> 6.95 and 6.52 -> 6.21 ms, AVX2 10.10 -> 9.80 and 10.28 -> 9.87. Bands
+// of output rows (GEMM per band, col2im of the band added into dx) were slower than whole images:
+// 8-row bands (512 KB) +1% / +8%, 4 rows +3% / +16% (AVX2 / AVX-512): the GEMM gets too thin.
+constexpr int64_t kDataGradOwnChunkPositions = 512;
+
 // dx: the direct kernel on the flipped weights where the cost rule prefers it (stride 1), else
 // col2im(W^T[Kg, OCg] x dy[OCg, m*L]) per group and chunk; a pointwise conv of one image writes
 // W^T dy_n directly.
@@ -186,7 +195,12 @@ Tensor conv_data_grad_cpu(const Tensor& dy, const Tensor& w, const ConvPlan& pl)
     dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
         using T = decltype(tag);
         const ConvGeometry& g = pl.g;
-        const ChunkLayout c = chunk_layout(pl, sizeof(T), false);  // col2im needs all of it
+        ChunkLayout c = chunk_layout(pl, sizeof(T), false);  // col2im needs all of it
+        if (c.nb > 1 && c.L >= kDataGradOwnChunkPositions) {
+            ConvPlan one = pl;
+            one.N = 1;
+            c = chunk_layout(one, sizeof(T), false);
+        }
         const int64_t G = pl.groups, L = c.L, OCg = c.OCg, Kg = c.Kg, nb = c.nb, R = c.R, CHW = c.CHW;
         const bool direct = c.direct;
         const int64_t scratch = c.scratch;

@@ -207,7 +207,8 @@ void conv_weight_grad_direct(const T* dy, const T* x, T* dw, int64_t N, int64_t 
                 }
                 if (db)
                     for (int64_t oc = 0; oc < OC; ++oc)
-                        add_rows_lanes(dy + (n0 * OC + oc) * P, OC * P, m, P, dbacc.data() + (run * OC + oc) * kDbLanes);
+                        add_rows_lanes(dy + (n0 * OC + oc) * P, OC * P, m, P,
+                                       dbacc.data() + (run * OC + oc) * kDbLanes);
             }
         }
     });

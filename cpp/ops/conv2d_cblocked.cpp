@@ -7,15 +7,16 @@
 // positions of one row x OB channels is OCB*NP accumulators; each tap costs OCB weight loads and
 // NP broadcasts of x read straight from the NCHW image (conv2d_direct.cpp instead copies the image
 // into KW shifted planes or a padded wide image first). Blocks whose taps leave the image columns
-// read from per-image edge strips [C][H][span] (zeros outside); rows whose taps leave the image
-// skip those kh. Channels run in chunks of CC = 16 so a chunk's weights stay in L1 over a band of
-// rows; partial sums wait in acc[band rows][OW][OB] (L2) and the last chunk stores OB rows of
-// NCHW (8x8 transposes at AVX2/AVX-512).
+// leave those taps out at compile time where there is an edge kernel (k3 p1, k5 p2 rows: kern's L
+// and R), and otherwise read from per-image edge strips [C][H][span] (zeros outside); rows whose
+// taps leave the image skip those kh. Channels run in chunks of CC = 16 so a chunk's weights stay
+// in L1 over a band of rows; partial sums wait in acc[band rows][OW][OB] (L2) and the last chunk
+// stores OB rows of NCHW (8x8 transposes at AVX2/AVX-512).
 // Order of the sums: every output is summed by one chain (bias, then chunk by chunk, kh, c, kw),
 // whichever (image, channel block, row band) task and thread computes it, so the bits do not
 // depend on the thread count.
-// From session 11's prototype (a hand-specialised version reached f -14% at AVX2 with an inline-asm
-// tap step; this generic one uses a compiler barrier per tap instead and is a few % behind it).
+// From session 11's prototype; its two gains are in here: edge taps skipped at compile time, and
+// at AVX2 the 2x6 tap step in inline asm (see kern). Everything else is written once.
 #include "conv2d_cblocked.h"
 
 #include <algorithm>

@@ -249,8 +249,8 @@ void forward(const float* x, const float* w, const float* b, float* out, int64_t
     // output row two ahead of the one it computes. The row's store (OB channel rows of NCHW through
     // the transposes) otherwise waited for those lines to be read for ownership from L3: storing
     // nothing at all made e 7% faster. With it (1 thread, interleaved, load ~4): e 18.1 -> 17.3 ms
-    // at AVX2, 10.6 -> 10.3 at AVX-512 (one and three rows ahead: 17.2, 16.9; five and eight:
-    // 17.5, 18.1); f's 28-wide rows unchanged, d's 16-wide rows 2-4% slower, hence the condition.
+    // at AVX2, 10.6 -> 10.3 at AVX-512 (the row itself or one ahead: 17.2, 17.2; four or seven
+    // ahead: 17.5, 18.1); f's 28-wide rows unchanged, d's 16-wide rows 2-4% slower, hence the condition.
     // On a quieter machine (load ~3, 9 rounds, twice) the gain shrinks: AVX2 e 16.52 -> 16.43 and
     // 16.73 -> 16.47, AVX-512 9.63 -> 9.68 and 9.65 -> 9.66 (even): it helps when L3 is contended.
     const bool prefetch_out = OW > 32;

@@ -1,12 +1,11 @@
 // conv2d / conv1d on the CPU: the forward (the direct kernel of conv2d_direct.cpp, or per chunk of
 // images im2col and one GEMM per group with the bias pre-filled) and the data grad (the direct
-// kernel on flipped weights, at AVX2 on small images the channels-blocked one, or col2im(W^T dY)),
-// which conv_transpose2d.cpp reuses with the roles swapped. Argument checks: conv2d_plan.cpp;
+// kernel or the channels-blocked one on flipped weights, or col2im(W^T dY)), which
+// conv_transpose2d.cpp reuses with the roles swapped. Argument checks: conv2d_plan.cpp;
 // weight and bias grads: conv2d_weight_grad.cpp.
 #include "conv2d.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -131,24 +130,17 @@ static bool data_grad_geometry(const ConvPlan& pl, ConvGeometry& gt) {
     return conv_out_size(gt.H, gt.KH, 1, ph, gt.dh) == gt.OH && conv_out_size(gt.W, gt.KW, 1, pw, gt.dw) == gt.OW;
 }
 
-// Whether a float32 stride-1 data grad (gt: its geometry as a forward) runs on the channels-blocked
-// kernel (conv2d_cblocked.cpp) instead of conv2d_direct.cpp: where it measured faster, i.e. at AVX2
-// on small images (rows of at most 16) with whole 16-channel blocks of dx and at least 64 channels
-// of dy. 1 thread, CPU clock, in-process A/B (2026-12-01, load 3-3.4), direct -> cblocked dx, ms:
-// AVX2 N32 32->64 16x16 (bench d, CIFAR's second conv) 3.04 -> 2.83 and 3.29 -> 3.07; N32 64->128
-// 8x8 3.34 -> 3.26; kept on direct: N16 32->64 32x32 6.08 -> 6.59, N8 64->64 28x28 4.53 -> 4.56,
-// 56x56 (e) 17.7 -> 18.8, N32 16->32 16x16 0.80 -> 0.82, LeNet's 6->16 12x12 k5 0.39 -> 0.47.
-// AVX-512: d 1.95 -> 2.00, e 11.6 -> 12.2 (only 8x8 64->128 gained, 2.03 -> 1.88: not taken).
-// LAMINA_CONV2D_CBLOCKED=1 / 0 overrides it as it does the forward's rule (tests).
+// Whether a float32 stride-1 data grad (gt: its geometry as a forward, dx's C channels its
+// outputs) runs on the channels-blocked kernel (conv2d_cblocked.cpp) instead of conv2d_direct.cpp:
+// where the forward's rule would take it for that geometry (cblocked_wins, with its
+// LAMINA_CONV2D_CBLOCKED override). Measured on data grads, 1 thread, CPU clock, in-process A/B
+// direct -> channels-blocked (2026-12-01 15:21, load 4.5-5, after the edge kernels 84db907),
+// time ratios AVX-512 / AVX2: d (N32 32->64 16x16) 0.83-0.84 / 0.80, N32 64->128 8x8 0.71 / -,
+// N32 16->32 16x16 0.86 / 0.81, N16 32->64 32x32 0.93-0.96 / 1.00-1.01, N8 64->64 28x28
+// 0.95 / 0.94, e (N8 64->64 56x56) 0.95 / 0.98-0.99, N16 32->64 28x28 k5 p2 0.87 / 0.86.
+// (Before the edge kernels it won only on d and 8x8 at AVX2, which was the rule here at e503b1d.)
 static bool data_grad_cblocked(const ConvPlan& pl, const ConvGeometry& gt) {
-    if (pl.groups != 1) return false;
-    const char* env = std::getenv("LAMINA_CONV2D_CBLOCKED");
-    if (env && *env) return env[0] == '1';
-#if defined(__AVX2__) && !defined(__AVX512F__)
-    return gt.OH <= 16 && gt.OW <= 16 && gt.dw == 1 && gt.KW >= 2 && pl.g.C % 16 == 0 && pl.OC >= 64;
-#else
-    return false;
-#endif
+    return cblocked_wins(pl.g.C, pl.groups, gt, true);
 }
 
 // Positions from which an image is a chunk of its own in the im2col data grad, as in the weight

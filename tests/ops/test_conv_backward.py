@@ -2,10 +2,10 @@
 against PyTorch in float32 and float64, with finite differences in float64 where the path also
 serves float64, and 1 vs 2 threads bit-identical.
 
-- The float32 stride-1 data grad on the channels-blocked kernel (conv2d_cblocked.cpp): the rule
-  takes it at AVX2 for small images with whole 16-channel blocks of dx and >= 64 channels of dy
-  (CIFAR's second conv); LAMINA_CONV2D_CBLOCKED=1 forces it for every one-group float32 data grad,
-  so the awkward shapes below run it at every level.
+- The float32 stride-1 data grad on the channels-blocked kernel (conv2d_cblocked.cpp): taken where
+  the forward's rule would take that geometry (e.g. 'same'-padded k3/k5 layers with whole channel
+  blocks at AVX2 and AVX-512, CIFAR's second conv among them); LAMINA_CONV2D_CBLOCKED=1 forces it
+  for every one-group float32 data grad, so the awkward shapes below run it at every level.
 - The direct weight grad (no column matrix) and its bias grad summed from the same dy rows.
 """
 import lamina
@@ -55,12 +55,13 @@ def _check_threads_and_torch(xs, ws, bias, kw, seed=0):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-3)
 
 
-# Data grads the AVX2 rule sends to the channels-blocked kernel (and the same shapes at the other
-# levels through conv2d_direct.cpp): bench row d, an 8x8 one with 128 -> 64 channels.
+# Data grads the rule sends to the channels-blocked kernel at AVX2 / AVX-512 (conv2d_direct.cpp at
+# the baseline level): bench row d, an 8x8 one with 128 -> 64 channels, k5 p2.
 RULE_CASES = [
     ((4, 32, 16, 16), (64, 32, 3, 3), True, {"padding": 1}),
     ((3, 64, 8, 8), (128, 64, 3, 3), False, {"padding": 1}),
     ((2, 48, 13, 11), (64, 48, 3, 3), True, {"padding": 1}),   # odd sizes, 3 x 16 channels
+    ((2, 32, 9, 12), (64, 32, 5, 5), True, {"padding": 2}),    # k5 p2
 ]
 
 

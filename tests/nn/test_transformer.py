@@ -29,6 +29,19 @@ def close(a, b, tol):
     np.testing.assert_allclose(an, b.detach().numpy(), **tol)
 
 
+def backward_both(lo, to, rng, dt):
+    """Backpropagate the same random cotangent through lamina's and torch's outputs."""
+    d = rng.standard_normal(lo.shape).astype(dt)
+    (lo * lamina.tensor(d)).sum().backward()
+    (to * torch.tensor(d)).sum().backward()
+
+
+def param_grads_close(lm, tm, dt):
+    tp = dict(tm.named_parameters())
+    for pn, p in lm.named_parameters():
+        close(p.grad, tp[pn].grad, GTOL[dt])
+
+
 def _mha_pair(E, H, dt, **kw):
     torch.manual_seed(0)
     tm = torch.nn.MultiheadAttention(E, H, **kw).to(TDT[dt])
@@ -131,13 +144,9 @@ def test_mha_packed_self_attention_vs_torch(dt, bf, masks, monkeypatch):
     to, _ = tm(tx, tx, tx, need_weights=False, **kw_t)
     assert lw is None and calls
     close(lo, to, TOL[dt])
-    d = rng.standard_normal(lo.shape).astype(dt)
-    (lo * lamina.tensor(d)).sum().backward()
-    (to * torch.tensor(d)).sum().backward()
+    backward_both(lo, to, rng, dt)
     close(lx.grad, tx.grad, GTOL[dt])
-    tp = dict(tm.named_parameters())
-    for pn, p in lm.named_parameters():
-        close(p.grad, tp[pn].grad, GTOL[dt])
+    param_grads_close(lm, tm, dt)
 
 
 def test_mha_packed_self_attention_unbatched_and_double_backward():
@@ -313,13 +322,9 @@ def test_encoder_layer_vs_torch_eval(name, dt):
         lx, tx = pair(x, dt)
         lo, to = lm(lx, **masks_l), tm(tx, **masks_t)
         close(lo, to, TOL[dt])
-        d = rng.standard_normal(lo.shape).astype(dt)
-        (lo * lamina.tensor(d)).sum().backward()
-        (to * torch.tensor(d)).sum().backward()
+        backward_both(lo, to, rng, dt)
         close(lx.grad, tx.grad, GTOL[dt])
-    tp = dict(tm.named_parameters())
-    for pn, p in lm.named_parameters():
-        close(p.grad, tp[pn].grad, GTOL[dt])
+    param_grads_close(lm, tm, dt)
 
 
 @pytest.mark.parametrize("dt", ["float64", "float32"])

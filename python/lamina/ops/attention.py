@@ -16,6 +16,7 @@ from ..autograd.function import Function
 from ..tensor import Tensor
 from .creation import empty, tensor
 from .elementwise import _stand_in
+from .join import cat
 from .reduce import sum_to
 
 W = Tensor._wrap
@@ -170,8 +171,6 @@ class PackedSelfAttention(Function):
     def backward_graph(ctx, dout):
         """create_graph=True: ScaledDotProductAttention's differentiable backward on head views of
         the packed input, the head gradients merged and concatenated with lamina ops."""
-        from .join import cat
-
         (qkv_saved,) = ctx.saved_tensors
         qkv = ctx.input(0, qkv_saved._c)
         geom = ctx.geom

@@ -17,6 +17,7 @@
 #include "conv2d_chunks.h"
 #include "conv2d_cblocked.h"
 #include "conv2d_direct.h"
+#include "conv2d_winograd.h"
 
 namespace lamina {
 
@@ -41,6 +42,12 @@ bool conv_use_direct(const ConvPlan& pl, int64_t elem_size) {
 // per group. A chunk of one image writes straight into the output (bias pre-filled, beta = 1).
 Tensor conv_forward_cpu(const Tensor& x, const Tensor& w, const OptTensor& b, const ConvPlan& pl) {
     Tensor out = Tensor::empty(pl.out4, x.dtype(), x.device());
+    // float32 3x3 stride-1 layers with enough channels: Winograd F(2x2, 3x3) (conv2d_winograd.cpp)
+    if (x.dtype() == DType::Float32 && winograd_wins(pl.N, pl.OC, pl.groups, pl.g)) {
+        conv_forward_winograd(x.data<float>(), w.data<float>(), b ? b->data<float>() : nullptr, out.data<float>(),
+                              pl.N, pl.OC, pl.g);
+        return out;
+    }
     const bool use_direct = conv_use_direct(pl, static_cast<int64_t>(x.element_size()));
     // float32 strided / small-OC layers: the channels-blocked kernel (conv2d_cblocked.cpp)
     if (x.dtype() == DType::Float32 && cblocked_wins(pl.OC, pl.groups, pl.g, use_direct)) {

@@ -1,0 +1,128 @@
+"""conv2d forward through the Winograd F(2x2, 3x3) float32 kernel (cpp/ops/conv2d_winograd.cpp)
+against PyTorch (float32) and a float64 reference, with the backward through autograd.
+
+LAMINA_CONV2D_WINOGRAD=1 sends every float32 3x3 stride-1 dilation-1 one-group forward to the
+kernel at every ISA level (the baseline level included), so these shapes test the kernel itself;
+without it conv2d.cpp's rule picks it for the measured layer types only. Awkward shapes: odd output
+heights / widths (a last row or column of tiles half outside), channel counts off the vector width,
+one image, one channel, padding 0 and wider than the kernel, 1-wide and 2-wide outputs, tile rows
+that do not fill a chunk, chunks spanning images.
+"""
+import lamina
+import lamina.nn.functional as F
+import numpy as np
+import pytest
+from helpers import check_op
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+WINOGRAD_CASES = [
+    # (input, weight, kwargs)
+    ((2, 3, 7, 9), (20, 3, 3, 3), {"padding": 1}),          # odd OH and OW: partial tiles, OC 20
+    ((1, 33, 11, 13), (35, 33, 3, 3), {"padding": 1}),      # C, OC off the vector width, N = 1
+    ((3, 17, 6, 5), (8, 17, 3, 3), {}),                     # no padding: 4x3 outputs
+    ((2, 5, 4, 4), (9, 5, 3, 3), {"padding": (4, 3)}),      # padding wider than the kernel
+    ((1, 1, 3, 3), (1, 1, 3, 3), {"padding": 1}),           # C = OC = 1
+    ((2, 7, 3, 3), (6, 7, 3, 3), {}),                       # a single output position
+    ((1, 8, 1, 23), (12, 8, 3, 3), {"padding": 1}),         # one-row image
+    ((2, 9, 30, 3), (10, 9, 3, 3), {"padding": (1, 0)}),    # OW = 1: one half-used column of tiles
+    ((4, 32, 16, 16), (64, 32, 3, 3), {"padding": 1}),      # conv d's layer (rule shape)
+    ((1, 40, 6, 56), (64, 40, 3, 3), {"padding": 1}),       # conv e's rows
+    ((3, 12, 15, 17), (24, 12, 3, 3), {"padding": (2, 1)}),  # several images per chunk, odd sizes
+    ((2, 64, 9, 57), (32, 64, 3, 3), {"padding": 1}),       # 29 tiles a row: vector tails
+]
+
+
+@pytest.fixture
+def winograd(monkeypatch):
+    monkeypatch.setenv("LAMINA_CONV2D_WINOGRAD", "1")
+
+
+@pytest.mark.parametrize("xs,ws,kw", WINOGRAD_CASES)
+def test_conv2d_winograd(winograd, xs, ws, kw):
+    # float32 through the kernel, float64 through the other paths; gradients through autograd
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw),
+             [xs, ws, (ws[0],)], fd=False)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [WINOGRAD_CASES[0], WINOGRAD_CASES[1], WINOGRAD_CASES[3]])
+def test_conv2d_winograd_no_bias(winograd, xs, ws, kw):
+    check_op(lambda x, w: F.conv2d(x, w, **kw), lambda x, w: TF.conv2d(x, w, **kw), [xs, ws], fd=False)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((2, 32, 10, 11), (40, 32, 3, 3), {"padding": 1}),
+    ((1, 33, 13, 7), (35, 33, 3, 3), {}),
+])
+def test_conv2d_winograd_float64_reference(winograd, xs, ws, kw):
+    """Against the same convolution in float64: the error is float32 rounding of the transforms
+    and sums, not a wrong tap."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(xs)
+    w = rng.standard_normal(ws)
+    b = rng.standard_normal(ws[0])
+    out = F.conv2d(lamina.tensor(x.astype(np.float32)), lamina.tensor(w.astype(np.float32)),
+                   lamina.tensor(b.astype(np.float32)), **kw).numpy()
+    ref = TF.conv2d(torch.from_numpy(x.astype(np.float32).astype(np.float64)),
+                    torch.from_numpy(w.astype(np.float32).astype(np.float64)),
+                    torch.from_numpy(b.astype(np.float32).astype(np.float64)), **kw).numpy()
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((5, 32, 14, 14), (32, 32, 3, 3), {"padding": 1}),   # several chunks of several images
+    ((1, 36, 40, 41), (40, 36, 3, 3), {"padding": 1}),   # one image in several chunks
+    ((2, 3, 7, 9), (20, 3, 3, 3), {"padding": 1}),       # one chunk
+])
+def test_conv2d_winograd_threads_bit_identical(winograd, xs, ws, kw):
+    """The tile chunks depend only on the shape and each chunk's GEMMs are bit-deterministic, so
+    1 and 2 threads give the same bits."""
+    rng = np.random.default_rng(0)
+    x = lamina.tensor(rng.standard_normal(xs).astype(np.float32))
+    w = lamina.tensor(rng.standard_normal(ws).astype(np.float32))
+    b = lamina.tensor(rng.standard_normal(ws[0]).astype(np.float32))
+    old = lamina.get_num_threads()
+    try:
+        outs = []
+        for t in (1, 2):
+            lamina.set_num_threads(t)
+            outs.append(F.conv2d(x, w, b, **kw).numpy())
+    finally:
+        lamina.set_num_threads(old)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    ref = TF.conv2d(torch.from_numpy(x.numpy()), torch.from_numpy(w.numpy()), torch.from_numpy(b.numpy()), **kw)
+    np.testing.assert_allclose(outs[0], ref.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_winograd_off_matches_on(monkeypatch):
+    """The override's two settings give the same values (to float32 rounding)."""
+    rng = np.random.default_rng(1)
+    x = lamina.tensor(rng.standard_normal((2, 32, 14, 15)).astype(np.float32))
+    w = lamina.tensor(rng.standard_normal((64, 32, 3, 3)).astype(np.float32))
+    outs = []
+    for v in ("0", "1"):
+        monkeypatch.setenv("LAMINA_CONV2D_WINOGRAD", v)
+        outs.append(F.conv2d(x, w, padding=1).numpy())
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((2, 32, 16, 16), (64, 32, 3, 3), {"padding": 1}),   # conv d's layer
+    ((1, 64, 12, 14), (64, 64, 3, 3), {"padding": 1}),
+    ((2, 16, 10, 10), (16, 16, 3, 3), {"padding": 1}),   # few channels: not Winograd by the rule
+    ((2, 32, 14, 14), (64, 32, 3, 3), {"stride": 2, "padding": 1}),  # strided: never Winograd
+])
+def test_conv2d_winograd_rule(monkeypatch, xs, ws, kw):
+    """Whatever path the rule picks, forward and backward match PyTorch."""
+    monkeypatch.delenv("LAMINA_CONV2D_WINOGRAD", raising=False)
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw),
+             [xs, ws, (ws[0],)], fd=False)
+
+
+def test_conv2d_winograd_backward_finite_differences(winograd):
+    """Autograd through a layer the kernel computes (the float32 forward), checked in float64 by
+    finite differences as the other conv tests do (float64 keeps the other paths)."""
+    check_op(lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(x, w, b, padding=1),
+             [(1, 3, 5, 6), (4, 3, 3, 3), (4,)], fd=True)

@@ -105,6 +105,7 @@ bool winograd_applies(int64_t groups, const ConvGeometry& g) {
 
 void conv_forward_winograd(const float* x, const float* w, const float* b, float* out, int64_t N, int64_t OC,
                            const ConvGeometry& g) {
+    if (N == 0 || OC == 0) return;  // an empty output (and no chunk to size)
     const int64_t C = g.C, H = g.H, W = g.W, OH = g.OH, OW = g.OW;
     const int64_t TH = (OH + 1) / 2, TW = (OW + 1) / 2;
     const int64_t RB = std::min(chunk_tile_rows(C, OC, TW), N * TH);

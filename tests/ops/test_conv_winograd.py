@@ -121,6 +121,15 @@ def test_conv2d_winograd_rule(monkeypatch, xs, ws, kw):
              [xs, ws, (ws[0],)], fd=False)
 
 
+@pytest.mark.parametrize("xs,ws", [((0, 32, 16, 16), (64, 32, 3, 3)), ((2, 32, 16, 16), (0, 32, 3, 3))])
+def test_conv2d_winograd_empty(monkeypatch, xs, ws):
+    """An empty batch or no output channels: an empty output, forced on and by the rule."""
+    for v in ("1", ""):
+        monkeypatch.setenv("LAMINA_CONV2D_WINOGRAD", v)
+        out = F.conv2d(lamina.zeros(xs), lamina.zeros(ws), padding=1)
+        assert tuple(out.shape) == (xs[0], ws[0], 16, 16)
+
+
 def test_conv2d_winograd_backward_finite_differences(winograd):
     """Autograd through a layer the kernel computes (the float32 forward), checked in float64 by
     finite differences as the other conv tests do (float64 keeps the other paths)."""

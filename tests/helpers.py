@@ -158,3 +158,25 @@ def check_double_backward(fn, *inputs, rtol=1e-11, atol=1e-13):
 
     same_first_order(fn, *inputs, rtol=rtol, atol=atol)
     assert gradgradcheck(fn, inputs)
+
+
+def check_conv2d_thread_bits(xs, ws, kw, rtol=1e-4, atol=1e-4):
+    """F.conv2d (float32, with bias) at 1 and 2 threads gives the same bits, and matches PyTorch.
+    For kernels whose work split must not change the summation order."""
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    x = lamina.tensor(rng.standard_normal(xs).astype(np.float32))
+    w = lamina.tensor(rng.standard_normal(ws).astype(np.float32))
+    b = lamina.tensor(rng.standard_normal(ws[0]).astype(np.float32))
+    old = lamina.get_num_threads()
+    try:
+        outs = []
+        for t in (1, 2):
+            lamina.set_num_threads(t)
+            outs.append(lamina.nn.functional.conv2d(x, w, b, **kw).numpy())
+    finally:
+        lamina.set_num_threads(old)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x.numpy()), torch.from_numpy(w.numpy()),
+                                     torch.from_numpy(b.numpy()), **kw)
+    np.testing.assert_allclose(outs[0], ref.numpy(), rtol=rtol, atol=atol)

@@ -12,7 +12,7 @@ import lamina
 import lamina.nn.functional as F
 import numpy as np
 import pytest
-from helpers import check_op
+from helpers import check_conv2d_thread_bits, check_op
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -79,21 +79,7 @@ def test_conv2d_winograd_float64_reference(winograd, xs, ws, kw):
 def test_conv2d_winograd_threads_bit_identical(winograd, xs, ws, kw):
     """The tile chunks depend only on the shape and each chunk's GEMMs are bit-deterministic, so
     1 and 2 threads give the same bits."""
-    rng = np.random.default_rng(0)
-    x = lamina.tensor(rng.standard_normal(xs).astype(np.float32))
-    w = lamina.tensor(rng.standard_normal(ws).astype(np.float32))
-    b = lamina.tensor(rng.standard_normal(ws[0]).astype(np.float32))
-    old = lamina.get_num_threads()
-    try:
-        outs = []
-        for t in (1, 2):
-            lamina.set_num_threads(t)
-            outs.append(F.conv2d(x, w, b, **kw).numpy())
-    finally:
-        lamina.set_num_threads(old)
-    np.testing.assert_array_equal(outs[0], outs[1])
-    ref = TF.conv2d(torch.from_numpy(x.numpy()), torch.from_numpy(w.numpy()), torch.from_numpy(b.numpy()), **kw)
-    np.testing.assert_allclose(outs[0], ref.numpy(), rtol=1e-4, atol=1e-4)
+    check_conv2d_thread_bits(xs, ws, kw)
 
 
 def test_conv2d_winograd_off_matches_on(monkeypatch):

@@ -112,8 +112,10 @@ void conv_forward_winograd(const float* x, const float* w, const float* b, float
     const int64_t Tld = RB * TW;       // columns of a chunk's V_k and M_k (the last chunk may use fewer)
     const int64_t vst = C * Tld, mst = OC * Tld;  // one k's matrix
     const int64_t ew = TW + 1 + V;     // one split row (even or odd columns), with room for a vector past it
-    std::vector<float> u(static_cast<size_t>(16 * OC * C));
-    transform_weights(w, OC, C, u.data());
+    // From the allocator's cache, as conv2d_cblocked.cpp's packed weights: a fresh std::vector
+    // (256 KB for conv e) pays its page faults on every call.
+    ScratchBuffer<float> u(static_cast<size_t>(16 * OC * C));
+    transform_weights(w, OC, C, u.get());
     const int64_t scratch = 16 * vst + 16 * mst + V + 8 * ew + 4 * (TW + V);
     conv_chunks::for_each_chunk<float, true>(N * TH, RB, scratch, [&](int64_t r0, int64_t r1, float* buf, int) {
         float* vb = buf;             // V_k [C, Tld] at vb + k * vst
@@ -159,7 +161,7 @@ void conv_forward_winograd(const float* x, const float* w, const float* b, float
             }
         // M_k = U_k @ V_k: [OC, T] = [OC, C] x [C, T]
         for (int k = 0; k < 16; ++k)
-            gemm(false, false, OC, T, C, 1.f, u.data() + k * OC * C, C, vb + k * vst, Tld, 0.f, mb + k * mst, Tld);
+            gemm(false, false, OC, T, C, 1.f, u.get() + k * OC * C, C, vb + k * vst, Tld, 0.f, mb + k * mst, Tld);
         // output transform: y = A^T M A + b, written to rows 2r, 2r + 1 of out[n, oc]
         const int64_t yw = TW + V;
         for (int64_t oc = 0; oc < OC; ++oc) {

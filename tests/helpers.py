@@ -180,3 +180,23 @@ def check_conv2d_thread_bits(xs, ws, kw, rtol=1e-4, atol=1e-4):
     ref = torch.nn.functional.conv2d(torch.from_numpy(x.numpy()), torch.from_numpy(w.numpy()),
                                      torch.from_numpy(b.numpy()), **kw)
     np.testing.assert_allclose(outs[0], ref.numpy(), rtol=rtol, atol=atol)
+
+
+def philox_words(seed: int, offset: int, n: int):
+    """Words 0 and 1 (uint64 arrays holding 32-bit values) of Philox4x32-10 (cpp/core/philox.h) on
+    counters offset .. offset + n - 1, in numpy: the independent reference for lamina's random ops."""
+    ctr = np.uint64(offset) + np.arange(n, dtype=np.uint64)
+    m32 = np.uint64(0xFFFFFFFF)
+    c0, c1 = ctr & m32, ctr >> np.uint64(32)
+    c2 = np.zeros(n, np.uint64)
+    c3 = np.zeros(n, np.uint64)
+    k0, k1 = seed & 0xFFFFFFFF, seed >> 32
+    for _ in range(10):
+        p0 = np.uint64(0xD2511F53) * c0
+        p1 = np.uint64(0xCD9E8D57) * c2
+        n0 = (p1 >> np.uint64(32)) ^ c1 ^ np.uint64(k0)
+        n2 = (p0 >> np.uint64(32)) ^ c3 ^ np.uint64(k1)
+        c1, c3, c0, c2 = p1 & m32, p0 & m32, n0, n2
+        k0 = (k0 + 0x9E3779B9) & 0xFFFFFFFF
+        k1 = (k1 + 0xBB67AE85) & 0xFFFFFFFF
+    return c0, c1

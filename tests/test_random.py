@@ -153,3 +153,61 @@ def test_same_results_with_1_and_2_threads(n):
             np.testing.assert_array_equal(x, y)
     finally:
         lamina.set_num_threads(old)
+
+
+# Draws float32 rand / uniform_ / randn at fixed (seed, offset) states under one CPU level and saves
+# them; argv: the .npz to write, then (seed, offset, n) triples.
+_FILLS = r"""
+import sys
+import numpy as np
+import lamina
+out = {"capability": np.array(lamina.backends.cpu.get_cpu_capability())}
+args = [int(a) for a in sys.argv[2:]]
+for j in range(0, len(args), 3):
+    seed, offset, n = args[j:j + 3]
+    for name, draw in (("rand", lambda: lamina.rand(n)), ("uniform", lambda: lamina.empty(n).uniform_(-2.0, 3.0)),
+                       ("randn", lambda: lamina.randn(n))):
+        lamina.set_rng_state((seed, offset))
+        out[f"{name}{j}"] = draw().numpy()
+np.savez(sys.argv[1], **out)
+"""
+
+
+@pytest.mark.parametrize("level", ["default", "avx2", "avx512"])
+def test_float32_fills_match_numpy_philox(level, tmp_path):
+    # The float32 fills (cpp/ops/random_kernels.cpp: vector Philox lanes, then the arithmetic) at
+    # every CPU level against an independent numpy Philox: rand bit for bit (element i = word 0 of
+    # counter offset + i, top 24 bits), uniform_ within an ulp, randn against Box-Muller in float64
+    # (pair k = words 0, 1 of counter offset + k). Odd lengths, several 512-counter blocks, chunks
+    # of two threads, and a counter whose low word wraps inside the op.
+    import os
+    import subprocess
+    import sys
+
+    from lamina.backends import cpu
+    from helpers import philox_words
+
+    if level not in [c.lower() for c in cpu.built_capabilities()]:
+        pytest.skip(f"this build does not hold {level!r}")
+    if level not in [c.lower() for c in cpu.get_supported_capabilities()]:
+        pytest.skip(f"this CPU does not run {level!r}")
+    cases = [(0x1234_5678_9ABC_DEF0, 3, 4099), (7, 2**32 - 13, 1031), (0, 0, 70_001)]
+    env = dict(os.environ, LAMINA_CPU_CAPABILITY=level)
+    p = subprocess.run([sys.executable, "-c", _FILLS, str(tmp_path / "f.npz"), *[str(v) for c in cases for v in c]],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    got = np.load(tmp_path / "f.npz")
+    assert str(got["capability"]) == level.upper()
+    for j, (seed, offset, n) in enumerate(cases):
+        w0, w1 = philox_words(seed, offset, n)
+        u = (w0 >> np.uint64(8)).astype(np.float64) * 2.0 ** -24
+        np.testing.assert_array_equal(got[f"rand{3 * j}"], u.astype(np.float32), err_msg=f"rand {seed, offset, n}")
+        uni = got[f"uniform{3 * j}"]
+        assert uni.min() >= -2 and uni.max() < 3
+        np.testing.assert_allclose(uni, -2.0 + 5.0 * u, rtol=0, atol=5e-7, err_msg=f"uniform_ {seed, offset, n}")
+        k = (n + 1) // 2  # pairs: counters offset .. offset + k - 1
+        u1 = ((w0[:k] >> np.uint64(8)).astype(np.float64) + 1) * 2.0 ** -24
+        u2 = (w1[:k] >> np.uint64(8)).astype(np.float64) * 2.0 ** -24
+        rad, th = np.sqrt(-2 * np.log(u1)), 2 * np.pi * u2
+        ref = np.stack([rad * np.cos(th), rad * np.sin(th)], axis=1).reshape(-1)[:n]
+        np.testing.assert_allclose(got[f"randn{3 * j}"], ref, rtol=2e-5, atol=2e-5, err_msg=f"randn {seed, offset, n}")

@@ -25,6 +25,7 @@ struct U32 {
                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))};
     }
     friend U32 operator^(U32 a, U32 b) { return {_mm512_xor_si512(a.v, b.v)}; }
+    void store(uint32_t* dst) const { _mm512_storeu_si512(dst, v); }
     // hi:lo = a * m for every lane
     static void mulhilo(U32 a, U32 m, U32& hi, U32& lo) {
         const __m512i ev = _mm512_mul_epu32(a.v, m.v);
@@ -43,6 +44,7 @@ struct U32 {
         return {_mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(a)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))};
     }
     friend U32 operator^(U32 a, U32 b) { return {_mm256_xor_si256(a.v, b.v)}; }
+    void store(uint32_t* dst) const { _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), v); }
     static void mulhilo(U32 a, U32 m, U32& hi, U32& lo) {
         const __m256i ev = _mm256_mul_epu32(a.v, m.v);
         const __m256i od = _mm256_mul_epu32(_mm256_srli_epi64(a.v, 32), m.v);
@@ -65,6 +67,10 @@ struct U32 {
         return {_mm_add_epi32(v, _mm_setr_epi32(0, 1, 2, 3)), _mm_add_epi32(v, _mm_setr_epi32(4, 5, 6, 7))};
     }
     friend U32 operator^(U32 x, U32 y) { return {_mm_xor_si128(x.a, y.a), _mm_xor_si128(x.b, y.b)}; }
+    void store(uint32_t* dst) const {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), a);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 4), b);
+    }
     static void mulhilo1(__m128i x, __m128i m, __m128i& hi, __m128i& lo) {
         const __m128i ev = _mm_mul_epu32(x, m);
         const __m128i od = _mm_mul_epu32(_mm_srli_epi64(x, 32), m);

@@ -5,6 +5,7 @@ import pytest
 
 import lamina
 import lamina.nn.functional as F
+from helpers import philox_words
 
 
 def test_dropout_reproducible_with_seed():
@@ -122,22 +123,9 @@ def test_dropout_mask_matches_uniform_threshold(p, dt):
 
 
 def _philox_keep_reference(seed, offset, n, p):
-    """Philox4x32-10 (core/philox.h) in numpy on counters offset .. offset + n - 1: kept where the
-    53-bit uniform of the first two words is >= p (dropout_keep's rule)."""
-    ctr = np.uint64(offset) + np.arange(n, dtype=np.uint64)
-    m32 = np.uint64(0xFFFFFFFF)
-    c0, c1 = ctr & m32, ctr >> np.uint64(32)
-    c2 = np.zeros(n, np.uint64)
-    c3 = np.zeros(n, np.uint64)
-    k0, k1 = seed & 0xFFFFFFFF, seed >> 32
-    for _ in range(10):
-        p0 = np.uint64(0xD2511F53) * c0
-        p1 = np.uint64(0xCD9E8D57) * c2
-        n0 = (p1 >> np.uint64(32)) ^ c1 ^ np.uint64(k0)
-        n2 = (p0 >> np.uint64(32)) ^ c3 ^ np.uint64(k1)
-        c1, c3, c0, c2 = p1 & m32, p0 & m32, n0, n2
-        k0 = (k0 + 0x9E3779B9) & 0xFFFFFFFF
-        k1 = (k1 + 0xBB67AE85) & 0xFFFFFFFF
+    """Kept where the 53-bit uniform of Philox words 0, 1 of counter offset + i is >= p
+    (dropout_keep's rule), from the numpy Philox in helpers."""
+    c0, c1 = philox_words(seed, offset, n)
     u = ((c0 << np.uint64(21)) | (c1 >> np.uint64(11))).astype(np.float64) * 2.0 ** -53
     return u >= p
 

@@ -1,4 +1,4 @@
-"""Op-family rows (reduce, softmax, activation, SGEMM, indexing, embedding, norm, rbf, dropout)
+"""Op-family rows (reduce, softmax, activation, SGEMM, indexing, embedding, norm, rbf, dropout, random)
 on tensors of the sizes the models use."""
 from __future__ import annotations
 
@@ -293,3 +293,37 @@ def _dropout_fwd(ctx):
 @register("dropout p0.5 128x1024 fwd+bwd", "dropout", "fwd+bwd", desc="F.dropout(x, 0.5), training; backward")
 def _dropout_fwd_bwd(ctx):
     return _dropout_case(ctx, True)
+
+
+# random: float32 fills the size of an MNIST batch (the denoising AE's noise, the SDAE's masking
+# draw). The frameworks' generators differ (lamina: Philox, torch: mt19937), so the check is on
+# the draws' moments: mean and standard deviation within 5 standard errors of the distribution's.
+def _random_case(ctx: Ctx, kind: str) -> Case:
+    shape = (128, 784)
+    lm, torch = ctx.lm, ctx.torch
+    run_l = (lambda: lm.rand(*shape)) if kind == "rand" else (lambda: lm.randn(*shape))
+    run_t = (lambda: torch.rand(*shape)) if kind == "rand" else (lambda: torch.randn(*shape))
+    mean, sd = (0.5, np.sqrt(1 / 12)) if kind == "rand" else (0.0, 1.0)
+
+    def check():
+        res = []
+        for who, fn in (("lamina", run_l), ("torch", run_t)):
+            o = to_np(fn()).astype(np.float64)
+            # standard errors: of the mean sd / sqrt(n); of the std sd / sqrt(2n) for a normal (the
+            # uniform's, 0.129 / sqrt(n), is smaller, so the bound holds for both)
+            ok = (abs(o.mean() - mean) <= 5 * sd / np.sqrt(o.size)
+                  and abs(o.std() - sd) <= 5 * sd / np.sqrt(2 * o.size))
+            res.append((f"{who} mean {o.mean():.4f} std {o.std():.4f}", 0.0 if ok else float("inf")))
+        return res
+
+    return Case(run_l, run_t, check)
+
+
+@register("rand 128x784 fwd", "random", "fwd", desc="lamina.rand(128, 784) vs torch.rand, float32")
+def _rand_fill(ctx):
+    return _random_case(ctx, "rand")
+
+
+@register("randn 128x784 fwd", "random", "fwd", desc="lamina.randn(128, 784) vs torch.randn, float32")
+def _randn_fill(ctx):
+    return _random_case(ctx, "randn")

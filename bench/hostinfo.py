@@ -86,6 +86,13 @@ def fma_peak(lamina, seconds: float = 0.2):
     return dict(probe(seconds)) if probe else None
 
 
+def gemm_kernel_peak(lamina, seconds: float = 0.2):
+    """lamina._C.gemm_kernel_peak(seconds) as a dict (the SGEMM micro-kernel on L1-resident panels:
+    what lamina's SGEMM could reach on this core), or None when this build has no such probe."""
+    probe = getattr(lamina._C, "gemm_kernel_peak", None)
+    return dict(probe(seconds)) if probe else None
+
+
 def host_info(lamina, probe_seconds: float = 0.2) -> dict:
     """Everything a benchmark header names. probe_seconds=0 skips the (timed) FMA probe."""
     model, flags = cpuinfo()
@@ -107,9 +114,11 @@ def host_info(lamina, probe_seconds: float = 0.2) -> dict:
         cpu_count=os.cpu_count(),
         blas_corename=lamina.blas_info()["corename"],
         fma_peak=None,
+        gemm_kernel_peak=None,
     )
     if probe_seconds > 0:
         info["fma_peak"] = fma_peak(lamina, probe_seconds)
+        info["gemm_kernel_peak"] = gemm_kernel_peak(lamina, probe_seconds)
         if info["fma_peak"]:
             info["compiled_level"] = info["fma_peak"].get("level")
     return info
@@ -145,4 +154,10 @@ def header_lines(info: dict) -> list:
                      f"{p['chunks']} chunks); % peak = median GFLOP/s / (median chunk x threads)")
     else:
         lines.append("measured FMA peak: not measured (probe skipped, or this build has no _C.fma_peak)")
+    g = info.get("gemm_kernel_peak")
+    if g:
+        share = f" = {100 * g['median_gflops'] / p['median_gflops']:.0f}% of the FMA median" if p else ""
+        lines.append(f"SGEMM micro-kernel ({g['mr']}x{g['nr']} tile, kc {g['kc']}, panels in L1), 1 thread: "
+                     f"{g['gflops']:.1f} GFLOP/s (median {g['median_gflops']:.1f}{share}): the ceiling of "
+                     "lamina's SGEMM on this core")
     return lines

@@ -36,14 +36,27 @@ def test_fma_peak_binding():
         lamina._C.fma_peak(0.0)
 
 
+def test_gemm_kernel_peak_binding():
+    # The SGEMM micro-kernel on L1-resident panels (cpp/core/gemm_f32.cpp): the tile of this level's
+    # kernel and a positive rate; speed itself is the benchmark's business, not the test's.
+    g = lamina._C.gemm_kernel_peak(0.005)
+    assert set(g) == {"gflops", "median_gflops", "chunks", "mr", "nr", "kc"}
+    assert g["gflops"] >= g["median_gflops"] > 0 and g["chunks"] >= 3
+    level = lamina._C.fma_peak(0.005)["level"]
+    assert (g["mr"], g["nr"]) == {"avx512": (14, 32), "avx2": (6, 16)}.get(level, (4, 8)) and g["kc"] == 128
+    with pytest.raises(ValueError, match="gemm_kernel_peak"):
+        lamina._C.gemm_kernel_peak(61.0)
+
+
 @needs_bench
 def test_header_fields_without_probe(hostinfo):
     info = hostinfo.host_info(lamina, probe_seconds=0)
     for key in ("cpu_model", "isa", "levels_supported", "capability", "compiled_level", "module",
-                "threads", "cpus_usable", "cpu_count", "blas_corename", "fma_peak"):
+                "threads", "cpus_usable", "cpu_count", "blas_corename", "fma_peak", "gemm_kernel_peak"):
         assert key in info, key
     assert info["cpu_model"] and info["blas_corename"]
     assert info["fma_peak"] is None and hostinfo.peak_per_thread(info) is None
+    assert info["gemm_kernel_peak"] is None
     assert info["threads"] == lamina.get_num_threads()
     assert isinstance(info["capability"], str) and info["capability"]
     lines = hostinfo.header_lines(info)
@@ -55,6 +68,8 @@ def test_header_with_probe_names_the_peak(hostinfo):
     info = hostinfo.host_info(lamina, probe_seconds=0.005)
     assert info["fma_peak"]["gflops"] > 0 and info["compiled_level"] == info["fma_peak"]["level"]
     assert any("peak" in ln and "GFLOP/s" in ln for ln in hostinfo.header_lines(info))
+    assert info["gemm_kernel_peak"]["gflops"] > 0
+    assert any(ln.startswith("SGEMM micro-kernel") and "% of the FMA median" in ln for ln in hostinfo.header_lines(info))
 
 
 @needs_bench

@@ -11,7 +11,9 @@
 #include <new>
 #include <utility>
 
+#include "check.h"
 #include "gemm_pack.h"
+#include "probe.h"
 #include "vec.h"
 
 namespace lamina {
@@ -333,6 +335,22 @@ bool gemm_f32_preferred(bool ta, bool tb, int64_t M, int64_t N, int64_t K) {
     // SSE 4x8: 33-35 vs OpenBLAS Nehalem's 30-32 GFLOP/s on the bench shapes (standalone loop).
     return M >= 28 && N >= 32 && K >= 24;
 #endif
+}
+
+GemmKernelRate gemm_kernel_peak(double seconds) {
+    LAMINA_CHECK(seconds > 0 && seconds <= 60, "gemm_kernel_peak: seconds must be in (0, 60], got ", seconds);
+    constexpr int64_t kc = 128;  // A 7 KB + B 16 KB at AVX-512: both panels stay in L1
+    alignas(64) static thread_local float A[kMR * kc], B[kc * kNR], C[kMR * kNR];
+    for (int64_t i = 0; i < kMR * kc; ++i) A[i] = 1e-3f * static_cast<float>(i % 7);
+    for (int64_t i = 0; i < kc * kNR; ++i) B[i] = 1e-3f * static_cast<float>(i % 5);
+    std::fill(C, C + kMR * kNR, 0.0f);
+    // beta = 1: each call adds onto C, so no call can be dropped as dead (C grows by < 1e-3 a call).
+    const RateChunks r = measure_rate(
+        [](int64_t iters) {
+            for (int64_t i = 0; i < iters; ++i) micro_kernel<kMR, kNV, kMR>(kc, A, 0, B, kNR, C, kNR, 1.0f, 1.0f);
+        },
+        2.0 * kMR * kNR * kc, seconds);
+    return {r.best, r.median, r.chunks, kMR, kNR, static_cast<int>(kc)};
 }
 
 }  // namespace lamina

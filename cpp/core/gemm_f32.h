@@ -23,4 +23,13 @@ void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
 // so every block of one call takes the same kernel.
 bool gemm_f32_preferred(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K);
 
+// The ceiling of gemm_f32 on this core: its micro-kernel (the full MR x NR tile) on packed A and B
+// panels KC = 128 deep that stay in L1, no packing, no cache misses, timed for about `seconds`
+// (probe.h's measure_rate). Benchmarks print it beside the FMA peak: what SGEMM could reach here.
+struct GemmKernelRate {
+    double gflops = 0, median_gflops = 0;
+    int chunks = 0, mr = 0, nr = 0, kc = 0;
+};
+GemmKernelRate gemm_kernel_peak(double seconds);
+
 }  // namespace lamina

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -91,12 +92,6 @@ double thread_seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-double time_chunk(int64_t iters) {
-    const double t0 = thread_seconds();
-    run_chains(iters);
-    return thread_seconds() - t0;
-}
-
 }  // namespace
 
 const char* compiled_isa_level() {
@@ -111,12 +106,15 @@ const char* compiled_isa_level() {
 #endif
 }
 
-FmaPeak fma_peak(double seconds) {
-    LAMINA_CHECK(seconds > 0 && seconds <= 60, "fma_peak: seconds must be in (0, 60], got ",
-                 seconds);
+RateChunks measure_rate(const std::function<void(int64_t)>& run, double flops_per_iter, double seconds) {
     // Size a chunk to about 2 ms (a scheduler tick away from the clock's resolution); the sizing
     // runs plus a 20 ms warm-up let the core settle at its wide-vector frequency first.
-    int64_t iters = 1 << 12;
+    auto time_chunk = [&](int64_t iters) {
+        const double t0 = thread_seconds();
+        run(iters);
+        return thread_seconds() - t0;
+    };
+    int64_t iters = 1;
     while (time_chunk(iters) < 2e-3 && iters < (int64_t{1} << 34)) iters *= 2;
     const double warm_end = 0.02;
     for (double t = 0; t < warm_end;) t += time_chunk(iters);
@@ -124,17 +122,24 @@ FmaPeak fma_peak(double seconds) {
     for (double total = 0; total < seconds || rates.size() < 3;) {
         const double s = time_chunk(iters);
         total += s;
-        rates.push_back(kFlopsPerIter * static_cast<double>(iters) / s / 1e9);
+        rates.push_back(flops_per_iter * static_cast<double>(iters) / s / 1e9);
     }
     std::sort(rates.begin(), rates.end());
+    return {rates.back(), rates[rates.size() / 2], static_cast<int>(rates.size())};
+}
+
+FmaPeak fma_peak(double seconds) {
+    LAMINA_CHECK(seconds > 0 && seconds <= 60, "fma_peak: seconds must be in (0, 60], got ",
+                 seconds);
+    const RateChunks r = measure_rate(run_chains, kFlopsPerIter, seconds);
     FmaPeak p;
-    p.gflops = rates.back();
-    p.median_gflops = rates[rates.size() / 2];
+    p.gflops = r.best;
+    p.median_gflops = r.median;
     p.isa = kIsa;
     p.vector_bits = kBits;
     p.accumulators = kAcc;
     p.fused = kFused;
-    p.chunks = static_cast<int>(rates.size());
+    p.chunks = r.chunks;
     return p;
 }
 

@@ -2,6 +2,8 @@
 // library was compiled for (widest vectors of that level, many independent accumulator chains).
 // Benchmarks quote GFLOP/s as a fraction of it, so "fast" means the same thing on every host.
 #pragma once
+#include <cstdint>
+#include <functional>
 
 namespace lamina {
 
@@ -19,6 +21,14 @@ struct FmaPeak {
 // (AVX-512 F/BW/DQ/VL, x86-64-v4), "avx2" (AVX2 + FMA, x86-64-v3), "default" (SSE4.2, x86-64-v2)
 // or "generic" (anything else). Benchmarks print it so a figure names the code that produced it.
 const char* compiled_isa_level();
+
+// Best and median GFLOP/s over ~2 ms chunks of `run(iters)` (doing flops_per_iter * iters FLOPs),
+// timed in this thread's CPU time for about `seconds` after a 20 ms warm-up.
+struct RateChunks {
+    double best = 0, median = 0;
+    int chunks = 0;
+};
+RateChunks measure_rate(const std::function<void(int64_t)>& run, double flops_per_iter, double seconds);
 
 // Runs the probe on the calling thread for about `seconds` of its CPU time (after a short warm-up
 // that lets the core reach its wide-vector clock) and returns the rate. Timed with the thread's

@@ -6,6 +6,7 @@
 #include "conv2d.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -158,36 +159,59 @@ static bool data_grad_cblocked(const ConvPlan& pl, const ConvGeometry& gt) {
 // 8-row bands (512 KB) +1% / +8%, 4 rows +3% / +16% (AVX2 / AVX-512): the GEMM gets too thin.
 constexpr int64_t kDataGradOwnChunkPositions = 512;
 
-// dx: the direct kernel on the flipped weights where the cost rule prefers it (stride 1), else
-// col2im(W^T[Kg, OCg] x dy[OCg, m*L]) per group and chunk; a pointwise conv of one image writes
-// W^T dy_n directly.
+// The data grad's kernel as a forward kernel: wt[gr*Cg + c, o, kh, kw] = w[gr*OCg + o, c, KH-1-kh, KW-1-kw].
+template <class T>
+static std::vector<T> flipped_weights(const T* wp, const ConvPlan& pl) {
+    const ConvGeometry& g = pl.g;
+    const int64_t G = pl.groups, OCg = pl.OC / G, Cg = g.C / G, KH = g.KH, KW = g.KW;
+    std::vector<T> wt(static_cast<size_t>(pl.OC * Cg * KH * KW));
+    for (int64_t gr = 0; gr < G; ++gr)
+        for (int64_t o = 0; o < OCg; ++o)
+            for (int64_t c = 0; c < Cg; ++c)
+                for (int64_t kh = 0; kh < KH; ++kh)
+                    for (int64_t kw = 0; kw < KW; ++kw)
+                        wt[(((gr * Cg + c) * OCg + o) * KH + kh) * KW + kw] =
+                            wp[(((gr * OCg + o) * Cg + c) * KH + KH - 1 - kh) * KW + KW - 1 - kw];
+    return wt;
+}
+
+// Whether a stride-1 data grad (gt: its geometry as a forward) runs on Winograd: the forward's rule
+// (winograd_wins) on dx's geometry, and rows of at least 28 outputs, unless LAMINA_CONV2D_WINOGRAD=1
+// forces it. Measured on data grads, 1 thread, CPU clock, in-process, time with / without (the
+// channels-blocked kernel), 2026-12-01 17:40, AVX2 / AVX-512: e (N8 64->64 56x56) 0.66 / 0.89,
+// N8 128->128 28x28 0.65 / 0.92, N16 64->64 32x32 0.74 / 0.84, N8 64->32 56x56 0.81 / 1.12,
+// but d's dx (N32 64->32 16x16, and CIFAR's second conv alike) 1.13 / 1.62: at 16x16 the 64 tiles
+// of an image are too few for the transforms to pay, while the forward of d (32->64) gained 0.92.
+static bool data_grad_winograd(const ConvPlan& pl, const ConvGeometry& gt) {
+    if (!winograd_wins(pl.N, pl.g.C, pl.groups, gt)) return false;
+    const char* env = std::getenv("LAMINA_CONV2D_WINOGRAD");
+    return gt.OW >= 28 || (env && env[0] == '1');
+}
+
+// dx (stride 1): Winograd where data_grad_winograd says so, else the direct kernel on the
+// flipped weights where the cost rule prefers it; otherwise col2im(W^T[Kg, OCg] x dy[OCg, m*L])
+// per group and chunk, a pointwise conv of one image writing W^T dy_n directly.
 Tensor conv_data_grad_cpu(const Tensor& dy, const Tensor& w, const ConvPlan& pl) {
     Tensor dx = Tensor::empty(pl.x4, dy.dtype(), dy.device());
     ConvGeometry gt;
     const int64_t es = static_cast<int64_t>(dy.element_size());
-    if (data_grad_geometry(pl, gt) &&
-        direct_cost(pl.g.C, pl.groups, gt, es) <= im2col_gemm_cost(pl.OC, pl.groups, pl.g, es, true)) {
+    const bool stride1 = data_grad_geometry(pl, gt);
+    if (stride1 && dy.dtype() == DType::Float32 && data_grad_winograd(pl, gt)) {
+        const std::vector<float> wt = flipped_weights(w.data<float>(), pl);
+        conv_forward_winograd(dy.data<float>(), wt.data(), nullptr, dx.data<float>(), pl.N, pl.g.C, gt);
+        return dx;
+    }
+    if (stride1 && direct_cost(pl.g.C, pl.groups, gt, es) <= im2col_gemm_cost(pl.OC, pl.groups, pl.g, es, true)) {
         dispatch_float(dy.dtype(), "conv2d backward", [&](auto tag) {
             using T = decltype(tag);
-            const ConvGeometry& g = pl.g;
-            const int64_t G = pl.groups, OCg = pl.OC / G, Cg = g.C / G, KH = g.KH, KW = g.KW;
-            // wt[gr*Cg + c, o, kh, kw] = w[gr*OCg + o, c, KH-1-kh, KW-1-kw]
-            std::vector<T> wt(static_cast<size_t>(pl.OC * Cg * KH * KW));
-            const T* wp = w.data<T>();
-            for (int64_t gr = 0; gr < G; ++gr)
-                for (int64_t o = 0; o < OCg; ++o)
-                    for (int64_t c = 0; c < Cg; ++c)
-                        for (int64_t kh = 0; kh < KH; ++kh)
-                            for (int64_t kw = 0; kw < KW; ++kw)
-                                wt[(((gr * Cg + c) * OCg + o) * KH + kh) * KW + kw] =
-                                    wp[(((gr * OCg + o) * Cg + c) * KH + KH - 1 - kh) * KW + KW - 1 - kw];
+            const std::vector<T> wt = flipped_weights(w.data<T>(), pl);
             if constexpr (std::is_same_v<T, float>) {
                 if (data_grad_cblocked(pl, gt)) {
-                    conv_forward_cblocked(dy.data<float>(), wt.data(), nullptr, dx.data<float>(), pl.N, g.C, gt);
+                    conv_forward_cblocked(dy.data<float>(), wt.data(), nullptr, dx.data<float>(), pl.N, pl.g.C, gt);
                     return;
                 }
             }
-            conv_forward_direct<T>(dy.data<T>(), wt.data(), nullptr, dx.data<T>(), pl.N, g.C, G, gt);
+            conv_forward_direct<T>(dy.data<T>(), wt.data(), nullptr, dx.data<T>(), pl.N, pl.g.C, pl.groups, gt);
         });
         return dx;
     }

@@ -1,5 +1,6 @@
 """conv2d forward through the Winograd F(2x2, 3x3) float32 kernel (cpp/ops/conv2d_winograd.cpp)
-against PyTorch (float32) and a float64 reference, with the backward through autograd.
+against PyTorch (float32) and a float64 reference, with the backward through autograd; and the
+stride-1 data grads it computes as forwards of dy with flipped weights.
 
 LAMINA_CONV2D_WINOGRAD=1 sends every float32 3x3 stride-1 dilation-1 one-group forward to the
 kernel at every ISA level (the baseline level included), so these shapes test the kernel itself;
@@ -121,3 +122,64 @@ def test_conv2d_winograd_backward_finite_differences(winograd):
     finite differences as the other conv tests do (float64 keeps the other paths)."""
     check_op(lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(x, w, b, padding=1),
              [(1, 3, 5, 6), (4, 3, 3, 3), (4,)], fd=True)
+
+
+# ---- data grads: a stride-1 3x3 dx is a forward of dy with flipped weights (conv2d.cpp,
+# data_grad_winograd), so the kernel computes it too where the rule (or the override) says so.
+DATA_GRAD_CASES = [
+    ((2, 20, 7, 9), (3, 20, 3, 3), {"padding": 1}),       # dx: 20 -> 3 channels, odd sizes
+    ((1, 35, 11, 13), (33, 35, 3, 3), {}),                # no padding: dx pads by 2 (a full conv)
+    ((3, 8, 6, 5), (17, 8, 3, 3), {"padding": 2}),        # padding 2: dx unpadded
+    ((2, 64, 9, 30), (32, 64, 3, 3), {"padding": (1, 0)}),
+]
+
+
+def _dx(xs, ws, kw, dtype, seed=5):
+    rng = np.random.default_rng(seed)
+    x = lamina.tensor(rng.standard_normal(xs).astype(dtype), requires_grad=True)
+    w = lamina.tensor(rng.standard_normal(ws).astype(dtype))
+    out = F.conv2d(x, w, **kw)
+    g = lamina.tensor(np.random.default_rng(seed + 1).standard_normal(tuple(out.shape)).astype(dtype))
+    out.backward(g)
+    return x.grad.numpy()
+
+
+@pytest.mark.parametrize("xs,ws,kw", DATA_GRAD_CASES)
+def test_conv2d_winograd_data_grad_float64_reference(winograd, xs, ws, kw):
+    """dx through the kernel (float32) against the float64 data grad (other paths): float32
+    rounding of the transforms and sums, not a wrong tap or a misplaced border."""
+    got, ref = _dx(xs, ws, kw, np.float32), _dx(xs, ws, kw, np.float64)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("xs,ws,kw", DATA_GRAD_CASES)
+def test_conv2d_winograd_data_grad_matches_torch(winograd, xs, ws, kw):
+    check_op(lambda x, w: F.conv2d(x, w, **kw), lambda x, w: TF.conv2d(x, w, **kw), [xs, ws],
+             dtypes=("float32",), fd=False)
+
+
+def test_conv2d_winograd_data_grad_threads_bit_identical(winograd):
+    """dx's tile chunks depend only on the shape, so 1 and 2 threads give the same bits."""
+    outs = []
+    for n in (1, 2):
+        prev = lamina.get_num_threads()
+        lamina.set_num_threads(n)
+        try:
+            outs.append(_dx((3, 32, 20, 30), (40, 32, 3, 3), {"padding": 1}, np.float32))
+        finally:
+            lamina.set_num_threads(prev)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("xs,ws", [
+    ((2, 64, 30, 30), (64, 64, 3, 3)),   # rows of 30: Winograd dx by the rule at AVX2 (and 64 channels)
+    ((2, 64, 16, 16), (32, 64, 3, 3)),   # conv d's dx geometry: rows of 16, not Winograd
+])
+def test_conv2d_winograd_data_grad_rule_off_matches_on(monkeypatch, xs, ws):
+    """By the rule and forced off, dx agrees to float32 rounding whichever kernel ran."""
+    outs = []
+    for v in ("", "0"):
+        monkeypatch.setenv("LAMINA_CONV2D_WINOGRAD", v)
+        outs.append(_dx(xs, ws, {"padding": 1}, np.float32))
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-4 * np.abs(outs[1]).max())

@@ -38,12 +38,16 @@ constexpr int V = Vec::size();
 // Bytes of a chunk's V and M together: 4 MB (two L2s' worth: larger GEMMs were worth more than
 // keeping M in the L2 on e and h, 1 thread, interleaved A/B on/off at AVX2 by chunk size 0.5 / 1 /
 // 2 / 4 / 8 MB: e 0.80 / 0.74 / 0.69 / 0.67-0.69 / 0.81, h 0.65 / 0.76 / 0.65 / 0.64-0.66 / 0.71;
-// AVX-512 2 / 4 / 8 MB: e 0.90 / 0.89 / 0.97, h 0.99 / 0.89 / 0.93), but 512 KB with fewer than
-// 64 input channels, where the GEMM's K is short and M's traffic counts more (d at AVX2: 0.92 /
-// 0.93-0.95 / 0.97-0.98 / 0.99 from 0.5 to 4 MB). LAMINA_CONV2D_WINOGRAD_BYTES overrides it
+// AVX-512 2 / 4 / 8 MB: e 0.90 / 0.89 / 0.97, h 0.99 / 0.89 / 0.93), but 512 KB for a forward with
+// fewer than 64 input channels, where the GEMM's K is short and M's traffic counts more (d at AVX2:
+// 0.92 / 0.93-0.95 / 0.97-0.98 / 0.99 from 0.5 to 4 MB). The weight grad keeps 4 MB: its GEMMs
+// sum over the chunk's tiles, and each chunk adds a partial dU (16 C OC floats) to write and add
+// (dw alone, on/off at 1 / 2 / 4 / 8 MB, AVX2: d 0.90 / 0.99 / 0.87 / 0.99, e 2.13 / 0.73 / 0.67 /
+// 0.84, h 1.24 / 0.66 / 0.57 / 0.61, N8 32->32 56x56 0.84 / 0.80 / 0.84 / 0.82; AVX-512: e 2.63 /
+// 0.81 / 0.74 / 0.87, h 1.44 / 0.80 / 0.67 / 0.64). LAMINA_CONV2D_WINOGRAD_BYTES overrides both
 // (tuning only).
-int64_t chunk_tile_rows(int64_t C, int64_t OC, int64_t TW) {
-    int64_t bytes = C >= 64 ? int64_t(4) << 20 : int64_t(512) << 10;
+int64_t chunk_tile_rows(int64_t C, int64_t OC, int64_t TW, bool weight_grad = false) {
+    int64_t bytes = C >= 64 || weight_grad ? int64_t(4) << 20 : int64_t(512) << 10;
     const char* env = std::getenv("LAMINA_CONV2D_WINOGRAD_BYTES");
     if (env && *env) bytes = std::max<int64_t>(1, std::atoll(env));
     const int64_t T = bytes / (16 * (C + OC) * int64_t(sizeof(float)));
@@ -96,6 +100,49 @@ void split_columns(const float* row, int64_t W, int64_t pw, int64_t n, float* e,
     for (int64_t m = hi; m < n; ++m) edge(m);
 }
 
+// Input transform of a chunk (rows of tiles r0 .. r1 over the batch, TW tiles a row):
+// vb[(4 i + l) * C * Tld + c * Tld + t] = (B^T d B)[i][l] for tile t of the chunk and channel c.
+// eo: scratch for the 4 input rows' even / odd columns, 8 rows of ew floats.
+void input_transform(const float* x, const ConvGeometry& g, int64_t TH, int64_t TW, int64_t r0, int64_t r1,
+                     float* eo, int64_t ew, float* vb, int64_t Tld) {
+    const int64_t C = g.C, H = g.H, W = g.W, vst = C * Tld;
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t gr = r0; gr < r1; ++gr) {
+            const int64_t n = gr / TH, r = gr % TH;
+            const float* xc = x + (n * C + c) * H * W;
+            for (int i = 0; i < 4; ++i) {
+                const int64_t ih = 2 * r - g.ph + i;
+                split_columns(ih >= 0 && ih < H ? xc + ih * W : nullptr, W, g.pw, TW + 1, eo + 2 * i * ew,
+                              eo + (2 * i + 1) * ew);
+            }
+            float* vt = vb + c * Tld + (gr - r0) * TW;
+            for (int64_t tw = 0; tw < TW; tw += V) {
+                Vec h[4][4];  // h[i][l]: input row i with the columns transformed
+                for (int i = 0; i < 4; ++i) {
+                    const float* e = eo + 2 * i * ew + tw;
+                    const float* o = e + ew;
+                    const Vec e0 = Vec::loadu(e), e1 = Vec::loadu(e + 1);
+                    const Vec o0 = Vec::loadu(o), o1 = Vec::loadu(o + 1);
+                    h[i][0] = e0 - e1;
+                    h[i][1] = o0 + e1;
+                    h[i][2] = e1 - o0;
+                    h[i][3] = o0 - o1;
+                }
+                const int cnt = static_cast<int>(std::min<int64_t>(V, TW - tw));
+                for (int l = 0; l < 4; ++l) {
+                    const Vec t[4] = {h[0][l] - h[2][l], h[1][l] + h[2][l], h[2][l] - h[1][l], h[1][l] - h[3][l]};
+                    for (int i = 0; i < 4; ++i) {
+                        float* p = vt + (4 * i + l) * vst + tw;
+                        if (cnt == V)
+                            t[i].store(p);
+                        else
+                            t[i].store(p, cnt);
+                    }
+                }
+            }
+        }
+}
+
 }  // namespace
 
 bool winograd_applies(int64_t groups, const ConvGeometry& g) {
@@ -106,7 +153,7 @@ bool winograd_applies(int64_t groups, const ConvGeometry& g) {
 void conv_forward_winograd(const float* x, const float* w, const float* b, float* out, int64_t N, int64_t OC,
                            const ConvGeometry& g) {
     if (N == 0 || OC == 0) return;  // an empty output (and no chunk to size)
-    const int64_t C = g.C, H = g.H, W = g.W, OH = g.OH, OW = g.OW;
+    const int64_t C = g.C, OH = g.OH, OW = g.OW;
     const int64_t TH = (OH + 1) / 2, TW = (OW + 1) / 2;
     const int64_t RB = std::min(chunk_tile_rows(C, OC, TW), N * TH);
     const int64_t Tld = RB * TW;       // columns of a chunk's V_k and M_k (the last chunk may use fewer)
@@ -123,42 +170,7 @@ void conv_forward_winograd(const float* x, const float* w, const float* b, float
         float* eo = mb + 16 * mst + V;  // the 4 input rows' even / odd columns: eo + (2 i + {0, 1}) * ew
         float* yb = eo + 8 * ew;     // 4 output rows of a row of tiles: yb + q * (TW + V)
         const int64_t T = (r1 - r0) * TW;
-        // input transform: V[4 i + l][c][t] = (B^T d B)[i][l]
-        for (int64_t c = 0; c < C; ++c)
-            for (int64_t gr = r0; gr < r1; ++gr) {
-                const int64_t n = gr / TH, r = gr % TH;
-                const float* xc = x + (n * C + c) * H * W;
-                for (int i = 0; i < 4; ++i) {
-                    const int64_t ih = 2 * r - g.ph + i;
-                    split_columns(ih >= 0 && ih < H ? xc + ih * W : nullptr, W, g.pw, TW + 1, eo + 2 * i * ew,
-                                  eo + (2 * i + 1) * ew);
-                }
-                float* vt = vb + c * Tld + (gr - r0) * TW;
-                for (int64_t tw = 0; tw < TW; tw += V) {
-                    Vec h[4][4];  // h[i][l]: input row i with the columns transformed
-                    for (int i = 0; i < 4; ++i) {
-                        const float* e = eo + 2 * i * ew + tw;
-                        const float* o = e + ew;
-                        const Vec e0 = Vec::loadu(e), e1 = Vec::loadu(e + 1);
-                        const Vec o0 = Vec::loadu(o), o1 = Vec::loadu(o + 1);
-                        h[i][0] = e0 - e1;
-                        h[i][1] = o0 + e1;
-                        h[i][2] = e1 - o0;
-                        h[i][3] = o0 - o1;
-                    }
-                    const int cnt = static_cast<int>(std::min<int64_t>(V, TW - tw));
-                    for (int l = 0; l < 4; ++l) {
-                        const Vec t[4] = {h[0][l] - h[2][l], h[1][l] + h[2][l], h[2][l] - h[1][l], h[1][l] - h[3][l]};
-                        for (int i = 0; i < 4; ++i) {
-                            float* p = vt + (4 * i + l) * vst + tw;
-                            if (cnt == V)
-                                t[i].store(p);
-                            else
-                                t[i].store(p, cnt);
-                        }
-                    }
-                }
-            }
+        input_transform(x, g, TH, TW, r0, r1, eo, ew, vb, Tld);
         // M_k = U_k @ V_k: [OC, T] = [OC, C] x [C, T]
         for (int k = 0; k < 16; ++k)
             gemm(false, false, OC, T, C, 1.f, u.get() + k * OC * C, C, vb + k * vst, Tld, 0.f, mb + k * mst, Tld);
@@ -193,6 +205,91 @@ void conv_forward_winograd(const float* x, const float* w, const float* b, float
                     }
                     if (OW % 2) orow[OW - 1] = ye[pairs];
                 }
+            }
+        }
+    });
+}
+
+// Weight grad, the adjoint of the forward: with M = sum_c U[oc, c] . V[c] and Y = A^T M A per tile,
+//   dM = A dY A^T (dY the tile's 2x2 output grads, 0 past the edge),  dU_k = sum over tiles of
+//   dM_k [OC, T] @ V_k [C, T]^T,  dw[oc, c] = G^T dU[oc, c] G.
+// Chunks of tile rows as in the forward; each chunk's 16 GEMMs write its own partial dU, and the
+// partials are added in chunk order, so dw does not depend on the thread count.
+void conv_weight_grad_winograd(const float* dy, const float* x, float* dw, int64_t N, int64_t OC,
+                               const ConvGeometry& g) {
+    const int64_t C = g.C, OH = g.OH, OW = g.OW;
+    const int64_t usz = 16 * OC * C;  // one dU: 16 matrices [OC, C]
+    if (N == 0 || OC == 0) {
+        std::fill(dw, dw + OC * C * 9, 0.f);
+        return;
+    }
+    const int64_t TH = (OH + 1) / 2, TW = (OW + 1) / 2;
+    const int64_t RB = std::min(chunk_tile_rows(C, OC, TW, true), N * TH);
+    const int64_t nchunks = (N * TH + RB - 1) / RB;
+    const int64_t Tld = RB * TW;
+    const int64_t vst = C * Tld, mst = OC * Tld;
+    const int64_t ew = TW + 1 + V;
+    ScratchBuffer<float> part(static_cast<size_t>(nchunks * usz));  // chunk j's dU at part + j * usz
+    const int64_t scratch = 16 * vst + 16 * mst + V + 8 * ew;
+    conv_chunks::for_each_chunk<float, true>(N * TH, RB, scratch, [&](int64_t r0, int64_t r1, float* buf, int) {
+        float* vb = buf;                // V_k [C, Tld] at vb + k * vst
+        float* mb = vb + 16 * vst;      // dM_k [OC, Tld] at mb + k * mst
+        float* eo = mb + 16 * mst + V;  // split rows: the input's 4, then dy's 2 (even / odd columns)
+        const int64_t T = (r1 - r0) * TW;
+        input_transform(x, g, TH, TW, r0, r1, eo, ew, vb, Tld);
+        // output-grad transform: dM[4 i + j][oc][t] = (A dY A^T)[i][j], A^T = [1 1 1 0; 0 1 -1 -1]
+        for (int64_t oc = 0; oc < OC; ++oc)
+            for (int64_t gr = r0; gr < r1; ++gr) {
+                const int64_t n = gr / TH, r = gr % TH;
+                const float* yc = dy + (n * OC + oc) * OH * OW;
+                for (int a = 0; a < 2; ++a)  // output rows 2r, 2r + 1 (zeros past OH / OW)
+                    split_columns(2 * r + a < OH ? yc + (2 * r + a) * OW : nullptr, OW, 0, TW + 1,
+                                  eo + 2 * a * ew, eo + (2 * a + 1) * ew);
+                float* mt = mb + oc * Tld + (gr - r0) * TW;
+                for (int64_t tw = 0; tw < TW; tw += V) {
+                    const Vec y00 = Vec::loadu(eo + tw), y01 = Vec::loadu(eo + ew + tw);
+                    const Vec y10 = Vec::loadu(eo + 2 * ew + tw), y11 = Vec::loadu(eo + 3 * ew + tw);
+                    const Vec z(0.f);
+                    // R = A dY (rows combined): 4 x 2
+                    const Vec R[4][2] = {{y00, y01}, {y00 + y10, y01 + y11}, {y00 - y10, y01 - y11}, {z - y10, z - y11}};
+                    const int cnt = static_cast<int>(std::min<int64_t>(V, TW - tw));
+                    for (int i = 0; i < 4; ++i) {
+                        const Vec t[4] = {R[i][0], R[i][0] + R[i][1], R[i][0] - R[i][1], z - R[i][1]};
+                        for (int j = 0; j < 4; ++j) {
+                            float* p = mt + (4 * i + j) * mst + tw;
+                            if (cnt == V)
+                                t[j].store(p);
+                            else
+                                t[j].store(p, cnt);
+                        }
+                    }
+                }
+            }
+        // dU_k = dM_k @ V_k^T: [OC, C] = [OC, T] x [T, C]
+        float* du = part.get() + (r0 / RB) * usz;
+        for (int k = 0; k < 16; ++k)
+            gemm(false, true, OC, C, T, 1.f, mb + k * mst, Tld, vb + k * vst, Tld, 0.f, du + k * OC * C, C);
+    });
+    // Partials in chunk order, then dw = G^T dU G, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+    parallel_for(0, OC * C, std::max<int64_t>(1, kGrainElementwise / (16 * nchunks)), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+            float u[16];
+            for (int k = 0; k < 16; ++k) {
+                float s = part.get()[k * OC * C + i];
+                for (int64_t j = 1; j < nchunks; ++j) s += part.get()[j * usz + k * OC * C + i];
+                u[k] = s;
+            }
+            float p[3][4];  // G^T dU: rows combined
+            for (int j = 0; j < 4; ++j) {
+                p[0][j] = u[j] + 0.5f * (u[4 + j] + u[8 + j]);
+                p[1][j] = 0.5f * (u[4 + j] - u[8 + j]);
+                p[2][j] = 0.5f * (u[4 + j] + u[8 + j]) + u[12 + j];
+            }
+            float* o = dw + i * 9;  // i = oc * C + c: dw [OC, C, 3, 3]
+            for (int a = 0; a < 3; ++a) {
+                o[3 * a + 0] = p[a][0] + 0.5f * (p[a][1] + p[a][2]);
+                o[3 * a + 1] = 0.5f * (p[a][1] - p[a][2]);
+                o[3 * a + 2] = 0.5f * (p[a][1] + p[a][2]) + p[a][3];
             }
         }
     });

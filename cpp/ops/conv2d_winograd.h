@@ -14,6 +14,11 @@ namespace lamina {
 void conv_forward_winograd(const float* x, const float* w, const float* b, float* out, int64_t N, int64_t OC,
                            const ConvGeometry& g);
 
+// dw [OC, C, 3, 3] of the same layer from dy [N, OC, OH, OW] and x [N, C, H, W] (contiguous), as the
+// adjoint of the forward's transforms; bits independent of the thread count as above.
+void conv_weight_grad_winograd(const float* dy, const float* x, float* dw, int64_t N, int64_t OC,
+                               const ConvGeometry& g);
+
 // Whether conv_forward_winograd can compute this forward (3x3, stride 1, dilation 1, one group).
 bool winograd_applies(int64_t groups, const ConvGeometry& g);
 

@@ -1,6 +1,7 @@
 """conv2d forward through the Winograd F(2x2, 3x3) float32 kernel (cpp/ops/conv2d_winograd.cpp)
 against PyTorch (float32) and a float64 reference, with the backward through autograd; and the
-stride-1 data grads it computes as forwards of dy with flipped weights.
+stride-1 data grads it computes as forwards of dy with flipped weights, and the weight grads it
+computes as the adjoint of its transforms.
 
 LAMINA_CONV2D_WINOGRAD=1 sends every float32 3x3 stride-1 dilation-1 one-group forward to the
 kernel at every ISA level (the baseline level included), so these shapes test the kernel itself;
@@ -183,3 +184,75 @@ def test_conv2d_winograd_data_grad_rule_off_matches_on(monkeypatch, xs, ws):
         monkeypatch.setenv("LAMINA_CONV2D_WINOGRAD", v)
         outs.append(_dx(xs, ws, {"padding": 1}, np.float32))
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-4 * np.abs(outs[1]).max())
+
+
+# ---- weight grads: the adjoint of the forward's transforms (conv_weight_grad_winograd), taken by
+# conv2d_weight_grad.cpp's rule or forced by the override.
+WEIGHT_GRAD_CASES = [
+    ((2, 3, 7, 9), (4, 3, 3, 3), {"padding": 1}),         # odd sizes: tiles half past the edge
+    ((1, 5, 6, 5), (2, 5, 3, 3), {}),                     # no padding
+    ((3, 4, 5, 8), (6, 4, 3, 3), {"padding": 2}),         # padding 2
+    ((2, 33, 9, 30), (35, 33, 3, 3), {"padding": (1, 0)}),  # channels off the vector width
+    ((5, 16, 20, 21), (8, 16, 3, 3), {"padding": 1}),     # several chunks
+]
+
+
+def _dw(xs, ws, kw, dtype, seed=7):
+    rng = np.random.default_rng(seed)
+    x = lamina.tensor(rng.standard_normal(xs).astype(dtype))
+    w = lamina.tensor(rng.standard_normal(ws).astype(dtype), requires_grad=True)
+    b = lamina.tensor(rng.standard_normal(ws[0]).astype(dtype), requires_grad=True)
+    out = F.conv2d(x, w, b, **kw)
+    g = lamina.tensor(np.random.default_rng(seed + 1).standard_normal(tuple(out.shape)).astype(dtype))
+    out.backward(g)
+    return w.grad.numpy(), b.grad.numpy()
+
+
+@pytest.mark.parametrize("xs,ws,kw", WEIGHT_GRAD_CASES)
+def test_conv2d_winograd_weight_grad_float64_reference(winograd, xs, ws, kw):
+    """dw through the kernel (float32) against the float64 weight grad (other paths); the bias grad
+    alongside it."""
+    (dw, db), (rw, rb) = _dw(xs, ws, kw, np.float32), _dw(xs, ws, kw, np.float64)
+    assert dw.dtype == np.float32
+    np.testing.assert_allclose(dw, rw, rtol=1e-5, atol=2e-6 * np.abs(rw).max())
+    np.testing.assert_allclose(db, rb, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("xs,ws,kw", WEIGHT_GRAD_CASES[:3])
+def test_conv2d_winograd_weight_grad_matches_torch(winograd, xs, ws, kw):
+    check_op(lambda x, w, b: F.conv2d(x, w, b, **kw), lambda x, w, b: TF.conv2d(x, w, b, **kw),
+             [xs, ws, (ws[0],)], dtypes=("float32",), fd=False)
+
+
+def test_conv2d_winograd_weight_grad_threads_bit_identical(winograd):
+    """Each chunk writes its own partial dU and they are added in chunk order: 1 and 2 threads give
+    the same bits."""
+    outs = []
+    for n in (1, 2):
+        prev = lamina.get_num_threads()
+        lamina.set_num_threads(n)
+        try:
+            outs.append(_dw((4, 32, 30, 30), (40, 32, 3, 3), {"padding": 1}, np.float32)[0])
+        finally:
+            lamina.set_num_threads(prev)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_conv2d_winograd_weight_grad_empty_batch(winograd):
+    x = lamina.zeros(0, 8, 6, 6)
+    w = lamina.ones(4, 8, 3, 3, requires_grad=True)
+    F.conv2d(x, w, padding=1).sum().backward()
+    assert np.array_equal(w.grad.numpy(), np.zeros((4, 8, 3, 3), np.float32))
+
+
+@pytest.mark.parametrize("xs,ws", [
+    ((2, 64, 16, 16), (64, 64, 3, 3)),   # Winograd dw by the rule at AVX2 and AVX-512
+    ((4, 32, 16, 16), (64, 32, 3, 3)),   # conv d: at AVX2 only
+    ((4, 32, 16, 16), (32, 32, 3, 3)),   # 32 -> 32 at 16x16: not by the rule
+])
+def test_conv2d_winograd_weight_grad_rule_off_matches_on(monkeypatch, xs, ws):
+    outs = []
+    for v in ("", "0"):
+        monkeypatch.setenv("LAMINA_CONV2D_WINOGRAD", v)
+        outs.append(_dw(xs, ws, {"padding": 1}, np.float32)[0])
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-5 * np.abs(outs[1]).max())

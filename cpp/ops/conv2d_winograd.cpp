@@ -54,6 +54,9 @@ int64_t chunk_tile_rows(int64_t C, int64_t OC, int64_t TW, bool weight_grad = fa
     return std::max<int64_t>(1, T / TW);
 }
 
+// The weight grad's partial dUs take at most this much memory (see conv_weight_grad_winograd).
+constexpr int64_t kPartialBytes = int64_t(64) << 20;
+
 // u[k][oc][c] = (G w[oc, c] G^T)[i][j], k = 4 i + j.
 void transform_weights(const float* w, int64_t OC, int64_t C, float* u) {
     const int64_t ks = OC * C;
@@ -100,6 +103,16 @@ void split_columns(const float* row, int64_t W, int64_t pw, int64_t n, float* e,
     for (int64_t m = hi; m < n; ++m) edge(m);
 }
 
+// t[q] to p + q * stride, q < 4: whole vectors, or their first cnt lanes at the end of a row of tiles.
+inline void store4(const Vec (&t)[4], float* p, int64_t stride, int cnt) {
+    for (int q = 0; q < 4; ++q) {
+        if (cnt == V)
+            t[q].store(p + q * stride);
+        else
+            t[q].store(p + q * stride, cnt);
+    }
+}
+
 // Input transform of a chunk (rows of tiles r0 .. r1 over the batch, TW tiles a row):
 // vb[(4 i + l) * C * Tld + c * Tld + t] = (B^T d B)[i][l] for tile t of the chunk and channel c.
 // eo: scratch for the 4 input rows' even / odd columns, 8 rows of ew floats.
@@ -131,13 +144,7 @@ void input_transform(const float* x, const ConvGeometry& g, int64_t TH, int64_t 
                 const int cnt = static_cast<int>(std::min<int64_t>(V, TW - tw));
                 for (int l = 0; l < 4; ++l) {
                     const Vec t[4] = {h[0][l] - h[2][l], h[1][l] + h[2][l], h[2][l] - h[1][l], h[1][l] - h[3][l]};
-                    for (int i = 0; i < 4; ++i) {
-                        float* p = vt + (4 * i + l) * vst + tw;
-                        if (cnt == V)
-                            t[i].store(p);
-                        else
-                            t[i].store(p, cnt);
-                    }
+                    store4(t, vt + l * vst + tw, 4 * vst, cnt);
                 }
             }
         }
@@ -213,8 +220,8 @@ void conv_forward_winograd(const float* x, const float* w, const float* b, float
 // Weight grad, the adjoint of the forward: with M = sum_c U[oc, c] . V[c] and Y = A^T M A per tile,
 //   dM = A dY A^T (dY the tile's 2x2 output grads, 0 past the edge),  dU_k = sum over tiles of
 //   dM_k [OC, T] @ V_k [C, T]^T,  dw[oc, c] = G^T dU[oc, c] G.
-// Chunks of tile rows as in the forward; each chunk's 16 GEMMs write its own partial dU, and the
-// partials are added in chunk order, so dw does not depend on the thread count.
+// Chunks of tile rows as in the forward, summed into a fixed number of partial dUs (below) that
+// are added in a fixed order, so dw does not depend on the thread count.
 void conv_weight_grad_winograd(const float* dy, const float* x, float* dw, int64_t N, int64_t OC,
                                const ConvGeometry& g) {
     const int64_t C = g.C, OH = g.OH, OW = g.OW;
@@ -229,9 +236,15 @@ void conv_weight_grad_winograd(const float* dy, const float* x, float* dw, int64
     const int64_t Tld = RB * TW;
     const int64_t vst = C * Tld, mst = OC * Tld;
     const int64_t ew = TW + 1 + V;
-    ScratchBuffer<float> part(static_cast<size_t>(nchunks * usz));  // chunk j's dU at part + j * usz
+    // Partial dUs: P runs of consecutive chunks, P fixed by the shape (at most 16, and at most
+    // kPartialBytes of partials: one partial per chunk would take gigabytes for a large batch of
+    // large images). Run j sums its chunks in order into its own dU at part + j * usz, the runs go
+    // to threads whole, and they are added in run order below.
+    const int64_t P = std::max<int64_t>(1, std::min({nchunks, int64_t(16), kPartialBytes / (usz * 4)}));
+    ScratchBuffer<float> part(static_cast<size_t>(P * usz));
     const int64_t scratch = 16 * vst + 16 * mst + V + 8 * ew;
-    conv_chunks::for_each_chunk<float, true>(N * TH, RB, scratch, [&](int64_t r0, int64_t r1, float* buf, int) {
+    // dU (+)= the grads of tile rows [r0, r1) (accumulate: add onto dU instead of overwriting it)
+    auto chunk = [&](int64_t r0, int64_t r1, float* buf, float* du, bool accumulate) {
         float* vb = buf;                // V_k [C, Tld] at vb + k * vst
         float* mb = vb + 16 * vst;      // dM_k [OC, Tld] at mb + k * mst
         float* eo = mb + 16 * mst + V;  // split rows: the input's 4, then dy's 2 (even / odd columns)
@@ -255,28 +268,28 @@ void conv_weight_grad_winograd(const float* dy, const float* x, float* dw, int64
                     const int cnt = static_cast<int>(std::min<int64_t>(V, TW - tw));
                     for (int i = 0; i < 4; ++i) {
                         const Vec t[4] = {R[i][0], R[i][0] + R[i][1], R[i][0] - R[i][1], z - R[i][1]};
-                        for (int j = 0; j < 4; ++j) {
-                            float* p = mt + (4 * i + j) * mst + tw;
-                            if (cnt == V)
-                                t[j].store(p);
-                            else
-                                t[j].store(p, cnt);
-                        }
+                        store4(t, mt + 4 * i * mst + tw, mst, cnt);
                     }
                 }
             }
-        // dU_k = dM_k @ V_k^T: [OC, C] = [OC, T] x [T, C]
-        float* du = part.get() + (r0 / RB) * usz;
+        // dU_k (+)= dM_k @ V_k^T: [OC, C] = [OC, T] x [T, C]
         for (int k = 0; k < 16; ++k)
-            gemm(false, true, OC, C, T, 1.f, mb + k * mst, Tld, vb + k * vst, Tld, 0.f, du + k * OC * C, C);
+            gemm(false, true, OC, C, T, 1.f, mb + k * mst, Tld, vb + k * vst, Tld, accumulate ? 1.f : 0.f,
+                 du + k * OC * C, C);
+    };
+    parallel_for_fine(0, P, 1, [&](int64_t j0, int64_t j1) {
+        ScratchBuffer<float> buf(static_cast<size_t>(scratch));
+        for (int64_t j = j0; j < j1; ++j)
+            for (int64_t c = j * nchunks / P, c0 = c; c < (j + 1) * nchunks / P; ++c)
+                chunk(c * RB, std::min(N * TH, (c + 1) * RB), buf.get(), part.get() + j * usz, c > c0);
     });
-    // Partials in chunk order, then dw = G^T dU G, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
-    parallel_for(0, OC * C, std::max<int64_t>(1, kGrainElementwise / (16 * nchunks)), [&](int64_t i0, int64_t i1) {
+    // Partials in run order, then dw = G^T dU G, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+    parallel_for(0, OC * C, std::max<int64_t>(1, kGrainElementwise / (16 * P)), [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
             float u[16];
             for (int k = 0; k < 16; ++k) {
                 float s = part.get()[k * OC * C + i];
-                for (int64_t j = 1; j < nchunks; ++j) s += part.get()[j * usz + k * OC * C + i];
+                for (int64_t j = 1; j < P; ++j) s += part.get()[j * usz + k * OC * C + i];
                 u[k] = s;
             }
             float p[3][4];  // G^T dU: rows combined

@@ -256,3 +256,20 @@ def test_conv2d_winograd_weight_grad_rule_off_matches_on(monkeypatch, xs, ws):
         monkeypatch.setenv("LAMINA_CONV2D_WINOGRAD", v)
         outs.append(_dw(xs, ws, {"padding": 1}, np.float32)[0])
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-5 * np.abs(outs[1]).max())
+
+
+def test_conv2d_winograd_weight_grad_runs_of_chunks(winograd, monkeypatch):
+    """Tiny chunks (the tuning override) make 60 chunks, summed in 16 runs of 3-4 chunks each (the
+    first overwriting the run's dU, the rest adding onto it): the same dw as float64, and the same
+    bits at 1 and 2 threads."""
+    monkeypatch.setenv("LAMINA_CONV2D_WINOGRAD_BYTES", "4096")
+    xs, ws, kw = (3, 8, 40, 12), (6, 8, 3, 3), {"padding": 1}
+    (dw, _), (rw, _) = _dw(xs, ws, kw, np.float32), _dw(xs, ws, kw, np.float64)
+    np.testing.assert_allclose(dw, rw, rtol=1e-5, atol=2e-6 * np.abs(rw).max())
+    prev = lamina.get_num_threads()
+    try:
+        lamina.set_num_threads(2)
+        dw2 = _dw(xs, ws, kw, np.float32)[0]
+    finally:
+        lamina.set_num_threads(prev)
+    np.testing.assert_array_equal(dw, dw2)

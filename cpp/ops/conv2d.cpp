@@ -6,7 +6,6 @@
 #include "conv2d.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -183,9 +182,7 @@ static std::vector<T> flipped_weights(const T* wp, const ConvPlan& pl) {
 // but d's dx (N32 64->32 16x16, and CIFAR's second conv alike) 1.13 / 1.62: at 16x16 the 64 tiles
 // of an image are too few for the transforms to pay, while the forward of d (32->64) gained 0.92.
 static bool data_grad_winograd(const ConvPlan& pl, const ConvGeometry& gt) {
-    if (!winograd_wins(pl.N, pl.g.C, pl.groups, gt)) return false;
-    const char* env = std::getenv("LAMINA_CONV2D_WINOGRAD");
-    return gt.OW >= 28 || (env && env[0] == '1');
+    return winograd_wins(pl.N, pl.g.C, pl.groups, gt) && (gt.OW >= 28 || winograd_override() == 1);
 }
 
 // dx (stride 1): Winograd where data_grad_winograd says so, else the direct kernel on the

@@ -1,5 +1,5 @@
 // conv2d weight and bias grads. dW: float32 3x3 stride-1 layers with enough channels as Winograd's
-// adjoint (conv2d_winograd.cpp, rule below); else without a column matrix for layers whose image fits in cache
+// adjoint (conv2d_winograd.cpp, winograd_weight_grad_wins); else without a column matrix for layers whose image fits in cache
 // (LeNet's 12x12, CIFAR's 16x16): dw[oc, c, kh, kw] = sum over n and p = oh*OW + ow of
 // dy[n, oc, p] * xs_n[off(c,kh,kw) + p], where xs_n is image n's shifted layout (conv2d_direct.h),
 // so every tap reads one contiguous run; a register block of OB output channels x KB taps keeps
@@ -7,7 +7,6 @@
 // lanes once at the end; the bias grad, when asked, is summed (in double) from the same dy rows
 // while they are in cache. Larger images: im2col + GEMM per chunk or band (conv2d_chunks.h).
 #include <algorithm>
-#include <cstdlib>
 #include <vector>
 
 #include "../core/allocator.h"
@@ -273,34 +272,9 @@ constexpr int64_t kPartialElems = int64_t(4) << 20;
 // 7.12 ms and 7.70 -> 7.66, AVX2 10.35 -> 9.88 and 10.31 -> 9.71.
 constexpr int64_t kOwnChunkPositions = 512;
 
-// Whether a float32 weight grad runs as Winograd's adjoint (conv_weight_grad_winograd): measured
-// on dw alone, 1 thread, CPU clock, in-process, time with / without (the direct or im2col + GEMM
-// weight grad otherwise taken), 2026-12-01 17:50, AVX2 / AVX-512:
-//   d  N32 32->64 16x16 0.86 / 1.25     e  N8 64->64 56x56 0.67 / 0.77
-//   h  N8 128->128 28x28 0.56 / 0.64    N16 64->64 32x32 0.75 / 0.76
-//   n  N8 64->64 28x28 0.72 / 0.89      k  N32 64->64 8x8 0.85 / 1.23
-//   N8 32->32 56x56 0.78 / 0.98         N32 32->32 16x16 1.16 / 2.05    CIFAR's first conv (3->32) 2.50 / 3.42
-// so AVX2: C, OC >= 32 with C * OC >= 2048 or rows of 28 outputs and more; AVX-512, where the
-// direct kernels are closer to the FMA peak: C, OC >= 64 with rows of 16 and more; never at the
-// baseline level. LAMINA_CONV2D_WINOGRAD=1 / 0 forces it on / off, as for the forward.
-static bool weight_grad_winograd(const ConvPlan& pl) {
-    if (!winograd_applies(pl.groups, pl.g)) return false;
-    const char* env = std::getenv("LAMINA_CONV2D_WINOGRAD");
-    if (env && *env) return env[0] == '1';
-    const int64_t C = pl.g.C, OC = pl.OC, OW = pl.g.OW;
-#if defined(__AVX512F__)
-    return C >= 64 && OC >= 64 && OW >= 16;
-#elif defined(__AVX2__)
-    return C >= 32 && OC >= 32 && (C * OC >= 2048 || OW >= 28);
-#else
-    (void)C, (void)OC, (void)OW;
-    return false;
-#endif
-}
-
 Tensor conv_weight_grad_cpu(const Tensor& dy, const Tensor& x, const ConvPlan& pl, OptTensor* db) {
     Tensor dw = Tensor::empty(pl.w4, dy.dtype(), dy.device());
-    if (dy.dtype() == DType::Float32 && weight_grad_winograd(pl)) {
+    if (dy.dtype() == DType::Float32 && winograd_weight_grad_wins(pl.OC, pl.groups, pl.g)) {
         if (db) *db = conv_bias_grad_cpu(dy);
         conv_weight_grad_winograd(dy.data<float>(), x.data<float>(), dw.data<float>(), pl.N, pl.OC, pl.g);
         return dw;

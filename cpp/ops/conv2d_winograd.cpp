@@ -326,10 +326,14 @@ void conv_weight_grad_winograd(const float* dy, const float* x, float* dw, int64
 // vector lanes in the transforms and give thin GEMMs (k). Not compared at the baseline level: not
 // chosen there. LAMINA_CONV2D_WINOGRAD=1 sends every float32 forward it applies to here (tests,
 // A/B timing), =0 none.
+int winograd_override() {
+    const char* env = std::getenv("LAMINA_CONV2D_WINOGRAD");
+    return env && *env ? (env[0] == '1' ? 1 : 0) : -1;
+}
+
 bool winograd_wins(int64_t N, int64_t OC, int64_t groups, const ConvGeometry& g) {
     if (!winograd_applies(groups, g)) return false;
-    const char* env = std::getenv("LAMINA_CONV2D_WINOGRAD");
-    if (env && *env) return env[0] == '1';
+    if (const int forced = winograd_override(); forced >= 0) return forced == 1;
     (void)N;
 #if defined(__AVX512F__)
     return g.C >= 64 && OC >= 64 && (g.OW >= 56 || g.C >= 128) && g.OW >= 16;
@@ -337,6 +341,30 @@ bool winograd_wins(int64_t N, int64_t OC, int64_t groups, const ConvGeometry& g)
     return g.C >= 32 && OC >= 32 && g.OW >= 16;
 #else
     (void)OC;
+    return false;
+#endif
+}
+
+// Where the weight grad runs as this kernel's adjoint (conv_weight_grad_winograd): measured
+// on dw alone, 1 thread, CPU clock, in-process, time with / without (the direct or im2col + GEMM
+// weight grad otherwise taken), 2026-12-01 17:50, AVX2 / AVX-512:
+//   d  N32 32->64 16x16 0.86 / 1.25     e  N8 64->64 56x56 0.67 / 0.77
+//   h  N8 128->128 28x28 0.56 / 0.64    N16 64->64 32x32 0.75 / 0.76
+//   n  N8 64->64 28x28 0.72 / 0.89      k  N32 64->64 8x8 0.85 / 1.23
+//   N8 32->32 56x56 0.78 / 0.98         N32 32->32 16x16 1.16 / 2.05    CIFAR's first conv (3->32) 2.50 / 3.42
+// so AVX2: C, OC >= 32 with C * OC >= 2048 or rows of 28 outputs and more; AVX-512, where the
+// direct kernels are closer to the FMA peak: C, OC >= 64 with rows of 16 and more; never at the
+// baseline level. LAMINA_CONV2D_WINOGRAD=1 / 0 forces it on / off, as for the forward.
+bool winograd_weight_grad_wins(int64_t OC, int64_t groups, const ConvGeometry& g) {
+    if (!winograd_applies(groups, g)) return false;
+    if (const int forced = winograd_override(); forced >= 0) return forced == 1;
+    const int64_t C = g.C, OW = g.OW;
+#if defined(__AVX512F__)
+    return C >= 64 && OC >= 64 && OW >= 16;
+#elif defined(__AVX2__)
+    return C >= 32 && OC >= 32 && (C * OC >= 2048 || OW >= 28);
+#else
+    (void)C, (void)OC, (void)OW;
     return false;
 #endif
 }

@@ -27,4 +27,10 @@ bool winograd_applies(int64_t groups, const ConvGeometry& g);
 // float32 forward it applies to / none), for tests and in-process A/B timing.
 bool winograd_wins(int64_t N, int64_t OC, int64_t groups, const ConvGeometry& g);
 
+// The same for the weight grad of that layer (conv_weight_grad_winograd; its own measured rule).
+bool winograd_weight_grad_wins(int64_t OC, int64_t groups, const ConvGeometry& g);
+
+// LAMINA_CONV2D_WINOGRAD: 1 forced on, 0 forced off, -1 unset (the rules decide).
+int winograd_override();
+
 }  // namespace lamina

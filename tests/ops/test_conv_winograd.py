@@ -135,14 +135,33 @@ DATA_GRAD_CASES = [
 ]
 
 
-def _dx(xs, ws, kw, dtype, seed=5):
+def _grads(xs, ws, kw, dtype, seed):
+    """(dx, dw, db) of F.conv2d(x, w, b, **kw) under a fixed upstream gradient, inputs from `seed`."""
     rng = np.random.default_rng(seed)
     x = lamina.tensor(rng.standard_normal(xs).astype(dtype), requires_grad=True)
-    w = lamina.tensor(rng.standard_normal(ws).astype(dtype))
-    out = F.conv2d(x, w, **kw)
+    w = lamina.tensor(rng.standard_normal(ws).astype(dtype), requires_grad=True)
+    b = lamina.tensor(rng.standard_normal(ws[0]).astype(dtype), requires_grad=True)
+    out = F.conv2d(x, w, b, **kw)
     g = lamina.tensor(np.random.default_rng(seed + 1).standard_normal(tuple(out.shape)).astype(dtype))
     out.backward(g)
-    return x.grad.numpy()
+    return x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
+
+
+def _dx(xs, ws, kw, dtype):
+    return _grads(xs, ws, kw, dtype, seed=5)[0]
+
+
+def _at_threads(fn, threads=(1, 2)):
+    """fn() at each thread count, the configured count restored afterwards."""
+    prev = lamina.get_num_threads()
+    try:
+        outs = []
+        for n in threads:
+            lamina.set_num_threads(n)
+            outs.append(fn())
+        return outs
+    finally:
+        lamina.set_num_threads(prev)
 
 
 @pytest.mark.parametrize("xs,ws,kw", DATA_GRAD_CASES)
@@ -162,14 +181,7 @@ def test_conv2d_winograd_data_grad_matches_torch(winograd, xs, ws, kw):
 
 def test_conv2d_winograd_data_grad_threads_bit_identical(winograd):
     """dx's tile chunks depend only on the shape, so 1 and 2 threads give the same bits."""
-    outs = []
-    for n in (1, 2):
-        prev = lamina.get_num_threads()
-        lamina.set_num_threads(n)
-        try:
-            outs.append(_dx((3, 32, 20, 30), (40, 32, 3, 3), {"padding": 1}, np.float32))
-        finally:
-            lamina.set_num_threads(prev)
+    outs = _at_threads(lambda: _dx((3, 32, 20, 30), (40, 32, 3, 3), {"padding": 1}, np.float32))
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
@@ -197,15 +209,9 @@ WEIGHT_GRAD_CASES = [
 ]
 
 
-def _dw(xs, ws, kw, dtype, seed=7):
-    rng = np.random.default_rng(seed)
-    x = lamina.tensor(rng.standard_normal(xs).astype(dtype))
-    w = lamina.tensor(rng.standard_normal(ws).astype(dtype), requires_grad=True)
-    b = lamina.tensor(rng.standard_normal(ws[0]).astype(dtype), requires_grad=True)
-    out = F.conv2d(x, w, b, **kw)
-    g = lamina.tensor(np.random.default_rng(seed + 1).standard_normal(tuple(out.shape)).astype(dtype))
-    out.backward(g)
-    return w.grad.numpy(), b.grad.numpy()
+def _dw(xs, ws, kw, dtype):
+    """(dw, db)"""
+    return _grads(xs, ws, kw, dtype, seed=7)[1:]
 
 
 @pytest.mark.parametrize("xs,ws,kw", WEIGHT_GRAD_CASES)
@@ -227,14 +233,7 @@ def test_conv2d_winograd_weight_grad_matches_torch(winograd, xs, ws, kw):
 def test_conv2d_winograd_weight_grad_threads_bit_identical(winograd):
     """Each chunk writes its own partial dU and they are added in chunk order: 1 and 2 threads give
     the same bits."""
-    outs = []
-    for n in (1, 2):
-        prev = lamina.get_num_threads()
-        lamina.set_num_threads(n)
-        try:
-            outs.append(_dw((4, 32, 30, 30), (40, 32, 3, 3), {"padding": 1}, np.float32)[0])
-        finally:
-            lamina.set_num_threads(prev)
+    outs = _at_threads(lambda: _dw((4, 32, 30, 30), (40, 32, 3, 3), {"padding": 1}, np.float32)[0])
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
@@ -264,12 +263,7 @@ def test_conv2d_winograd_weight_grad_runs_of_chunks(winograd, monkeypatch):
     bits at 1 and 2 threads."""
     monkeypatch.setenv("LAMINA_CONV2D_WINOGRAD_BYTES", "4096")
     xs, ws, kw = (3, 8, 40, 12), (6, 8, 3, 3), {"padding": 1}
-    (dw, _), (rw, _) = _dw(xs, ws, kw, np.float32), _dw(xs, ws, kw, np.float64)
-    np.testing.assert_allclose(dw, rw, rtol=1e-5, atol=2e-6 * np.abs(rw).max())
-    prev = lamina.get_num_threads()
-    try:
-        lamina.set_num_threads(2)
-        dw2 = _dw(xs, ws, kw, np.float32)[0]
-    finally:
-        lamina.set_num_threads(prev)
-    np.testing.assert_array_equal(dw, dw2)
+    dw1, dw2 = _at_threads(lambda: _dw(xs, ws, kw, np.float32)[0])
+    rw = _dw(xs, ws, kw, np.float64)[0]
+    np.testing.assert_allclose(dw1, rw, rtol=1e-5, atol=2e-6 * np.abs(rw).max())
+    np.testing.assert_array_equal(dw1, dw2)

@@ -182,6 +182,19 @@ def check_conv2d_thread_bits(xs, ws, kw, rtol=1e-4, atol=1e-4):
     np.testing.assert_allclose(outs[0], ref.numpy(), rtol=rtol, atol=atol)
 
 
+def at_thread_counts(f, counts=(1, 2, 3)):
+    """f() evaluated at each thread count (the previous count restored after)."""
+    before = lamina.get_num_threads()
+    try:
+        outs = []
+        for nt in counts:
+            lamina.set_num_threads(nt)
+            outs.append(f())
+    finally:
+        lamina.set_num_threads(before)
+    return outs
+
+
 def philox_words(seed: int, offset: int, n: int):
     """Words 0 and 1 (uint64 arrays holding 32-bit values) of Philox4x32-10 (cpp/core/philox.h) on
     counters offset .. offset + n - 1, in numpy: the independent reference for lamina's random ops."""

@@ -11,6 +11,7 @@ import sys
 import lamina
 import numpy as np
 import pytest
+from helpers import at_thread_counts
 from lamina.backends import cpu
 from lamina.nn import functional as F
 
@@ -125,19 +126,6 @@ def test_linear_backward_gemms():
     (F.linear(x, w) * lamina.from_numpy(dy)).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), dy.astype(np.float64) @ w.detach().numpy(), **tol(200))
     np.testing.assert_allclose(w.grad.numpy(), dy.T.astype(np.float64) @ x.detach().numpy(), **tol(64))
-
-
-def at_thread_counts(f, counts=(1, 2, 3)):
-    """f() evaluated at each thread count (the previous count restored after)."""
-    before = lamina.get_num_threads()
-    try:
-        outs = []
-        for nt in counts:
-            lamina.set_num_threads(nt)
-            outs.append(f())
-    finally:
-        lamina.set_num_threads(before)
-    return outs
 
 
 def assert_same_bits(outs):

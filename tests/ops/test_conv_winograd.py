@@ -14,7 +14,7 @@ import lamina
 import lamina.nn.functional as F
 import numpy as np
 import pytest
-from helpers import check_conv2d_thread_bits, check_op
+from helpers import at_thread_counts, check_conv2d_thread_bits, check_op
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -151,19 +151,6 @@ def _dx(xs, ws, kw, dtype):
     return _grads(xs, ws, kw, dtype, seed=5)[0]
 
 
-def _at_threads(fn, threads=(1, 2)):
-    """fn() at each thread count, the configured count restored afterwards."""
-    prev = lamina.get_num_threads()
-    try:
-        outs = []
-        for n in threads:
-            lamina.set_num_threads(n)
-            outs.append(fn())
-        return outs
-    finally:
-        lamina.set_num_threads(prev)
-
-
 @pytest.mark.parametrize("xs,ws,kw", DATA_GRAD_CASES)
 def test_conv2d_winograd_data_grad_float64_reference(winograd, xs, ws, kw):
     """dx through the kernel (float32) against the float64 data grad (other paths): float32
@@ -181,7 +168,7 @@ def test_conv2d_winograd_data_grad_matches_torch(winograd, xs, ws, kw):
 
 def test_conv2d_winograd_data_grad_threads_bit_identical(winograd):
     """dx's tile chunks depend only on the shape, so 1 and 2 threads give the same bits."""
-    outs = _at_threads(lambda: _dx((3, 32, 20, 30), (40, 32, 3, 3), {"padding": 1}, np.float32))
+    outs = at_thread_counts(lambda: _dx((3, 32, 20, 30), (40, 32, 3, 3), {"padding": 1}, np.float32), (1, 2))
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
@@ -233,7 +220,7 @@ def test_conv2d_winograd_weight_grad_matches_torch(winograd, xs, ws, kw):
 def test_conv2d_winograd_weight_grad_threads_bit_identical(winograd):
     """Each chunk writes its own partial dU and they are added in chunk order: 1 and 2 threads give
     the same bits."""
-    outs = _at_threads(lambda: _dw((4, 32, 30, 30), (40, 32, 3, 3), {"padding": 1}, np.float32)[0])
+    outs = at_thread_counts(lambda: _dw((4, 32, 30, 30), (40, 32, 3, 3), {"padding": 1}, np.float32)[0], (1, 2))
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
@@ -263,7 +250,7 @@ def test_conv2d_winograd_weight_grad_runs_of_chunks(winograd, monkeypatch):
     bits at 1 and 2 threads."""
     monkeypatch.setenv("LAMINA_CONV2D_WINOGRAD_BYTES", "4096")
     xs, ws, kw = (3, 8, 40, 12), (6, 8, 3, 3), {"padding": 1}
-    dw1, dw2 = _at_threads(lambda: _dw(xs, ws, kw, np.float32)[0])
+    dw1, dw2 = at_thread_counts(lambda: _dw(xs, ws, kw, np.float32)[0], (1, 2))
     rw = _dw(xs, ws, kw, np.float64)[0]
     np.testing.assert_allclose(dw1, rw, rtol=1e-5, atol=2e-6 * np.abs(rw).max())
     np.testing.assert_array_equal(dw1, dw2)
